@@ -1,0 +1,223 @@
+//! Canonical hashing of values: equal values hash equal whatever their type or encoding.
+//!
+//! Every sketch sees a value only through its 64-bit hash, so two sketches built from
+//! different tables can merge, and a literal can probe a sketch, only if equal values hash
+//! to equal numbers. The rule is: hash the *value*, not its representation.
+//!
+//! | value class | canonical form (xxh3-64 with the class seed) |
+//! |---|---|
+//! | integers of any width, signed or unsigned; floats with an integral value; decimals with an integral value | the value as `i64` little-endian, or as `i128` when outside `i64` |
+//! | other floats (`-0.0` is `0.0`, every NaN is one NaN) | the `f64` bits |
+//! | other decimals | mantissa with trailing zeros stripped, then the scale |
+//! | strings and binaries (`Utf8`, `LargeUtf8`, `Utf8View`, `Binary`, …) | the bytes |
+//! | booleans | one byte |
+//! | dates and timestamps of every unit | nanoseconds since the epoch |
+//!
+//! So `42_i32`, `42_u64`, `42.0_f64` and the decimal `42.00` hash alike, `"a"` hashes the same in
+//! every string encoding, and `DATE '2026-01-01'` equals the timestamp of that midnight.
+//!
+//! ```
+//! use hazy::sketch::hash;
+//! assert_eq!(hash::hash_i64(42), hash::hash_u64(42));
+//! assert_eq!(hash::hash_f64(42.0), hash::hash_i64(42));
+//! assert_eq!(hash::hash_f64(-0.0), hash::hash_f64(0.0));
+//! assert_ne!(hash::hash_str("42"), hash::hash_i64(42));
+//! ```
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+// One seed per value class keeps classes apart ("42" is not 42, true is not 1).
+const SEED_INT: u64 = 0x9E37_79B9_7F4A_7C15;
+const SEED_WIDE_INT: u64 = 0xC2B2_AE3D_27D4_EB4F;
+const SEED_FLOAT: u64 = 0x1656_67B1_9E37_79F9;
+const SEED_DECIMAL: u64 = 0x85EB_CA77_C2B2_AE63;
+const SEED_BYTES: u64 = 0x27D4_EB2F_1656_67C5;
+const SEED_BOOL: u64 = 0x94D0_49BB_1331_11EB;
+const SEED_TIME: u64 = 0xBF58_476D_1CE4_E5B9;
+const SEED_WIDE_TIME: u64 = 0xD6E8_FEB8_6659_FD93;
+
+/// Hash of an integer value of any width.
+#[inline]
+pub fn hash_i64(v: i64) -> u64 {
+    xxh3_64_with_seed(&v.to_le_bytes(), SEED_INT)
+}
+
+/// Hash of an unsigned integer: the same as the signed hash of the same value.
+#[inline]
+pub fn hash_u64(v: u64) -> u64 {
+    match i64::try_from(v) {
+        Ok(v) => hash_i64(v),
+        Err(_) => hash_i128(v as i128),
+    }
+}
+
+/// Hash of a 128-bit integer: the `i64` hash when the value fits.
+#[inline]
+pub fn hash_i128(v: i128) -> u64 {
+    match i64::try_from(v) {
+        Ok(v) => hash_i64(v),
+        Err(_) => xxh3_64_with_seed(&v.to_le_bytes(), SEED_WIDE_INT),
+    }
+}
+
+/// Hash of a float: integral values hash as the integer, `-0.0` as `0.0`, all NaNs alike.
+#[inline]
+pub fn hash_f64(v: f64) -> u64 {
+    // 2^63 as f64; integral floats in [-2^63, 2^63) convert to i64 exactly.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if v.fract() == 0.0 && (-LIMIT..LIMIT).contains(&v) {
+        return hash_i64(v as i64);
+    }
+    let bits = if v.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        v.to_bits()
+    };
+    xxh3_64_with_seed(&bits.to_le_bytes(), SEED_FLOAT)
+}
+
+/// Hash of a decimal `mantissa * 10^-scale`: integral decimals hash as the integer,
+/// and `1.50` (150, scale 2) hashes as `1.5` (15, scale 1).
+pub fn hash_decimal(mut mantissa: i128, mut scale: i8) -> u64 {
+    while scale > 0 && mantissa % 10 == 0 {
+        mantissa /= 10;
+        scale -= 1;
+    }
+    while scale < 0 {
+        match mantissa.checked_mul(10) {
+            Some(m) => {
+                mantissa = m;
+                scale += 1;
+            }
+            None => break,
+        }
+    }
+    if scale == 0 {
+        return hash_i128(mantissa);
+    }
+    let mut buf = [0u8; 17];
+    buf[..16].copy_from_slice(&mantissa.to_le_bytes());
+    buf[16] = scale as u8;
+    xxh3_64_with_seed(&buf, SEED_DECIMAL)
+}
+
+/// Hash of a byte string; strings and binaries of every encoding hash alike.
+#[inline]
+pub fn hash_bytes(v: &[u8]) -> u64 {
+    xxh3_64_with_seed(v, SEED_BYTES)
+}
+
+/// Hash of a string (its UTF-8 bytes).
+#[inline]
+pub fn hash_str(v: &str) -> u64 {
+    hash_bytes(v.as_bytes())
+}
+
+/// Hash of a boolean.
+#[inline]
+pub fn hash_bool(v: bool) -> u64 {
+    xxh3_64_with_seed(&[v as u8], SEED_BOOL)
+}
+
+/// Hash of an instant given in nanoseconds since the Unix epoch.
+#[inline]
+pub fn hash_timestamp_nanos(nanos: i128) -> u64 {
+    match i64::try_from(nanos) {
+        Ok(n) => xxh3_64_with_seed(&n.to_le_bytes(), SEED_TIME),
+        Err(_) => xxh3_64_with_seed(&nanos.to_le_bytes(), SEED_WIDE_TIME),
+    }
+}
+
+/// Hash of an instant given as `value` units of `nanos_per_unit` nanoseconds.
+#[inline]
+pub fn hash_timestamp(value: i64, nanos_per_unit: i64) -> u64 {
+    match value.checked_mul(nanos_per_unit) {
+        Some(n) => xxh3_64_with_seed(&n.to_le_bytes(), SEED_TIME),
+        None => hash_timestamp_nanos(value as i128 * nanos_per_unit as i128),
+    }
+}
+
+/// Nanoseconds in one day, for dates.
+pub const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+
+/// A value with a canonical hash, so sketches accept it directly (`sketch.insert(&42)`).
+pub trait CanonicalHash {
+    fn canonical_hash(&self) -> u64;
+}
+
+macro_rules! canonical_int {
+    ($($t:ty => $f:ident as $as:ty),*) => {$(
+        impl CanonicalHash for $t {
+            #[inline]
+            fn canonical_hash(&self) -> u64 { $f(*self as $as) }
+        }
+    )*};
+}
+canonical_int!(i8 => hash_i64 as i64, i16 => hash_i64 as i64, i32 => hash_i64 as i64, i64 => hash_i64 as i64,
+    u8 => hash_i64 as i64, u16 => hash_i64 as i64, u32 => hash_i64 as i64, u64 => hash_u64 as u64,
+    i128 => hash_i128 as i128, f32 => hash_f64 as f64, f64 => hash_f64 as f64);
+
+impl CanonicalHash for bool {
+    fn canonical_hash(&self) -> u64 {
+        hash_bool(*self)
+    }
+}
+impl CanonicalHash for str {
+    fn canonical_hash(&self) -> u64 {
+        hash_str(self)
+    }
+}
+impl CanonicalHash for String {
+    fn canonical_hash(&self) -> u64 {
+        hash_str(self)
+    }
+}
+impl CanonicalHash for [u8] {
+    fn canonical_hash(&self) -> u64 {
+        hash_bytes(self)
+    }
+}
+impl<T: CanonicalHash + ?Sized> CanonicalHash for &T {
+    fn canonical_hash(&self) -> u64 {
+        (**self).canonical_hash()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_hash_by_value() {
+        assert_eq!(hash_i64(-7), hash_i128(-7));
+        assert_eq!(hash_u64(u64::MAX), hash_i128(u64::MAX as i128));
+        assert_ne!(hash_u64(u64::MAX), hash_i64(-1));
+        assert_ne!(hash_i64(1), hash_i64(2));
+    }
+
+    #[test]
+    fn floats_follow_values() {
+        assert_eq!(hash_f64(-0.0), hash_f64(0.0));
+        assert_eq!(hash_f64(3.0), hash_i64(3));
+        assert_eq!(hash_f64(f64::NAN), hash_f64(-f64::NAN));
+        assert_ne!(hash_f64(0.5), hash_f64(0.25));
+        assert_eq!(hash_f64(1e300), hash_f64(1e300));
+        assert_eq!(hash_f64(0.1_f32 as f64), hash_f64(0.1_f32 as f64));
+    }
+
+    #[test]
+    fn decimals_normalize() {
+        assert_eq!(hash_decimal(150, 2), hash_decimal(15, 1));
+        assert_eq!(hash_decimal(4200, 2), hash_i64(42));
+        assert_eq!(hash_decimal(42, -2), hash_i64(4200));
+        assert_ne!(hash_decimal(15, 1), hash_decimal(15, 2));
+    }
+
+    #[test]
+    fn classes_stay_apart() {
+        assert_ne!(hash_bool(true), hash_i64(1));
+        assert_ne!(hash_str("1"), hash_i64(1));
+        assert_ne!(hash_timestamp(1, 1), hash_i64(1));
+        assert_eq!(hash_timestamp(1, NANOS_PER_DAY), hash_timestamp(86_400, 1_000_000_000));
+    }
+}

@@ -1,0 +1,16 @@
+//! The sketch algorithms, free of DataFusion and Arrow.
+//!
+//! Each family lives in its own module with its serialization beside it; all states share one
+//! versioned envelope ([`envelope`], specified in `docs/FORMAT.md`) and all values reach a sketch
+//! through one canonical hash ([`hash`]). This module builds with `default-features = false`, so
+//! a Rust program can use the sketches without the SQL layer.
+
+pub mod envelope;
+pub mod error;
+pub mod hash;
+pub mod hll;
+
+pub use envelope::Family;
+pub use error::SketchError;
+pub use hash::CanonicalHash;
+pub use hll::HyperLogLog;
