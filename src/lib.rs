@@ -8,9 +8,12 @@
 pub mod sketch;
 
 #[cfg(feature = "datafusion")]
+pub mod cli;
+/// `hazy gen`: the tutorial's synthetic event stream.
+#[cfg(feature = "datafusion")]
+pub mod r#gen;
+#[cfg(feature = "datafusion")]
 pub mod udf;
 
 #[cfg(feature = "datafusion")]
 pub use udf::register_all;
-#[cfg(feature = "datafusion")]
-pub mod r#gen;

@@ -1,1 +1,95 @@
-fn main() {}
+//! The `hazy` command: `hazy sql`, `hazy gen`, and a demo when run with no arguments.
+
+use clap::{Parser, Subcommand};
+use hazy::cli::{self, sql::OutputFormat};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "hazy", version, about = "Probabilistic sketches in SQL (DataFusion)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run SQL statements with every Hazy function registered (flags as datafusion-cli).
+    Sql {
+        /// SQL to run (several statements separated by `;`); may be repeated.
+        #[arg(short = 'c', long = "command")]
+        command: Vec<String>,
+        /// A file of SQL statements to run; may be repeated.
+        #[arg(short = 'f', long = "file")]
+        file: Vec<PathBuf>,
+        /// Output format: table, csv, json or ndjson.
+        #[arg(long, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Generate the tutorial's synthetic event stream.
+    Gen(hazy::r#gen::GenArgs),
+    /// The report over the shipped sample (what `hazy` with no arguments runs).
+    Demo {
+        /// Events Parquet file (default: data/events.parquet).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => demo(None),
+        Some(Command::Demo { data }) => demo(data),
+        Some(Command::Sql { command, file, format }) => sql(command, file, format),
+        Some(Command::Gen(args)) => hazy::r#gen::run(&args).map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            let line = message.lines().collect::<Vec<_>>().join(" ");
+            eprintln!("Error: {line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn sql(commands: Vec<String>, files: Vec<PathBuf>, format: OutputFormat) -> Result<(), String> {
+    let mut scripts = commands;
+    for f in files {
+        scripts.push(std::fs::read_to_string(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?);
+    }
+    if scripts.is_empty() {
+        return Err("hazy sql needs -c \"SQL\" or -f FILE".into());
+    }
+    let ctx = cli::session();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    runtime()?.block_on(async {
+        for script in &scripts {
+            cli::sql::run_statements(&ctx, script, format, &mut out)
+                .await
+                .map_err(|e| e.strip_backtrace().to_string())?;
+        }
+        Ok(())
+    })
+}
+
+fn demo(data: Option<PathBuf>) -> Result<(), String> {
+    let path = data.unwrap_or_else(cli::demo::default_data);
+    let ctx = cli::session();
+    let report = runtime()?
+        .block_on(cli::demo::report(&ctx, &path))
+        .map_err(|e| e.strip_backtrace().to_string())?;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(report.as_bytes());
+    Ok(())
+}

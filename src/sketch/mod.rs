@@ -9,8 +9,10 @@ pub mod envelope;
 pub mod error;
 pub mod hash;
 pub mod hll;
+pub mod info;
 
 pub use envelope::Family;
 pub use error::SketchError;
 pub use hash::CanonicalHash;
 pub use hll::HyperLogLog;
+pub use info::{SketchInfo, describe};

@@ -1,0 +1,50 @@
+//! `Documentation` for every Hazy function, and the renderer of `docs/SQL.md`.
+
+use datafusion::logical_expr::{DocSection, Documentation};
+
+/// The documentation section of every Hazy function.
+pub const DOC_SECTION_HAZY: DocSection = DocSection {
+    include: true,
+    label: "Hazy sketch functions",
+    description: Some("Probabilistic sketches as mergeable binary states."),
+};
+
+/// Builds one function's documentation.
+pub fn doc(description: &str, syntax: &str, arguments: &[(&str, &str)], example: &str) -> Documentation {
+    let mut builder = Documentation::builder(DOC_SECTION_HAZY, description, syntax);
+    for (name, text) in arguments {
+        builder = builder.with_argument(*name, *text);
+    }
+    builder.with_sql_example(example).build()
+}
+
+/// Renders the Markdown reference of the given functions (name, kind, documentation).
+pub fn render_markdown(functions: &[(String, &'static str, Documentation)]) -> String {
+    let mut out = String::from(
+        "# Hazy SQL reference\n\n\
+         Generated from each function's DataFusion `Documentation` by \
+         `HAZY_BLESS=1 cargo test --release --test sql_docs`; do not edit by hand.\n\n\
+         Every sketch state is a binary value in the format of [FORMAT.md](FORMAT.md): store it \
+         in a Parquet column, merge it later with the family's `_merge` aggregate, probe it with \
+         the scalar functions.\n\n",
+    );
+    out.push_str("| function | kind | description |\n|---|---|---|\n");
+    for (name, kind, doc) in functions {
+        let first = doc.description.lines().next().unwrap_or_default();
+        out.push_str(&format!("| [`{name}`](#{name}) | {kind} | {first} |\n"));
+    }
+    for (name, kind, doc) in functions {
+        out.push_str(&format!("\n## {name}\n\n*{kind}*\n\n{}\n\n", doc.description));
+        out.push_str(&format!("```sql\n{}\n```\n", doc.syntax_example));
+        if let Some(args) = &doc.arguments {
+            out.push_str("\n**Arguments**\n\n");
+            for (arg, text) in args {
+                out.push_str(&format!("- `{arg}`: {text}\n"));
+            }
+        }
+        if let Some(example) = &doc.sql_example {
+            out.push_str(&format!("\n**Example**\n\n{example}\n"));
+        }
+    }
+    out
+}

@@ -1,0 +1,279 @@
+//! Vectorized canonical hashing of Arrow arrays (see [`crate::sketch::hash`] for the rules).
+//!
+//! One pass per array, no per-row `ScalarValue`: the array's type is matched once and the loop
+//! runs over its native values. Dictionary arrays hash each distinct value once, then map keys.
+
+use crate::sketch::hash::{
+    NANOS_PER_DAY, hash_bool, hash_bytes, hash_decimal, hash_f64, hash_i64, hash_u64,
+};
+use arrow::array::{
+    Array, ArrowPrimitiveType, AsArray, GenericByteArray, GenericByteViewArray,
+};
+use arrow::datatypes::*;
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+
+/// Whether values of this type can be hashed canonically (checked at plan time).
+pub fn is_hashable(dt: &DataType) -> bool {
+    match dt {
+        DataType::Null
+        | DataType::Boolean
+        | DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal128(_, _)
+        | DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_)
+        | DataType::Date32
+        | DataType::Date64
+        | DataType::Timestamp(_, _) => true,
+        DataType::Dictionary(_, value) => is_hashable(value),
+        _ => false,
+    }
+}
+
+/// Plan-time check that `function` can hash its argument of type `dt`.
+pub fn check_hashable(function: &str, dt: &DataType) -> Result<()> {
+    if is_hashable(dt) {
+        Ok(())
+    } else {
+        plan_err!(
+            "{function} does not support values of type {dt}: use integers, floats, decimals, \
+             strings, binaries, booleans, dates or timestamps (or a dictionary of these)"
+        )
+    }
+}
+
+/// Calls `f(row, hash)` for every non-null row of `array`, in row order.
+pub fn for_each_hash(array: &dyn Array, mut f: impl FnMut(usize, u64)) -> Result<()> {
+    hash_rows(array, &mut f)
+}
+
+/// The canonical hash of a scalar (`None` for null), through the same code as arrays.
+pub fn hash_scalar(value: &ScalarValue) -> Result<Option<u64>> {
+    let array = value.to_array()?;
+    let mut out = None;
+    for_each_hash(&array, |_, h| out = Some(h))?;
+    Ok(out)
+}
+
+fn hash_rows(array: &dyn Array, f: &mut dyn FnMut(usize, u64)) -> Result<()> {
+    match array.data_type() {
+        DataType::Null => {}
+        DataType::Boolean => {
+            let a = array.as_boolean();
+            each_valid(array, |i| f(i, hash_bool(a.value(i))));
+        }
+        DataType::Int8 => primitive::<Int8Type>(array, |v| hash_i64(v as i64), f),
+        DataType::Int16 => primitive::<Int16Type>(array, |v| hash_i64(v as i64), f),
+        DataType::Int32 => primitive::<Int32Type>(array, |v| hash_i64(v as i64), f),
+        DataType::Int64 => primitive::<Int64Type>(array, hash_i64, f),
+        DataType::UInt8 => primitive::<UInt8Type>(array, |v| hash_i64(v as i64), f),
+        DataType::UInt16 => primitive::<UInt16Type>(array, |v| hash_i64(v as i64), f),
+        DataType::UInt32 => primitive::<UInt32Type>(array, |v| hash_i64(v as i64), f),
+        DataType::UInt64 => primitive::<UInt64Type>(array, hash_u64, f),
+        DataType::Float32 => primitive::<Float32Type>(array, |v| hash_f64(v as f64), f),
+        DataType::Float64 => primitive::<Float64Type>(array, hash_f64, f),
+        DataType::Decimal128(_, scale) => {
+            let scale = *scale;
+            primitive::<Decimal128Type>(array, |v| hash_decimal(v, scale), f)
+        }
+        DataType::Date32 => primitive::<Date32Type>(array, |d| timestamp(d as i64, NANOS_PER_DAY), f),
+        DataType::Date64 => primitive::<Date64Type>(array, |ms| timestamp(ms, 1_000_000), f),
+        DataType::Timestamp(unit, _) => {
+            let nanos = match unit {
+                TimeUnit::Second => 1_000_000_000,
+                TimeUnit::Millisecond => 1_000_000,
+                TimeUnit::Microsecond => 1_000,
+                TimeUnit::Nanosecond => 1,
+            };
+            // Every unit stores an i64, so the Int64 view of the values is exact.
+            match unit {
+                TimeUnit::Second => primitive::<TimestampSecondType>(array, |v| timestamp(v, nanos), f),
+                TimeUnit::Millisecond => {
+                    primitive::<TimestampMillisecondType>(array, |v| timestamp(v, nanos), f)
+                }
+                TimeUnit::Microsecond => {
+                    primitive::<TimestampMicrosecondType>(array, |v| timestamp(v, nanos), f)
+                }
+                TimeUnit::Nanosecond => {
+                    primitive::<TimestampNanosecondType>(array, |v| timestamp(v, nanos), f)
+                }
+            }
+        }
+        DataType::Utf8 => bytes(array.as_string::<i32>(), f),
+        DataType::LargeUtf8 => bytes(array.as_string::<i64>(), f),
+        DataType::Binary => bytes(array.as_binary::<i32>(), f),
+        DataType::LargeBinary => bytes(array.as_binary::<i64>(), f),
+        DataType::Utf8View => views(array.as_string_view(), f),
+        DataType::BinaryView => views(array.as_binary_view(), f),
+        DataType::FixedSizeBinary(_) => {
+            let a = array.as_fixed_size_binary();
+            each_valid(array, |i| f(i, hash_bytes(a.value(i))));
+        }
+        DataType::Dictionary(_, _) => dictionary(array, f)?,
+        other => return exec_err!("cannot hash values of type {other}"),
+    }
+    Ok(())
+}
+
+#[inline]
+fn timestamp(value: i64, nanos_per_unit: i64) -> u64 {
+    crate::sketch::hash::hash_timestamp(value, nanos_per_unit)
+}
+
+/// Calls `f(i)` for each valid row.
+#[inline]
+fn each_valid(array: &dyn Array, mut f: impl FnMut(usize)) {
+    match array.logical_nulls() {
+        None => (0..array.len()).for_each(f),
+        Some(nulls) => nulls.valid_indices().for_each(f),
+    }
+}
+
+#[inline]
+fn primitive<T: ArrowPrimitiveType>(
+    array: &dyn Array,
+    hash: impl Fn(T::Native) -> u64,
+    f: &mut dyn FnMut(usize, u64),
+) {
+    let values = array.as_primitive::<T>().values();
+    match array.nulls() {
+        None => {
+            for (i, &v) in values.iter().enumerate() {
+                f(i, hash(v));
+            }
+        }
+        Some(nulls) => nulls.valid_indices().for_each(|i| f(i, hash(values[i]))),
+    }
+}
+
+fn bytes<T: arrow::datatypes::ByteArrayType>(
+    a: &GenericByteArray<T>,
+    f: &mut dyn FnMut(usize, u64),
+) where
+    T::Native: AsRef<[u8]>,
+{
+    each_valid(a, |i| f(i, hash_bytes(a.value(i).as_ref())));
+}
+
+fn views<T: arrow::datatypes::ByteViewType + ?Sized>(
+    a: &GenericByteViewArray<T>,
+    f: &mut dyn FnMut(usize, u64),
+) where
+    T::Native: AsRef<[u8]>,
+{
+    each_valid(a, |i| f(i, hash_bytes(a.value(i).as_ref())));
+}
+
+/// Hashes each dictionary value once, then visits the rows through their keys.
+fn dictionary(array: &dyn Array, f: &mut dyn FnMut(usize, u64)) -> Result<()> {
+    let Some(dict) = array.as_any_dictionary_opt() else {
+        return exec_err!("expected a dictionary array, got {}", array.data_type());
+    };
+    let values = dict.values();
+    let mut value_hashes: Vec<Option<u64>> = vec![None; values.len()];
+    hash_rows(values.as_ref(), &mut |i, h| value_hashes[i] = Some(h))?;
+    let keys = dict.normalized_keys();
+    let visit = |i: usize, f: &mut dyn FnMut(usize, u64)| {
+        if let Some(Some(h)) = value_hashes.get(keys[i]) {
+            f(i, *h);
+        }
+    };
+    match array.nulls() {
+        None => (0..array.len()).for_each(|i| visit(i, f)),
+        Some(nulls) => nulls.valid_indices().for_each(|i| visit(i, f)),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::*;
+    use std::sync::Arc;
+
+    fn hashes(array: &dyn Array) -> Vec<(usize, u64)> {
+        let mut out = Vec::new();
+        for_each_hash(array, |i, h| out.push((i, h))).unwrap();
+        out
+    }
+
+    #[test]
+    fn equal_values_hash_equal_across_types() {
+        let i32s = Int32Array::from(vec![Some(1), None, Some(-5)]);
+        let i64s = Int64Array::from(vec![Some(1), None, Some(-5)]);
+        let f64s = Float64Array::from(vec![Some(1.0), None, Some(-5.0)]);
+        let dec = Decimal128Array::from(vec![Some(100), None, Some(-500)])
+            .with_precision_and_scale(10, 2)
+            .unwrap();
+        assert_eq!(hashes(&i32s), hashes(&i64s));
+        assert_eq!(hashes(&i32s), hashes(&f64s));
+        assert_eq!(hashes(&i32s), hashes(&dec));
+        let u8s = UInt8Array::from(vec![1u8]);
+        assert_eq!(hashes(&u8s)[0].1, hashes(&i64s)[0].1);
+    }
+
+    #[test]
+    fn strings_hash_equal_in_every_encoding() {
+        let values = vec![Some("a"), None, Some("hazy")];
+        let utf8 = StringArray::from(values.clone());
+        let large = LargeStringArray::from(values.clone());
+        let view = StringViewArray::from(values.clone());
+        let binary = BinaryArray::from(vec![Some(&b"a"[..]), None, Some(&b"hazy"[..])]);
+        let dict: DictionaryArray<Int8Type> = values.clone().into_iter().collect();
+        let keys = UInt16Array::from(vec![Some(1), None, Some(0)]);
+        let dict_u16 =
+            DictionaryArray::new(keys, Arc::new(StringArray::from(vec!["hazy", "a"])));
+        let expected = hashes(&utf8);
+        assert_eq!(expected.len(), 2);
+        for other in [&large as &dyn Array, &view, &binary, &dict, &dict_u16] {
+            assert_eq!(hashes(other), expected, "{}", other.data_type());
+        }
+    }
+
+    #[test]
+    fn negative_zero_and_nans() {
+        let a = Float64Array::from(vec![0.0, -0.0, f64::NAN, -f64::NAN]);
+        let h = hashes(&a);
+        assert_eq!(h[0].1, h[1].1);
+        assert_eq!(h[2].1, h[3].1);
+        let b = Float32Array::from(vec![-0.0f32, f32::NAN]);
+        assert_eq!(hashes(&b)[0].1, h[0].1);
+        assert_eq!(hashes(&b)[1].1, h[2].1);
+    }
+
+    #[test]
+    fn dates_and_timestamps_are_instants() {
+        let day = Date32Array::from(vec![20_454]);
+        let ms = Date64Array::from(vec![20_454 * 86_400_000]);
+        let secs = TimestampSecondArray::from(vec![20_454 * 86_400]).with_timezone("UTC");
+        let nanos = TimestampNanosecondArray::from(vec![20_454 * 86_400 * 1_000_000_000]);
+        let h = hashes(&day);
+        assert_eq!(hashes(&ms), h);
+        assert_eq!(hashes(&secs), h);
+        assert_eq!(hashes(&nanos), h);
+        assert_ne!(hashes(&Int32Array::from(vec![20_454])), h);
+    }
+
+    #[test]
+    fn scalars_hash_like_arrays() {
+        assert_eq!(
+            hash_scalar(&ScalarValue::Int64(Some(7))).unwrap(),
+            Some(hashes(&Int16Array::from(vec![7i16]))[0].1)
+        );
+        assert_eq!(hash_scalar(&ScalarValue::Utf8(None)).unwrap(), None);
+        assert!(!is_hashable(&DataType::List(Arc::new(Field::new("x", DataType::Int32, true)))));
+    }
+}

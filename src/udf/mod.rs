@@ -1,0 +1,56 @@
+//! The DataFusion layer: one aggregate or scalar UDF per SQL function, and [`register_all`].
+
+pub mod args;
+pub mod docs;
+pub mod hashing;
+pub mod hll;
+pub mod hll_scalar;
+pub mod scalar;
+pub mod sketch_info;
+
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::prelude::SessionContext;
+
+/// Every Hazy aggregate function.
+pub fn aggregate_functions() -> Vec<AggregateUDF> {
+    vec![
+        AggregateUDF::from(hll::HllAggregate::sketch()),
+        AggregateUDF::from(hll::HllAggregate::merge()),
+        AggregateUDF::from(hll::HllAggregate::count_distinct()),
+    ]
+}
+
+/// Every Hazy scalar function.
+pub fn scalar_functions() -> Vec<ScalarUDF> {
+    vec![
+        ScalarUDF::from(hll_scalar::HllEstimate::default()),
+        ScalarUDF::from(hll_scalar::HllUnion::default()),
+        ScalarUDF::from(sketch_info::SketchInfoUdf::default()),
+    ]
+}
+
+/// Registers every Hazy function with `ctx`.
+pub fn register_all(ctx: &SessionContext) {
+    for f in aggregate_functions() {
+        ctx.register_udaf(f);
+    }
+    for f in scalar_functions() {
+        ctx.register_udf(f);
+    }
+}
+
+/// Name, kind and documentation of every function, in reference order.
+pub fn documented_functions() -> Vec<(String, &'static str, datafusion::logical_expr::Documentation)> {
+    let mut out = Vec::new();
+    for f in aggregate_functions() {
+        if let Some(d) = f.documentation() {
+            out.push((f.name().to_string(), "aggregate", d.clone()));
+        }
+    }
+    for f in scalar_functions() {
+        if let Some(d) = f.documentation() {
+            out.push((f.name().to_string(), "scalar", d.clone()));
+        }
+    }
+    out
+}
