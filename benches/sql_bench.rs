@@ -1,1 +1,212 @@
-fn main(){}
+//! Benchmarks of the Hazy SQL functions against DataFusion's built-ins, on one generated
+//! 10M-row Parquet file, all in one run (`cargo bench --bench sql_bench`).
+//!
+//! Each query runs in a fresh child process (so its peak RSS is its own): one warm-up, then
+//! `RUNS` timed runs; the median is reported. Options after `--`:
+//!   `--rows N` (default 10,000,000), `--runs N` (default 5), `--only SUBSTRING` (cases whose
+//!   name contains it), `--file PATH` (default target/bench/bench.parquet under the crate).
+//! The Parquet file is made once and reused; pass it to `../shared/bench/peers.sh --file`
+//! to time DuckDB and ClickHouse on the same data.
+
+use arrow::array::{Float64Builder, Int64Builder, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+struct Case {
+    name: &'static str,
+    group: &'static str,
+    sql: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case { name: "hazy approx_count_distinct(id)", group: "int64, 1 group", sql: "SELECT approx_count_distinct(id) FROM bench" },
+    Case { name: "datafusion approx_distinct(id)", group: "int64, 1 group", sql: "SELECT approx_distinct(id) FROM bench" },
+    Case { name: "scan floor sum(id)", group: "int64, 1 group", sql: "SELECT sum(id) FROM bench" },
+    Case { name: "hazy approx_count_distinct(s)", group: "string, 1 group", sql: "SELECT approx_count_distinct(s) FROM bench" },
+    Case { name: "datafusion approx_distinct(s)", group: "string, 1 group", sql: "SELECT approx_distinct(s) FROM bench" },
+    Case { name: "scan floor max(length(s))", group: "string, 1 group", sql: "SELECT max(length(s)) FROM bench" },
+    Case { name: "hazy approx_count_distinct(id) GROUP BY g", group: "1M groups", sql: "SELECT g, approx_count_distinct(id) FROM bench GROUP BY g" },
+    Case { name: "datafusion approx_distinct(id) GROUP BY g", group: "1M groups", sql: "SELECT g, approx_distinct(id) FROM bench GROUP BY g" },
+    Case { name: "scan floor count(*) GROUP BY g", group: "1M groups", sql: "SELECT g, count(*) FROM bench GROUP BY g" },
+];
+
+struct Options {
+    rows: u64,
+    runs: usize,
+    only: Option<String>,
+    file: PathBuf,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let get = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1).cloned());
+    Options {
+        rows: get("--rows").map_or(10_000_000, |v| v.parse().expect("--rows N")),
+        runs: get("--runs").map_or(5, |v| v.parse().expect("--runs N")),
+        only: get("--only"),
+        file: get("--file").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/bench.parquet"), PathBuf::from),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--one") {
+        return run_one(&args[i + 1], Path::new(&args[i + 2]), args[i + 3].parse().unwrap());
+    }
+    let opts = options();
+    if !opts.file.exists() {
+        eprintln!("writing {} rows to {}", opts.rows, opts.file.display());
+        write_data(&opts.file, opts.rows).expect("bench data");
+    }
+    let exe = std::env::current_exe().unwrap();
+    println!("| case | data | median ms | ratio to floor | peak RSS MiB | result (first row) |");
+    println!("|---|---|---|---|---|---|");
+    let mut floor = std::collections::HashMap::new();
+    // Floors first, so each case's ratio is printed with it.
+    let mut ordered: Vec<&Case> = CASES.iter().filter(|c| c.name.starts_with("scan floor")).collect();
+    ordered.extend(CASES.iter().filter(|c| !c.name.starts_with("scan floor")));
+    for case in ordered {
+        if opts.only.as_ref().is_some_and(|o| !case.name.contains(o.as_str()) && !case.group.contains(o.as_str())) {
+            continue;
+        }
+        let out = Command::new(&exe)
+            .args(["--one", case.sql, &opts.file.to_string_lossy(), &opts.runs.to_string()])
+            .output()
+            .expect("child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let Some(line) = text.lines().find(|l| l.starts_with("RESULT")) else {
+            println!("| {} | {} | failed: {} | | | |", case.name, case.group, String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("?"));
+            continue;
+        };
+        let parts: Vec<&str> = line.splitn(4, ' ').collect();
+        let ms: f64 = parts[1].parse().unwrap();
+        let rss_kb: f64 = parts[2].parse().unwrap();
+        if case.name.starts_with("scan floor") {
+            floor.insert(case.group, ms);
+        }
+        let ratio = floor.get(case.group).map_or("".to_string(), |f| format!("{:.2}x", ms / f));
+        println!("| {} | {} | {ms:.0} | {ratio} | {:.0} | {} |", case.name, case.group, rss_kb / 1024.0, parts[3]);
+    }
+}
+
+/// Child mode: time one query; print `RESULT median_ms peak_rss_kb first_row`.
+fn run_one(sql: &str, file: &Path, runs: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let ctx = SessionContext::new();
+        hazy::register_all(&ctx);
+        ctx.register_parquet("bench", file.to_string_lossy().as_ref(), ParquetReadOptions::default())
+            .await
+            .unwrap();
+        let mut first = String::new();
+        let mut times = Vec::new();
+        for run in 0..=runs {
+            let start = Instant::now();
+            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+            if run == 0 {
+                let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+                let cell = arrow::util::display::array_value_to_string(batches[0].column(batches[0].num_columns() - 1), 0).unwrap();
+                first = format!("{cell} ({rows} rows)");
+            } else {
+                times.push(elapsed);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        println!("RESULT {:.1} {} {first}", times[times.len() / 2], peak_rss_kb());
+    });
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap()))
+        .unwrap_or(0)
+}
+
+/// 10M rows: `id` int64 uniform over 2M values (~1.99M distinct), `s` a string of another
+/// uniform id over 2M, `g` int64 uniform over 1M groups, `v` float64 lognormal-ish,
+/// `k` a Zipf(1.1) string over 100k items (for the Top-K benchmarks).
+fn write_data(path: &Path, rows: u64) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(path.parent().unwrap())?;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("s", DataType::Utf8, false),
+        Field::new("g", DataType::Int64, false),
+        Field::new("v", DataType::Float64, false),
+        Field::new("k", DataType::Utf8, false),
+    ]));
+    let tmp = path.with_extension("tmp");
+    let props = WriterProperties::builder().set_max_row_group_row_count(Some(1 << 20)).build();
+    let mut writer = ArrowWriter::try_new(std::fs::File::create(&tmp)?, schema.clone(), Some(props))?;
+    let mut rng = 0x5EED_u64;
+    let zipf = ZipfTable::new(100_000, 1.1);
+    let mut left = rows;
+    while left > 0 {
+        let n = left.min(1 << 16) as usize;
+        let (mut id, mut s, mut g, mut v, mut k) = (
+            Int64Builder::with_capacity(n),
+            StringBuilder::with_capacity(n, n * 12),
+            Int64Builder::with_capacity(n),
+            Float64Builder::with_capacity(n),
+            StringBuilder::with_capacity(n, n * 10),
+        );
+        for _ in 0..n {
+            id.append_value((next(&mut rng) % 2_000_000) as i64);
+            s.append_value(format!("user_{}", next(&mut rng) % 2_000_000));
+            g.append_value((next(&mut rng) % 1_000_000) as i64);
+            let u = (next(&mut rng) >> 11) as f64 / (1u64 << 53) as f64;
+            v.append_value((-(1.0 - u).ln()).powf(2.0) * 100.0);
+            k.append_value(format!("item_{}", zipf.sample(next(&mut rng))));
+        }
+        let columns: Vec<arrow::array::ArrayRef> = vec![
+            Arc::new(id.finish()),
+            Arc::new(s.finish()),
+            Arc::new(g.finish()),
+            Arc::new(v.finish()),
+            Arc::new(k.finish()),
+        ];
+        writer.write(&RecordBatch::try_new(schema.clone(), columns)?)?;
+        left -= n as u64;
+    }
+    writer.close()?;
+    std::fs::rename(tmp, path)?;
+    Ok(())
+}
+
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Inverse-CDF sampling of a Zipf distribution over `1..=n`.
+struct ZipfTable {
+    cdf: Vec<f64>,
+}
+
+impl ZipfTable {
+    fn new(n: usize, s: f64) -> Self {
+        let mut cdf = Vec::with_capacity(n);
+        let mut total = 0.0;
+        for i in 1..=n {
+            total += 1.0 / (i as f64).powf(s);
+            cdf.push(total);
+        }
+        cdf.iter_mut().for_each(|c| *c /= total);
+        Self { cdf }
+    }
+
+    fn sample(&self, r: u64) -> usize {
+        let u = (r >> 11) as f64 / (1u64 << 53) as f64;
+        self.cdf.partition_point(|&c| c < u) + 1
+    }
+}

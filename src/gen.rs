@@ -775,7 +775,7 @@ pub fn run(args: &GenArgs) -> Result<(), BoxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Array, AsArray};
+    use arrow::array::AsArray;
     use arrow::datatypes::{Float64Type, TimestampMicrosecondType};
     use std::collections::HashMap;
 
@@ -1233,5 +1233,68 @@ mod tests {
                 size as f64 / n as f64
             );
         }
+    }
+
+    #[test]
+    #[ignore]
+    fn zz_profile() {
+        let n = 10_000_000usize;
+        let t = std::time::Instant::now();
+        let mut rng = Xoshiro256::from_seed(1);
+        let mut acc = 0.0;
+        for _ in 0..n { acc += -(-rng.next_f64()).ln_1p(); }
+        eprintln!("rng+ln: {:.1} ns/row ({acc})", t.elapsed().as_secs_f64() * 1e9 / n as f64);
+        let g = EventGenerator::new(&args(1)).unwrap();
+        let t = std::time::Instant::now();
+        let mut acc = 0usize;
+        for _ in 0..n { acc += g.entities.sample(&mut rng) + g.event_types.sample(&mut rng); }
+        eprintln!("2 alias: {:.1} ns/row ({acc})", t.elapsed().as_secs_f64() * 1e9 / n as f64);
+        let t = std::time::Instant::now();
+        let mut s = String::new();
+        let mut acc = 0usize;
+        for i in 0..n { write_entity_name(&mut s, (i % 10000) as u32); acc += s.len(); }
+        eprintln!("names: {:.1} ns/row ({acc})", t.elapsed().as_secs_f64() * 1e9 / n as f64);
+        let t = std::time::Instant::now();
+        for _ in 0..(n / 65536) {
+            let mut b = StringBuilder::with_capacity(65536, 65536 * 12);
+            for i in 0..65536 { b.append_value(EVENT_TYPES[i % 12].0); }
+            std::hint::black_box(b.finish());
+        }
+        eprintln!("builder: {:.1} ns/row", t.elapsed().as_secs_f64() * 1e9 / n as f64);
+        let mut batches = Vec::new();
+        let mut g = EventGenerator::new(&args(5_000_000)).unwrap();
+        let _ = &mut g;
+        let t = std::time::Instant::now();
+        while let Some(b) = g.next_batch(BATCH_ROWS) { batches.push(b); }
+        eprintln!("gen: {:.1} ns/row", t.elapsed().as_secs_f64() * 1e9 / 5e6);
+        use parquet::file::properties::EnabledStatistics;
+        let base = || WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()))
+                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+                .set_column_dictionary_enabled(ColumnPath::from("ts"), false)
+                .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED)
+                .set_column_dictionary_enabled(ColumnPath::from("value"), false);
+        let fast = || base()
+            .set_column_statistics_enabled(ColumnPath::from("entity"), EnabledStatistics::None)
+            .set_column_statistics_enabled(ColumnPath::from("event_type"), EnabledStatistics::None)
+            .set_column_statistics_enabled(ColumnPath::from("value"), EnabledStatistics::None);
+        let variants = vec![
+            ("base", base().build()),
+            ("fast", fast().build()),
+            ("fast snappy", fast().set_compression(Compression::SNAPPY).build()),
+            ("fast entity nodict", fast().set_column_dictionary_enabled(ColumnPath::from("entity"), false).build()),
+        ];
+        let variants: Vec<_> = (0..5).flat_map(|_| variants.clone()).collect();
+        for (name, props) in variants {
+            let t = std::time::Instant::now();
+            let mut w = ArrowWriter::try_new(Vec::new(), EventGenerator::schema(), Some(props)).unwrap();
+            for b in &batches { w.write(b).unwrap(); }
+            let v = w.into_inner().unwrap();
+            eprintln!("{name}: {:.1} ns/row {} B/row", t.elapsed().as_secs_f64() * 1e9 / 5e6, v.len() as f64 / 5e6);
+        }
+        let t = std::time::Instant::now();
+        let mut w = ArrowWriter::try_new(Vec::new(), EventGenerator::schema(), None).unwrap();
+        for b in &batches { w.write(b).unwrap(); }
+        let v = w.into_inner().unwrap();
+        eprintln!("default props: {:.1} ns/row {} B/row", t.elapsed().as_secs_f64() * 1e9 / 5e6, v.len() as f64 / 5e6);
     }
 }

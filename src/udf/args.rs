@@ -3,7 +3,7 @@
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, plan_datafusion_err, plan_err};
-use datafusion::logical_expr::ColumnarValue;
+use datafusion::logical_expr::{ColumnarValue, Expr};
 use datafusion::physical_expr::PhysicalExpr;
 use std::sync::Arc;
 
@@ -34,10 +34,14 @@ pub fn integer_arg(
     range: std::ops::RangeInclusive<i64>,
     default: i64,
 ) -> Result<i64> {
-    let Some(value) = constant_arg(function, name, exprs, index)? else {
-        return Ok(default);
-    };
-    let n = scalar_to_i64(&value).ok_or_else(|| {
+    match constant_arg(function, name, exprs, index)? {
+        Some(value) => integer_in_range(function, name, &value, range),
+        None => Ok(default),
+    }
+}
+
+fn integer_in_range(function: &str, name: &str, value: &ScalarValue, range: std::ops::RangeInclusive<i64>) -> Result<i64> {
+    let n = scalar_to_i64(value).ok_or_else(|| {
         plan_datafusion_err!("{function}: {name} must be an integer literal, got {value}")
     })?;
     if !range.contains(&n) {
@@ -48,6 +52,17 @@ pub fn integer_arg(
         );
     }
     Ok(n)
+}
+
+/// Logical-plan check of an integer parameter, so a bad literal fails while planning (also
+/// under EXPLAIN), before any data is read. Expressions that are neither literals nor columns
+/// are checked when the accumulator is created.
+pub fn check_integer_param(function: &str, name: &str, arg: Option<&Expr>, range: std::ops::RangeInclusive<i64>) -> Result<()> {
+    match arg {
+        Some(Expr::Literal(value, _)) => integer_in_range(function, name, value, range).map(|_| ()),
+        Some(Expr::Column(c)) => plan_err!("{function}: {name} must be a constant, got column {c}"),
+        _ => Ok(()),
+    }
 }
 
 fn scalar_to_i64(v: &ScalarValue) -> Option<i64> {

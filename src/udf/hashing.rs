@@ -135,7 +135,7 @@ fn timestamp(value: i64, nanos_per_unit: i64) -> u64 {
 
 /// Calls `f(i)` for each valid row.
 #[inline]
-fn each_valid(array: &dyn Array, mut f: impl FnMut(usize)) {
+fn each_valid(array: &dyn Array, f: impl FnMut(usize)) {
     match array.logical_nulls() {
         None => (0..array.len()).for_each(f),
         Some(nulls) => nulls.valid_indices().for_each(f),

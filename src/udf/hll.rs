@@ -5,7 +5,7 @@
 //! `GroupsAccumulator`; `hll_merge` also has a sliding accumulator (two-stack aggregation), so
 //! it runs in moving window frames at an amortized two merges per row.
 
-use super::args::{check_arity, check_state_type, for_each_state, integer_arg, is_integer_type, row_filter};
+use super::args::{check_arity, check_integer_param, check_state_type, for_each_state, integer_arg, is_integer_type, row_filter};
 use super::docs::doc;
 use super::hashing::{check_hashable, for_each_hash};
 use crate::sketch::HyperLogLog;
@@ -13,10 +13,10 @@ use crate::sketch::hll::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION};
 use arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, LargeBinaryBuilder};
 use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, internal_err, plan_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::function::{AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs};
 use datafusion::logical_expr::utils::{AggregateOrderSensitivity, format_state_name};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, ReversedUDAF,
+    Accumulator, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator, ReversedUDAF,
     Signature, TypeSignature, Volatility,
 };
 use std::mem::size_of;
@@ -164,7 +164,7 @@ impl AggregateUDFImpl for HllAggregate {
         Ok(Box::new(self.groups(&args)?))
     }
 
-    fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+    fn create_sliding_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         if !self.kind.reads_states() {
             return plan_err!(
                 "{} cannot run in a moving window frame: build one state per pane with \
@@ -177,6 +177,18 @@ impl AggregateUDFImpl for HllAggregate {
             back: Vec::new(),
             back_union: None,
             front: Vec::new(),
+        }))
+    }
+
+    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
+        if self.kind.reads_states() {
+            return None;
+        }
+        let function = self.function();
+        Some(Box::new(move |aggregate, _| {
+            let range = MIN_PRECISION as i64..=MAX_PRECISION as i64;
+            check_integer_param(function, "precision", aggregate.params.args.get(1), range)?;
+            Ok(Expr::AggregateFunction(aggregate))
         }))
     }
 
@@ -446,6 +458,7 @@ impl GroupsAccumulator for HllGroups {
 }
 
 /// The single-group accumulator (no GROUP BY, and cumulative window frames).
+#[derive(Debug)]
 struct HllAccumulator {
     core: Core,
     sketch: Option<HyperLogLog>,
@@ -484,6 +497,7 @@ impl Accumulator for HllAccumulator {
 /// `hll_merge` over a moving frame, by two-stack sliding aggregation: rows enter at the back
 /// and leave from the front in arrival order (as DataFusion retracts them), the front stack
 /// holds suffix unions, so each row costs an amortized two merges whatever the frame length.
+#[derive(Debug)]
 struct SlidingHllMerge {
     function: &'static str,
     /// States that entered since the last flip, oldest first (None for a null state).
@@ -574,5 +588,68 @@ impl Accumulator for SlidingHllMerge {
     fn size(&self) -> usize {
         let heap = |v: &Vec<Option<HyperLogLog>>| v.iter().flatten().map(HyperLogLog::heap_size).sum::<usize>();
         size_of::<Self>() + heap(&self.back) + heap(&self.front)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{AsArray, Int64Array};
+    use arrow::datatypes::Int64Type;
+
+    fn groups(kind: Kind) -> HllGroups {
+        HllGroups {
+            core: Core { function: "test", kind, precision: (kind != Kind::Merge).then_some(12) },
+            sketches: Vec::new(),
+            heap: 0,
+        }
+    }
+
+    fn values(n: i64) -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(0..n))
+    }
+
+    #[test]
+    fn emit_first_takes_exactly_those_groups() {
+        let mut acc = groups(Kind::CountDistinct);
+        // group g receives values 0..100*(g+1)
+        let vals: Vec<i64> = (0..4).flat_map(|g| (0..100 * (g + 1)).map(move |v| (g, v))).map(|(_, v)| v).collect();
+        let gi: Vec<usize> = (0..4usize).flat_map(|g| std::iter::repeat_n(g, 100 * (g + 1))).collect();
+        acc.update_batch(&[Arc::new(Int64Array::from(vals))], &gi, None, 4).unwrap();
+        let first = acc.evaluate(EmitTo::First(2)).unwrap();
+        assert_eq!(first.as_primitive::<Int64Type>().values(), &[100, 200]);
+        assert_eq!(acc.sketches.len(), 2);
+        let rest = acc.evaluate(EmitTo::All).unwrap();
+        assert_eq!(rest.as_primitive::<Int64Type>().values(), &[300, 400]);
+        assert_eq!(acc.heap, 0, "freed heap is accounted");
+    }
+
+    #[test]
+    fn size_tracks_heap_exactly() {
+        let mut acc = groups(Kind::Sketch);
+        let gi: Vec<usize> = (0..10_000).map(|i| i % 3).collect();
+        acc.update_batch(&[values(10_000)], &gi, None, 3).unwrap();
+        let actual: usize = acc.sketches.iter().flatten().map(HyperLogLog::heap_size).sum();
+        assert_eq!(acc.heap, actual);
+        let state = acc.state(EmitTo::First(1)).unwrap();
+        assert_eq!(state[0].len(), 1);
+        let actual: usize = acc.sketches.iter().flatten().map(HyperLogLog::heap_size).sum();
+        assert_eq!(acc.heap, actual);
+    }
+
+    #[test]
+    fn convert_to_state_then_merge_equals_direct_update() {
+        let acc = groups(Kind::Sketch);
+        let input = values(1000);
+        let filter = BooleanArray::from_iter((0..1000).map(|i| Some(i % 2 == 0)));
+        let states = acc.convert_to_state(&[input.clone()], Some(&filter)).unwrap();
+        assert_eq!(states[0].len(), 1000);
+        assert_eq!(states[0].null_count(), 500);
+        let mut merged = groups(Kind::Sketch);
+        merged.merge_batch(&states, &vec![0; 1000], 1).unwrap();
+        let mut direct = groups(Kind::Sketch);
+        direct.update_batch(&[input], &[0; 1000], Some(&filter), 1).unwrap();
+        assert_eq!(merged.sketches[0].as_ref().unwrap().estimate(), direct.sketches[0].as_ref().unwrap().estimate());
+        assert_eq!(merged.sketches[0].as_ref().unwrap().items(), 500);
     }
 }

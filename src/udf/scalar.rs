@@ -14,7 +14,7 @@ pub fn check_state_args(function: &str, args: &[DataType], count: usize, usage: 
 
 /// The bytes of row `row` of a state array (`None` for null).
 pub fn state_at<'a>(function: &str, array: &'a dyn Array, row: usize) -> Result<Option<&'a [u8]>> {
-    if array.is_null(row) {
+    if array.is_null(row) || array.data_type() == &DataType::Null {
         return Ok(None);
     }
     Ok(Some(match array.data_type() {
