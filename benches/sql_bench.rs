@@ -25,15 +25,51 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case { name: "hazy approx_count_distinct(id)", group: "int64, 1 group", sql: "SELECT approx_count_distinct(id) FROM bench" },
-    Case { name: "datafusion approx_distinct(id)", group: "int64, 1 group", sql: "SELECT approx_distinct(id) FROM bench" },
-    Case { name: "scan floor sum(id)", group: "int64, 1 group", sql: "SELECT sum(id) FROM bench" },
-    Case { name: "hazy approx_count_distinct(s)", group: "string, 1 group", sql: "SELECT approx_count_distinct(s) FROM bench" },
-    Case { name: "datafusion approx_distinct(s)", group: "string, 1 group", sql: "SELECT approx_distinct(s) FROM bench" },
-    Case { name: "scan floor max(length(s))", group: "string, 1 group", sql: "SELECT max(length(s)) FROM bench" },
-    Case { name: "hazy approx_count_distinct(id) GROUP BY g", group: "1M groups", sql: "SELECT g, approx_count_distinct(id) FROM bench GROUP BY g" },
-    Case { name: "datafusion approx_distinct(id) GROUP BY g", group: "1M groups", sql: "SELECT g, approx_distinct(id) FROM bench GROUP BY g" },
-    Case { name: "scan floor count(*) GROUP BY g", group: "1M groups", sql: "SELECT g, count(*) FROM bench GROUP BY g" },
+    Case {
+        name: "hazy approx_count_distinct(id)",
+        group: "int64, 1 group",
+        sql: "SELECT approx_count_distinct(id) FROM bench",
+    },
+    Case {
+        name: "datafusion approx_distinct(id)",
+        group: "int64, 1 group",
+        sql: "SELECT approx_distinct(id) FROM bench",
+    },
+    Case {
+        name: "scan floor sum(id)",
+        group: "int64, 1 group",
+        sql: "SELECT sum(id) FROM bench",
+    },
+    Case {
+        name: "hazy approx_count_distinct(s)",
+        group: "string, 1 group",
+        sql: "SELECT approx_count_distinct(s) FROM bench",
+    },
+    Case {
+        name: "datafusion approx_distinct(s)",
+        group: "string, 1 group",
+        sql: "SELECT approx_distinct(s) FROM bench",
+    },
+    Case {
+        name: "scan floor sum(octet_length(s))",
+        group: "string, 1 group",
+        sql: "SELECT sum(octet_length(s)) FROM bench",
+    },
+    Case {
+        name: "hazy approx_count_distinct(id) GROUP BY g",
+        group: "1M groups",
+        sql: "SELECT g, approx_count_distinct(id) FROM bench GROUP BY g",
+    },
+    Case {
+        name: "datafusion approx_distinct(id) GROUP BY g",
+        group: "1M groups",
+        sql: "SELECT g, approx_distinct(id) FROM bench GROUP BY g",
+    },
+    Case {
+        name: "scan floor count(*) GROUP BY g",
+        group: "1M groups",
+        sql: "SELECT g, count(*) FROM bench GROUP BY g",
+    },
 ];
 
 struct Options {
@@ -45,19 +81,30 @@ struct Options {
 
 fn options() -> Options {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1).cloned());
+    let get = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
     Options {
         rows: get("--rows").map_or(10_000_000, |v| v.parse().expect("--rows N")),
         runs: get("--runs").map_or(5, |v| v.parse().expect("--runs N")),
         only: get("--only"),
-        file: get("--file").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/bench.parquet"), PathBuf::from),
+        file: get("--file").map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/bench.parquet"),
+            PathBuf::from,
+        ),
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--one") {
-        return run_one(&args[i + 1], Path::new(&args[i + 2]), args[i + 3].parse().unwrap());
+        return run_one(
+            &args[i + 1],
+            Path::new(&args[i + 2]),
+            args[i + 3].parse().unwrap(),
+        );
     }
     let opts = options();
     if !opts.file.exists() {
@@ -69,19 +116,42 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     let mut floor = std::collections::HashMap::new();
     // Floors first, so each case's ratio is printed with it.
-    let mut ordered: Vec<&Case> = CASES.iter().filter(|c| c.name.starts_with("scan floor")).collect();
+    let mut ordered: Vec<&Case> = CASES
+        .iter()
+        .filter(|c| c.name.starts_with("scan floor"))
+        .collect();
     ordered.extend(CASES.iter().filter(|c| !c.name.starts_with("scan floor")));
     for case in ordered {
-        if opts.only.as_ref().is_some_and(|o| !case.name.contains(o.as_str()) && !case.group.contains(o.as_str())) {
+        if opts
+            .only
+            .as_ref()
+            .is_some_and(|o| !case.name.contains(o.as_str()) && !case.group.contains(o.as_str()))
+        {
             continue;
         }
-        let out = Command::new(&exe)
-            .args(["--one", case.sql, &opts.file.to_string_lossy(), &opts.runs.to_string()])
+        // A 20 GiB address-space cap turns a runaway peer into a reported failure, not an OOM kill.
+        let out = Command::new("sh")
+            .args(["-c", "ulimit -v 20971520; exec \"$0\" \"$@\""])
+            .arg(&exe)
+            .args([
+                "--one",
+                case.sql,
+                &opts.file.to_string_lossy(),
+                &opts.runs.to_string(),
+            ])
             .output()
             .expect("child");
         let text = String::from_utf8_lossy(&out.stdout);
         let Some(line) = text.lines().find(|l| l.starts_with("RESULT")) else {
-            println!("| {} | {} | failed: {} | | | |", case.name, case.group, String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("?"));
+            println!(
+                "| {} | {} | failed: {} | | | |",
+                case.name,
+                case.group,
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("?")
+            );
             continue;
         };
         let parts: Vec<&str> = line.splitn(4, ' ').collect();
@@ -90,20 +160,35 @@ fn main() {
         if case.name.starts_with("scan floor") {
             floor.insert(case.group, ms);
         }
-        let ratio = floor.get(case.group).map_or("".to_string(), |f| format!("{:.2}x", ms / f));
-        println!("| {} | {} | {ms:.0} | {ratio} | {:.0} | {} |", case.name, case.group, rss_kb / 1024.0, parts[3]);
+        let ratio = floor
+            .get(case.group)
+            .map_or("".to_string(), |f| format!("{:.2}x", ms / f));
+        println!(
+            "| {} | {} | {ms:.0} | {ratio} | {:.0} | {} |",
+            case.name,
+            case.group,
+            rss_kb / 1024.0,
+            parts[3]
+        );
     }
 }
 
 /// Child mode: time one query; print `RESULT median_ms peak_rss_kb first_row`.
 fn run_one(sql: &str, file: &Path, runs: usize) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let ctx = SessionContext::new();
         hazy::register_all(&ctx);
-        ctx.register_parquet("bench", file.to_string_lossy().as_ref(), ParquetReadOptions::default())
-            .await
-            .unwrap();
+        ctx.register_parquet(
+            "bench",
+            file.to_string_lossy().as_ref(),
+            ParquetReadOptions::default(),
+        )
+        .await
+        .unwrap();
         let mut first = String::new();
         let mut times = Vec::new();
         for run in 0..=runs {
@@ -112,21 +197,33 @@ fn run_one(sql: &str, file: &Path, runs: usize) {
             let elapsed = start.elapsed().as_secs_f64() * 1000.0;
             if run == 0 {
                 let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-                let cell = arrow::util::display::array_value_to_string(batches[0].column(batches[0].num_columns() - 1), 0).unwrap();
+                let cell = arrow::util::display::array_value_to_string(
+                    batches[0].column(batches[0].num_columns() - 1),
+                    0,
+                )
+                .unwrap();
                 first = format!("{cell} ({rows} rows)");
             } else {
                 times.push(elapsed);
             }
         }
         times.sort_by(f64::total_cmp);
-        println!("RESULT {:.1} {} {first}", times[times.len() / 2], peak_rss_kb());
+        println!(
+            "RESULT {:.1} {} {first}",
+            times[times.len() / 2],
+            peak_rss_kb()
+        );
     });
 }
 
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        })
         .unwrap_or(0)
 }
 
@@ -143,8 +240,11 @@ fn write_data(path: &Path, rows: u64) -> Result<(), Box<dyn std::error::Error>> 
         Field::new("k", DataType::Utf8, false),
     ]));
     let tmp = path.with_extension("tmp");
-    let props = WriterProperties::builder().set_max_row_group_row_count(Some(1 << 20)).build();
-    let mut writer = ArrowWriter::try_new(std::fs::File::create(&tmp)?, schema.clone(), Some(props))?;
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&tmp)?, schema.clone(), Some(props))?;
     let mut rng = 0x5EED_u64;
     let zipf = ZipfTable::new(100_000, 1.1);
     let mut left = rows;

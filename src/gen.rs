@@ -52,7 +52,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -79,6 +79,9 @@ pub const EVENT_TYPES: [(&str, f64); 12] = [
     ("like", 12.0),
 ];
 
+/// Length of the longest event type name.
+const EVENT_TYPE_MAX_LEN: usize = 11;
+
 /// Exponent of the entity power law: entity `i` has weight `1 / (i + 1)^ENTITY_EXPONENT`.
 pub const ENTITY_EXPONENT: f64 = 0.7;
 
@@ -87,9 +90,6 @@ const DEFAULT_ENTITIES: u64 = 10_000;
 const DEFAULT_RATE: f64 = 100.0;
 const DEFAULT_START: &str = "2026-01-01T00:00:00Z";
 const DEFAULT_SEED: u64 = 42;
-
-/// strftime pattern for timestamps in CSV and NDJSON (the column is always UTC).
-const TS_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
 /// Output format of `hazy gen`.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,12 @@ pub struct GenArgs {
 
     /// Out-of-orderness: subtract a uniform random [0, SECONDS) from each
     /// event's timestamp (0 = timestamps are non-decreasing).
-    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
     pub disorder: f64,
 
     /// Seed of the random generator; the same seed and flags give
@@ -401,6 +406,62 @@ fn parse_rfc3339_micros(s: &str) -> Option<i64> {
     Some(secs * 1_000_000 + micros)
 }
 
+/// Inverse of [`days_from_civil`]: (year, month, day) of a day number.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Replaces `buf` with the RFC 3339 form of `micros` since the epoch, in UTC
+/// with exactly six fractional digits: `2026-01-01T00:00:00.012345Z`.
+/// (Years outside 0000–9999, which RFC 3339 cannot express, get a sign and
+/// as many digits as needed.)
+fn write_rfc3339_micros(buf: &mut String, micros: i64) {
+    /// Appends the last `width` (<= 6) decimal digits of `value` >= 0.
+    fn digits(buf: &mut String, mut value: i64, width: usize) {
+        let mut tmp = [b'0'; 6];
+        for slot in tmp[..width].iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+        for &c in &tmp[..width] {
+            buf.push(char::from(c));
+        }
+    }
+    let secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000);
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    buf.clear();
+    if (0..=9999).contains(&year) {
+        digits(buf, year, 4);
+    } else {
+        use std::fmt::Write as _;
+        let _ = write!(buf, "{year:+}");
+    }
+    buf.push('-');
+    digits(buf, month, 2);
+    buf.push('-');
+    digits(buf, day, 2);
+    buf.push('T');
+    digits(buf, sod / 3600, 2);
+    buf.push(':');
+    digits(buf, sod / 60 % 60, 2);
+    buf.push(':');
+    digits(buf, sod % 60, 2);
+    buf.push('.');
+    digits(buf, frac, 6);
+    buf.push('Z');
+}
+
 // ---------------------------------------------------------------------------
 // Generator
 // ---------------------------------------------------------------------------
@@ -443,8 +504,8 @@ pub struct EventGenerator {
     clock_us: i64,
     /// … plus a fraction in `[0, 1)`.
     clock_frac: f64,
-    /// Scratch buffer for entity names.
-    name: String,
+    /// `entity_{i}` strings.
+    names: EntityNames,
 }
 
 impl EventGenerator {
@@ -501,7 +562,7 @@ impl EventGenerator {
             disorder_us,
             clock_us: 0,
             clock_frac: 0.0,
-            name: String::with_capacity(32),
+            names: EntityNames::new(args.entities as usize),
         })
     }
 
@@ -526,35 +587,42 @@ impl EventGenerator {
         let n = self.remaining.min(max_rows.max(1) as u64) as usize;
 
         let mut ts = Vec::with_capacity(n);
-        let mut entity = StringBuilder::with_capacity(n, n * 12);
-        let mut event_type = StringBuilder::with_capacity(n, n * 8);
+        // Room for the longest strings: never reallocates, and untouched
+        // capacity costs nothing.
+        let mut entity = StringBuilder::with_capacity(n, n * self.names.max_len);
+        let mut event_type = StringBuilder::with_capacity(n, n * EVENT_TYPE_MAX_LEN);
         let mut value = Vec::with_capacity(n);
         let in_order = self.disorder_us == 0.0;
+        // Work on local copies so the hot state stays in registers.
+        let mut rng = self.rng.clone();
+        let (mut clock_us, mut clock_frac) = (self.clock_us, self.clock_frac);
 
         for _ in 0..n {
-            // Advance the event clock by an Exp(1/mean) gap. 1 - u is in (0, 1].
-            let u = self.rng.next_f64();
-            let frac = self.clock_frac + -(-u).ln_1p() * self.mean_gap_us;
+            // Advance the event clock by an Exp(mean) gap. `1 - u` is exact
+            // and in (0, 1], so the logarithm is finite and <= 0.
+            let u = rng.next_f64();
+            let frac = clock_frac - (1.0 - u).ln() * self.mean_gap_us;
             let whole = frac.floor();
-            self.clock_us = self.clock_us.saturating_add(whole as i64);
-            self.clock_frac = frac - whole;
+            clock_us = clock_us.saturating_add(whole as i64);
+            clock_frac = frac - whole;
 
-            let e = self.entities.sample(&mut self.rng);
-            let t = self.event_types.sample(&mut self.rng);
-            let v = self.rng.next_f64();
+            let e = self.entities.sample(&mut rng);
+            let t = self.event_types.sample(&mut rng);
+            let v = rng.next_f64();
 
             let offset = if in_order {
-                self.clock_us
+                clock_us
             } else {
-                let late = self.clock_frac - self.rng.next_f64() * self.disorder_us;
-                self.clock_us.saturating_add(late.floor() as i64)
+                let late = clock_frac - rng.next_f64() * self.disorder_us;
+                clock_us.saturating_add(late.floor() as i64)
             };
             ts.push(self.start_us.saturating_add(offset));
-            write_entity_name(&mut self.name, e as u32);
-            entity.append_value(&self.name);
+            entity.append_value(self.names.get(e));
             event_type.append_value(EVENT_TYPES[t].0);
             value.push(v);
         }
+        self.rng = rng;
+        (self.clock_us, self.clock_frac) = (clock_us, clock_frac);
         self.remaining -= n as u64;
 
         let columns: Vec<ArrayRef> = vec![
@@ -565,6 +633,59 @@ impl EventGenerator {
         ];
         // The columns match SCHEMA by construction (types, lengths, no nulls).
         Some(RecordBatch::try_new(Self::schema(), columns).expect("batch matches the gen schema"))
+    }
+}
+
+/// Up to this many entities, all names are precomputed in one string.
+const NAME_TABLE_MAX: usize = 1 << 20;
+
+/// The `entity_{i}` strings: a precomputed table (all names concatenated)
+/// for up to [`NAME_TABLE_MAX`] entities, formatted on demand beyond that.
+#[derive(Debug, Clone)]
+struct EntityNames {
+    /// `entity_0entity_1…`, or empty when formatting on demand.
+    table: String,
+    /// `table[offsets[i]..offsets[i + 1]]` is the name of entity `i`.
+    offsets: Vec<u32>,
+    /// Scratch buffer for on-demand formatting.
+    scratch: String,
+    /// Length of the longest name.
+    max_len: usize,
+}
+
+impl EntityNames {
+    fn new(n: usize) -> Self {
+        Self::with_table(n, n <= NAME_TABLE_MAX)
+    }
+
+    fn with_table(n: usize, precompute: bool) -> Self {
+        let mut names = EntityNames {
+            table: String::new(),
+            offsets: Vec::new(),
+            scratch: String::with_capacity(32),
+            max_len: "entity_".len() + n.saturating_sub(1).max(1).ilog10() as usize + 1,
+        };
+        if precompute {
+            names.table.reserve(n * 14);
+            names.offsets.reserve(n + 1);
+            names.offsets.push(0);
+            for i in 0..n {
+                write_entity_name(&mut names.scratch, i as u32);
+                names.table.push_str(&names.scratch);
+                names.offsets.push(names.table.len() as u32);
+            }
+        }
+        names
+    }
+
+    #[inline]
+    fn get(&mut self, i: usize) -> &str {
+        if self.offsets.is_empty() {
+            write_entity_name(&mut self.scratch, i as u32);
+            &self.scratch
+        } else {
+            &self.table[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+        }
     }
 }
 
@@ -591,6 +712,35 @@ fn write_entity_name(buf: &mut String, mut i: u32) {
 // ---------------------------------------------------------------------------
 // Output
 // ---------------------------------------------------------------------------
+
+/// [`EventGenerator::schema`] with `ts` as RFC 3339 text, for CSV and NDJSON.
+static TEXT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields: Vec<Field> = SCHEMA.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[0] = Field::new("ts", DataType::Utf8, false);
+    Arc::new(Schema::new(fields))
+});
+
+/// Turns the `ts` column into RFC 3339 strings (`2026-01-01T00:00:00.012345Z`).
+///
+/// Arrow's own timestamp formatting goes through chrono's strftime and costs
+/// about as much as the rest of the CSV writer; this is ~30x faster, and it
+/// runs on the generator thread.
+fn to_text_batch(batch: &RecordBatch) -> RecordBatch {
+    let ts = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .expect("gen batches have a microsecond ts column");
+    let mut text = StringBuilder::with_capacity(ts.len(), ts.len() * 27);
+    let mut buf = String::with_capacity(32);
+    for &micros in ts.values() {
+        write_rfc3339_micros(&mut buf, micros);
+        text.append_value(&buf);
+    }
+    let mut columns = batch.columns().to_vec();
+    columns[0] = Arc::new(text.finish());
+    RecordBatch::try_new(Arc::clone(&TEXT_SCHEMA), columns).expect("text batch matches its schema")
+}
 
 /// Resolves `--format`, falling back on the `--output` extension.
 fn resolve_format(format: Option<GenFormat>, output: &Path) -> Result<GenFormat, BoxError> {
@@ -619,7 +769,9 @@ fn resolve_format(format: Option<GenFormat>, output: &Path) -> Result<GenFormat,
         }
     };
     if format == GenFormat::Parquet && to_stdout {
-        return Err("hazy gen: --format parquet needs a file path: pass --output FILE.parquet".into());
+        return Err(
+            "hazy gen: --format parquet needs a file path: pass --output FILE.parquet".into(),
+        );
     }
     Ok(format)
 }
@@ -665,15 +817,23 @@ fn parquet_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        // Timestamps are (nearly) sorted: delta encoding beats a dictionary.
+        // Timestamps are (nearly) sorted: delta encoding beats a dictionary,
+        // and their (page) statistics let readers prune time ranges.
         .set_column_dictionary_enabled(ts.clone(), false)
         .set_column_encoding(ts, Encoding::DELTA_BINARY_PACKED)
         // Uniform random doubles never repeat.
-        .set_column_dictionary_enabled(value, false)
+        .set_column_dictionary_enabled(value.clone(), false)
+        // Every row group holds nearly every entity, event type and value
+        // range, so min/max statistics on those columns could never prune
+        // anything; skipping them makes writing ~15% faster.
+        .set_column_statistics_enabled(value, EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from("entity"), EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from("event_type"), EnabledStatistics::None)
         .build()
 }
 
 /// Writes every batch from `batches` to `out` in `format`, then flushes.
+/// For CSV and NDJSON the batches must already be [`to_text_batch`]es.
 fn write_batches<W: Write + Send>(
     batches: Receiver<RecordBatch>,
     format: GenFormat,
@@ -691,7 +851,6 @@ fn write_batches<W: Write + Send>(
         GenFormat::Csv => {
             let mut writer = arrow::csv::WriterBuilder::new()
                 .with_header(true)
-                .with_timestamp_tz_format(TS_FORMAT.to_string())
                 .build(out);
             let mut wrote_any = false;
             for batch in batches {
@@ -700,14 +859,12 @@ fn write_batches<W: Write + Send>(
             }
             if !wrote_any {
                 // Still emit the header line.
-                writer.write(&RecordBatch::new_empty(EventGenerator::schema()))?;
+                writer.write(&RecordBatch::new_empty(Arc::clone(&TEXT_SCHEMA)))?;
             }
             writer.into_inner().flush()?;
         }
         GenFormat::Ndjson => {
-            let mut writer = arrow::json::WriterBuilder::new()
-                .with_timestamp_tz_format(TS_FORMAT.to_string())
-                .build::<_, arrow::json::writer::LineDelimited>(out);
+            let mut writer = arrow::json::LineDelimitedWriter::new(out);
             for batch in batches {
                 writer.write(&batch)?;
             }
@@ -718,7 +875,8 @@ fn write_batches<W: Write + Send>(
     Ok(())
 }
 
-/// Generates on a helper thread and writes on this one (the two overlap).
+/// Generates (and for text formats, formats timestamps) on a helper thread
+/// and writes on this one, so the two overlap.
 /// A reader that goes away (broken pipe) is a normal end, not an error.
 fn generate_into<W: Write + Send>(
     generator: EventGenerator,
@@ -734,7 +892,10 @@ fn generate_into<W: Write + Send>(
         let (tx, rx) = sync_channel::<RecordBatch>(2);
         let mut generator = generator;
         scope.spawn(move || {
-            while let Some(batch) = generator.next_batch(BATCH_ROWS) {
+            while let Some(mut batch) = generator.next_batch(BATCH_ROWS) {
+                if format != GenFormat::Parquet {
+                    batch = to_text_batch(&batch);
+                }
                 if tx.send(batch).is_err() {
                     break; // the writer stopped
                 }
@@ -800,7 +961,11 @@ mod tests {
     }
 
     fn ts_values(batch: &RecordBatch) -> Vec<i64> {
-        batch.column(0).as_primitive::<TimestampMicrosecondType>().values().to_vec()
+        batch
+            .column(0)
+            .as_primitive::<TimestampMicrosecondType>()
+            .values()
+            .to_vec()
     }
 
     fn counts(batch: &RecordBatch, col: usize) -> HashMap<String, usize> {
@@ -928,7 +1093,10 @@ mod tests {
     fn entity_power_law() {
         let batch = concat(&collect(&args(200_000), BATCH_ROWS));
         let c = counts(&batch, 1);
-        let (top, top_count) = c.iter().max_by_key(|(k, v)| (**v, std::cmp::Reverse(*k))).unwrap();
+        let (top, top_count) = c
+            .iter()
+            .max_by_key(|(k, v)| (**v, std::cmp::Reverse(*k)))
+            .unwrap();
         assert_eq!(top, "entity_0");
         // P(entity_0) = 1 / sum_{i<10000} (i+1)^-0.7
         let h: f64 = (1..=10_000).map(|i| (i as f64).powf(-0.7)).sum();
@@ -994,11 +1162,13 @@ mod tests {
             });
             assert!(e.starts_with("hazy gen: --rate"), "{e}");
         }
-        assert!(err(GenArgs {
-            rate: 1e-320,
-            ..GenArgs::default()
-        })
-        .contains("--rate"));
+        assert!(
+            err(GenArgs {
+                rate: 1e-320,
+                ..GenArgs::default()
+            })
+            .contains("--rate")
+        );
         for disorder in [-0.5, f64::NAN, f64::INFINITY, 1e305] {
             let e = err(GenArgs {
                 disorder,
@@ -1006,7 +1176,12 @@ mod tests {
             });
             assert!(e.starts_with("hazy gen: --disorder"), "{e}");
         }
-        for start in ["", "yesterday", "2026-02-30T00:00:00Z", "2026-01-01T00:00:00"] {
+        for start in [
+            "",
+            "yesterday",
+            "2026-02-30T00:00:00Z",
+            "2026-01-01T00:00:00",
+        ] {
             let e = err(GenArgs {
                 start: start.into(),
                 ..GenArgs::default()
@@ -1048,7 +1223,10 @@ mod tests {
         assert_eq!(p("2026-01-01T01:00:00+01:00"), Some(1_767_225_600_000_000));
         assert_eq!(p("2025-12-31T23:30:00-00:30"), Some(1_767_225_600_000_000));
         assert_eq!(p("2026-01-01T00:00:00.5Z"), Some(1_767_225_600_500_000));
-        assert_eq!(p("2026-01-01T00:00:00.123456789Z"), Some(1_767_225_600_123_456));
+        assert_eq!(
+            p("2026-01-01T00:00:00.123456789Z"),
+            Some(1_767_225_600_123_456)
+        );
         assert_eq!(p("2024-02-29T12:00:00Z"), Some(1_709_208_000_000_000));
         assert_eq!(p("1969-12-31T23:59:59.999999Z"), Some(-1));
         for bad in [
@@ -1066,11 +1244,49 @@ mod tests {
     }
 
     #[test]
+    fn rfc3339_formatting_matches_arrow_and_parser() {
+        use arrow::util::display::{ArrayFormatter, FormatOptions};
+        let mut rng = Xoshiro256::from_seed(5);
+        let mut values: Vec<i64> = vec![0, -1, 1, 951_782_400_000_000, 1_767_225_599_999_999];
+        // Random instants between years 0000 and 9999.
+        let (lo, hi) = (-62_167_219_200_000_000i64, 253_402_300_799_999_999i64);
+        values.extend((0..20_000).map(|_| lo + rng.below((hi - lo) as u64) as i64));
+        let array = TimestampMicrosecondArray::from(values.clone()).with_timezone("UTC");
+        let options = FormatOptions::new().with_timestamp_tz_format(Some("%Y-%m-%dT%H:%M:%S%.6fZ"));
+        let formatter = ArrayFormatter::try_new(&array, &options).unwrap();
+        let mut buf = String::new();
+        for (i, &v) in values.iter().enumerate() {
+            write_rfc3339_micros(&mut buf, v);
+            assert_eq!(buf, formatter.value(i).to_string(), "{v}");
+            assert_eq!(parse_rfc3339_micros(&buf), Some(v), "{buf}");
+        }
+        write_rfc3339_micros(&mut buf, 1_767_225_600_012_345);
+        assert_eq!(buf, "2026-01-01T00:00:00.012345Z");
+        // Out-of-range extremes do not panic.
+        write_rfc3339_micros(&mut buf, i64::MAX);
+        assert!(buf.starts_with('+'), "{buf}");
+        write_rfc3339_micros(&mut buf, i64::MIN);
+        assert!(buf.starts_with('-'), "{buf}");
+    }
+
+    #[test]
     fn entity_names() {
         let mut s = String::new();
         for i in [0u32, 7, 10, 99, 12345, u32::MAX] {
             write_entity_name(&mut s, i);
             assert_eq!(s, format!("entity_{i}"));
+        }
+        for (n, max_len) in [(1, 8), (10, 8), (11, 9), (10_000, 11), (10_001, 12)] {
+            assert_eq!(EntityNames::with_table(n, false).max_len, max_len, "{n}");
+        }
+        assert!(EVENT_TYPES.iter().all(|t| t.0.len() <= EVENT_TYPE_MAX_LEN));
+        let mut table = EntityNames::with_table(2000, true);
+        let mut on_demand = EntityNames::with_table(2000, false);
+        assert!(on_demand.table.is_empty());
+        for i in 0..2000 {
+            let expected = format!("entity_{i}");
+            assert_eq!(table.get(i), expected);
+            assert_eq!(on_demand.get(i), expected);
         }
     }
 
@@ -1088,7 +1304,10 @@ mod tests {
         assert_eq!(lines.len(), 4, "{text}");
         assert_eq!(lines[0], "ts,entity,event_type,value");
         let ts = lines[1].split(',').next().unwrap();
-        assert!(ts.starts_with("2026-01-01T00:00:") && ts.ends_with('Z'), "{ts}");
+        assert!(
+            ts.starts_with("2026-01-01T00:00:") && ts.ends_with('Z'),
+            "{ts}"
+        );
         assert_eq!(ts.len(), "2026-01-01T00:00:00.000000Z".len(), "{ts}");
         assert!(parse_rfc3339_micros(ts).is_some());
 
@@ -1215,7 +1434,11 @@ mod tests {
             ("c.csv", GenFormat::Csv),
             ("j.ndjson", GenFormat::Ndjson),
         ] {
-            let n = if format == GenFormat::Parquet { n } else { n / 10 };
+            let n = if format == GenFormat::Parquet {
+                n
+            } else {
+                n / 10
+            };
             let path = temp_path(name);
             let t = std::time::Instant::now();
             run(&GenArgs {
@@ -1233,68 +1456,5 @@ mod tests {
                 size as f64 / n as f64
             );
         }
-    }
-
-    #[test]
-    #[ignore]
-    fn zz_profile() {
-        let n = 10_000_000usize;
-        let t = std::time::Instant::now();
-        let mut rng = Xoshiro256::from_seed(1);
-        let mut acc = 0.0;
-        for _ in 0..n { acc += -(-rng.next_f64()).ln_1p(); }
-        eprintln!("rng+ln: {:.1} ns/row ({acc})", t.elapsed().as_secs_f64() * 1e9 / n as f64);
-        let g = EventGenerator::new(&args(1)).unwrap();
-        let t = std::time::Instant::now();
-        let mut acc = 0usize;
-        for _ in 0..n { acc += g.entities.sample(&mut rng) + g.event_types.sample(&mut rng); }
-        eprintln!("2 alias: {:.1} ns/row ({acc})", t.elapsed().as_secs_f64() * 1e9 / n as f64);
-        let t = std::time::Instant::now();
-        let mut s = String::new();
-        let mut acc = 0usize;
-        for i in 0..n { write_entity_name(&mut s, (i % 10000) as u32); acc += s.len(); }
-        eprintln!("names: {:.1} ns/row ({acc})", t.elapsed().as_secs_f64() * 1e9 / n as f64);
-        let t = std::time::Instant::now();
-        for _ in 0..(n / 65536) {
-            let mut b = StringBuilder::with_capacity(65536, 65536 * 12);
-            for i in 0..65536 { b.append_value(EVENT_TYPES[i % 12].0); }
-            std::hint::black_box(b.finish());
-        }
-        eprintln!("builder: {:.1} ns/row", t.elapsed().as_secs_f64() * 1e9 / n as f64);
-        let mut batches = Vec::new();
-        let mut g = EventGenerator::new(&args(5_000_000)).unwrap();
-        let _ = &mut g;
-        let t = std::time::Instant::now();
-        while let Some(b) = g.next_batch(BATCH_ROWS) { batches.push(b); }
-        eprintln!("gen: {:.1} ns/row", t.elapsed().as_secs_f64() * 1e9 / 5e6);
-        use parquet::file::properties::EnabledStatistics;
-        let base = || WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()))
-                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-                .set_column_dictionary_enabled(ColumnPath::from("ts"), false)
-                .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED)
-                .set_column_dictionary_enabled(ColumnPath::from("value"), false);
-        let fast = || base()
-            .set_column_statistics_enabled(ColumnPath::from("entity"), EnabledStatistics::None)
-            .set_column_statistics_enabled(ColumnPath::from("event_type"), EnabledStatistics::None)
-            .set_column_statistics_enabled(ColumnPath::from("value"), EnabledStatistics::None);
-        let variants = vec![
-            ("base", base().build()),
-            ("fast", fast().build()),
-            ("fast snappy", fast().set_compression(Compression::SNAPPY).build()),
-            ("fast entity nodict", fast().set_column_dictionary_enabled(ColumnPath::from("entity"), false).build()),
-        ];
-        let variants: Vec<_> = (0..5).flat_map(|_| variants.clone()).collect();
-        for (name, props) in variants {
-            let t = std::time::Instant::now();
-            let mut w = ArrowWriter::try_new(Vec::new(), EventGenerator::schema(), Some(props)).unwrap();
-            for b in &batches { w.write(b).unwrap(); }
-            let v = w.into_inner().unwrap();
-            eprintln!("{name}: {:.1} ns/row {} B/row", t.elapsed().as_secs_f64() * 1e9 / 5e6, v.len() as f64 / 5e6);
-        }
-        let t = std::time::Instant::now();
-        let mut w = ArrowWriter::try_new(Vec::new(), EventGenerator::schema(), None).unwrap();
-        for b in &batches { w.write(b).unwrap(); }
-        let v = w.into_inner().unwrap();
-        eprintln!("default props: {:.1} ns/row {} B/row", t.elapsed().as_secs_f64() * 1e9 / 5e6, v.len() as f64 / 5e6);
     }
 }

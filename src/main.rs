@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "hazy", version, about = "Probabilistic sketches in SQL (DataFusion)")]
+#[command(
+    name = "hazy",
+    version,
+    about = "Probabilistic sketches in SQL (DataFusion)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -42,7 +46,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => demo(None),
         Some(Command::Demo { data }) => demo(data),
-        Some(Command::Sql { command, file, format }) => sql(command, file, format),
+        Some(Command::Sql {
+            command,
+            file,
+            format,
+        }) => sql(command, file, format),
         Some(Command::Gen(args)) => hazy::r#gen::run(&args).map_err(|e| e.to_string()),
     };
     match result {
@@ -65,7 +73,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 fn sql(commands: Vec<String>, files: Vec<PathBuf>, format: OutputFormat) -> Result<(), String> {
     let mut scripts = commands;
     for f in files {
-        scripts.push(std::fs::read_to_string(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?);
+        scripts.push(
+            std::fs::read_to_string(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?,
+        );
     }
     if scripts.is_empty() {
         return Err("hazy sql needs -c \"SQL\" or -f FILE".into());

@@ -1,3 +1,4 @@
+#![cfg(feature = "datafusion")]
 //! The `hazy` binary, as a user runs it.
 
 use std::path::PathBuf;
@@ -60,7 +61,11 @@ fn errors_are_one_line_and_exit_non_zero() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("Error: ") && err.contains("hll_sketch: precision must be between 4 and 18"), "{err}");
+    assert!(
+        err.starts_with("Error: ")
+            && err.contains("hll_sketch: precision must be between 4 and 18"),
+        "{err}"
+    );
     let out = hazy(&["sql", "-c", "SELECT * FROM no_such_table"]);
     assert!(!out.status.success());
     assert_eq!(stderr(&out).lines().count(), 1);
@@ -83,16 +88,52 @@ fn demo_reports_the_shipped_sample() {
 
 #[test]
 fn gen_is_deterministic_and_feeds_the_demo() {
-    let a = hazy(&["gen", "--events", "5000", "--entities", "300", "--seed", "7", "--format", "csv"]);
-    let b = hazy(&["gen", "--events", "5000", "--entities", "300", "--seed", "7", "--format", "csv"]);
+    let a = hazy(&[
+        "gen",
+        "--events",
+        "5000",
+        "--entities",
+        "300",
+        "--seed",
+        "7",
+        "--format",
+        "csv",
+    ]);
+    let b = hazy(&[
+        "gen",
+        "--events",
+        "5000",
+        "--entities",
+        "300",
+        "--seed",
+        "7",
+        "--format",
+        "csv",
+    ]);
     assert!(a.status.success(), "{}", stderr(&a));
     assert_eq!(a.stdout, b.stdout);
     assert_eq!(stdout(&a).lines().count(), 5001);
     let parquet = temp("events.parquet");
-    let out = hazy(&["gen", "--events", "20000", "--entities", "500", "--output", parquet.to_str().unwrap()]);
+    let out = hazy(&[
+        "gen",
+        "--events",
+        "20000",
+        "--entities",
+        "500",
+        "--output",
+        parquet.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let demo = hazy(&["demo", "--data", parquet.to_str().unwrap()]);
-    assert!(stdout(&demo).contains("Total events:       20,000"), "{}", stdout(&demo));
+    assert!(
+        stdout(&demo).contains("Total events:       20,000"),
+        "{}",
+        stdout(&demo)
+    );
     let bad = hazy(&["gen", "--entities", "0"]);
-    assert!(!bad.status.success() && stderr(&bad).contains("--entities"), "{}", stderr(&bad));
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("--entities"),
+        "{}",
+        stderr(&bad)
+    );
 }

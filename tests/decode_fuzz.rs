@@ -22,7 +22,15 @@ impl Rng {
 /// Valid states of every family, in every mode.
 fn seeds() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    for (p, n) in [(4u8, 0u64), (4, 3), (10, 50), (10, 5_000), (14, 100), (14, 100_000), (18, 10)] {
+    for (p, n) in [
+        (4u8, 0u64),
+        (4, 3),
+        (10, 50),
+        (10, 5_000),
+        (14, 100),
+        (14, 100_000),
+        (18, 10),
+    ] {
         let mut s = HyperLogLog::new(p).unwrap();
         (0..n).for_each(|i| s.insert(&i));
         out.push(s.to_bytes());

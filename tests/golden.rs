@@ -24,9 +24,21 @@ fn hll(p: u8, n: u64) -> Vec<u8> {
 
 fn cases() -> Vec<Case> {
     vec![
-        Case { file: "hll_v1_p14_sparse.bin", make: || hll(14, 1_000), estimate: 1_000.0 },
-        Case { file: "hll_v1_p12_dense.bin", make: || hll(12, 100_000), estimate: 100_000.0 },
-        Case { file: "hll_v1_p4_empty.bin", make: || hll(4, 0), estimate: 0.0 },
+        Case {
+            file: "hll_v1_p14_sparse.bin",
+            make: || hll(14, 1_000),
+            estimate: 1_000.0,
+        },
+        Case {
+            file: "hll_v1_p12_dense.bin",
+            make: || hll(12, 100_000),
+            estimate: 100_000.0,
+        },
+        Case {
+            file: "hll_v1_p4_empty.bin",
+            make: || hll(4, 0),
+            estimate: 0.0,
+        },
     ]
 }
 
@@ -40,11 +52,21 @@ fn golden_states_still_decode() {
             std::fs::write(&path, (case.make)()).unwrap();
         }
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let sketch = HyperLogLog::from_bytes(&bytes).unwrap_or_else(|e| panic!("{}: {e}", case.file));
+        let sketch =
+            HyperLogLog::from_bytes(&bytes).unwrap_or_else(|e| panic!("{}: {e}", case.file));
         let est = sketch.estimate();
         let tolerance = (case.estimate * 0.03).max(0.5);
-        assert!((est - case.estimate).abs() <= tolerance, "{}: estimate {est}", case.file);
+        assert!(
+            (est - case.estimate).abs() <= tolerance,
+            "{}: estimate {est}",
+            case.file
+        );
         // Today's encoder still writes the same bytes for the same input.
-        assert_eq!((case.make)(), bytes, "{}: encoding changed; bump the format version", case.file);
+        assert_eq!(
+            (case.make)(),
+            bytes,
+            "{}: encoding changed; bump the format version",
+            case.file
+        );
     }
 }

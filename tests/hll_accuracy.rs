@@ -12,7 +12,9 @@ const TRIALS: u64 = 1_000;
 const MAX_N: u64 = 10_000_000;
 
 fn checkpoints() -> Vec<u64> {
-    let mut n: Vec<u64> = (0..=28).map(|k| 10f64.powf(k as f64 / 4.0).round() as u64).collect();
+    let mut n: Vec<u64> = (0..=28)
+        .map(|k| 10f64.powf(k as f64 / 4.0).round() as u64)
+        .collect();
     n.dedup();
     n
 }
@@ -75,10 +77,17 @@ fn precision_14_meets_its_bound_from_1_to_10_million() {
     let rows = accuracy(14, TRIALS, MAX_N);
     report(14, &rows);
     for &(n, bias, rse) in &rows {
-        assert!(bias.abs() < 0.002, "n={n}: bias {:.4}% exceeds 0.2%", bias * 100.0);
+        assert!(
+            bias.abs() < 0.002,
+            "n={n}: bias {:.4}% exceeds 0.2%",
+            bias * 100.0
+        );
         assert!(rse < 0.0085, "n={n}: RSE {:.4}% exceeds 0.85%", rse * 100.0);
         if n <= 100 {
-            assert!(rse < 0.002, "n={n}: small cardinalities should be near exact, RSE {rse}");
+            assert!(
+                rse < 0.002,
+                "n={n}: small cardinalities should be near exact, RSE {rse}"
+            );
         }
     }
 }
@@ -93,10 +102,17 @@ fn every_precision_stays_within_its_theoretical_error() {
             // 200 trials estimate the RSE to about +/-5% (one sigma): allow 15%, and 35% at
             // p = 4, where 16 registers are too few for the asymptotic 1.04/sqrt(m).
             let slack = if precision <= 6 { 1.35 } else { 1.15 };
-            assert!(rse < theory * slack, "p={precision} n={n}: RSE {rse} vs {theory}");
+            assert!(
+                rse < theory * slack,
+                "p={precision} n={n}: RSE {rse} vs {theory}"
+            );
             // Below 128 registers the estimator (built on the large-m limit) is biased upwards by
             // up to about 11%: documented, and the reason the default is p = 14.
-            let max_bias = if precision <= 6 { 0.12 } else { theory * 0.25 + 0.001 };
+            let max_bias = if precision <= 6 {
+                0.12
+            } else {
+                theory * 0.25 + 0.001
+            };
             assert!(bias.abs() < max_bias, "p={precision} n={n}: bias {bias}");
         }
     }

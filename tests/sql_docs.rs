@@ -1,3 +1,4 @@
+#![cfg(feature = "datafusion")]
 //! docs/SQL.md is generated from the functions' `Documentation` and must be current; every
 //! function is documented, and every example in it parses.
 
@@ -19,16 +20,27 @@ fn sql_reference_is_current() {
 
 #[test]
 fn every_function_is_documented() {
-    let documented: Vec<String> = hazy::udf::documented_functions().into_iter().map(|(n, _, _)| n).collect();
+    let documented: Vec<String> = hazy::udf::documented_functions()
+        .into_iter()
+        .map(|(n, _, _)| n)
+        .collect();
     let all: Vec<String> = hazy::udf::aggregate_functions()
         .iter()
         .map(|f| f.name().to_string())
-        .chain(hazy::udf::scalar_functions().iter().map(|f| f.name().to_string()))
+        .chain(
+            hazy::udf::scalar_functions()
+                .iter()
+                .map(|f| f.name().to_string()),
+        )
         .collect();
     assert_eq!(documented, all);
     for (name, _, doc) in hazy::udf::documented_functions() {
         assert!(doc.sql_example.is_some(), "{name} has no example");
-        assert!(doc.syntax_example.starts_with(&name), "{name}: syntax {}", doc.syntax_example);
+        assert!(
+            doc.syntax_example.starts_with(&name),
+            "{name}: syntax {}",
+            doc.syntax_example
+        );
     }
 }
 
@@ -37,6 +49,7 @@ fn examples_parse() {
     for (name, _, doc) in hazy::udf::documented_functions() {
         let example = doc.sql_example.unwrap();
         let sql = example.trim_start_matches("```sql").trim_end_matches("```");
-        datafusion::sql::parser::DFParser::parse_sql(sql).unwrap_or_else(|e| panic!("{name}: {e}\n{sql}"));
+        datafusion::sql::parser::DFParser::parse_sql(sql)
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{sql}"));
     }
 }

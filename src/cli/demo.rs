@@ -24,18 +24,25 @@ const TOTALS: &str = "SELECT count(*) AS events, approx_count_distinct(entity) A
      sketch_info(hll_sketch(entity))['bytes'] AS hll_bytes, \
      sketch_info(hll_sketch(entity))['mode'] AS hll_mode FROM events";
 // Exact GROUP BY until the Top-K sketch family exists.
-const TOP_EVENT_TYPES: &str =
-    "SELECT event_type, count(*) AS n FROM events GROUP BY event_type ORDER BY n DESC, event_type LIMIT 10";
+const TOP_EVENT_TYPES: &str = "SELECT event_type, count(*) AS n FROM events GROUP BY event_type ORDER BY n DESC, event_type LIMIT 10";
 const TOP_ENTITIES: &str =
     "SELECT entity, count(*) AS n FROM events GROUP BY entity ORDER BY n DESC, entity LIMIT 10";
 
 /// Renders the whole report for the events in `path`.
 pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
     if !path.exists() {
-        return plan_err!("demo data {} not found: run `hazy gen --output {}`", path.display(), path.display());
+        return plan_err!(
+            "demo data {} not found: run `hazy gen --output {}`",
+            path.display(),
+            path.display()
+        );
     }
-    ctx.register_parquet("events", path.to_string_lossy().as_ref(), ParquetReadOptions::default())
-        .await?;
+    ctx.register_parquet(
+        "events",
+        path.to_string_lossy().as_ref(),
+        ParquetReadOptions::default(),
+    )
+    .await?;
     let totals = query(ctx, TOTALS).await?;
     let events = int(&totals, 0, 0);
     let entities = int(&totals, 1, 0);
@@ -46,9 +53,17 @@ pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
     let mut out = String::new();
     let rule = "=".repeat(60);
     let thin = "-".repeat(40);
-    let _ = writeln!(out, "{rule}\nHAZY: STREAM STATISTICS  ({})\n{rule}", path.display());
+    let _ = writeln!(
+        out,
+        "{rule}\nHAZY: STREAM STATISTICS  ({})\n{rule}",
+        path.display()
+    );
     let _ = writeln!(out, "Total events:       {}", thousands(events));
-    let error = if exact > 0 { (entities - exact) as f64 / exact as f64 * 100.0 } else { 0.0 };
+    let error = if exact > 0 {
+        (entities - exact) as f64 / exact as f64 * 100.0
+    } else {
+        0.0
+    };
     let _ = writeln!(
         out,
         "Unique entities:    {}   (approx_count_distinct; exact {}, error {error:+.2}%)",
@@ -73,11 +88,23 @@ pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
     let _ = writeln!(out, "\n{thin}\nMOST ACTIVE ENTITIES\n{thin}");
     let active = query(ctx, TOP_ENTITIES).await?;
     for_rows(&active, |b, r| {
-        let _ = writeln!(out, "  {:<15} {:>6} events", text_at(b, 0, r), thousands(int_at(b, 1, r)));
+        let _ = writeln!(
+            out,
+            "  {:<15} {:>6} events",
+            text_at(b, 0, r),
+            thousands(int_at(b, 1, r))
+        );
     });
 
-    let _ = writeln!(out, "\n{thin}\nMEMORY USAGE (serialized sketch states)\n{thin}");
-    let _ = writeln!(out, "  HyperLogLog:    {:>10} bytes  ({hll_mode}, p=14)", thousands(hll_bytes));
+    let _ = writeln!(
+        out,
+        "\n{thin}\nMEMORY USAGE (serialized sketch states)\n{thin}"
+    );
+    let _ = writeln!(
+        out,
+        "  HyperLogLog:    {:>10} bytes  ({hll_mode}, p=14)",
+        thousands(hll_bytes)
+    );
     let _ = writeln!(
         out,
         "\nTry: hazy sql -c \"SELECT approx_count_distinct(entity) FROM '{}'\"",
@@ -93,13 +120,15 @@ fn for_rows(batches: &[RecordBatch], mut f: impl FnMut(&RecordBatch, usize)) {
 }
 
 fn int_at(b: &RecordBatch, col: usize, row: usize) -> i64 {
-    let c = arrow::compute::cast(b.column(col), &arrow::datatypes::DataType::Int64).expect("integer column");
+    let c = arrow::compute::cast(b.column(col), &arrow::datatypes::DataType::Int64)
+        .expect("integer column");
     let a = c.as_primitive::<Int64Type>();
     if a.is_null(row) { 0 } else { a.value(row) }
 }
 
 fn text_at(b: &RecordBatch, col: usize, row: usize) -> String {
-    let c = arrow::compute::cast(b.column(col), &arrow::datatypes::DataType::Utf8).expect("text column");
+    let c = arrow::compute::cast(b.column(col), &arrow::datatypes::DataType::Utf8)
+        .expect("text column");
     c.as_string::<i32>().value(row).to_string()
 }
 
@@ -108,7 +137,9 @@ fn int(batches: &[RecordBatch], col: usize, row: usize) -> i64 {
 }
 
 fn text(batches: &[RecordBatch], col: usize, row: usize) -> String {
-    batches.first().map_or_else(String::new, |b| text_at(b, col, row))
+    batches
+        .first()
+        .map_or_else(String::new, |b| text_at(b, col, row))
 }
 
 /// `1234567` → `1,234,567`.
@@ -116,7 +147,7 @@ pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

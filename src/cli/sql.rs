@@ -26,13 +26,20 @@ impl FromStr for OutputFormat {
             "csv" => Ok(Self::Csv),
             "json" => Ok(Self::Json),
             "ndjson" => Ok(Self::NdJson),
-            other => Err(format!("unknown format '{other}' (expected table, csv, json or ndjson)")),
+            other => Err(format!(
+                "unknown format '{other}' (expected table, csv, json or ndjson)"
+            )),
         }
     }
 }
 
 /// Runs every statement of `sql` in order, printing each query's result to `out`.
-pub async fn run_statements(ctx: &SessionContext, sql: &str, format: OutputFormat, out: &mut dyn Write) -> Result<()> {
+pub async fn run_statements(
+    ctx: &SessionContext,
+    sql: &str,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
     let statements = DFParser::parse_sql(sql)?;
     for statement in statements {
         let plan = ctx.state().statement_to_plan(statement).await?;
@@ -80,7 +87,9 @@ pub fn print_batches(
             writeln!(out, "{table}").map_err(io)?;
         }
         OutputFormat::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
             for b in &batches {
                 w.write(b)?;
             }

@@ -86,16 +86,29 @@ pub fn encode(family: Family, params: &[u8], body: &[u8]) -> Vec<u8> {
 
 /// Appends a complete state to `out` (lets callers reuse one buffer for many states).
 pub fn encode_into(family: Family, params: &[u8], body: &[u8], out: &mut Vec<u8>) {
+    encode_with(family, params, out, |out| out.extend_from_slice(body));
+}
+
+/// Appends a complete state to `out`, with the body written in place by `write_body`
+/// (no intermediate buffer for large bodies).
+pub fn encode_with(
+    family: Family,
+    params: &[u8],
+    out: &mut Vec<u8>,
+    write_body: impl FnOnce(&mut Vec<u8>),
+) {
     let start = out.len();
     let params_len = u16::try_from(params.len()).expect("sketch parameters exceed 64 KiB");
-    let body_len = u32::try_from(body.len()).expect("sketch body exceeds 4 GiB");
     out.extend_from_slice(&MAGIC);
     out.push(FORMAT_VERSION);
     out.push(family as u8);
     out.extend_from_slice(&params_len.to_le_bytes());
-    out.extend_from_slice(&body_len.to_le_bytes());
+    out.extend_from_slice(&[0; 4]); // body length, patched below
     out.extend_from_slice(params);
-    out.extend_from_slice(body);
+    let body_start = out.len();
+    write_body(out);
+    let body_len = u32::try_from(out.len() - body_start).expect("sketch body exceeds 4 GiB");
+    out[start + 8..start + 12].copy_from_slice(&body_len.to_le_bytes());
     let checksum = xxh3_64(&out[start..]);
     out.extend_from_slice(&checksum.to_le_bytes());
 }
@@ -182,15 +195,21 @@ impl<'a> Reader<'a> {
     }
 
     pub fn u16(&mut self) -> Result<u16> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().expect("2 bytes"),
+        ))
     }
 
     pub fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     pub fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     pub fn f64(&mut self) -> Result<f64> {
@@ -205,7 +224,9 @@ impl<'a> Reader<'a> {
     pub fn finish(&self, what: &str) -> Result<()> {
         match self.remaining() {
             0 => Ok(()),
-            n => Err(SketchError::Corrupt(format!("{n} unexpected trailing bytes in {what}"))),
+            n => Err(SketchError::Corrupt(format!(
+                "{n} unexpected trailing bytes in {what}"
+            ))),
         }
     }
 }
@@ -228,22 +249,37 @@ mod tests {
         let good = encode(Family::HyperLogLog, &[14], &[1, 2, 3]);
         assert_eq!(
             decode(&good[..10], Family::HyperLogLog).unwrap_err(),
-            SketchError::Truncated { needed: OVERHEAD, available: 10 }
+            SketchError::Truncated {
+                needed: OVERHEAD,
+                available: 10
+            }
         );
-        assert_eq!(decode(b"PAR1 not a sketch at all", Family::HyperLogLog).unwrap_err(), SketchError::BadMagic);
+        assert_eq!(
+            decode(b"PAR1 not a sketch at all", Family::HyperLogLog).unwrap_err(),
+            SketchError::BadMagic
+        );
         let mut v = good.clone();
         v[4] = 9;
-        assert_eq!(decode_any(&v).unwrap_err(), SketchError::UnsupportedVersion(9));
+        assert_eq!(
+            decode_any(&v).unwrap_err(),
+            SketchError::UnsupportedVersion(9)
+        );
         let mut v = good.clone();
         v[5] = 200;
         assert_eq!(decode_any(&v).unwrap_err(), SketchError::UnknownFamily(200));
         assert!(matches!(
             decode(&good, Family::Bloom).unwrap_err(),
-            SketchError::WrongFamily { expected: "bloom", found: "hll" }
+            SketchError::WrongFamily {
+                expected: "bloom",
+                found: "hll"
+            }
         ));
         let mut v = good.clone();
         v.push(0);
-        assert!(matches!(decode_any(&v).unwrap_err(), SketchError::LengthMismatch { .. }));
+        assert!(matches!(
+            decode_any(&v).unwrap_err(),
+            SketchError::LengthMismatch { .. }
+        ));
         let mut v = good.clone();
         v[13] ^= 1;
         assert_eq!(decode_any(&v).unwrap_err(), SketchError::ChecksumMismatch);

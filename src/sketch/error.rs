@@ -16,7 +16,10 @@ pub enum SketchError {
     /// An unknown family code.
     UnknownFamily(u8),
     /// A valid state, but of another sketch family than the function expects.
-    WrongFamily { expected: &'static str, found: &'static str },
+    WrongFamily {
+        expected: &'static str,
+        found: &'static str,
+    },
     /// The lengths in the header disagree with the bytes present.
     LengthMismatch { declared: usize, actual: usize },
     /// The integrity check failed: the bytes were altered.

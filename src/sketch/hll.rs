@@ -57,9 +57,13 @@ const SPARSE_PRECISION: u8 = 25;
 const RANK_BITS: u32 = 7;
 
 /// A HyperLogLog sketch of precision `p` (`2^p` registers).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HyperLogLog {
     precision: u8,
+    /// Sparse entries appended since the last compaction, at the end of the list. Appending
+    /// is a store, not a search, which is what a wide `GROUP BY` needs: most rows touch a
+    /// group whose entries are not in cache.
+    pending: u32,
     /// Non-null values inserted, summed over merges (not distinct).
     items: u64,
     repr: Repr,
@@ -67,8 +71,8 @@ pub struct HyperLogLog {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Repr {
-    /// Sorted by register index at [`SPARSE_PRECISION`], one entry per non-zero register:
-    /// `index << 7 | rank`.
+    /// Entries `index << 7 | rank` at [`SPARSE_PRECISION`]: sorted by index with one entry per
+    /// non-zero register, except for the `pending` last ones.
     Sparse(Vec<u32>),
     /// One byte per register.
     Dense(Box<[u8]>),
@@ -122,6 +126,7 @@ impl HyperLogLog {
         check_precision(precision)?;
         Ok(Self {
             precision,
+            pending: 0,
             items: 0,
             repr: Repr::Sparse(Vec::new()),
         })
@@ -142,7 +147,45 @@ impl HyperLogLog {
     }
 
     pub fn is_sparse(&self) -> bool {
-        matches!(self.repr, Repr::Sparse(_))
+        matches!(self.canonical().repr, Repr::Sparse(_))
+    }
+
+    /// Sorts and deduplicates pending sparse entries, and turns dense past the sparse limit.
+    /// Readers do this on a copy when needed; calling it first saves the copy.
+    pub fn compact(&mut self) {
+        let limit = self.sparse_limit();
+        if let Repr::Sparse(entries) = &mut self.repr {
+            if self.pending > 0 {
+                entries.sort_unstable();
+                // Sorted by (index, rank): the last entry of each index run has the max rank.
+                let mut kept = 0;
+                for read in 0..entries.len() {
+                    let e = entries[read];
+                    if kept > 0 && entry_index(entries[kept - 1]) == entry_index(e) {
+                        entries[kept - 1] = e;
+                    } else {
+                        entries[kept] = e;
+                        kept += 1;
+                    }
+                }
+                entries.truncate(kept);
+                self.pending = 0;
+            }
+            if entries.len() > limit {
+                self.densify();
+            }
+        }
+    }
+
+    /// This sketch with no pending entries: borrowed when already so.
+    fn canonical(&self) -> std::borrow::Cow<'_, HyperLogLog> {
+        if self.pending == 0 {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            let mut copy = self.clone();
+            copy.compact();
+            std::borrow::Cow::Owned(copy)
+        }
     }
 
     /// The expected relative standard error of the estimate, `1.04 / sqrt(2^p)`.
@@ -175,23 +218,41 @@ impl HyperLogLog {
         }
     }
 
+    /// Adds many values given their hashes: the same as `insert_hash` on each, with the
+    /// representation looked up once per call rather than once per value.
+    pub fn insert_hashes(&mut self, hashes: &[u64]) {
+        self.items += hashes.len() as u64;
+        let mut rest = hashes;
+        while let (Repr::Sparse(_), Some((&h, tail))) = (&self.repr, rest.split_first()) {
+            let (index, rank) = index_and_rank(h, SPARSE_PRECISION);
+            self.insert_sparse(index, rank);
+            rest = tail;
+        }
+        if let Repr::Dense(regs) = &mut self.repr {
+            let p = self.precision;
+            for &h in rest {
+                let (index, rank) = index_and_rank(h, p);
+                let r = &mut regs[index as usize];
+                *r = (*r).max(rank);
+            }
+        }
+    }
+
+    /// Appends a sparse entry; compacts once the pending tail is as long as the sorted part
+    /// (so each entry is sorted an amortized constant number of times).
     fn insert_sparse(&mut self, index: u32, rank: u8) {
-        let limit = self.sparse_limit();
         let Repr::Sparse(entries) = &mut self.repr else {
             unreachable!("insert_sparse on a dense sketch")
         };
-        match entries.binary_search_by_key(&index, |&e| entry_index(e)) {
-            Ok(pos) => {
-                if rank > entry_rank(entries[pos]) {
-                    entries[pos] = entry(index, rank);
-                }
-            }
-            Err(pos) => {
-                entries.insert(pos, entry(index, rank));
-                if entries.len() > limit {
-                    self.densify();
-                }
-            }
+        if entries.capacity() == 0 {
+            // Most groups of a wide GROUP BY hold a handful of values: one allocation.
+            entries.reserve_exact(8);
+        }
+        entries.push(entry(index, rank));
+        self.pending += 1;
+        let sorted = entries.len() - self.pending as usize;
+        if self.pending as usize >= sorted.max(8) {
+            self.compact();
         }
     }
 
@@ -203,9 +264,11 @@ impl HyperLogLog {
 
     fn densify(&mut self) {
         if let Repr::Sparse(entries) = &self.repr {
+            // Duplicates among pending entries are harmless: folding keeps the maximum.
             let mut regs = vec![0u8; self.registers()].into_boxed_slice();
             fold_entries_into(entries, self.precision, &mut regs);
             self.repr = Repr::Dense(regs);
+            self.pending = 0;
         }
     }
 
@@ -215,7 +278,9 @@ impl HyperLogLog {
         let (precision, mut counts, nonzero) = match &self.repr {
             Repr::Sparse(entries) => {
                 let mut counts = vec![0u64; 66 - SPARSE_PRECISION as usize];
-                entries.iter().for_each(|&e| counts[entry_rank(e) as usize] += 1);
+                entries
+                    .iter()
+                    .for_each(|&e| counts[entry_rank(e) as usize] += 1);
                 (SPARSE_PRECISION, counts, entries.len() as u64)
             }
             Repr::Dense(regs) => {
@@ -231,7 +296,7 @@ impl HyperLogLog {
 
     /// The estimated number of distinct values (Ertl's improved estimator).
     pub fn estimate(&self) -> f64 {
-        let counts = self.histogram();
+        let counts = self.canonical().histogram();
         let q = counts.len() - 2;
         let m = (1u64 << (64 - q)) as f64;
         let mut z = m * tau(1.0 - counts[q + 1] as f64 / m);
@@ -245,13 +310,15 @@ impl HyperLogLog {
 
     /// Merges `other` in; when precisions differ, the result has the smaller one.
     pub fn merge(&mut self, other: &HyperLogLog) {
+        self.compact();
+        let other = other.canonical();
         if other.precision < self.precision {
             *self = self.folded(other.precision);
         }
         if other.precision > self.precision {
             self.merge_same_precision(&other.folded(self.precision));
         } else {
-            self.merge_same_precision(other);
+            self.merge_same_precision(&other);
         }
     }
 
@@ -286,18 +353,18 @@ impl HyperLogLog {
             "fold to precision {precision} from {}",
             self.precision
         );
+        let this = self.canonical();
         let mut out = HyperLogLog {
             precision,
+            pending: 0,
             items: self.items,
             repr: Repr::Sparse(Vec::new()),
         };
-        match &self.repr {
+        match &this.repr {
             Repr::Sparse(entries) => {
                 // The sparse form does not depend on p; only the densify limit does.
                 out.repr = Repr::Sparse(entries.clone());
-                if entries.len() > out.sparse_limit() {
-                    out.densify();
-                }
+                out.compact();
             }
             Repr::Dense(regs) => {
                 let mut folded = vec![0u8; out.registers()].into_boxed_slice();
@@ -328,27 +395,30 @@ impl HyperLogLog {
 
     /// Appends the serialized state to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        let mut body = Vec::with_capacity(self.serialized_body_len());
-        body.push(match self.repr {
-            Repr::Sparse(_) => MODE_SPARSE,
-            Repr::Dense(_) => MODE_DENSE,
-        });
-        body.extend_from_slice(&self.items.to_le_bytes());
-        match &self.repr {
-            Repr::Sparse(entries) => {
-                body.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-                for e in entries {
-                    body.extend_from_slice(&e.to_le_bytes());
+        let this = self.canonical();
+        let this = this.as_ref();
+        out.reserve(this.serialized_len());
+        envelope::encode_with(Family::HyperLogLog, &[this.precision], out, |body| {
+            body.push(match this.repr {
+                Repr::Sparse(_) => MODE_SPARSE,
+                Repr::Dense(_) => MODE_DENSE,
+            });
+            body.extend_from_slice(&this.items.to_le_bytes());
+            match &this.repr {
+                Repr::Sparse(entries) => {
+                    body.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+                    entries
+                        .iter()
+                        .for_each(|e| body.extend_from_slice(&e.to_le_bytes()));
                 }
+                Repr::Dense(regs) => pack_registers(regs, body),
             }
-            Repr::Dense(regs) => pack_registers(regs, &mut body),
-        }
-        envelope::encode_into(Family::HyperLogLog, &[self.precision], &body, out);
+        });
     }
 
     /// Bytes of the serialized body (the envelope adds [`envelope::OVERHEAD`] + 1).
     fn serialized_body_len(&self) -> usize {
-        9 + match &self.repr {
+        9 + match &self.canonical().repr {
             Repr::Sparse(e) => 4 + 4 * e.len(),
             Repr::Dense(r) => (r.len() * BITS_PER_REGISTER).div_ceil(8),
         }
@@ -361,6 +431,101 @@ impl HyperLogLog {
 
     /// Decodes a state written by [`Self::to_bytes`], validating every field.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let view = StateView::parse(bytes)?;
+        let mut sketch = HyperLogLog::new(view.precision)?;
+        sketch.items = view.items;
+        match view.data {
+            Data::Sparse(raw) => {
+                sketch.repr = Repr::Sparse(sparse_entries(raw).collect());
+                sketch.compact();
+            }
+            Data::Dense(packed) => sketch.repr = Repr::Dense(view.unpack_dense(packed)?),
+        }
+        Ok(sketch)
+    }
+
+    /// Merges a serialized state in without building it first: what a `GROUP BY` merge does
+    /// for every partial state, so a small sparse state costs no allocation.
+    pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let view = StateView::parse(bytes)?;
+        if view.precision < self.precision {
+            *self = self.folded(view.precision);
+        }
+        match (view.data, &mut self.repr) {
+            (Data::Sparse(raw), Repr::Dense(regs)) => {
+                for e in sparse_entries(raw) {
+                    let (i, r) = fold_register(
+                        entry_index(e),
+                        entry_rank(e),
+                        SPARSE_PRECISION,
+                        self.precision,
+                    );
+                    regs[i as usize] = regs[i as usize].max(r);
+                }
+            }
+            (Data::Sparse(raw), Repr::Sparse(_)) => {
+                for e in sparse_entries(raw) {
+                    self.insert_sparse(entry_index(e), entry_rank(e));
+                }
+            }
+            (Data::Dense(packed), Repr::Dense(regs)) if view.precision == self.precision => {
+                let incoming = view.unpack_dense(packed)?;
+                regs.iter_mut()
+                    .zip(incoming.iter())
+                    .for_each(|(x, &y)| *x = (*x).max(y));
+            }
+            _ => {
+                let other = HyperLogLog::from_bytes(bytes)?;
+                self.merge(&other);
+                return Ok(());
+            }
+        }
+        self.items = self.items.saturating_add(view.items);
+        Ok(())
+    }
+
+    /// Writes the state of a sketch holding the single hash `hash`, without building it:
+    /// the per-row state of skipped partial aggregation.
+    pub fn write_singleton(precision: u8, hash: u64, out: &mut Vec<u8>) -> Result<()> {
+        check_precision(precision)?;
+        let (index, rank) = index_and_rank(hash, SPARSE_PRECISION);
+        let mut body = [0u8; 17];
+        body[0] = MODE_SPARSE;
+        body[1..9].copy_from_slice(&1u64.to_le_bytes());
+        body[9..13].copy_from_slice(&1u32.to_le_bytes());
+        body[13..17].copy_from_slice(&entry(index, rank).to_le_bytes());
+        envelope::encode_into(Family::HyperLogLog, &[precision], &body, out);
+        Ok(())
+    }
+}
+
+impl PartialEq for HyperLogLog {
+    /// Equal when they hold the same registers and counts, whatever is pending.
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.canonical(), other.canonical());
+        a.precision == b.precision && a.items == b.items && a.repr == b.repr
+    }
+}
+
+impl Eq for HyperLogLog {}
+
+/// A validated, borrowed view of a serialized state.
+struct StateView<'a> {
+    precision: u8,
+    items: u64,
+    data: Data<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Data<'a> {
+    /// Little-endian u32 entries, already checked to be valid and strictly increasing.
+    Sparse(&'a [u8]),
+    /// Packed 6-bit registers of the right length (values checked when unpacked).
+    Dense(&'a [u8]),
+}
+
+impl<'a> StateView<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self> {
         let env = envelope::decode(bytes, Family::HyperLogLog)?;
         let mut params = Reader::new(env.params);
         let precision = params.u8()?;
@@ -369,11 +534,8 @@ impl HyperLogLog {
         let mut body = Reader::new(env.body);
         let mode = body.u8()?;
         let items = body.u64()?;
-        let mut sketch = HyperLogLog::new(precision)?;
-        sketch.items = items;
-        match mode {
+        let data = match mode {
             MODE_SPARSE => {
-                let max_rank = 64 - SPARSE_PRECISION + 1;
                 let n = body.u32()? as usize;
                 if n > 1 << SPARSE_PRECISION || n * 4 != body.remaining() {
                     return Err(SketchError::Corrupt(format!(
@@ -381,38 +543,61 @@ impl HyperLogLog {
                         body.remaining()
                     )));
                 }
-                let mut entries = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let e = body.u32()?;
-                    let (i, r) = (entry_index(e), entry_rank(e));
-                    let ordered = entries.last().is_none_or(|&prev| entry_index(prev) < i);
-                    if r == 0 || r > max_rank || !ordered {
-                        return Err(SketchError::Corrupt(format!("hll sparse entry {e:#x} invalid")));
-                    }
-                    entries.push(e);
-                }
-                sketch.repr = Repr::Sparse(entries);
-                if n > sketch.sparse_limit() {
-                    sketch.densify();
-                }
+                let raw = body.take(n * 4)?;
+                check_sparse_entries(raw)?;
+                Data::Sparse(raw)
             }
             MODE_DENSE => {
-                let max_rank = 64 - precision + 1;
-                let regs = unpack_registers(body.take(body.remaining())?, sketch.registers())?;
-                if let Some(bad) = regs.iter().find(|&&r| r > max_rank) {
+                let expected = ((1usize << precision) * BITS_PER_REGISTER).div_ceil(8);
+                if body.remaining() != expected {
                     return Err(SketchError::Corrupt(format!(
-                        "hll register value {bad} exceeds {max_rank} at precision {precision}"
+                        "hll dense body has {} bytes, expected {expected}",
+                        body.remaining()
                     )));
                 }
-                sketch.repr = Repr::Dense(regs);
+                Data::Dense(body.take(expected)?)
             }
-            other => {
-                return Err(SketchError::Corrupt(format!("unknown hll mode {other}")));
-            }
-        }
+            other => return Err(SketchError::Corrupt(format!("unknown hll mode {other}"))),
+        };
         body.finish("hll body")?;
-        Ok(sketch)
+        Ok(Self {
+            precision,
+            items,
+            data,
+        })
     }
+
+    fn unpack_dense(&self, packed: &[u8]) -> Result<Box<[u8]>> {
+        let regs = unpack_registers(packed, 1 << self.precision)?;
+        let max_rank = 64 - self.precision + 1;
+        if let Some(bad) = regs.iter().find(|&&r| r > max_rank) {
+            return Err(SketchError::Corrupt(format!(
+                "hll register value {bad} exceeds {max_rank} at precision {}",
+                self.precision
+            )));
+        }
+        Ok(regs)
+    }
+}
+
+fn sparse_entries(raw: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    raw.chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
+fn check_sparse_entries(raw: &[u8]) -> Result<()> {
+    let max_rank = 64 - SPARSE_PRECISION + 1;
+    let mut previous: Option<u32> = None;
+    for e in sparse_entries(raw) {
+        let (i, r) = (entry_index(e), entry_rank(e));
+        if r == 0 || r > max_rank || previous.is_some_and(|p| p >= i) {
+            return Err(SketchError::Corrupt(format!(
+                "hll sparse entry {e:#x} invalid"
+            )));
+        }
+        previous = Some(i);
+    }
+    Ok(())
 }
 
 fn check_precision(p: u8) -> Result<()> {
@@ -573,7 +758,10 @@ mod tests {
     fn small_counts_are_near_exact() {
         for n in [1u64, 2, 10, 100, 1000] {
             let est = sketch_of(14, 0..n).estimate();
-            assert!((est - n as f64).abs() <= (n as f64 * 0.01).max(0.5), "n={n} est={est}");
+            assert!(
+                (est - n as f64).abs() <= (n as f64 * 0.01).max(0.5),
+                "n={n} est={est}"
+            );
         }
     }
 
@@ -603,7 +791,11 @@ mod tests {
 
     #[test]
     fn merge_equals_union_and_commutes() {
-        for (p, a, b) in [(12, 0..500, 300..900), (14, 0..50_000, 10_000..90_000), (8, 0..10, 5..100_000)] {
+        for (p, a, b) in [
+            (12, 0..500, 300..900),
+            (14, 0..50_000, 10_000..90_000),
+            (8, 0..10, 5..100_000),
+        ] {
             let sa = sketch_of(p, a.clone());
             let sb = sketch_of(p, b.clone());
             let union = sketch_of(p, a.start.min(b.start)..a.end.max(b.end));
@@ -618,7 +810,11 @@ mod tests {
 
     #[test]
     fn merge_associates() {
-        let (a, b, c) = (sketch_of(11, 0..100), sketch_of(11, 50..5000), sketch_of(11, 4000..9000));
+        let (a, b, c) = (
+            sketch_of(11, 0..100),
+            sketch_of(11, 50..5000),
+            sketch_of(11, 4000..9000),
+        );
         let mut left = a.clone();
         left.merge(&b);
         left.merge(&c);
@@ -643,10 +839,64 @@ mod tests {
     }
 
     #[test]
+    fn merge_bytes_equals_decode_then_merge() {
+        let shapes = [
+            (14u8, 0..0u64),
+            (14, 0..10),
+            (14, 5..5_000),
+            (14, 0..200_000),
+            (12, 3..50),
+            (16, 0..100_000),
+        ];
+        for (pa, ra) in shapes.iter().cloned() {
+            for (pb, rb) in shapes.iter().cloned() {
+                let mut expected = sketch_of(pa, ra.clone());
+                let other = sketch_of(pb, rb.clone());
+                expected.merge(&other);
+                let mut got = sketch_of(pa, ra.clone());
+                got.merge_bytes(&other.to_bytes()).unwrap();
+                assert_eq!(
+                    got.estimate(),
+                    expected.estimate(),
+                    "{pa} {ra:?} + {pb} {rb:?}"
+                );
+                assert_eq!(
+                    (got.precision(), got.items()),
+                    (expected.precision(), expected.items())
+                );
+                assert_eq!(got.to_bytes(), expected.to_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn singleton_state_equals_a_one_value_sketch() {
+        let mut one = HyperLogLog::new(11).unwrap();
+        one.insert_hash(0xDEAD_BEEF_1234_5678);
+        let mut bytes = Vec::new();
+        HyperLogLog::write_singleton(11, 0xDEAD_BEEF_1234_5678, &mut bytes).unwrap();
+        assert_eq!(bytes, one.to_bytes());
+        assert!(HyperLogLog::write_singleton(2, 1, &mut bytes).is_err());
+    }
+
+    #[test]
+    fn batch_insert_equals_single_inserts() {
+        let hashes: Vec<u64> = (0..20_000u64)
+            .map(|i| crate::sketch::hash::hash_i64(i as i64))
+            .collect();
+        let mut a = HyperLogLog::new(12).unwrap();
+        hashes.iter().for_each(|&h| a.insert_hash(h));
+        let mut b = HyperLogLog::new(12).unwrap();
+        hashes.chunks(333).for_each(|c| b.insert_hashes(c));
+        assert_eq!(a, b);
+    }
+
+    #[test]
     fn corrupt_bodies_are_rejected() {
         let bytes = sketch_of(4, 0..3).to_bytes();
         let env = envelope::decode(&bytes, Family::HyperLogLog).unwrap();
-        let reencode = |params: &[u8], body: &[u8]| envelope::encode(Family::HyperLogLog, params, body);
+        let reencode =
+            |params: &[u8], body: &[u8]| envelope::encode(Family::HyperLogLog, params, body);
         assert!(HyperLogLog::from_bytes(&reencode(&[30], env.body)).is_err());
         assert!(HyperLogLog::from_bytes(&reencode(&[4, 0], env.body)).is_err());
         let mut body = env.body.to_vec();

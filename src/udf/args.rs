@@ -18,7 +18,8 @@ pub fn constant_arg(
     let Some(expr) = exprs.get(index) else {
         return Ok(None);
     };
-    let batch = arrow::record_batch::RecordBatch::new_empty(Arc::new(arrow::datatypes::Schema::empty()));
+    let batch =
+        arrow::record_batch::RecordBatch::new_empty(Arc::new(arrow::datatypes::Schema::empty()));
     match expr.evaluate(&batch) {
         Ok(ColumnarValue::Scalar(v)) => Ok(Some(v)),
         _ => plan_err!("{function}: {name} must be a constant, got {expr}"),
@@ -40,7 +41,12 @@ pub fn integer_arg(
     }
 }
 
-fn integer_in_range(function: &str, name: &str, value: &ScalarValue, range: std::ops::RangeInclusive<i64>) -> Result<i64> {
+fn integer_in_range(
+    function: &str,
+    name: &str,
+    value: &ScalarValue,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64> {
     let n = scalar_to_i64(value).ok_or_else(|| {
         plan_datafusion_err!("{function}: {name} must be an integer literal, got {value}")
     })?;
@@ -57,7 +63,12 @@ fn integer_in_range(function: &str, name: &str, value: &ScalarValue, range: std:
 /// Logical-plan check of an integer parameter, so a bad literal fails while planning (also
 /// under EXPLAIN), before any data is read. Expressions that are neither literals nor columns
 /// are checked when the accumulator is created.
-pub fn check_integer_param(function: &str, name: &str, arg: Option<&Expr>, range: std::ops::RangeInclusive<i64>) -> Result<()> {
+pub fn check_integer_param(
+    function: &str,
+    name: &str,
+    arg: Option<&Expr>,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<()> {
     match arg {
         Some(Expr::Literal(value, _)) => integer_in_range(function, name, value, range).map(|_| ()),
         Some(Expr::Column(c)) => plan_err!("{function}: {name} must be a constant, got column {c}"),
@@ -95,7 +106,13 @@ pub fn check_state_type(function: &str, dt: &DataType) -> Result<()> {
 }
 
 /// Plan-time check of the argument count.
-pub fn check_arity(function: &str, args: &[DataType], min: usize, max: usize, usage: &str) -> Result<()> {
+pub fn check_arity(
+    function: &str,
+    args: &[DataType],
+    min: usize,
+    max: usize,
+    usage: &str,
+) -> Result<()> {
     if args.len() < min || args.len() > max {
         return plan_err!("{function} takes {usage}, got {} arguments", args.len());
     }

@@ -10,7 +10,12 @@ pub const DOC_SECTION_HAZY: DocSection = DocSection {
 };
 
 /// Builds one function's documentation.
-pub fn doc(description: &str, syntax: &str, arguments: &[(&str, &str)], example: &str) -> Documentation {
+pub fn doc(
+    description: &str,
+    syntax: &str,
+    arguments: &[(&str, &str)],
+    example: &str,
+) -> Documentation {
     let mut builder = Documentation::builder(DOC_SECTION_HAZY, description, syntax);
     for (name, text) in arguments {
         builder = builder.with_argument(*name, *text);
@@ -34,7 +39,10 @@ pub fn render_markdown(functions: &[(String, &'static str, Documentation)]) -> S
         out.push_str(&format!("| [`{name}`](#{name}) | {kind} | {first} |\n"));
     }
     for (name, kind, doc) in functions {
-        out.push_str(&format!("\n## {name}\n\n*{kind}*\n\n{}\n\n", doc.description));
+        out.push_str(&format!(
+            "\n## {name}\n\n*{kind}*\n\n{}\n\n",
+            doc.description
+        ));
         out.push_str(&format!("```sql\n{}\n```\n", doc.syntax_example));
         if let Some(args) = &doc.arguments {
             out.push_str("\n**Arguments**\n\n");

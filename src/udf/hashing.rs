@@ -6,9 +6,7 @@
 use crate::sketch::hash::{
     NANOS_PER_DAY, hash_bool, hash_bytes, hash_decimal, hash_f64, hash_i64, hash_u64,
 };
-use arrow::array::{
-    Array, ArrowPrimitiveType, AsArray, GenericByteArray, GenericByteViewArray,
-};
+use arrow::array::{Array, ArrowPrimitiveType, AsArray, GenericByteArray, GenericByteViewArray};
 use arrow::datatypes::*;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 
@@ -60,6 +58,14 @@ pub fn for_each_hash(array: &dyn Array, mut f: impl FnMut(usize, u64)) -> Result
     hash_rows(array, &mut f)
 }
 
+/// The hash of every row of `values` (`None` for nulls): how dictionaries hash their values.
+/// Not generic, so the recursion through dictionaries instantiates `hash_rows` only once more.
+fn hash_values(values: &dyn Array) -> Result<Vec<Option<u64>>> {
+    let mut out = vec![None; values.len()];
+    hash_rows(values, &mut |i, h| out[i] = Some(h))?;
+    Ok(out)
+}
+
 /// The canonical hash of a scalar (`None` for null), through the same code as arrays.
 pub fn hash_scalar(value: &ScalarValue) -> Result<Option<u64>> {
     let array = value.to_array()?;
@@ -68,29 +74,32 @@ pub fn hash_scalar(value: &ScalarValue) -> Result<Option<u64>> {
     Ok(out)
 }
 
-fn hash_rows(array: &dyn Array, f: &mut dyn FnMut(usize, u64)) -> Result<()> {
+// Generic over the callback so the per-row call inlines into the sketch update.
+fn hash_rows<F: FnMut(usize, u64)>(array: &dyn Array, f: &mut F) -> Result<()> {
     match array.data_type() {
         DataType::Null => {}
         DataType::Boolean => {
             let a = array.as_boolean();
             each_valid(array, |i| f(i, hash_bool(a.value(i))));
         }
-        DataType::Int8 => primitive::<Int8Type>(array, |v| hash_i64(v as i64), f),
-        DataType::Int16 => primitive::<Int16Type>(array, |v| hash_i64(v as i64), f),
-        DataType::Int32 => primitive::<Int32Type>(array, |v| hash_i64(v as i64), f),
-        DataType::Int64 => primitive::<Int64Type>(array, hash_i64, f),
-        DataType::UInt8 => primitive::<UInt8Type>(array, |v| hash_i64(v as i64), f),
-        DataType::UInt16 => primitive::<UInt16Type>(array, |v| hash_i64(v as i64), f),
-        DataType::UInt32 => primitive::<UInt32Type>(array, |v| hash_i64(v as i64), f),
-        DataType::UInt64 => primitive::<UInt64Type>(array, hash_u64, f),
-        DataType::Float32 => primitive::<Float32Type>(array, |v| hash_f64(v as f64), f),
-        DataType::Float64 => primitive::<Float64Type>(array, hash_f64, f),
+        DataType::Int8 => primitive::<Int8Type, _>(array, |v| hash_i64(v as i64), f),
+        DataType::Int16 => primitive::<Int16Type, _>(array, |v| hash_i64(v as i64), f),
+        DataType::Int32 => primitive::<Int32Type, _>(array, |v| hash_i64(v as i64), f),
+        DataType::Int64 => primitive::<Int64Type, _>(array, hash_i64, f),
+        DataType::UInt8 => primitive::<UInt8Type, _>(array, |v| hash_i64(v as i64), f),
+        DataType::UInt16 => primitive::<UInt16Type, _>(array, |v| hash_i64(v as i64), f),
+        DataType::UInt32 => primitive::<UInt32Type, _>(array, |v| hash_i64(v as i64), f),
+        DataType::UInt64 => primitive::<UInt64Type, _>(array, hash_u64, f),
+        DataType::Float32 => primitive::<Float32Type, _>(array, |v| hash_f64(v as f64), f),
+        DataType::Float64 => primitive::<Float64Type, _>(array, hash_f64, f),
         DataType::Decimal128(_, scale) => {
             let scale = *scale;
-            primitive::<Decimal128Type>(array, |v| hash_decimal(v, scale), f)
+            primitive::<Decimal128Type, _>(array, |v| hash_decimal(v, scale), f)
         }
-        DataType::Date32 => primitive::<Date32Type>(array, |d| timestamp(d as i64, NANOS_PER_DAY), f),
-        DataType::Date64 => primitive::<Date64Type>(array, |ms| timestamp(ms, 1_000_000), f),
+        DataType::Date32 => {
+            primitive::<Date32Type, _>(array, |d| timestamp(d as i64, NANOS_PER_DAY), f)
+        }
+        DataType::Date64 => primitive::<Date64Type, _>(array, |ms| timestamp(ms, 1_000_000), f),
         DataType::Timestamp(unit, _) => {
             let nanos = match unit {
                 TimeUnit::Second => 1_000_000_000,
@@ -100,15 +109,17 @@ fn hash_rows(array: &dyn Array, f: &mut dyn FnMut(usize, u64)) -> Result<()> {
             };
             // Every unit stores an i64, so the Int64 view of the values is exact.
             match unit {
-                TimeUnit::Second => primitive::<TimestampSecondType>(array, |v| timestamp(v, nanos), f),
+                TimeUnit::Second => {
+                    primitive::<TimestampSecondType, _>(array, |v| timestamp(v, nanos), f)
+                }
                 TimeUnit::Millisecond => {
-                    primitive::<TimestampMillisecondType>(array, |v| timestamp(v, nanos), f)
+                    primitive::<TimestampMillisecondType, _>(array, |v| timestamp(v, nanos), f)
                 }
                 TimeUnit::Microsecond => {
-                    primitive::<TimestampMicrosecondType>(array, |v| timestamp(v, nanos), f)
+                    primitive::<TimestampMicrosecondType, _>(array, |v| timestamp(v, nanos), f)
                 }
                 TimeUnit::Nanosecond => {
-                    primitive::<TimestampNanosecondType>(array, |v| timestamp(v, nanos), f)
+                    primitive::<TimestampNanosecondType, _>(array, |v| timestamp(v, nanos), f)
                 }
             }
         }
@@ -143,10 +154,10 @@ fn each_valid(array: &dyn Array, f: impl FnMut(usize)) {
 }
 
 #[inline]
-fn primitive<T: ArrowPrimitiveType>(
+fn primitive<T: ArrowPrimitiveType, F: FnMut(usize, u64)>(
     array: &dyn Array,
     hash: impl Fn(T::Native) -> u64,
-    f: &mut dyn FnMut(usize, u64),
+    f: &mut F,
 ) {
     let values = array.as_primitive::<T>().values();
     match array.nulls() {
@@ -159,18 +170,18 @@ fn primitive<T: ArrowPrimitiveType>(
     }
 }
 
-fn bytes<T: arrow::datatypes::ByteArrayType>(
+fn bytes<T: arrow::datatypes::ByteArrayType, F: FnMut(usize, u64)>(
     a: &GenericByteArray<T>,
-    f: &mut dyn FnMut(usize, u64),
+    f: &mut F,
 ) where
     T::Native: AsRef<[u8]>,
 {
     each_valid(a, |i| f(i, hash_bytes(a.value(i).as_ref())));
 }
 
-fn views<T: arrow::datatypes::ByteViewType + ?Sized>(
+fn views<T: arrow::datatypes::ByteViewType + ?Sized, F: FnMut(usize, u64)>(
     a: &GenericByteViewArray<T>,
-    f: &mut dyn FnMut(usize, u64),
+    f: &mut F,
 ) where
     T::Native: AsRef<[u8]>,
 {
@@ -178,15 +189,13 @@ fn views<T: arrow::datatypes::ByteViewType + ?Sized>(
 }
 
 /// Hashes each dictionary value once, then visits the rows through their keys.
-fn dictionary(array: &dyn Array, f: &mut dyn FnMut(usize, u64)) -> Result<()> {
+fn dictionary<F: FnMut(usize, u64)>(array: &dyn Array, f: &mut F) -> Result<()> {
     let Some(dict) = array.as_any_dictionary_opt() else {
         return exec_err!("expected a dictionary array, got {}", array.data_type());
     };
-    let values = dict.values();
-    let mut value_hashes: Vec<Option<u64>> = vec![None; values.len()];
-    hash_rows(values.as_ref(), &mut |i, h| value_hashes[i] = Some(h))?;
+    let value_hashes = hash_values(dict.values().as_ref())?;
     let keys = dict.normalized_keys();
-    let visit = |i: usize, f: &mut dyn FnMut(usize, u64)| {
+    let visit = |i: usize, f: &mut F| {
         if let Some(Some(h)) = value_hashes.get(keys[i]) {
             f(i, *h);
         }
@@ -234,8 +243,7 @@ mod tests {
         let binary = BinaryArray::from(vec![Some(&b"a"[..]), None, Some(&b"hazy"[..])]);
         let dict: DictionaryArray<Int8Type> = values.clone().into_iter().collect();
         let keys = UInt16Array::from(vec![Some(1), None, Some(0)]);
-        let dict_u16 =
-            DictionaryArray::new(keys, Arc::new(StringArray::from(vec!["hazy", "a"])));
+        let dict_u16 = DictionaryArray::new(keys, Arc::new(StringArray::from(vec!["hazy", "a"])));
         let expected = hashes(&utf8);
         assert_eq!(expected.len(), 2);
         for other in [&large as &dyn Array, &view, &binary, &dict, &dict_u16] {
@@ -274,6 +282,10 @@ mod tests {
             Some(hashes(&Int16Array::from(vec![7i16]))[0].1)
         );
         assert_eq!(hash_scalar(&ScalarValue::Utf8(None)).unwrap(), None);
-        assert!(!is_hashable(&DataType::List(Arc::new(Field::new("x", DataType::Int32, true)))));
+        assert!(!is_hashable(&DataType::List(Arc::new(Field::new(
+            "x",
+            DataType::Int32,
+            true
+        )))));
     }
 }

@@ -5,7 +5,10 @@
 //! `GroupsAccumulator`; `hll_merge` also has a sliding accumulator (two-stack aggregation), so
 //! it runs in moving window frames at an amortized two merges per row.
 
-use super::args::{check_arity, check_integer_param, check_state_type, for_each_state, integer_arg, is_integer_type, row_filter};
+use super::args::{
+    check_arity, check_integer_param, check_state_type, for_each_state, integer_arg,
+    is_integer_type, row_filter,
+};
 use super::docs::doc;
 use super::hashing::{check_hashable, for_each_hash};
 use crate::sketch::HyperLogLog;
@@ -13,7 +16,9 @@ use crate::sketch::hll::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION};
 use arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, LargeBinaryBuilder};
 use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, internal_err, plan_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs};
+use datafusion::logical_expr::function::{
+    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
+};
 use datafusion::logical_expr::utils::{AggregateOrderSensitivity, format_state_name};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator, ReversedUDAF,
@@ -144,6 +149,7 @@ impl AggregateUDFImpl for HllAggregate {
         Ok(Box::new(HllAccumulator {
             core: self.groups(&args)?.core,
             sketch: None,
+            hashes: Vec::new(),
         }))
     }
 
@@ -160,7 +166,10 @@ impl AggregateUDFImpl for HllAggregate {
         true
     }
 
-    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
         Ok(Box::new(self.groups(&args)?))
     }
 
@@ -231,7 +240,13 @@ static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
          encoding; dictionary columns by value). Small sketches are sparse (a few bytes per \
          distinct value) and near exact.",
         "hll_sketch(x [, p])",
-        &[("x", "A column of integers, floats, decimals, strings, binaries, booleans, dates or timestamps."), PRECISION_ARG],
+        &[
+            (
+                "x",
+                "A column of integers, floats, decimals, strings, binaries, booleans, dates or timestamps.",
+            ),
+            PRECISION_ARG,
+        ],
         "```sql\n-- one state per day, stored for later rollups\nCOPY (SELECT date_trunc('day', ts) AS day, hll_sketch(entity) AS users FROM events GROUP BY 1)\nTO 'daily_users.parquet';\n```",
     )
 });
@@ -242,7 +257,10 @@ static COUNT_DISTINCT_DOC: LazyLock<Documentation> = LazyLock::new(|| {
          `hll_estimate(hll_sketch(x, p))`. Unlike DataFusion's `approx_distinct` it accepts \
          dictionary columns and a precision, and costs a few bytes per small group.",
         "approx_count_distinct(x [, p])",
-        &[("x", "A column of any hashable type (see hll_sketch)."), PRECISION_ARG],
+        &[
+            ("x", "A column of any hashable type (see hll_sketch)."),
+            PRECISION_ARG,
+        ],
         "```sql\nSELECT date_bin(INTERVAL '1 minute', ts) AS minute, approx_count_distinct(entity) AS users\nFROM events GROUP BY 1 ORDER BY 1;\n```",
     )
 });
@@ -253,7 +271,10 @@ static MERGE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
          of different precisions merge at the smallest precision. Null states are skipped; \
          no states at all gives NULL. Also works in moving window frames.",
         "hll_merge(state)",
-        &[("state", "A column of states made by hll_sketch or hll_merge.")],
+        &[(
+            "state",
+            "A column of states made by hll_sketch or hll_merge.",
+        )],
         "```sql\n-- distinct users over the last hour, sliding minute by minute\nSELECT minute, hll_estimate(hll_merge(users) OVER (ORDER BY minute ROWS BETWEEN 59 PRECEDING AND CURRENT ROW))\nFROM per_minute;\n```",
     )
 });
@@ -268,7 +289,8 @@ struct Core {
 
 impl Core {
     fn new_sketch(&self) -> HyperLogLog {
-        HyperLogLog::new(self.precision.unwrap_or(DEFAULT_PRECISION)).expect("precision checked at plan time")
+        HyperLogLog::new(self.precision.unwrap_or(DEFAULT_PRECISION))
+            .expect("precision checked at plan time")
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<HyperLogLog> {
@@ -277,14 +299,15 @@ impl Core {
 
     /// Merges `bytes` into `slot`; returns the change in heap bytes.
     fn merge_into(&self, slot: &mut Option<HyperLogLog>, bytes: &[u8]) -> Result<isize> {
-        let incoming = self.decode(bytes)?;
         Ok(match slot {
             Some(s) => {
                 let before = s.heap_size();
-                s.merge(&incoming);
+                s.merge_bytes(bytes)
+                    .map_err(|e| exec_datafusion_err!("{}: {e}", self.function))?;
                 s.heap_size() as isize - before as isize
             }
             None => {
+                let incoming = self.decode(bytes)?;
                 let size = incoming.heap_size() as isize;
                 *slot = Some(incoming);
                 size
@@ -327,7 +350,9 @@ pub(crate) fn estimate_i64(sketch: &HyperLogLog) -> i64 {
 }
 
 /// Serializes states into one `LargeBinary` array (null where there is no sketch).
-pub(crate) fn states_array<'a>(sketches: impl ExactSizeIterator<Item = Option<&'a HyperLogLog>>) -> ArrayRef {
+pub(crate) fn states_array<'a>(
+    sketches: impl ExactSizeIterator<Item = Option<&'a HyperLogLog>>,
+) -> ArrayRef {
     let rows = sketches.len();
     let mut builder = LargeBinaryBuilder::with_capacity(rows, rows * 64);
     let mut buf = Vec::new();
@@ -357,7 +382,12 @@ impl HllGroups {
         self.heap = self.heap.saturating_add_signed(delta);
     }
 
-    fn merge_states(&mut self, states: &dyn Array, groups: &[usize], filter: Option<&BooleanArray>) -> Result<()> {
+    fn merge_states(
+        &mut self,
+        states: &dyn Array,
+        groups: &[usize],
+        filter: Option<&BooleanArray>,
+    ) -> Result<()> {
         let core = self.core;
         let mut delta = 0isize;
         for_each_state(core.function, states, filter, |row, bytes| {
@@ -369,9 +399,11 @@ impl HllGroups {
     }
 
     fn take(&mut self, emit_to: EmitTo) -> Vec<Option<HyperLogLog>> {
-        let taken = emit_to.take_needed(&mut self.sketches);
+        let mut taken = emit_to.take_needed(&mut self.sketches);
         let freed: usize = taken.iter().flatten().map(HyperLogLog::heap_size).sum();
         self.heap = self.heap.saturating_sub(freed);
+        // Compacting the owned sketches spares the readers a copy each.
+        taken.iter_mut().flatten().for_each(HyperLogLog::compact);
         taken
     }
 }
@@ -414,12 +446,21 @@ impl GroupsAccumulator for HllGroups {
         Ok(vec![states_array(taken.iter().map(Option::as_ref))])
     }
 
-    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
         self.sketches.resize_with(total_num_groups, || None);
         self.merge_states(values[0].as_ref(), group_indices, None)
     }
 
-    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
         let input = values[0].as_ref();
         let keep = row_filter(opt_filter);
         if self.core.kind.reads_states() {
@@ -430,26 +471,27 @@ impl GroupsAccumulator for HllGroups {
                 rows[row] = Some(bytes.to_vec());
                 Ok(())
             })?;
-            rows.iter().for_each(|r| builder.append_option(r.as_deref()));
+            rows.iter()
+                .for_each(|r| builder.append_option(r.as_deref()));
             return Ok(vec![Arc::new(builder.finish())]);
         }
-        let mut hashes = vec![None; input.len()];
+        // One singleton state per row, written straight into the output buffer.
+        let precision = self.core.precision.unwrap_or(DEFAULT_PRECISION);
+        let mut builder = LargeBinaryBuilder::with_capacity(input.len(), input.len() * 40);
+        let mut next_row = 0;
+        let mut buf = Vec::with_capacity(64);
         for_each_hash(input, |row, hash| {
             if keep(row) {
-                hashes[row] = Some(hash);
+                (next_row..row).for_each(|_| builder.append_null());
+                buf.clear();
+                HyperLogLog::write_singleton(precision, hash, &mut buf)
+                    .expect("precision checked at plan time");
+                builder.append_value(&buf);
+                next_row = row + 1;
             }
         })?;
-        let singletons: Vec<Option<HyperLogLog>> = hashes
-            .iter()
-            .map(|h| {
-                h.map(|h| {
-                    let mut s = self.core.new_sketch();
-                    s.insert_hash(h);
-                    s
-                })
-            })
-            .collect();
-        Ok(vec![states_array(singletons.iter().map(Option::as_ref))])
+        (next_row..input.len()).for_each(|_| builder.append_null());
+        Ok(vec![Arc::new(builder.finish())])
     }
 
     fn size(&self) -> usize {
@@ -462,6 +504,8 @@ impl GroupsAccumulator for HllGroups {
 struct HllAccumulator {
     core: Core,
     sketch: Option<HyperLogLog>,
+    /// Reused buffer: a batch is hashed first, then inserted in one call.
+    hashes: Vec<u64>,
 }
 
 impl Accumulator for HllAccumulator {
@@ -470,8 +514,13 @@ impl Accumulator for HllAccumulator {
             return self.merge_batch(values);
         }
         let core = self.core;
-        let sketch = self.sketch.get_or_insert_with(|| core.new_sketch());
-        for_each_hash(values[0].as_ref(), |_, hash| sketch.insert_hash(hash))
+        let hashes = &mut self.hashes;
+        hashes.clear();
+        for_each_hash(values[0].as_ref(), |_, hash| hashes.push(hash))?;
+        self.sketch
+            .get_or_insert_with(|| core.new_sketch())
+            .insert_hashes(hashes);
+        Ok(())
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -482,15 +531,21 @@ impl Accumulator for HllAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::LargeBinary(self.sketch.as_ref().map(HyperLogLog::to_bytes))])
+        self.sketch.iter_mut().for_each(HyperLogLog::compact);
+        Ok(vec![ScalarValue::LargeBinary(
+            self.sketch.as_ref().map(HyperLogLog::to_bytes),
+        )])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.sketch.iter_mut().for_each(HyperLogLog::compact);
         Ok(self.core.final_scalar(self.sketch.as_ref()))
     }
 
     fn size(&self) -> usize {
-        size_of::<Self>() + self.sketch.as_ref().map_or(0, HyperLogLog::heap_size)
+        size_of::<Self>()
+            + self.sketch.as_ref().map_or(0, HyperLogLog::heap_size)
+            + self.hashes.capacity() * 8
     }
 }
 
@@ -540,7 +595,8 @@ impl Accumulator for SlidingHllMerge {
         let mut decoded: Vec<Option<HyperLogLog>> = vec![None; Self::rows_of(states)];
         let function = self.function;
         for_each_state(function, states, None, |row, bytes| {
-            let s = HyperLogLog::from_bytes(bytes).map_err(|e| exec_datafusion_err!("{function}: {e}"))?;
+            let s = HyperLogLog::from_bytes(bytes)
+                .map_err(|e| exec_datafusion_err!("{function}: {e}"))?;
             decoded[row] = Some(s);
             Ok(())
         })?;
@@ -562,7 +618,10 @@ impl Accumulator for SlidingHllMerge {
                 self.flip();
             }
             if self.front.pop().is_none() {
-                return internal_err!("{}: retracting a row that never entered the frame", self.function);
+                return internal_err!(
+                    "{}: retracting a row that never entered the frame",
+                    self.function
+                );
             }
         }
         Ok(())
@@ -581,12 +640,22 @@ impl Accumulator for SlidingHllMerge {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let all = union(self.front.last().and_then(Option::as_ref), self.back_union.as_ref());
-        Ok(ScalarValue::LargeBinary(all.as_ref().map(HyperLogLog::to_bytes)))
+        let all = union(
+            self.front.last().and_then(Option::as_ref),
+            self.back_union.as_ref(),
+        );
+        Ok(ScalarValue::LargeBinary(
+            all.as_ref().map(HyperLogLog::to_bytes),
+        ))
     }
 
     fn size(&self) -> usize {
-        let heap = |v: &Vec<Option<HyperLogLog>>| v.iter().flatten().map(HyperLogLog::heap_size).sum::<usize>();
+        let heap = |v: &Vec<Option<HyperLogLog>>| {
+            v.iter()
+                .flatten()
+                .map(HyperLogLog::heap_size)
+                .sum::<usize>()
+        };
         size_of::<Self>() + heap(&self.back) + heap(&self.front)
     }
 }
@@ -599,7 +668,11 @@ mod tests {
 
     fn groups(kind: Kind) -> HllGroups {
         HllGroups {
-            core: Core { function: "test", kind, precision: (kind != Kind::Merge).then_some(12) },
+            core: Core {
+                function: "test",
+                kind,
+                precision: (kind != Kind::Merge).then_some(12),
+            },
             sketches: Vec::new(),
             heap: 0,
         }
@@ -613,9 +686,15 @@ mod tests {
     fn emit_first_takes_exactly_those_groups() {
         let mut acc = groups(Kind::CountDistinct);
         // group g receives values 0..100*(g+1)
-        let vals: Vec<i64> = (0..4).flat_map(|g| (0..100 * (g + 1)).map(move |v| (g, v))).map(|(_, v)| v).collect();
-        let gi: Vec<usize> = (0..4usize).flat_map(|g| std::iter::repeat_n(g, 100 * (g + 1))).collect();
-        acc.update_batch(&[Arc::new(Int64Array::from(vals))], &gi, None, 4).unwrap();
+        let vals: Vec<i64> = (0..4)
+            .flat_map(|g| (0..100 * (g + 1)).map(move |v| (g, v)))
+            .map(|(_, v)| v)
+            .collect();
+        let gi: Vec<usize> = (0..4usize)
+            .flat_map(|g| std::iter::repeat_n(g, 100 * (g + 1)))
+            .collect();
+        acc.update_batch(&[Arc::new(Int64Array::from(vals))], &gi, None, 4)
+            .unwrap();
         let first = acc.evaluate(EmitTo::First(2)).unwrap();
         assert_eq!(first.as_primitive::<Int64Type>().values(), &[100, 200]);
         assert_eq!(acc.sketches.len(), 2);
@@ -629,11 +708,21 @@ mod tests {
         let mut acc = groups(Kind::Sketch);
         let gi: Vec<usize> = (0..10_000).map(|i| i % 3).collect();
         acc.update_batch(&[values(10_000)], &gi, None, 3).unwrap();
-        let actual: usize = acc.sketches.iter().flatten().map(HyperLogLog::heap_size).sum();
+        let actual: usize = acc
+            .sketches
+            .iter()
+            .flatten()
+            .map(HyperLogLog::heap_size)
+            .sum();
         assert_eq!(acc.heap, actual);
         let state = acc.state(EmitTo::First(1)).unwrap();
         assert_eq!(state[0].len(), 1);
-        let actual: usize = acc.sketches.iter().flatten().map(HyperLogLog::heap_size).sum();
+        let actual: usize = acc
+            .sketches
+            .iter()
+            .flatten()
+            .map(HyperLogLog::heap_size)
+            .sum();
         assert_eq!(acc.heap, actual);
     }
 
@@ -642,14 +731,21 @@ mod tests {
         let acc = groups(Kind::Sketch);
         let input = values(1000);
         let filter = BooleanArray::from_iter((0..1000).map(|i| Some(i % 2 == 0)));
-        let states = acc.convert_to_state(&[input.clone()], Some(&filter)).unwrap();
+        let states = acc
+            .convert_to_state(std::slice::from_ref(&input), Some(&filter))
+            .unwrap();
         assert_eq!(states[0].len(), 1000);
         assert_eq!(states[0].null_count(), 500);
         let mut merged = groups(Kind::Sketch);
         merged.merge_batch(&states, &vec![0; 1000], 1).unwrap();
         let mut direct = groups(Kind::Sketch);
-        direct.update_batch(&[input], &[0; 1000], Some(&filter), 1).unwrap();
-        assert_eq!(merged.sketches[0].as_ref().unwrap().estimate(), direct.sketches[0].as_ref().unwrap().estimate());
+        direct
+            .update_batch(&[input], &[0; 1000], Some(&filter), 1)
+            .unwrap();
+        assert_eq!(
+            merged.sketches[0].as_ref().unwrap().estimate(),
+            direct.sketches[0].as_ref().unwrap().estimate()
+        );
         assert_eq!(merged.sketches[0].as_ref().unwrap().items(), 500);
     }
 }

@@ -23,7 +23,9 @@ pub struct HllEstimate {
 
 impl Default for HllEstimate {
     fn default() -> Self {
-        Self { signature: Signature::any(1, Volatility::Immutable) }
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
     }
 }
 
@@ -57,7 +59,10 @@ impl ScalarUDFImpl for HllEstimate {
                 "The estimated number of distinct values in a HyperLogLog state, rounded to an \
                  integer. NULL for a NULL state; an error names the defect of a malformed one.",
                 "hll_estimate(state)",
-                &[("state", "A state made by hll_sketch, hll_merge or hll_union.")],
+                &[(
+                    "state",
+                    "A state made by hll_sketch, hll_merge or hll_union.",
+                )],
                 "```sql\nSELECT hll_estimate(hll_merge(users)) AS monthly_users FROM daily_users;\n```",
             )
         });
@@ -73,7 +78,9 @@ pub struct HllUnion {
 
 impl Default for HllUnion {
     fn default() -> Self {
-        Self { signature: Signature::any(2, Volatility::Immutable) }
+        Self {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
     }
 }
 
@@ -94,8 +101,12 @@ impl ScalarUDFImpl for HllUnion {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let f = self.name();
         map_rows(&args, |arrays, row| {
-            let a = state_at(f, arrays[0].as_ref(), row)?.map(|b| decode(f, b)).transpose()?;
-            let b = state_at(f, arrays[1].as_ref(), row)?.map(|b| decode(f, b)).transpose()?;
+            let a = state_at(f, arrays[0].as_ref(), row)?
+                .map(|b| decode(f, b))
+                .transpose()?;
+            let b = state_at(f, arrays[1].as_ref(), row)?
+                .map(|b| decode(f, b))
+                .transpose()?;
             let union = match (a, b) {
                 (Some(mut a), Some(b)) => {
                     a.merge(&b);

@@ -40,7 +40,11 @@ pub fn register_all(ctx: &SessionContext) {
 }
 
 /// Name, kind and documentation of every function, in reference order.
-pub fn documented_functions() -> Vec<(String, &'static str, datafusion::logical_expr::Documentation)> {
+pub fn documented_functions() -> Vec<(
+    String,
+    &'static str,
+    datafusion::logical_expr::Documentation,
+)> {
     let mut out = Vec::new();
     for f in aggregate_functions() {
         if let Some(d) = f.documentation() {

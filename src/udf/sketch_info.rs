@@ -18,7 +18,9 @@ pub struct SketchInfoUdf {
 
 impl Default for SketchInfoUdf {
     fn default() -> Self {
-        Self { signature: Signature::any(1, Volatility::Immutable) }
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
     }
 }
 
@@ -55,7 +57,7 @@ impl ScalarUDFImpl for SketchInfoUdf {
                 return ScalarValue::try_from(DataType::Struct(info_fields()));
             };
             let info = describe(bytes).map_err(|e| exec_datafusion_err!("{f}: {e}"))?;
-            let values = vec![
+            let values = [
                 ScalarValue::Utf8(Some(info.family.name().to_string())),
                 ScalarValue::Int32(Some(info.version as i32)),
                 ScalarValue::Utf8(Some(info.parameters)),
@@ -64,7 +66,10 @@ impl ScalarUDFImpl for SketchInfoUdf {
                 ScalarValue::Int64(Some(info.items.min(i64::MAX as u64) as i64)),
                 ScalarValue::Utf8(Some(info.details)),
             ];
-            let arrays = values.iter().map(|v| v.to_array()).collect::<Result<Vec<_>>>()?;
+            let arrays = values
+                .iter()
+                .map(|v| v.to_array())
+                .collect::<Result<Vec<_>>>()?;
             let s = arrow::array::StructArray::try_new(info_fields(), arrays, None)?;
             Ok(ScalarValue::Struct(Arc::new(s)))
         })
@@ -79,7 +84,10 @@ impl ScalarUDFImpl for SketchInfoUdf {
                  family-specific `details` (estimate and standard error for hll). The state is \
                  fully validated: malformed bytes give an error that names the defect.",
                 "sketch_info(state)",
-                &[("state", "A state made by any Hazy *_sketch or *_merge function.")],
+                &[(
+                    "state",
+                    "A state made by any Hazy *_sketch or *_merge function.",
+                )],
                 "```sql\nSELECT sketch_info(hll_sketch(entity))['bytes'] AS bytes FROM events;\n```",
             )
         });

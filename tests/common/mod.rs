@@ -26,7 +26,8 @@ pub async fn value(ctx: &SessionContext, sql: &str) -> String {
 
 pub async fn int(ctx: &SessionContext, sql: &str) -> i64 {
     let v = value(ctx, sql).await;
-    v.parse().unwrap_or_else(|_| panic!("not an integer: {v} from {sql}"))
+    v.parse()
+        .unwrap_or_else(|_| panic!("not an integer: {v} from {sql}"))
 }
 
 /// The error message of a query that must fail (at planning or at execution).
@@ -47,7 +48,12 @@ pub fn to_strings(batches: &[RecordBatch]) -> Vec<Vec<String>> {
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
             .collect();
         for row in 0..b.num_rows() {
-            out.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
+            out.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(row).to_string())
+                    .collect(),
+            );
         }
     }
     out
@@ -56,5 +62,10 @@ pub fn to_strings(batches: &[RecordBatch]) -> Vec<Vec<String>> {
 /// Asserts `estimate` lies within `rel` of `exact`.
 pub fn assert_close(estimate: i64, exact: i64, rel: f64, what: &str) {
     let err = (estimate - exact).abs() as f64 / (exact.max(1)) as f64;
-    assert!(err <= rel, "{what}: estimate {estimate} vs exact {exact} ({:.3}% > {:.3}%)", err * 100.0, rel * 100.0);
+    assert!(
+        err <= rel,
+        "{what}: estimate {estimate} vs exact {exact} ({:.3}% > {:.3}%)",
+        err * 100.0,
+        rel * 100.0
+    );
 }
