@@ -436,7 +436,10 @@ impl HyperLogLog {
         sketch.items = view.items;
         match view.data {
             Data::Sparse(raw) => {
-                sketch.repr = Repr::Sparse(sparse_entries(raw).collect());
+                // Room for growth: a decoded state is usually merged into next.
+                let mut entries = Vec::with_capacity((raw.len() / 4).max(8));
+                entries.extend(sparse_entries(raw));
+                sketch.repr = Repr::Sparse(entries);
                 sketch.compact();
             }
             Data::Dense(packed) => sketch.repr = Repr::Dense(view.unpack_dense(packed)?),

@@ -707,23 +707,18 @@ mod tests {
     fn size_tracks_heap_exactly() {
         let mut acc = groups(Kind::Sketch);
         let gi: Vec<usize> = (0..10_000).map(|i| i % 3).collect();
+        let actual = |acc: &HllGroups| {
+            acc.sketches
+                .iter()
+                .flatten()
+                .map(HyperLogLog::heap_size)
+                .sum::<usize>()
+        };
         acc.update_batch(&[values(10_000)], &gi, None, 3).unwrap();
-        let actual: usize = acc
-            .sketches
-            .iter()
-            .flatten()
-            .map(HyperLogLog::heap_size)
-            .sum();
-        assert_eq!(acc.heap, actual);
+        assert_eq!(acc.heap, actual(&acc));
         let state = acc.state(EmitTo::First(1)).unwrap();
         assert_eq!(state[0].len(), 1);
-        let actual: usize = acc
-            .sketches
-            .iter()
-            .flatten()
-            .map(HyperLogLog::heap_size)
-            .sum();
-        assert_eq!(acc.heap, actual);
+        assert_eq!(acc.heap, actual(&acc));
     }
 
     #[test]
