@@ -41,18 +41,72 @@ const SEED_WIDE_TIME: u64 = 0xD6E8_FEB8_6659_FD93;
 /// integer and timestamp columns hash every row through it and the library call is not.
 #[inline(always)]
 fn xxh3_u64(v: u64, seed: u64) -> u64 {
+    // xxh3 reads the input as two little-endian u32 halves, low half first into the high bits.
+    rrmxmx((v >> 32).wrapping_add(v << 32), seed, 8)
+}
+
+/// xxh3-64 of a byte string with `seed`, bit-exact with `xxh3_64_with_seed`: inlined up to
+/// 16 bytes (most keys: ids, names, codes), the library beyond.
+#[inline(always)]
+fn xxh3_bytes(v: &[u8], seed: u64) -> u64 {
+    const PRIME_MX1: u64 = 0x1656_6791_9E37_79F9;
+    const PRIME64_2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+    const PRIME64_3: u64 = 0x1656_67B1_9E37_79F9;
+    let avalanche64 = |mut h: u64| {
+        h ^= h >> 33;
+        h = h.wrapping_mul(PRIME64_2);
+        h ^= h >> 29;
+        h = h.wrapping_mul(PRIME64_3);
+        h ^ (h >> 32)
+    };
+    let len = v.len();
+    match len {
+        0 => avalanche64(seed ^ (0x4c26_3a81_e690_35e0 ^ 0xcb00_c391_bb52_283c)),
+        1..=3 => {
+            let combined = ((v[0] as u32) << 16)
+                | ((v[len >> 1] as u32) << 24)
+                | (v[len - 1] as u32)
+                | ((len as u32) << 8);
+            let flip = ((0x396c_feb8_u32 ^ 0xbe4b_a423) as u64).wrapping_add(seed);
+            avalanche64(combined as u64 ^ flip)
+        }
+        4..=8 => {
+            let lo = u32::from_le_bytes(v[..4].try_into().expect("4 bytes")) as u64;
+            let hi = u32::from_le_bytes(v[len - 4..].try_into().expect("4 bytes")) as u64;
+            rrmxmx(hi.wrapping_add(lo << 32), seed, len as u64)
+        }
+        9..=16 => {
+            let flip1 = (0x1f67_b3b7_a4a4_4072_u64 ^ 0x78e5_c0cc_4ee6_79cb).wrapping_add(seed);
+            let flip2 = (0x2172_ffcc_7dd0_5a82_u64 ^ 0x8e24_43f7_7446_08b8).wrapping_sub(seed);
+            let lo = u64::from_le_bytes(v[..8].try_into().expect("8 bytes")) ^ flip1;
+            let hi = u64::from_le_bytes(v[len - 8..].try_into().expect("8 bytes")) ^ flip2;
+            let product = (lo as u128).wrapping_mul(hi as u128);
+            let fold = (product as u64) ^ ((product >> 64) as u64);
+            let mut h = (len as u64)
+                .wrapping_add(lo.swap_bytes())
+                .wrapping_add(hi)
+                .wrapping_add(fold);
+            h ^= h >> 37;
+            h = h.wrapping_mul(PRIME_MX1);
+            h ^ (h >> 32)
+        }
+        _ => xxh3_64_with_seed(v, seed),
+    }
+}
+
+/// xxh3's 4-to-8-byte finish over the input read as one u64 (`rrmxmx`).
+#[inline(always)]
+fn rrmxmx(input64: u64, seed: u64, len: u64) -> u64 {
     // Bytes 8..16 and 16..24 of xxh3's default secret, little-endian.
     const SECRET_8: u64 = 0x1cad_21f7_2c81_017c;
     const SECRET_16: u64 = 0xdb97_9083_e96d_d4de;
     const PRIME_MX2: u64 = 0x9FB2_1C65_1E98_DF25;
     let seed = seed ^ (((seed as u32).swap_bytes() as u64) << 32);
     let flip = (SECRET_8 ^ SECRET_16).wrapping_sub(seed);
-    // xxh3 reads the input as two little-endian u32 halves, low half first into the high bits.
-    let input64 = (v >> 32).wrapping_add(v << 32);
     let mut h = input64 ^ flip;
     h ^= h.rotate_left(49) ^ h.rotate_left(24);
     h = h.wrapping_mul(PRIME_MX2);
-    h ^= (h >> 35).wrapping_add(8);
+    h ^= (h >> 35).wrapping_add(len);
     h = h.wrapping_mul(PRIME_MX2);
     h ^ (h >> 28)
 }
@@ -125,7 +179,7 @@ pub fn hash_decimal(mut mantissa: i128, mut scale: i8) -> u64 {
 /// Hash of a byte string; strings and binaries of every encoding hash alike.
 #[inline]
 pub fn hash_bytes(v: &[u8]) -> u64 {
-    xxh3_64_with_seed(v, SEED_BYTES)
+    xxh3_bytes(v, SEED_BYTES)
 }
 
 /// Hash of a string (its UTF-8 bytes).
@@ -221,6 +275,26 @@ mod tests {
                     xxh3_u64(v, seed),
                     xxh3_64_with_seed(&v.to_le_bytes(), seed),
                     "{v} {seed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn inline_byte_path_is_bit_exact_xxh3() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut buf = Vec::new();
+        for _ in 0..200_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            buf.clear();
+            buf.extend((0..(x >> 59) as usize % 20).map(|i| (x >> (i % 8 * 8)) as u8 ^ i as u8));
+            for seed in [0, SEED_BYTES, x.rotate_left(29)] {
+                assert_eq!(
+                    xxh3_bytes(&buf, seed),
+                    xxh3_64_with_seed(&buf, seed),
+                    "{buf:?} {seed}"
                 );
             }
         }

@@ -149,7 +149,6 @@ impl AggregateUDFImpl for HllAggregate {
         Ok(Box::new(HllAccumulator {
             core: self.groups(&args)?.core,
             sketch: None,
-            hashes: Vec::new(),
         }))
     }
 
@@ -504,8 +503,6 @@ impl GroupsAccumulator for HllGroups {
 struct HllAccumulator {
     core: Core,
     sketch: Option<HyperLogLog>,
-    /// Reused buffer: a batch is hashed first, then inserted in one call.
-    hashes: Vec<u64>,
 }
 
 impl Accumulator for HllAccumulator {
@@ -514,13 +511,8 @@ impl Accumulator for HllAccumulator {
             return self.merge_batch(values);
         }
         let core = self.core;
-        let hashes = &mut self.hashes;
-        hashes.clear();
-        for_each_hash(values[0].as_ref(), |_, hash| hashes.push(hash))?;
-        self.sketch
-            .get_or_insert_with(|| core.new_sketch())
-            .insert_hashes(hashes);
-        Ok(())
+        let sketch = self.sketch.get_or_insert_with(|| core.new_sketch());
+        for_each_hash(values[0].as_ref(), |_, hash| sketch.insert_hash(hash))
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -543,9 +535,7 @@ impl Accumulator for HllAccumulator {
     }
 
     fn size(&self) -> usize {
-        size_of::<Self>()
-            + self.sketch.as_ref().map_or(0, HyperLogLog::heap_size)
-            + self.hashes.capacity() * 8
+        size_of::<Self>() + self.sketch.as_ref().map_or(0, HyperLogLog::heap_size)
     }
 }
 
