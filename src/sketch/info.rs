@@ -2,6 +2,7 @@
 
 use super::envelope::{self, Family};
 use super::error::Result;
+use super::cms::CountMin;
 use super::hll::HyperLogLog;
 
 /// What a state is: family, format version, parameters, mode, size and content.
@@ -39,6 +40,23 @@ pub fn describe(bytes: &[u8]) -> Result<SketchInfo> {
                     s.registers(),
                     s.estimate(),
                     s.relative_standard_error() * 100.0
+                ),
+            })
+        }
+        Family::CountMin => {
+            let s = CountMin::from_bytes(bytes)?;
+            Ok(SketchInfo {
+                family: env.family,
+                version: env.version,
+                parameters: format!("width={}, depth={}", s.width(), s.depth()),
+                mode: if s.is_dense() { "dense" } else { "items" }.to_string(),
+                bytes: bytes.len(),
+                items: s.total(),
+                details: format!(
+                    "epsilon={:.6}, delta={:.6}, max_overestimate={:.0}",
+                    std::f64::consts::E / s.width() as f64,
+                    (-(s.depth() as f64)).exp(),
+                    std::f64::consts::E / s.width() as f64 * s.total() as f64
                 ),
             })
         }

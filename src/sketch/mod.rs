@@ -5,6 +5,7 @@
 //! through one canonical hash ([`hash`]). This module builds with `default-features = false`, so
 //! a Rust program can use the sketches without the SQL layer.
 
+pub mod cms;
 pub mod envelope;
 pub mod error;
 pub mod hash;
