@@ -1,7 +1,9 @@
 //! Decoders never panic, hang or allocate from a lying length field: random bytes and
 //! mutated valid states (with the checksum recomputed, so mutations reach the body decoders).
 
+use hazy::sketch::cms::CountMin;
 use hazy::sketch::envelope::{self, Family};
+use hazy::sketch::topk::TopK;
 use hazy::sketch::{HyperLogLog, describe};
 
 struct Rng(u64);
@@ -35,12 +37,25 @@ fn seeds() -> Vec<Vec<u8>> {
         (0..n).for_each(|i| s.insert(&i));
         out.push(s.to_bytes());
     }
+    for n in [0u64, 5, 2_000] {
+        let mut c = CountMin::new(64, 3).unwrap();
+        (0..n).for_each(|i| c.insert_hash(hazy::sketch::hash::hash_i64(i as i64), 1 + i % 3));
+        out.push(c.to_bytes());
+        let mut t = TopK::new(16).unwrap();
+        (0..n).for_each(|i| {
+            let item = format!("item_{}", i % 40);
+            t.insert(hazy::sketch::hash::hash_str(&item), item.as_bytes(), 1);
+        });
+        out.push(t.to_bytes());
+    }
     out
 }
 
 /// Every decoder over `bytes`: must return Ok or Err, never panic.
 fn decode_all(bytes: &[u8]) {
     let _ = HyperLogLog::from_bytes(bytes).map(|s| s.estimate());
+    let _ = CountMin::from_bytes(bytes).map(|s| s.estimate(7));
+    let _ = TopK::from_bytes(bytes).map(|s| s.top(5).len());
     let _ = describe(bytes);
 }
 
@@ -82,9 +97,11 @@ fn rewrap(v: &[u8]) -> Option<Vec<u8>> {
     if v.len() < envelope::OVERHEAD + 1 {
         return None;
     }
-    let params = &v[12..13];
-    let body = &v[13..v.len() - 8];
-    Some(envelope::encode(Family::HyperLogLog, params, body))
+    let family = Family::from_code(v[5]).unwrap_or(Family::HyperLogLog);
+    let params_len = (u16::from_le_bytes([v[6], v[7]]) as usize).min(v.len() - envelope::OVERHEAD);
+    let params = &v[12..12 + params_len];
+    let body = &v[12 + params_len..v.len() - 8];
+    Some(envelope::encode(family, params, body))
 }
 
 #[test]
@@ -122,6 +139,12 @@ fn mutated_states_never_panic() {
 #[test]
 fn unmodified_seeds_decode() {
     for s in seeds() {
-        assert_eq!(HyperLogLog::from_bytes(&s).unwrap().to_bytes(), s);
+        let again = match Family::from_code(s[5]).unwrap() {
+            Family::HyperLogLog => HyperLogLog::from_bytes(&s).unwrap().to_bytes(),
+            Family::CountMin => CountMin::from_bytes(&s).unwrap().to_bytes(),
+            _ => TopK::from_bytes(&s).unwrap().to_bytes(),
+        };
+        assert_eq!(again, s);
+        describe(&s).unwrap();
     }
 }

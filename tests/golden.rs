@@ -22,6 +22,44 @@ fn hll(p: u8, n: u64) -> Vec<u8> {
     s.to_bytes()
 }
 
+/// `n` rows of a 1-in-10 pattern with weights 1..=3; the estimate checked is for item 0.
+fn cms(n: u64) -> Vec<u8> {
+    let mut s = hazy::sketch::cms::CountMin::with_error(0.01, 0.01).unwrap();
+    (0..n).for_each(|i| {
+        s.insert_hash(
+            hazy::sketch::hash::hash_i64((i % 10) as i64),
+            1 + (i % 10) % 3 + (i % 10 == 0) as u64 * 3,
+        )
+    });
+    s.to_bytes()
+}
+
+fn topk() -> Vec<u8> {
+    let mut s = hazy::sketch::topk::TopK::new(64).unwrap();
+    for i in 0..5_000u64 {
+        let item = format!("item_{}", if i % 5 == 0 { 0 } else { i % 500 });
+        s.insert(hazy::sketch::hash::hash_str(&item), item.as_bytes(), 1);
+    }
+    s.to_bytes()
+}
+
+/// The figure each golden state must still give.
+fn read_back(file: &str, bytes: &[u8]) -> f64 {
+    if file.starts_with("hll") {
+        HyperLogLog::from_bytes(bytes)
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+            .estimate()
+    } else if file.starts_with("cms") {
+        let s = hazy::sketch::cms::CountMin::from_bytes(bytes)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        s.estimate(hazy::sketch::hash::hash_i64(0)) as f64
+    } else {
+        let s =
+            hazy::sketch::topk::TopK::from_bytes(bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
+        s.estimate(hazy::sketch::hash::hash_str("item_0")).lower as f64
+    }
+}
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -39,6 +77,21 @@ fn cases() -> Vec<Case> {
             make: || hll(4, 0),
             estimate: 0.0,
         },
+        Case {
+            file: "cms_v1_items.bin",
+            make: || cms(10),
+            estimate: 4.0,
+        },
+        Case {
+            file: "cms_v1_dense.bin",
+            make: || cms(100_000),
+            estimate: 40_000.0,
+        },
+        Case {
+            file: "topk_v1.bin",
+            make: topk,
+            estimate: 938.0,
+        }, // lower bound of a true 1,000
     ]
 }
 
@@ -52,9 +105,7 @@ fn golden_states_still_decode() {
             std::fs::write(&path, (case.make)()).unwrap();
         }
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let sketch =
-            HyperLogLog::from_bytes(&bytes).unwrap_or_else(|e| panic!("{}: {e}", case.file));
-        let est = sketch.estimate();
+        let est = read_back(case.file, &bytes);
         let tolerance = (case.estimate * 0.03).max(0.5);
         assert!(
             (est - case.estimate).abs() <= tolerance,

@@ -62,7 +62,8 @@ enum Repr {
 /// Width and depth for a target error `epsilon` (fraction of the total) and failure
 /// probability `delta`.
 pub fn dimensions(epsilon: f64, delta: f64) -> Result<(u32, u32)> {
-    if !(epsilon > 0.0 && epsilon < 1.0) || !(delta > 0.0 && delta < 1.0) {
+    let in_unit_interval = |x: f64| x > 0.0 && x < 1.0;
+    if !in_unit_interval(epsilon) || !in_unit_interval(delta) {
         return Err(SketchError::InvalidParameter(format!(
             "cms epsilon and delta must lie strictly between 0 and 1, got {epsilon} and {delta}"
         )));
@@ -80,12 +81,18 @@ pub fn dimensions(epsilon: f64, delta: f64) -> Result<(u32, u32)> {
 impl CountMin {
     /// An empty sketch of `width` × `depth` counters.
     pub fn new(width: u32, depth: u32) -> Result<Self> {
-        if width == 0 || depth == 0 || depth > MAX_DEPTH || width as u64 * depth as u64 > MAX_CELLS {
+        if width == 0 || depth == 0 || depth > MAX_DEPTH || width as u64 * depth as u64 > MAX_CELLS
+        {
             return Err(SketchError::InvalidParameter(format!(
                 "cms width {width} x depth {depth} out of range (depth 1..={MAX_DEPTH}, at most {MAX_CELLS} counters)"
             )));
         }
-        Ok(Self { width, depth, total: 0, repr: Repr::Items(Vec::new()) })
+        Ok(Self {
+            width,
+            depth,
+            total: 0,
+            repr: Repr::Items(Vec::new()),
+        })
     }
 
     /// An empty sketch sized for error `epsilon · N` with probability `1 - delta`.
@@ -207,7 +214,10 @@ impl CountMin {
                 self.densify();
                 self.total = self.total.saturating_add(other.total);
                 if let Repr::Dense(cells) = &mut self.repr {
-                    cells.iter_mut().zip(theirs.iter()).for_each(|(a, b)| *a = a.saturating_add(*b));
+                    cells
+                        .iter_mut()
+                        .zip(theirs.iter())
+                        .for_each(|(a, b)| *a = a.saturating_add(*b));
                 }
             }
         }
@@ -264,7 +274,9 @@ impl CountMin {
             Repr::Dense(cells) => {
                 body.push(MODE_DENSE);
                 body.extend_from_slice(&self.total.to_le_bytes());
-                cells.iter().for_each(|c| body.extend_from_slice(&c.to_le_bytes()));
+                cells
+                    .iter()
+                    .for_each(|c| body.extend_from_slice(&c.to_le_bytes()));
             }
         });
     }
@@ -305,7 +317,9 @@ impl CountMin {
                         sketch.cells() * 8
                     )));
                 }
-                let cells: Vec<u64> = (0..sketch.cells()).map(|_| body.u64()).collect::<Result<_>>()?;
+                let cells: Vec<u64> = (0..sketch.cells())
+                    .map(|_| body.u64())
+                    .collect::<Result<_>>()?;
                 sketch.repr = Repr::Dense(cells.into_boxed_slice());
             }
             other => return Err(SketchError::Corrupt(format!("unknown cms mode {other}"))),
@@ -351,7 +365,10 @@ mod tests {
 
     #[test]
     fn defaults_match_the_documented_size() {
-        assert_eq!(dimensions(DEFAULT_EPSILON, DEFAULT_DELTA).unwrap(), (2719, 5));
+        assert_eq!(
+            dimensions(DEFAULT_EPSILON, DEFAULT_DELTA).unwrap(),
+            (2719, 5)
+        );
         assert!(dimensions(0.0, 0.5).is_err());
         assert!(dimensions(0.1, 1.0).is_err());
         assert!(dimensions(1e-9, 0.01).is_err());
@@ -378,7 +395,10 @@ mod tests {
             }
         }
         let rate = failures as f64 / checked as f64;
-        assert!(rate <= delta, "{failures} of {checked} values over the bound: {rate} > {delta}");
+        assert!(
+            rate <= delta,
+            "{failures} of {checked} values over the bound: {rate} > {delta}"
+        );
     }
 
     #[test]
@@ -402,7 +422,11 @@ mod tests {
         let mut both = CountMin::new(500, 4).unwrap();
         for i in 0..5_000i64 {
             let (h, w) = (hash_i64(i % 700), (i % 5) as u64);
-            if i % 3 == 0 { a.insert_hash(h, w) } else { b.insert_hash(h, w) }
+            if i % 3 == 0 {
+                a.insert_hash(h, w)
+            } else {
+                b.insert_hash(h, w)
+            }
             both.insert_hash(h, w);
         }
         let before = a.clone();
@@ -431,9 +455,13 @@ mod tests {
         let env = envelope::decode(&small, Family::CountMin).unwrap();
         let mut body = env.body.to_vec();
         body[9..13].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(CountMin::from_bytes(&envelope::encode(Family::CountMin, env.params, &body)).is_err());
+        assert!(
+            CountMin::from_bytes(&envelope::encode(Family::CountMin, env.params, &body)).is_err()
+        );
         let huge = [0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0, 0, 0];
-        assert!(CountMin::from_bytes(&envelope::encode(Family::CountMin, &huge, env.body)).is_err());
+        assert!(
+            CountMin::from_bytes(&envelope::encode(Family::CountMin, &huge, env.body)).is_err()
+        );
         assert!(CountMin::from_bytes(&small[..small.len() - 1]).is_err());
     }
 }

@@ -1,9 +1,10 @@
 //! A description of any Hazy state: what `sketch_info` shows.
 
+use super::cms::CountMin;
 use super::envelope::{self, Family};
 use super::error::Result;
-use super::cms::CountMin;
 use super::hll::HyperLogLog;
+use super::topk::TopK;
 
 /// What a state is: family, format version, parameters, mode, size and content.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +59,18 @@ pub fn describe(bytes: &[u8]) -> Result<SketchInfo> {
                     (-(s.depth() as f64)).exp(),
                     std::f64::consts::E / s.width() as f64 * s.total() as f64
                 ),
+            })
+        }
+        Family::TopK => {
+            let s = TopK::from_bytes(bytes)?;
+            Ok(SketchInfo {
+                family: env.family,
+                version: env.version,
+                parameters: format!("capacity={}", s.capacity()),
+                mode: "counters".to_string(),
+                bytes: bytes.len(),
+                items: s.total(),
+                details: format!("tracked={}, max_error={}", s.len(), s.offset()),
             })
         }
         other => Err(super::SketchError::Corrupt(format!(

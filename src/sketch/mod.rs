@@ -11,6 +11,7 @@ pub mod error;
 pub mod hash;
 pub mod hll;
 pub mod info;
+pub mod topk;
 
 pub use envelope::Family;
 pub use error::SketchError;

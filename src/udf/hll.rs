@@ -7,13 +7,14 @@
 
 use super::args::{
     check_arity, check_integer_param, check_state_type, for_each_state, integer_arg,
-    is_integer_type, row_filter,
+    is_integer_type,
 };
 use super::docs::doc;
+use super::groups::{GroupSketch, SketchGroups, pass_states_through, states_array};
 use super::hashing::{check_hashable, for_each_hash};
 use crate::sketch::HyperLogLog;
 use crate::sketch::hll::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION};
-use arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, LargeBinaryBuilder};
+use arrow::array::{Array, ArrayRef, Int64Array, LargeBinaryBuilder};
 use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, internal_err, plan_err};
 use datafusion::logical_expr::function::{
@@ -21,8 +22,8 @@ use datafusion::logical_expr::function::{
 };
 use datafusion::logical_expr::utils::{AggregateOrderSensitivity, format_state_name};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator, ReversedUDAF,
-    Signature, TypeSignature, Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, Expr, GroupsAccumulator, ReversedUDAF, Signature,
+    TypeSignature, Volatility,
 };
 use std::mem::size_of;
 use std::sync::{Arc, LazyLock};
@@ -101,15 +102,11 @@ impl HllAggregate {
         Ok(Some(p as u8))
     }
 
-    fn groups(&self, args: &AccumulatorArgs) -> Result<HllGroups> {
-        Ok(HllGroups {
-            core: Core {
-                function: self.function(),
-                kind: self.kind,
-                precision: self.precision(args)?,
-            },
-            sketches: Vec::new(),
-            heap: 0,
+    fn core(&self, args: &AccumulatorArgs) -> Result<Core> {
+        Ok(Core {
+            function: self.function(),
+            kind: self.kind,
+            precision: self.precision(args)?,
         })
     }
 }
@@ -147,7 +144,7 @@ impl AggregateUDFImpl for HllAggregate {
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(HllAccumulator {
-            core: self.groups(&args)?.core,
+            core: self.core(&args)?,
             sketch: None,
         }))
     }
@@ -169,7 +166,7 @@ impl AggregateUDFImpl for HllAggregate {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(self.groups(&args)?))
+        Ok(Box::new(SketchGroups::new(self.core(&args)?)))
     }
 
     fn create_sliding_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -325,157 +322,94 @@ impl Core {
             Kind::Merge => ScalarValue::LargeBinary(sketch.map(HyperLogLog::to_bytes)),
         }
     }
-
-    /// The final values of many groups.
-    fn final_array(&self, sketches: &[Option<HyperLogLog>]) -> ArrayRef {
-        match self.kind {
-            Kind::CountDistinct => Arc::new(
-                sketches
-                    .iter()
-                    .map(|s| Some(s.as_ref().map_or(0, estimate_i64)))
-                    .collect::<Int64Array>(),
-            ),
-            Kind::Sketch => {
-                let empty = self.new_sketch();
-                states_array(sketches.iter().map(|s| Some(s.as_ref().unwrap_or(&empty))))
-            }
-            Kind::Merge => states_array(sketches.iter().map(Option::as_ref)),
-        }
-    }
 }
 
 pub(crate) fn estimate_i64(sketch: &HyperLogLog) -> i64 {
     sketch.estimate().round() as i64
 }
 
-/// Serializes states into one `LargeBinary` array (null where there is no sketch).
-pub(crate) fn states_array<'a>(
-    sketches: impl ExactSizeIterator<Item = Option<&'a HyperLogLog>>,
-) -> ArrayRef {
-    let rows = sketches.len();
-    let mut builder = LargeBinaryBuilder::with_capacity(rows, rows * 64);
-    let mut buf = Vec::new();
-    for sketch in sketches {
-        match sketch {
-            Some(s) => {
-                buf.clear();
-                s.write_to(&mut buf);
-                builder.append_value(&buf);
-            }
-            None => builder.append_null(),
-        }
-    }
-    Arc::new(builder.finish())
-}
+impl GroupSketch for Core {
+    type Sketch = HyperLogLog;
 
-/// The per-group accumulator: one optional sketch per group.
-struct HllGroups {
-    core: Core,
-    sketches: Vec<Option<HyperLogLog>>,
-    /// Heap bytes of all sketches, kept current so `size()` is O(1).
-    heap: usize,
-}
-
-impl HllGroups {
-    fn add_heap(&mut self, delta: isize) {
-        self.heap = self.heap.saturating_add_signed(delta);
+    fn function(&self) -> &'static str {
+        self.function
     }
 
-    fn merge_states(
-        &mut self,
-        states: &dyn Array,
-        groups: &[usize],
-        filter: Option<&BooleanArray>,
-    ) -> Result<()> {
-        let core = self.core;
-        let mut delta = 0isize;
-        for_each_state(core.function, states, filter, |row, bytes| {
-            delta += core.merge_into(&mut self.sketches[groups[row]], bytes)?;
-            Ok(())
-        })?;
-        self.add_heap(delta);
-        Ok(())
+    fn heap_size(sketch: &HyperLogLog) -> usize {
+        sketch.heap_size()
     }
 
-    fn take(&mut self, emit_to: EmitTo) -> Vec<Option<HyperLogLog>> {
-        let mut taken = emit_to.take_needed(&mut self.sketches);
-        let freed: usize = taken.iter().flatten().map(HyperLogLog::heap_size).sum();
-        self.heap = self.heap.saturating_sub(freed);
-        // Compacting the owned sketches spares the readers a copy each.
-        taken.iter_mut().flatten().for_each(HyperLogLog::compact);
-        taken
-    }
-}
-
-impl GroupsAccumulator for HllGroups {
-    fn update_batch(
-        &mut self,
+    fn update(
+        &self,
+        sketches: &mut [Option<HyperLogLog>],
         values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.sketches.resize_with(total_num_groups, || None);
-        if self.core.kind.reads_states() {
-            return self.merge_states(values[0].as_ref(), group_indices, opt_filter);
-        }
-        let core = self.core;
-        let keep = row_filter(opt_filter);
-        let sketches = &mut self.sketches;
+        groups: &[usize],
+        keep: &dyn Fn(usize) -> bool,
+    ) -> Result<isize> {
         let mut delta = 0isize;
+        if self.kind.reads_states() {
+            for_each_state(self.function, values[0].as_ref(), None, |row, bytes| {
+                if keep(row) {
+                    delta += self.merge_into(&mut sketches[groups[row]], bytes)?;
+                }
+                Ok(())
+            })?;
+            return Ok(delta);
+        }
         for_each_hash(values[0].as_ref(), |row, hash| {
             if keep(row) {
-                let sketch = sketches[group_indices[row]].get_or_insert_with(|| core.new_sketch());
+                let sketch = sketches[groups[row]].get_or_insert_with(|| self.new_sketch());
                 let before = sketch.heap_size();
                 sketch.insert_hash(hash);
                 delta += sketch.heap_size() as isize - before as isize;
             }
         })?;
-        self.add_heap(delta);
-        Ok(())
+        Ok(delta)
     }
 
-    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let taken = self.take(emit_to);
-        Ok(self.core.final_array(&taken))
+    fn merge_state(&self, slot: &mut Option<HyperLogLog>, bytes: &[u8]) -> Result<isize> {
+        self.merge_into(slot, bytes)
     }
 
-    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let taken = self.take(emit_to);
-        Ok(vec![states_array(taken.iter().map(Option::as_ref))])
+    fn write_state(&self, sketch: Option<&mut HyperLogLog>, out: &mut Vec<u8>) -> bool {
+        match (sketch, self.kind) {
+            (Some(s), _) => {
+                s.compact();
+                s.write_to(out);
+                true
+            }
+            // hll_sketch of a group without values is the empty sketch, not NULL.
+            (None, Kind::Sketch) => {
+                self.new_sketch().write_to(out);
+                true
+            }
+            (None, _) => false,
+        }
     }
 
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.sketches.resize_with(total_num_groups, || None);
-        self.merge_states(values[0].as_ref(), group_indices, None)
+    fn evaluate(&self, mut sketches: Vec<Option<HyperLogLog>>) -> Result<ArrayRef> {
+        if self.kind != Kind::CountDistinct {
+            return Ok(states_array(self, sketches));
+        }
+        sketches.iter_mut().flatten().for_each(HyperLogLog::compact);
+        let estimates: Int64Array = sketches
+            .iter()
+            .map(|s| Some(s.as_ref().map_or(0, estimate_i64)))
+            .collect();
+        Ok(Arc::new(estimates))
     }
 
     fn convert_to_state(
         &self,
         values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
-    ) -> Result<Vec<ArrayRef>> {
+        keep: &dyn Fn(usize) -> bool,
+    ) -> Result<ArrayRef> {
         let input = values[0].as_ref();
-        let keep = row_filter(opt_filter);
-        if self.core.kind.reads_states() {
-            // Already states: pass them through (validated when merged).
-            let mut builder = LargeBinaryBuilder::with_capacity(input.len(), 0);
-            let mut rows = vec![None; input.len()];
-            for_each_state(self.core.function, input, opt_filter, |row, bytes| {
-                rows[row] = Some(bytes.to_vec());
-                Ok(())
-            })?;
-            rows.iter()
-                .for_each(|r| builder.append_option(r.as_deref()));
-            return Ok(vec![Arc::new(builder.finish())]);
+        if self.kind.reads_states() {
+            return pass_states_through(self.function, input, keep);
         }
         // One singleton state per row, written straight into the output buffer.
-        let precision = self.core.precision.unwrap_or(DEFAULT_PRECISION);
+        let precision = self.precision.unwrap_or(DEFAULT_PRECISION);
         let mut builder = LargeBinaryBuilder::with_capacity(input.len(), input.len() * 40);
         let mut next_row = 0;
         let mut buf = Vec::with_capacity(64);
@@ -490,11 +424,7 @@ impl GroupsAccumulator for HllGroups {
             }
         })?;
         (next_row..input.len()).for_each(|_| builder.append_null());
-        Ok(vec![Arc::new(builder.finish())])
-    }
-
-    fn size(&self) -> usize {
-        size_of::<Self>() + self.sketches.capacity() * size_of::<Option<HyperLogLog>>() + self.heap
+        Ok(Arc::new(builder.finish()))
     }
 }
 
@@ -653,62 +583,60 @@ impl Accumulator for SlidingHllMerge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{AsArray, Int64Array};
+    use arrow::array::{AsArray, BooleanArray, Int64Array};
     use arrow::datatypes::Int64Type;
+    use datafusion::logical_expr::EmitTo;
 
-    fn groups(kind: Kind) -> HllGroups {
-        HllGroups {
-            core: Core {
-                function: "test",
-                kind,
-                precision: (kind != Kind::Merge).then_some(12),
-            },
-            sketches: Vec::new(),
-            heap: 0,
-        }
+    fn groups(kind: Kind) -> SketchGroups<Core> {
+        let precision = (kind != Kind::Merge).then_some(12);
+        SketchGroups::new(Core {
+            function: "test",
+            kind,
+            precision,
+        })
     }
 
     fn values(n: i64) -> ArrayRef {
         Arc::new(Int64Array::from_iter_values(0..n))
     }
 
+    fn estimates(acc: &mut SketchGroups<Core>, emit: EmitTo) -> Vec<i64> {
+        let states = acc.state(emit).unwrap();
+        let mut out = Vec::new();
+        crate::udf::args::for_each_state("test", states[0].as_ref(), None, |_, b| {
+            out.push(estimate_i64(&HyperLogLog::from_bytes(b).unwrap()));
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
     #[test]
     fn emit_first_takes_exactly_those_groups() {
         let mut acc = groups(Kind::CountDistinct);
-        // group g receives values 0..100*(g+1)
-        let vals: Vec<i64> = (0..4)
-            .flat_map(|g| (0..100 * (g + 1)).map(move |v| (g, v)))
-            .map(|(_, v)| v)
-            .collect();
+        // group g receives the values 0..100*(g+1)
         let gi: Vec<usize> = (0..4usize)
             .flat_map(|g| std::iter::repeat_n(g, 100 * (g + 1)))
             .collect();
+        let vals: Vec<i64> = (0..4i64).flat_map(|g| 0..100 * (g + 1)).collect();
         acc.update_batch(&[Arc::new(Int64Array::from(vals))], &gi, None, 4)
             .unwrap();
         let first = acc.evaluate(EmitTo::First(2)).unwrap();
         assert_eq!(first.as_primitive::<Int64Type>().values(), &[100, 200]);
-        assert_eq!(acc.sketches.len(), 2);
+        assert_eq!(acc.groups(), 2);
         let rest = acc.evaluate(EmitTo::All).unwrap();
         assert_eq!(rest.as_primitive::<Int64Type>().values(), &[300, 400]);
-        assert_eq!(acc.heap, 0, "freed heap is accounted");
+        assert!(acc.heap_is_exact(), "freed heap is accounted");
     }
 
     #[test]
     fn size_tracks_heap_exactly() {
         let mut acc = groups(Kind::Sketch);
         let gi: Vec<usize> = (0..10_000).map(|i| i % 3).collect();
-        let actual = |acc: &HllGroups| {
-            acc.sketches
-                .iter()
-                .flatten()
-                .map(HyperLogLog::heap_size)
-                .sum::<usize>()
-        };
         acc.update_batch(&[values(10_000)], &gi, None, 3).unwrap();
-        assert_eq!(acc.heap, actual(&acc));
-        let state = acc.state(EmitTo::First(1)).unwrap();
-        assert_eq!(state[0].len(), 1);
-        assert_eq!(acc.heap, actual(&acc));
+        assert!(acc.heap_is_exact());
+        assert_eq!(estimates(&mut acc, EmitTo::First(1)).len(), 1);
+        assert!(acc.heap_is_exact());
     }
 
     #[test]
@@ -722,15 +650,18 @@ mod tests {
         assert_eq!(states[0].len(), 1000);
         assert_eq!(states[0].null_count(), 500);
         let mut merged = groups(Kind::Sketch);
-        merged.merge_batch(&states, &vec![0; 1000], 1).unwrap();
+        merged.merge_batch(&states, &[0; 1000], 1).unwrap();
         let mut direct = groups(Kind::Sketch);
         direct
             .update_batch(&[input], &[0; 1000], Some(&filter), 1)
             .unwrap();
         assert_eq!(
-            merged.sketches[0].as_ref().unwrap().estimate(),
-            direct.sketches[0].as_ref().unwrap().estimate()
+            estimates(&mut merged, EmitTo::All),
+            estimates(&mut direct, EmitTo::All)
         );
-        assert_eq!(merged.sketches[0].as_ref().unwrap().items(), 500);
+        assert_eq!(
+            estimates(&mut groups(Kind::Sketch), EmitTo::All),
+            Vec::<i64>::new()
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod docs;
+pub mod groups;
 pub mod hashing;
 pub mod hll;
 pub mod hll_scalar;
