@@ -227,6 +227,25 @@ impl CountMin {
     /// Subtracts a sketch that was merged in before (moving window frames).
     pub fn retract(&mut self, other: &CountMin) -> Result<()> {
         self.check_compatible(other)?;
+        if let (Repr::Items(mine), Repr::Items(theirs)) = (&mut self.repr, &other.repr) {
+            // Small frames stay small: remove the very pairs that were added.
+            let mut remaining = mine.clone();
+            let all_found =
+                theirs
+                    .iter()
+                    .all(|pair| match remaining.iter().position(|p| p == pair) {
+                        Some(i) => {
+                            remaining.swap_remove(i);
+                            true
+                        }
+                        None => false,
+                    });
+            if all_found {
+                *mine = remaining;
+                self.total = self.total.saturating_sub(other.total);
+                return Ok(());
+            }
+        }
         self.densify();
         let mut removed = other.clone();
         removed.densify();
@@ -439,6 +458,19 @@ mod tests {
         for v in 0..700 {
             assert_eq!(a.estimate(hash_i64(v)), before.estimate(hash_i64(v)));
         }
+        // Retracting from the items form keeps it.
+        let mut small = CountMin::new(500, 4).unwrap();
+        let mut part = CountMin::new(500, 4).unwrap();
+        let (one, five) = (hash_i64(1), hash_i64(5));
+        small.insert_hash(one, 2);
+        small.insert_hash(five, 1);
+        part.insert_hash(five, 1);
+        small.retract(&part).unwrap();
+        assert!(!small.is_dense());
+        assert_eq!(
+            (small.estimate(five), small.estimate(one), small.total()),
+            (0, 2, 2)
+        );
         assert!(CountMin::new(10, 2).unwrap().retract(&b).is_err());
         assert!(a.merge(&CountMin::new(501, 4).unwrap()).is_err());
     }

@@ -76,6 +76,61 @@ pub fn check_integer_param(
     }
 }
 
+/// A float parameter accepted by `valid` (described by `expected`), or `default` when absent.
+pub fn float_arg(
+    function: &str,
+    name: &str,
+    exprs: &[Arc<dyn PhysicalExpr>],
+    index: usize,
+    expected: &str,
+    valid: fn(f64) -> bool,
+    default: f64,
+) -> Result<f64> {
+    match constant_arg(function, name, exprs, index)? {
+        Some(value) => float_in_range(function, name, &value, expected, valid),
+        None => Ok(default),
+    }
+}
+
+fn float_in_range(
+    function: &str,
+    name: &str,
+    value: &ScalarValue,
+    expected: &str,
+    valid: fn(f64) -> bool,
+) -> Result<f64> {
+    let x = match value {
+        ScalarValue::Float64(Some(x)) => *x,
+        ScalarValue::Float32(Some(x)) => *x as f64,
+        ScalarValue::Decimal128(Some(m), _, s) => *m as f64 / 10f64.powi(*s as i32),
+        other => match scalar_to_i64(other) {
+            Some(n) => n as f64,
+            None => return plan_err!("{function}: {name} must be a numeric literal, got {value}"),
+        },
+    };
+    if !valid(x) {
+        return plan_err!("{function}: {name} must be {expected}, got {x}");
+    }
+    Ok(x)
+}
+
+/// Logical-plan check of a float parameter (see [`check_integer_param`]).
+pub fn check_float_param(
+    function: &str,
+    name: &str,
+    arg: Option<&Expr>,
+    expected: &str,
+    valid: fn(f64) -> bool,
+) -> Result<()> {
+    match arg {
+        Some(Expr::Literal(value, _)) => {
+            float_in_range(function, name, value, expected, valid).map(|_| ())
+        }
+        Some(Expr::Column(c)) => plan_err!("{function}: {name} must be a constant, got column {c}"),
+        _ => Ok(()),
+    }
+}
+
 fn scalar_to_i64(v: &ScalarValue) -> Option<i64> {
     match v {
         ScalarValue::Int8(Some(x)) => Some(*x as i64),

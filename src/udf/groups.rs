@@ -188,3 +188,124 @@ pub fn pass_states_through(
     (next_row..input.len()).for_each(|_| builder.append_null());
     Ok(Arc::new(builder.finish()))
 }
+
+/// The single-group accumulator of a family (no GROUP BY, window frames): one slot of the same
+/// [`GroupSketch`] logic. Moving frames work when the family can retract.
+#[derive(Debug)]
+pub struct SketchAccumulator<G: GroupSketch> {
+    glue: G,
+    slot: [Option<G::Sketch>; 1],
+    /// Group indices (all zero) reused across batches.
+    zeros: Vec<usize>,
+}
+
+/// Families whose updates can be undone (linear sketches), for moving window frames.
+pub trait Retract: GroupSketch {
+    /// Removes rows that `update` added before (values or states, as `update` takes them).
+    fn retract(&self, slot: &mut Option<Self::Sketch>, values: &[ArrayRef]) -> Result<()>;
+}
+
+impl<G: GroupSketch> SketchAccumulator<G>
+where
+    G::Sketch: Clone,
+{
+    pub fn new(glue: G) -> Self {
+        Self {
+            glue,
+            slot: [None],
+            zeros: Vec::new(),
+        }
+    }
+
+    fn update(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let rows = values.first().map_or(0, |v| v.len());
+        self.zeros.resize(rows, 0);
+        self.glue
+            .update(&mut self.slot, values, &self.zeros, &|_| true)?;
+        Ok(())
+    }
+
+    fn merge(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let (glue, slot) = (&self.glue, &mut self.slot[0]);
+        for_each_state(glue.function(), states[0].as_ref(), None, |_, bytes| {
+            glue.merge_state(slot, bytes).map(|_| ())
+        })
+    }
+
+    fn state_value(&mut self) -> Result<datafusion::common::ScalarValue> {
+        let mut buf = Vec::new();
+        let written = self.glue.write_state(self.slot[0].as_mut(), &mut buf);
+        Ok(datafusion::common::ScalarValue::LargeBinary(
+            written.then_some(buf),
+        ))
+    }
+
+    fn evaluate_value(&mut self) -> Result<datafusion::common::ScalarValue> {
+        let out = self.glue.evaluate(vec![self.slot[0].clone()])?;
+        datafusion::common::ScalarValue::try_from_array(&out, 0)
+    }
+}
+
+impl<G: GroupSketch> datafusion::logical_expr::Accumulator for SketchAccumulator<G>
+where
+    G::Sketch: Clone,
+{
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.update(values)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.merge(states)
+    }
+
+    fn state(&mut self) -> Result<Vec<datafusion::common::ScalarValue>> {
+        Ok(vec![self.state_value()?])
+    }
+
+    fn evaluate(&mut self) -> Result<datafusion::common::ScalarValue> {
+        self.evaluate_value()
+    }
+
+    fn size(&self) -> usize {
+        size_of::<Self>()
+            + self.slot[0].as_ref().map_or(0, G::heap_size)
+            + self.zeros.capacity() * 8
+    }
+}
+
+/// A [`SketchAccumulator`] that also retracts, for moving window frames.
+#[derive(Debug)]
+pub struct SlidingSketchAccumulator<G: Retract>(pub SketchAccumulator<G>);
+
+impl<G: Retract> datafusion::logical_expr::Accumulator for SlidingSketchAccumulator<G>
+where
+    G::Sketch: Clone,
+{
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0.update(values)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.0.merge(states)
+    }
+
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0.glue.retract(&mut self.0.slot[0], values)
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        true
+    }
+
+    fn state(&mut self) -> Result<Vec<datafusion::common::ScalarValue>> {
+        Ok(vec![self.0.state_value()?])
+    }
+
+    fn evaluate(&mut self) -> Result<datafusion::common::ScalarValue> {
+        self.0.evaluate_value()
+    }
+
+    fn size(&self) -> usize {
+        size_of::<Self>() + self.0.slot[0].as_ref().map_or(0, G::heap_size)
+    }
+}

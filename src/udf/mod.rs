@@ -1,6 +1,7 @@
 //! The DataFusion layer: one aggregate or scalar UDF per SQL function, and [`register_all`].
 
 pub mod args;
+pub mod cms;
 pub mod docs;
 pub mod groups;
 pub mod hashing;
@@ -18,6 +19,9 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(hll::HllAggregate::sketch()),
         AggregateUDF::from(hll::HllAggregate::merge()),
         AggregateUDF::from(hll::HllAggregate::count_distinct()),
+        AggregateUDF::from(cms::CmsAggregate::sketch()),
+        AggregateUDF::from(cms::CmsAggregate::weighted()),
+        AggregateUDF::from(cms::CmsAggregate::merge()),
     ]
 }
 
@@ -26,6 +30,8 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::from(hll_scalar::HllEstimate::default()),
         ScalarUDF::from(hll_scalar::HllUnion::default()),
+        ScalarUDF::from(cms::CmsEstimate::default()),
+        ScalarUDF::from(cms::CmsTotal::default()),
         ScalarUDF::from(sketch_info::SketchInfoUdf::default()),
     ]
 }
