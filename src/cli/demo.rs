@@ -22,11 +22,14 @@ pub fn default_data() -> PathBuf {
 const TOTALS: &str = "SELECT count(*) AS events, approx_count_distinct(entity) AS entities, \
      count(DISTINCT entity) AS exact_entities, \
      sketch_info(hll_sketch(entity))['bytes'] AS hll_bytes, \
-     sketch_info(hll_sketch(entity))['mode'] AS hll_mode FROM events";
-// Exact GROUP BY until the Top-K sketch family exists.
-const TOP_EVENT_TYPES: &str = "SELECT event_type, count(*) AS n FROM events GROUP BY event_type ORDER BY n DESC, event_type LIMIT 10";
-const TOP_ENTITIES: &str =
-    "SELECT entity, count(*) AS n FROM events GROUP BY entity ORDER BY n DESC, entity LIMIT 10";
+     sketch_info(hll_sketch(entity))['mode'] AS hll_mode, \
+     sketch_info(cms_sketch(event_type))['bytes'] AS cms_bytes, \
+     sketch_info(topk_sketch(entity))['bytes'] AS topk_entities_bytes, \
+     sketch_info(topk_sketch(event_type))['bytes'] AS topk_types_bytes FROM events";
+const TOP_EVENT_TYPES: &str = "SELECT t['item'] AS event_type, t['count'] AS n \
+     FROM (SELECT unnest(approx_topk(event_type, 10)) AS t FROM events)";
+const TOP_ENTITIES: &str = "SELECT t['item'] AS entity, t['count'] AS n, t['upper'] AS upper \
+     FROM (SELECT unnest(approx_topk(entity, 10)) AS t FROM events)";
 
 /// Renders the whole report for the events in `path`.
 pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
@@ -49,6 +52,9 @@ pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
     let exact = int(&totals, 2, 0);
     let hll_bytes = int(&totals, 3, 0);
     let hll_mode = text(&totals, 4, 0);
+    let cms_bytes = int(&totals, 5, 0);
+    let topk_entities_bytes = int(&totals, 6, 0);
+    let topk_types_bytes = int(&totals, 7, 0);
 
     let mut out = String::new();
     let rule = "=".repeat(60);
@@ -88,11 +94,13 @@ pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
     let _ = writeln!(out, "\n{thin}\nMOST ACTIVE ENTITIES\n{thin}");
     let active = query(ctx, TOP_ENTITIES).await?;
     for_rows(&active, |b, r| {
+        // The Top-K bounds: the true count lies in [count, upper].
         let _ = writeln!(
             out,
-            "  {:<15} {:>6} events",
+            "  {:<15} {:>6} events (at most {})",
             text_at(b, 0, r),
-            thousands(int_at(b, 1, r))
+            thousands(int_at(b, 1, r)),
+            thousands(int_at(b, 2, r))
         );
     });
 
@@ -105,6 +113,15 @@ pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
         "  HyperLogLog:    {:>10} bytes  ({hll_mode}, p=14)",
         thousands(hll_bytes)
     );
+    for (name, bytes) in [
+        ("CountMinSketch:", cms_bytes),
+        ("TopK (entities):", topk_entities_bytes),
+        ("TopK (events):", topk_types_bytes),
+    ] {
+        let _ = writeln!(out, "  {name:<16}{:>10} bytes", thousands(bytes));
+    }
+    let total = hll_bytes + cms_bytes + topk_entities_bytes + topk_types_bytes;
+    let _ = writeln!(out, "  {:<16}{:>10} bytes", "TOTAL:", thousands(total));
     let _ = writeln!(
         out,
         "\nTry: hazy sql -c \"SELECT approx_count_distinct(entity) FROM '{}'\"",

@@ -43,13 +43,25 @@ const MODE_ITEMS: u8 = 0;
 const MODE_DENSE: u8 = 1;
 
 /// A Count-Min sketch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct CountMin {
     width: u32,
     depth: u32,
     total: u64,
+    /// Items appended since the list was last sorted and combined.
+    pending: usize,
     repr: Repr,
 }
+
+impl PartialEq for CountMin {
+    /// Equal when they answer alike: same dimensions, total and combined items or counters.
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.canonical(), other.canonical());
+        (a.width, a.depth, a.total) == (b.width, b.depth, b.total) && a.repr == b.repr
+    }
+}
+
+impl Eq for CountMin {}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Repr {
@@ -91,6 +103,7 @@ impl CountMin {
             width,
             depth,
             total: 0,
+            pending: 0,
             repr: Repr::Items(Vec::new()),
         })
     }
@@ -115,7 +128,7 @@ impl CountMin {
     }
 
     pub fn is_dense(&self) -> bool {
-        matches!(self.repr, Repr::Dense(_))
+        matches!(self.canonical().repr, Repr::Dense(_))
     }
 
     fn cells(&self) -> usize {
@@ -146,11 +159,50 @@ impl CountMin {
         match &mut self.repr {
             Repr::Items(items) => {
                 items.push((hash, weight));
-                if items.len() > self.items_limit() {
-                    self.densify();
+                self.pending += 1;
+                // Combine when the new tail is as long as the combined part: each item is
+                // sorted an amortized constant number of times, and memory stays near the
+                // number of distinct values.
+                if self.pending >= (items.len() - self.pending).max(16) {
+                    self.compact_items();
                 }
             }
             Repr::Dense(_) => self.add_to_cells(hash, weight),
+        }
+    }
+
+    /// Combines repeated items; turns dense if the distinct ones still fill half the limit
+    /// (so a few frequent values, the usual case, stay a few bytes).
+    fn compact_items(&mut self) {
+        let limit = self.items_limit();
+        if let Repr::Items(items) = &mut self.repr {
+            items.sort_unstable_by_key(|&(h, _)| h);
+            let mut kept = 0;
+            for read in 0..items.len() {
+                let (h, w) = items[read];
+                if kept > 0 && items[kept - 1].0 == h {
+                    items[kept - 1].1 = items[kept - 1].1.saturating_add(w);
+                } else {
+                    items[kept] = (h, w);
+                    kept += 1;
+                }
+            }
+            items.truncate(kept);
+            self.pending = 0;
+            if kept > limit {
+                self.densify();
+            }
+        }
+    }
+
+    /// This sketch with its items combined: borrowed when already so.
+    fn canonical(&self) -> std::borrow::Cow<'_, CountMin> {
+        if self.pending == 0 {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            let mut copy = self.clone();
+            copy.compact_items();
+            std::borrow::Cow::Owned(copy)
         }
     }
 
@@ -167,6 +219,7 @@ impl CountMin {
         if let Repr::Items(items) = &mut self.repr {
             let items = std::mem::take(items);
             self.repr = Repr::Dense(vec![0u64; self.cells()].into_boxed_slice());
+            self.pending = 0;
             for (h, w) in items {
                 self.add_to_cells(h, w);
             }
@@ -242,6 +295,7 @@ impl CountMin {
                     });
             if all_found {
                 *mine = remaining;
+                self.pending = mine.len();
                 self.total = self.total.saturating_sub(other.total);
                 return Ok(());
             }
@@ -277,13 +331,15 @@ impl CountMin {
 
     /// Appends the serialized state (see `docs/FORMAT.md`).
     pub fn write_to(&self, out: &mut Vec<u8>) {
+        let this = self.canonical();
+        let this = this.as_ref();
         let mut params = [0u8; 8];
-        params[..4].copy_from_slice(&self.width.to_le_bytes());
-        params[4..].copy_from_slice(&self.depth.to_le_bytes());
-        envelope::encode_with(Family::CountMin, &params, out, |body| match &self.repr {
+        params[..4].copy_from_slice(&this.width.to_le_bytes());
+        params[4..].copy_from_slice(&this.depth.to_le_bytes());
+        envelope::encode_with(Family::CountMin, &params, out, |body| match &this.repr {
             Repr::Items(items) => {
                 body.push(MODE_ITEMS);
-                body.extend_from_slice(&self.total.to_le_bytes());
+                body.extend_from_slice(&this.total.to_le_bytes());
                 body.extend_from_slice(&(items.len() as u32).to_le_bytes());
                 for (h, w) in items {
                     body.extend_from_slice(&h.to_le_bytes());
@@ -292,7 +348,7 @@ impl CountMin {
             }
             Repr::Dense(cells) => {
                 body.push(MODE_DENSE);
-                body.extend_from_slice(&self.total.to_le_bytes());
+                body.extend_from_slice(&this.total.to_le_bytes());
                 cells
                     .iter()
                     .for_each(|c| body.extend_from_slice(&c.to_le_bytes()));
@@ -323,10 +379,9 @@ impl CountMin {
                 for _ in 0..n {
                     items.push((body.u64()?, body.u64()?));
                 }
+                sketch.pending = items.len();
                 sketch.repr = Repr::Items(items);
-                if n > sketch.items_limit() {
-                    sketch.densify();
-                }
+                sketch.compact_items();
             }
             MODE_DENSE => {
                 if body.remaining() != sketch.cells() * 8 {
@@ -418,6 +473,17 @@ mod tests {
             rate <= delta,
             "{failures} of {checked} values over the bound: {rate} > {delta}"
         );
+    }
+
+    #[test]
+    fn frequent_values_stay_in_the_small_form() {
+        let mut s = CountMin::with_error(0.001, 0.01).unwrap();
+        for i in 0..100_000i64 {
+            s.insert_hash(hash_i64(i % 12), 1);
+        }
+        assert!(!s.is_dense());
+        assert!(s.to_bytes().len() < 1_000, "{}", s.to_bytes().len());
+        assert_eq!(s.estimate(hash_i64(3)), 100_000 / 12 + 1);
     }
 
     #[test]

@@ -190,6 +190,12 @@ impl TopK {
     /// counts for the first bytes). A weight of 0 does nothing. Counts saturate at `u64::MAX`.
     #[inline]
     pub fn insert(&mut self, hash: u64, item: &[u8], weight: u64) {
+        self.insert_with(hash, weight, || item.to_vec());
+    }
+
+    /// [`Self::insert`] with the item's bytes made only when the item is new to the sketch
+    /// (rendering a value is the costly part for non-string columns).
+    pub fn insert_with(&mut self, hash: u64, weight: u64, item: impl FnOnce() -> Vec<u8>) {
         if weight == 0 {
             return;
         }
@@ -200,11 +206,12 @@ impl TopK {
                 e.count = e.count.saturating_add(weight);
             }
             MapEntry::Vacant(slot) => {
+                let item = item();
+                self.item_bytes += item.len();
                 slot.insert(Entry {
-                    item: item.to_vec(),
+                    item,
                     count: weight,
                 });
-                self.item_bytes += item.len();
                 if self.entries.len() > self.capacity as usize {
                     self.purge();
                 }

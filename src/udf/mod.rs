@@ -9,6 +9,7 @@ pub mod hll;
 pub mod hll_scalar;
 pub mod scalar;
 pub mod sketch_info;
+pub mod topk;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
@@ -22,6 +23,10 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(cms::CmsAggregate::sketch()),
         AggregateUDF::from(cms::CmsAggregate::weighted()),
         AggregateUDF::from(cms::CmsAggregate::merge()),
+        AggregateUDF::from(topk::TopKAggregate::sketch()),
+        AggregateUDF::from(topk::TopKAggregate::merge()),
+        AggregateUDF::from(topk::TopKAggregate::approx()),
+        AggregateUDF::from(topk::TopKAggregate::approx_weighted()),
     ]
 }
 
@@ -32,6 +37,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::from(hll_scalar::HllUnion::default()),
         ScalarUDF::from(cms::CmsEstimate::default()),
         ScalarUDF::from(cms::CmsTotal::default()),
+        ScalarUDF::from(topk::TopKItems::default()),
         ScalarUDF::from(sketch_info::SketchInfoUdf::default()),
     ]
 }
