@@ -66,6 +66,21 @@ const CASES: &[Case] = &[
         sql: "SELECT g, approx_distinct(id) FROM bench GROUP BY g",
     },
     Case {
+        name: "hazy approx_topk(k, 10)",
+        group: "zipf string top-10",
+        sql: "SELECT approx_topk(k, 10) FROM bench",
+    },
+    Case {
+        name: "datafusion exact GROUP BY k ORDER BY count(*) DESC LIMIT 10",
+        group: "zipf string top-10",
+        sql: "SELECT k, count(*) AS n FROM bench GROUP BY k ORDER BY n DESC LIMIT 10",
+    },
+    Case {
+        name: "scan floor sum(octet_length(k))",
+        group: "zipf string top-10",
+        sql: "SELECT sum(octet_length(k)) FROM bench",
+    },
+    Case {
         name: "scan floor count(*) GROUP BY g",
         group: "1M groups",
         sql: "SELECT g, count(*) FROM bench GROUP BY g",

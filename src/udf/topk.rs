@@ -197,6 +197,15 @@ impl AggregateUDFImpl for TopKAggregate {
         Ok(Box::new(SketchGroups::new(self.glue(&args)?)))
     }
 
+    fn create_sliding_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        plan_err!(
+            "{} cannot run in a moving window frame: frequent-items counters cannot be \
+             subtracted; merge the panes of the frame with topk_merge in a GROUP BY, or use \
+             cms_merge, which slides",
+            self.kind.function()
+        )
+    }
+
     fn order_sensitivity(&self) -> AggregateOrderSensitivity {
         AggregateOrderSensitivity::Insensitive
     }
