@@ -12,11 +12,11 @@ use super::groups::{
     GroupSketch, Retract, SketchAccumulator, SketchGroups, SlidingSketchAccumulator,
     pass_states_through, states_array,
 };
-use super::hashing::{check_hashable, for_each_hash};
+use super::hashing::{check_hashable, for_each_hash, for_each_weighted_hash};
 use super::scalar::{check_state_args, map_rows, state_at};
 use crate::sketch::cms::{self, CountMin, DEFAULT_DELTA, DEFAULT_EPSILON};
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, LargeBinaryBuilder};
-use arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use arrow::array::{Array, ArrayRef, Int64Array, LargeBinaryBuilder};
+use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
@@ -313,33 +313,10 @@ impl CmsGlue {
         &self,
         values: &[ArrayRef],
         keep: &dyn Fn(usize) -> bool,
-        mut f: impl FnMut(usize, u64, u64),
+        f: impl FnMut(usize, u64, u64),
     ) -> Result<()> {
-        if self.kind != Kind::Weighted {
-            return for_each_hash(values[0].as_ref(), |row, h| {
-                if keep(row) {
-                    f(row, h, 1)
-                }
-            });
-        }
-        let weights = arrow::compute::cast(&values[1], &DataType::Int64)?;
-        let weights = weights.as_primitive::<Int64Type>();
-        let mut negative = None;
-        for_each_hash(values[0].as_ref(), |row, h| {
-            if keep(row) && weights.is_valid(row) {
-                match u64::try_from(weights.value(row)) {
-                    Ok(w) => f(row, h, w),
-                    Err(_) => negative = Some(weights.value(row)),
-                }
-            }
-        })?;
-        match negative {
-            Some(w) => exec_err!(
-                "{}: weights must not be negative, got {w}",
-                self.kind.function()
-            ),
-            None => Ok(()),
-        }
+        let weights = (self.kind == Kind::Weighted).then(|| &values[1]);
+        for_each_weighted_hash(self.kind.function(), values[0].as_ref(), weights, keep, f)
     }
 }
 

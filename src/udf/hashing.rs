@@ -58,6 +58,40 @@ pub fn for_each_hash(array: &dyn Array, mut f: impl FnMut(usize, u64)) -> Result
     hash_rows(array, &mut f)
 }
 
+/// Calls `f(row, hash, weight)` for every kept row with a value: weight 1, or the row's
+/// weight when `weights` is given (rows with a NULL weight are skipped; a negative weight is an
+/// error naming `function`).
+pub fn for_each_weighted_hash(
+    function: &str,
+    values: &dyn Array,
+    weights: Option<&arrow::array::ArrayRef>,
+    keep: &dyn Fn(usize) -> bool,
+    mut f: impl FnMut(usize, u64, u64),
+) -> Result<()> {
+    let Some(weights) = weights else {
+        return for_each_hash(values, |row, h| {
+            if keep(row) {
+                f(row, h, 1)
+            }
+        });
+    };
+    let weights = arrow::compute::cast(weights, &DataType::Int64)?;
+    let weights = weights.as_primitive::<Int64Type>();
+    let mut negative = None;
+    for_each_hash(values, |row, h| {
+        if keep(row) && weights.is_valid(row) {
+            match u64::try_from(weights.value(row)) {
+                Ok(w) => f(row, h, w),
+                Err(_) => negative = Some(weights.value(row)),
+            }
+        }
+    })?;
+    match negative {
+        Some(w) => exec_err!("{function}: weights must not be negative, got {w}"),
+        None => Ok(()),
+    }
+}
+
 /// The hash of every row of `values` (`None` for nulls): how dictionaries hash their values.
 /// Not generic, so the recursion through dictionaries instantiates `hash_rows` only once more.
 fn hash_values(values: &dyn Array) -> Result<Vec<Option<u64>>> {

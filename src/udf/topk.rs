@@ -10,7 +10,7 @@ use super::docs::doc;
 use super::groups::{
     GroupSketch, SketchAccumulator, SketchGroups, pass_states_through, states_array,
 };
-use super::hashing::{check_hashable, for_each_hash};
+use super::hashing::{check_hashable, for_each_weighted_hash};
 use super::scalar::state_at;
 use crate::sketch::topk::{ItemEstimate, MAX_CAPACITY, TopK};
 use arrow::array::{
@@ -357,33 +357,10 @@ impl TopKGlue {
         &self,
         values: &[ArrayRef],
         keep: &dyn Fn(usize) -> bool,
-        mut f: impl FnMut(usize, u64, u64),
+        f: impl FnMut(usize, u64, u64),
     ) -> Result<()> {
-        if self.kind != Kind::ApproxWeighted {
-            return for_each_hash(values[0].as_ref(), |row, h| {
-                if keep(row) {
-                    f(row, h, 1)
-                }
-            });
-        }
-        let weights = arrow::compute::cast(&values[1], &DataType::Int64)?;
-        let weights = weights.as_primitive::<Int64Type>();
-        let mut negative = None;
-        for_each_hash(values[0].as_ref(), |row, h| {
-            if keep(row) && weights.is_valid(row) {
-                match u64::try_from(weights.value(row)) {
-                    Ok(w) => f(row, h, w),
-                    Err(_) => negative = Some(weights.value(row)),
-                }
-            }
-        })?;
-        match negative {
-            Some(w) => exec_err!(
-                "{}: weights must not be negative, got {w}",
-                self.kind.function()
-            ),
-            None => Ok(()),
-        }
+        let weights = (self.kind == Kind::ApproxWeighted).then(|| &values[1]);
+        for_each_weighted_hash(self.kind.function(), values[0].as_ref(), weights, keep, f)
     }
 
     /// The top-`k` lists of many sketches as one List<Struct> array.
