@@ -4,13 +4,11 @@
 //! Count-Min is linear, so every aggregate here also retracts: `cms_merge` (and the raw-value
 //! forms) run in moving window frames at a cost per row independent of the frame length.
 
-use super::args::{
-    check_arity, check_float_param, check_state_type, float_arg, for_each_state, is_integer_type,
-};
+use super::args::{check_arity, check_float_param, check_state_type, float_arg, is_integer_type};
 use super::docs::doc;
 use super::groups::{
-    GroupSketch, Retract, SketchAccumulator, SketchGroups, SlidingSketchAccumulator,
-    pass_states_through, states_array,
+    GroupSketch, Retract, SketchAccumulator, SketchGroups, SlidingSketchAccumulator, states_array,
+    update_any,
 };
 use super::hashing::{check_hashable, for_each_hash, for_each_weighted_hash};
 use super::scalar::{check_state_args, map_rows, state_at};
@@ -327,6 +325,10 @@ impl GroupSketch for CmsGlue {
         self.kind.function()
     }
 
+    fn reads_states(&self) -> bool {
+        self.kind == Kind::Merge
+    }
+
     fn heap_size(sketch: &CountMin) -> usize {
         sketch.heap_size()
     }
@@ -339,15 +341,6 @@ impl GroupSketch for CmsGlue {
         keep: &dyn Fn(usize) -> bool,
     ) -> Result<isize> {
         let mut delta = 0isize;
-        if self.kind == Kind::Merge {
-            for_each_state(self.function(), values[0].as_ref(), None, |row, bytes| {
-                if keep(row) {
-                    delta += self.merge_state(&mut sketches[groups[row]], bytes)?;
-                }
-                Ok(())
-            })?;
-            return Ok(delta);
-        }
         self.for_each_row(values, keep, |row, hash, weight| {
             let slot = &mut sketches[groups[row]];
             let sketch = slot.get_or_insert_with(|| {
@@ -395,9 +388,6 @@ impl GroupSketch for CmsGlue {
         values: &[ArrayRef],
         keep: &dyn Fn(usize) -> bool,
     ) -> Result<ArrayRef> {
-        if self.kind == Kind::Merge {
-            return pass_states_through(self.function(), values[0].as_ref(), keep);
-        }
         let rows = values[0].len();
         let mut builder = LargeBinaryBuilder::with_capacity(rows, rows * 48);
         let (mut next_row, mut buf) = (0, Vec::with_capacity(64));
@@ -418,7 +408,8 @@ impl GroupSketch for CmsGlue {
 impl Retract for CmsGlue {
     fn retract(&self, slot: &mut Option<CountMin>, values: &[ArrayRef]) -> Result<()> {
         let mut leaving: Option<CountMin> = None;
-        self.update(
+        update_any(
+            self,
             std::slice::from_mut(&mut leaving),
             values,
             &vec![0; values[0].len()],

@@ -19,10 +19,15 @@ pub trait GroupSketch: Debug + Send + Sync + 'static {
     /// The SQL name, for error messages.
     fn function(&self) -> &'static str;
 
+    /// Whether the input rows are states (the `_merge` aggregates) rather than values: then
+    /// updates merge them and `convert_to_state` passes them through, here, for every family.
+    fn reads_states(&self) -> bool;
+
     /// Heap bytes of one sketch.
     fn heap_size(sketch: &Self::Sketch) -> usize;
 
-    /// Adds the kept input rows to their groups' sketches; returns the change in heap bytes.
+    /// Adds the kept input values to their groups' sketches (never called with states);
+    /// returns the change in heap bytes.
     fn update(
         &self,
         sketches: &mut [Option<Self::Sketch>],
@@ -40,12 +45,46 @@ pub trait GroupSketch: Debug + Send + Sync + 'static {
     /// The final values of emitted groups.
     fn evaluate(&self, sketches: Vec<Option<Self::Sketch>>) -> Result<ArrayRef>;
 
-    /// One state per input row, for skipped partial aggregation (null for rows not kept).
+    /// One state per input value row, for skipped partial aggregation (null for rows not
+    /// kept; never called with states).
     fn convert_to_state(
         &self,
         values: &[ArrayRef],
         keep: &dyn Fn(usize) -> bool,
     ) -> Result<ArrayRef>;
+}
+
+/// Merges the kept state rows of `states` into their groups; returns the change in heap bytes.
+fn merge_states<G: GroupSketch>(
+    glue: &G,
+    sketches: &mut [Option<G::Sketch>],
+    states: &dyn Array,
+    groups: &[usize],
+    keep: &dyn Fn(usize) -> bool,
+) -> Result<isize> {
+    let mut delta = 0isize;
+    for_each_state(glue.function(), states, None, |row, bytes| {
+        if keep(row) {
+            delta += glue.merge_state(&mut sketches[groups[row]], bytes)?;
+        }
+        Ok(())
+    })?;
+    Ok(delta)
+}
+
+/// Adds input rows, values or states as the family reads them.
+pub fn update_any<G: GroupSketch>(
+    glue: &G,
+    sketches: &mut [Option<G::Sketch>],
+    values: &[ArrayRef],
+    groups: &[usize],
+    keep: &dyn Fn(usize) -> bool,
+) -> Result<isize> {
+    if glue.reads_states() {
+        merge_states(glue, sketches, values[0].as_ref(), groups, keep)
+    } else {
+        glue.update(sketches, values, groups, keep)
+    }
 }
 
 /// Serializes sketches into one `LargeBinary` array: a batch of dense states easily passes
@@ -120,9 +159,7 @@ impl<G: GroupSketch> GroupsAccumulator for SketchGroups<G> {
     ) -> Result<()> {
         self.sketches.resize_with(total_num_groups, || None);
         let keep = row_filter(opt_filter);
-        let delta = self
-            .glue
-            .update(&mut self.sketches, values, group_indices, &keep)?;
+        let delta = update_any(&self.glue, &mut self.sketches, values, group_indices, &keep)?;
         self.add_heap(delta);
         Ok(())
     }
@@ -144,12 +181,13 @@ impl<G: GroupSketch> GroupsAccumulator for SketchGroups<G> {
         total_num_groups: usize,
     ) -> Result<()> {
         self.sketches.resize_with(total_num_groups, || None);
-        let (glue, sketches) = (&self.glue, &mut self.sketches);
-        let mut delta = 0isize;
-        for_each_state(glue.function(), values[0].as_ref(), None, |row, bytes| {
-            delta += glue.merge_state(&mut sketches[group_indices[row]], bytes)?;
-            Ok(())
-        })?;
+        let delta = merge_states(
+            &self.glue,
+            &mut self.sketches,
+            values[0].as_ref(),
+            group_indices,
+            &|_| true,
+        )?;
         self.add_heap(delta);
         Ok(())
     }
@@ -160,7 +198,12 @@ impl<G: GroupSketch> GroupsAccumulator for SketchGroups<G> {
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
         let keep = row_filter(opt_filter);
-        Ok(vec![self.glue.convert_to_state(values, &keep)?])
+        let states = if self.glue.reads_states() {
+            pass_states_through(self.glue.function(), values[0].as_ref(), &keep)?
+        } else {
+            self.glue.convert_to_state(values, &keep)?
+        };
+        Ok(vec![states])
     }
 
     fn size(&self) -> usize {
@@ -170,7 +213,7 @@ impl<G: GroupSketch> GroupsAccumulator for SketchGroups<G> {
 
 /// `convert_to_state` for aggregates whose input already is a state: pass the states through
 /// (they are validated when merged), null where a row is not kept.
-pub fn pass_states_through(
+fn pass_states_through(
     function: &str,
     input: &dyn Array,
     keep: &dyn Fn(usize) -> bool,
@@ -220,8 +263,7 @@ where
     fn update(&mut self, values: &[ArrayRef]) -> Result<()> {
         let rows = values.first().map_or(0, |v| v.len());
         self.zeros.resize(rows, 0);
-        self.glue
-            .update(&mut self.slot, values, &self.zeros, &|_| true)?;
+        update_any(&self.glue, &mut self.slot, values, &self.zeros, &|_| true)?;
         Ok(())
     }
 

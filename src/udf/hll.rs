@@ -10,7 +10,7 @@ use super::args::{
     is_integer_type,
 };
 use super::docs::doc;
-use super::groups::{GroupSketch, SketchGroups, pass_states_through, states_array};
+use super::groups::{GroupSketch, SketchGroups, states_array};
 use super::hashing::{check_hashable, for_each_hash};
 use crate::sketch::HyperLogLog;
 use crate::sketch::hll::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION};
@@ -335,6 +335,10 @@ impl GroupSketch for Core {
         self.function
     }
 
+    fn reads_states(&self) -> bool {
+        self.kind.reads_states()
+    }
+
     fn heap_size(sketch: &HyperLogLog) -> usize {
         sketch.heap_size()
     }
@@ -347,15 +351,6 @@ impl GroupSketch for Core {
         keep: &dyn Fn(usize) -> bool,
     ) -> Result<isize> {
         let mut delta = 0isize;
-        if self.kind.reads_states() {
-            for_each_state(self.function, values[0].as_ref(), None, |row, bytes| {
-                if keep(row) {
-                    delta += self.merge_into(&mut sketches[groups[row]], bytes)?;
-                }
-                Ok(())
-            })?;
-            return Ok(delta);
-        }
         for_each_hash(values[0].as_ref(), |row, hash| {
             if keep(row) {
                 let sketch = sketches[groups[row]].get_or_insert_with(|| self.new_sketch());
@@ -405,9 +400,6 @@ impl GroupSketch for Core {
         keep: &dyn Fn(usize) -> bool,
     ) -> Result<ArrayRef> {
         let input = values[0].as_ref();
-        if self.kind.reads_states() {
-            return pass_states_through(self.function, input, keep);
-        }
         // One singleton state per row, written straight into the output buffer.
         let precision = self.precision.unwrap_or(DEFAULT_PRECISION);
         let mut builder = LargeBinaryBuilder::with_capacity(input.len(), input.len() * 40);

@@ -5,11 +5,9 @@
 //! their text, so `approx_topk` can return them in the input's type and `topk_items` as text.
 //! Items are keyed by their canonical hash, so states from differently typed columns merge.
 
-use super::args::{check_arity, check_state_type, for_each_state, integer_arg, is_integer_type};
+use super::args::{check_arity, check_state_type, integer_arg, is_integer_type};
 use super::docs::doc;
-use super::groups::{
-    GroupSketch, SketchAccumulator, SketchGroups, pass_states_through, states_array,
-};
+use super::groups::{GroupSketch, SketchAccumulator, SketchGroups, states_array};
 use super::hashing::{check_hashable, for_each_weighted_hash};
 use super::scalar::state_at;
 use crate::sketch::topk::{ItemEstimate, MAX_CAPACITY, TopK};
@@ -429,6 +427,10 @@ impl GroupSketch for TopKGlue {
         self.kind.function()
     }
 
+    fn reads_states(&self) -> bool {
+        self.kind == Kind::Merge
+    }
+
     fn heap_size(sketch: &TopK) -> usize {
         sketch.heap_size()
     }
@@ -441,15 +443,6 @@ impl GroupSketch for TopKGlue {
         keep: &dyn Fn(usize) -> bool,
     ) -> Result<isize> {
         let mut delta = 0isize;
-        if self.kind == Kind::Merge {
-            for_each_state(self.function(), values[0].as_ref(), None, |row, bytes| {
-                if keep(row) {
-                    delta += self.merge_state(&mut sketches[groups[row]], bytes)?;
-                }
-                Ok(())
-            })?;
-            return Ok(delta);
-        }
         let source = ItemSource::new(&values[0])?;
         self.for_each_row(values, keep, |row, hash, weight| {
             let sketch = sketches[groups[row]].get_or_insert_with(|| self.new_sketch());
@@ -497,9 +490,6 @@ impl GroupSketch for TopKGlue {
         values: &[ArrayRef],
         keep: &dyn Fn(usize) -> bool,
     ) -> Result<ArrayRef> {
-        if self.kind == Kind::Merge {
-            return pass_states_through(self.function(), values[0].as_ref(), keep);
-        }
         let rows = values[0].len();
         let source = ItemSource::new(&values[0])?;
         let mut builder = LargeBinaryBuilder::with_capacity(rows, rows * 64);
