@@ -1,9 +1,13 @@
 //! A description of any Hazy state: what `sketch_info` shows.
 
+use super::bloom::BloomFilter;
 use super::cms::CountMin;
+use super::dd::DdSketch;
 use super::envelope::{self, Family};
 use super::error::Result;
 use super::hll::HyperLogLog;
+use super::kll::Kll;
+use super::minhash::MinHash;
 use super::topk::TopK;
 
 /// What a state is: family, format version, parameters, mode, size and content.
@@ -73,9 +77,82 @@ pub fn describe(bytes: &[u8]) -> Result<SketchInfo> {
                 details: format!("tracked={}, max_error={}", s.len(), s.offset()),
             })
         }
-        other => Err(super::SketchError::Corrupt(format!(
-            "no {} decoder in this build of Hazy",
-            other.name()
-        ))),
+        Family::Bloom => {
+            let s = BloomFilter::from_bytes(bytes)?;
+            Ok(SketchInfo {
+                family: env.family,
+                version: env.version,
+                parameters: format!("blocks={}, bits={}", s.num_blocks(), s.num_bits()),
+                mode: if s.is_sparse() { "sparse" } else { "dense" }.to_string(),
+                bytes: bytes.len(),
+                items: s.items(),
+                details: format!(
+                    "fill={:.4}, estimated_fpr={:.4}%, estimated_distinct={:.0}",
+                    s.fill(),
+                    s.estimated_fpr() * 100.0,
+                    s.estimated_distinct()
+                ),
+            })
+        }
+        Family::MinHash => {
+            let s = MinHash::from_bytes(bytes)?;
+            Ok(SketchInfo {
+                family: env.family,
+                version: env.version,
+                parameters: format!("num_perm={}", s.num_perm()),
+                mode: "one-permutation".to_string(),
+                bytes: bytes.len(),
+                items: s.items(),
+                details: format!(
+                    "filled_bins={}, jaccard_sd_at_0.5={:.4}",
+                    s.filled_bins(),
+                    (0.25 / s.num_perm() as f64).sqrt()
+                ),
+            })
+        }
+        Family::Kll => {
+            let s = Kll::from_bytes(bytes)?;
+            Ok(SketchInfo {
+                family: env.family,
+                version: env.version,
+                parameters: format!("k={}", s.k()),
+                mode: "compactors".to_string(),
+                bytes: bytes.len(),
+                items: s.n(),
+                details: format!(
+                    "retained={}, min={}, max={}, rank_error={:.2}%",
+                    s.num_retained(),
+                    show(s.min()),
+                    show(s.max()),
+                    s.normalized_rank_error() * 100.0
+                ),
+            })
+        }
+        Family::DDSketch => {
+            let s = DdSketch::from_bytes(bytes)?;
+            Ok(SketchInfo {
+                family: env.family,
+                version: env.version,
+                parameters: format!("alpha={}, max_buckets={}", s.alpha(), s.max_buckets()),
+                mode: if s.is_collapsed() {
+                    "collapsed"
+                } else {
+                    "exact-range"
+                }
+                .to_string(),
+                bytes: bytes.len(),
+                items: s.count(),
+                details: format!(
+                    "buckets={}, min={}, max={}",
+                    s.num_buckets(),
+                    show(s.min()),
+                    show(s.max())
+                ),
+            })
+        }
     }
+}
+
+fn show(v: Option<f64>) -> String {
+    v.map_or_else(|| "none".to_string(), |v| v.to_string())
 }

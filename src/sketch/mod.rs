@@ -5,12 +5,16 @@
 //! through one canonical hash ([`hash`]). This module builds with `default-features = false`, so
 //! a Rust program can use the sketches without the SQL layer.
 
+pub mod bloom;
 pub mod cms;
+pub mod dd;
 pub mod envelope;
 pub mod error;
 pub mod hash;
 pub mod hll;
 pub mod info;
+pub mod kll;
+pub mod minhash;
 pub mod topk;
 
 pub use envelope::Family;

@@ -1,12 +1,18 @@
 //! The DataFusion layer: one aggregate or scalar UDF per SQL function, and [`register_all`].
 
 pub mod args;
+pub mod bloom;
 pub mod cms;
+pub mod dd;
 pub mod docs;
+pub mod family;
 pub mod groups;
 pub mod hashing;
 pub mod hll;
 pub mod hll_scalar;
+pub mod kll;
+pub mod minhash;
+pub mod numbers;
 pub mod scalar;
 pub mod sketch_info;
 pub mod topk;
@@ -27,6 +33,16 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(topk::TopKAggregate::merge()),
         AggregateUDF::from(topk::TopKAggregate::approx()),
         AggregateUDF::from(topk::TopKAggregate::approx_weighted()),
+        AggregateUDF::from(bloom::sketch()),
+        AggregateUDF::from(bloom::merge()),
+        AggregateUDF::from(minhash::sketch()),
+        AggregateUDF::from(minhash::merge()),
+        AggregateUDF::from(kll::sketch()),
+        AggregateUDF::from(kll::merge()),
+        AggregateUDF::from(kll::approx()),
+        AggregateUDF::from(kll::approx_many()),
+        AggregateUDF::from(dd::sketch()),
+        AggregateUDF::from(dd::merge()),
     ]
 }
 
@@ -38,6 +54,13 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::from(cms::CmsEstimate::default()),
         ScalarUDF::from(cms::CmsTotal::default()),
         ScalarUDF::from(topk::TopKItems::default()),
+        ScalarUDF::from(bloom::BloomContains::default()),
+        ScalarUDF::from(minhash::MinHashJaccard::default()),
+        ScalarUDF::from(minhash::MinHashLshBands::default()),
+        ScalarUDF::from(kll::KllQuantile::default()),
+        ScalarUDF::from(kll::KllQuantiles::default()),
+        ScalarUDF::from(kll::KllRank::default()),
+        ScalarUDF::from(dd::DdQuantile::default()),
         ScalarUDF::from(sketch_info::SketchInfoUdf::default()),
     ]
 }

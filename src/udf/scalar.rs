@@ -65,3 +65,55 @@ pub fn map_rows(
     }
     Ok(ColumnarValue::Array(ScalarValue::iter_to_array(values)?))
 }
+
+/// Probes sketches with items: `probe(sketch, hash)` for each row whose state and item are
+/// both non-null (`None` otherwise). A constant state, the common case of one sketch probed
+/// with many items, is decoded once. Returns the values and whether every argument was a
+/// scalar (then there is one value, and the result should be a scalar).
+pub fn probe_hashes<S, T>(
+    function: &str,
+    args: &ScalarFunctionArgs,
+    decode: impl Fn(&[u8]) -> Result<S, crate::sketch::SketchError>,
+    probe: impl Fn(&S, u64) -> T,
+) -> Result<(Vec<Option<T>>, bool)> {
+    let decode = |bytes: &[u8]| decode(bytes).map_err(|e| exec_datafusion_err!("{function}: {e}"));
+    let all_scalar = args
+        .args
+        .iter()
+        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let rows = if all_scalar { 1 } else { args.number_rows };
+    let items = args.args[1].to_array(rows)?;
+    let mut hashes = vec![None; rows];
+    super::hashing::for_each_hash(items.as_ref(), |row, h| hashes[row] = Some(h))?;
+    let out = match &args.args[0] {
+        ColumnarValue::Scalar(state) => {
+            let sketch = super::args::scalar_state(function, state)?
+                .map(decode)
+                .transpose()?;
+            hashes
+                .iter()
+                .map(|h| Some(probe(sketch.as_ref()?, (*h)?)))
+                .collect()
+        }
+        ColumnarValue::Array(states) => {
+            let mut out = Vec::with_capacity(rows);
+            for (row, hash) in hashes.iter().enumerate() {
+                out.push(match (state_at(function, states.as_ref(), row)?, hash) {
+                    (Some(bytes), Some(h)) => Some(probe(&decode(bytes)?, *h)),
+                    _ => None,
+                });
+            }
+            out
+        }
+    };
+    Ok((out, all_scalar))
+}
+
+/// The result of a scalar function from its values: a scalar when every argument was one.
+pub fn columnar(array: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
+    Ok(if all_scalar {
+        ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
+    } else {
+        ColumnarValue::Array(array)
+    })
+}

@@ -1,0 +1,256 @@
+//! Numeric input of the quantile sketches: every number, date, timestamp and duration becomes
+//! an `f64`, and quantiles go back to the input's type.
+//!
+//! Temporal values become nanoseconds (dates at midnight UTC), so sketches of a `DATE`, a
+//! millisecond and a nanosecond timestamp column merge and compare alike. Nanoseconds of
+//! present-day instants exceed 2^53, so they keep a precision of about 0.25 µs in the sketch.
+
+use crate::sketch::hash::NANOS_PER_DAY;
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, Int64Array};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
+use datafusion::common::{Result, plan_err};
+use std::sync::Arc;
+
+fn nanos_per(unit: &TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1_000_000_000,
+        TimeUnit::Millisecond => 1_000_000,
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => 1,
+    }
+}
+
+/// Nanoseconds per unit of a temporal type; `None` for plain numbers.
+fn temporal_scale(dt: &DataType) -> Option<i64> {
+    match dt {
+        DataType::Date32 => Some(NANOS_PER_DAY),
+        DataType::Date64 => Some(1_000_000),
+        DataType::Timestamp(unit, _) | DataType::Duration(unit) => Some(nanos_per(unit)),
+        _ => None,
+    }
+}
+
+fn is_plain_number(dt: &DataType) -> bool {
+    dt.is_integer()
+        || matches!(
+            dt,
+            DataType::Float16
+                | DataType::Float32
+                | DataType::Float64
+                | DataType::Decimal32(_, _)
+                | DataType::Decimal64(_, _)
+                | DataType::Decimal128(_, _)
+                | DataType::Decimal256(_, _)
+        )
+}
+
+/// Plan-time check of a quantile sketch's input; `temporal` allows dates and timestamps.
+pub fn check_number_input(function: &str, dt: &DataType, temporal: bool) -> Result<()> {
+    let ok = match dt {
+        DataType::Null => true,
+        DataType::Dictionary(_, v) => return check_number_input(function, v, temporal),
+        DataType::Duration(_) => true,
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) => temporal,
+        other => is_plain_number(other),
+    };
+    if ok {
+        return Ok(());
+    }
+    let accepted = if temporal {
+        "integers, floats, decimals, dates, timestamps or durations"
+    } else {
+        "integers, floats, decimals or durations (relative error of instants means nothing)"
+    };
+    plan_err!("{function} does not support values of type {dt}: use {accepted}")
+}
+
+/// The type quantiles of an input of type `dt` are returned in.
+pub fn output_type(dt: &DataType) -> DataType {
+    match dt {
+        DataType::Dictionary(_, v) => output_type(v),
+        DataType::Null => DataType::Float64,
+        other => other.clone(),
+    }
+}
+
+/// Calls `f(row, value)` for every kept non-null row (NaN included: sketches decide).
+pub fn for_each_number(
+    array: &dyn Array,
+    keep: &dyn Fn(usize) -> bool,
+    mut f: impl FnMut(usize, f64),
+) -> Result<()> {
+    let dt = array.data_type();
+    if let DataType::Dictionary(_, v) = dt {
+        let plain = cast(array, v)?;
+        return for_each_number(plain.as_ref(), keep, f);
+    }
+    if dt == &DataType::Null {
+        return Ok(());
+    }
+    let floats = match temporal_scale(dt) {
+        Some(scale) => {
+            let ints = cast(array, &DataType::Int64)?;
+            let scale = scale as f64;
+            Arc::new(
+                ints.as_primitive::<Int64Type>()
+                    .unary::<_, Float64Type>(|v| v as f64 * scale),
+            ) as ArrayRef
+        }
+        None => cast(array, &DataType::Float64)?,
+    };
+    let floats = floats.as_primitive::<Float64Type>();
+    let values = floats.values();
+    if floats.null_count() == 0 {
+        for (row, v) in values.iter().enumerate() {
+            if keep(row) {
+                f(row, *v)
+            }
+        }
+    } else {
+        for row in 0..values.len() {
+            if floats.is_valid(row) && keep(row) {
+                f(row, values[row])
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Values computed in the sketch's `f64` domain, as an array of `dt` (see [`output_type`]).
+pub fn to_output(values: Vec<Option<f64>>, dt: &DataType) -> Result<ArrayRef> {
+    let floats = Float64Array::from(values);
+    let Some(scale) = temporal_scale(dt) else {
+        return Ok(match dt {
+            DataType::Float64 => Arc::new(floats),
+            other => cast(&floats, other)?,
+        });
+    };
+    let to_units = |v: f64| (v / scale as f64).round();
+    let out: ArrayRef = match dt {
+        DataType::Date32 => {
+            let days: Int32Array = floats
+                .iter()
+                .map(|v| v.map(|v| to_units(v) as i32))
+                .collect();
+            cast(&days, dt)?
+        }
+        _ => {
+            let units: Int64Array = floats
+                .iter()
+                .map(|v| v.map(|v| to_units(v) as i64))
+                .collect();
+            cast(&units, dt)?
+        }
+    };
+    Ok(out)
+}
+
+/// The value of an f64 in its input's domain: temporal values in nanoseconds (for `kll_rank`
+/// with a timestamp literal).
+pub fn scale_of(dt: &DataType) -> f64 {
+    temporal_scale(dt).map_or(1.0, |s| s as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Date32Array, Int32Array, TimestampMillisecondArray};
+
+    fn numbers(array: &dyn Array) -> Vec<(usize, f64)> {
+        let mut out = Vec::new();
+        for_each_number(array, &|_| true, |row, v| out.push((row, v))).unwrap();
+        out
+    }
+
+    #[test]
+    fn temporal_values_are_nanoseconds() {
+        let day = Date32Array::from(vec![Some(1), None]);
+        let ms = TimestampMillisecondArray::from(vec![86_400_000]);
+        assert_eq!(numbers(&day), vec![(0, 86_400e9)]);
+        assert_eq!(numbers(&ms), vec![(0, 86_400e9)]);
+    }
+
+    #[test]
+    fn outputs_return_to_the_input_type() {
+        let ts = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+        let out = to_output(vec![Some(86_400e9), None], &ts).unwrap();
+        assert_eq!(out.data_type(), &ts);
+        assert_eq!(
+            out.as_primitive::<arrow::datatypes::TimestampMillisecondType>()
+                .value(0),
+            86_400_000
+        );
+        let ints = to_output(vec![Some(7.0)], &DataType::Int32).unwrap();
+        assert_eq!(
+            ints.as_any().downcast_ref::<Int32Array>().unwrap().value(0),
+            7
+        );
+        let days = to_output(vec![Some(2.0 * 86_400e9)], &DataType::Date32).unwrap();
+        assert_eq!(
+            days.as_primitive::<arrow::datatypes::Date32Type>().value(0),
+            2
+        );
+    }
+
+    #[test]
+    fn instants_are_refused_where_relative_error_means_nothing() {
+        let ts = DataType::Timestamp(TimeUnit::Second, None);
+        assert!(check_number_input("kll_sketch", &ts, true).is_ok());
+        let e = check_number_input("dd_sketch", &ts, false).unwrap_err();
+        assert!(e.to_string().contains("dd_sketch does not support"), "{e}");
+        assert!(check_number_input("dd_sketch", &DataType::Utf8, false).is_err());
+    }
+}
+
+/// A quantile rank `q`, checked to lie in [0, 1].
+pub fn check_q(function: &str, q: f64) -> Result<f64> {
+    if (0.0..=1.0).contains(&q) {
+        Ok(q)
+    } else {
+        datafusion::common::exec_err!("{function}: q must lie in [0, 1], got {q}")
+    }
+}
+
+/// The ranks of a list of quantiles (`[0.5, 0.99]`), each checked; a NULL list is `None`.
+pub fn q_list(function: &str, value: &datafusion::common::ScalarValue) -> Result<Option<Vec<f64>>> {
+    use datafusion::common::ScalarValue;
+    let array = match value {
+        ScalarValue::List(a) => a.value(0),
+        ScalarValue::LargeList(a) => a.value(0),
+        ScalarValue::FixedSizeList(a) => a.value(0),
+        v if v.is_null() => return Ok(None),
+        other => {
+            return plan_err!(
+                "{function}: quantiles must be a list of numbers such as [0.5, 0.99], got {}",
+                other.data_type()
+            );
+        }
+    };
+    if value.is_null() {
+        return Ok(None);
+    }
+    let floats = cast(&array, &DataType::Float64).map_err(|_| {
+        datafusion::common::plan_datafusion_err!(
+            "{function}: quantiles must be numbers, got {}",
+            array.data_type()
+        )
+    })?;
+    let floats = floats.as_primitive::<Float64Type>();
+    if floats.null_count() > 0 {
+        return plan_err!("{function}: quantiles must not contain NULL");
+    }
+    floats
+        .values()
+        .iter()
+        .map(|q| check_q(function, *q))
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// Every row of a numeric argument in the sketches' domain (`None` for nulls).
+pub fn numbers_of(array: &dyn Array) -> Result<Vec<Option<f64>>> {
+    let mut out = vec![None; array.len()];
+    for_each_number(array, &|_| true, |row, v| out[row] = Some(v))?;
+    Ok(out)
+}

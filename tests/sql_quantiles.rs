@@ -1,0 +1,304 @@
+#![cfg(feature = "datafusion")]
+//! SQL-level tests of the quantile functions (KLL and DDSketch).
+
+mod common;
+use common::*;
+use datafusion::prelude::SessionContext;
+
+/// `x` is a permutation of 0..100,000 (so a value is its own rank), `y` spans five orders of
+/// magnitude, `g` splits the rows into 10 groups.
+const SETUP: &str = "
+CREATE TABLE t AS SELECT
+    CAST(value % 10 AS INT) AS g,
+    CAST((value * 7919) % 100000 AS BIGINT) AS x,
+    power(10.0, ((value * 7919) % 100000) / 20000.0) AS y,
+    CASE WHEN value % 10 = 0 THEN NULL ELSE CAST(value % 1000 AS DOUBLE) END AS n,
+    arrow_cast(to_timestamp_seconds(1767225600 + value), 'Timestamp(Millisecond, Some(\"UTC\"))') AS ts
+FROM generate_series(0, 99999) AS gs(value);";
+
+const N: f64 = 100_000.0;
+const QS: [f64; 7] = [0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 1.0];
+/// KLL's rank error at k = 200 with 99% confidence.
+const RANK_ERROR: f64 = 0.0133;
+
+async fn setup() -> SessionContext {
+    let ctx = ctx();
+    rows(&ctx, SETUP).await;
+    ctx
+}
+
+async fn float(ctx: &SessionContext, sql: &str) -> f64 {
+    let v = value(ctx, sql).await;
+    v.parse()
+        .unwrap_or_else(|_| panic!("not a number: {v} from {sql}"))
+}
+
+#[tokio::test]
+async fn approx_quantile_is_within_the_rank_error() {
+    let ctx = setup().await;
+    for q in QS {
+        let one_shot = float(&ctx, &format!("SELECT approx_quantile(x, {q}) FROM t")).await;
+        let from_state = float(
+            &ctx,
+            &format!("SELECT kll_quantile(kll_sketch(x), {q}) FROM t"),
+        )
+        .await;
+        // Merging 10 partial states keeps the guarantee.
+        let merged = float(
+            &ctx,
+            &format!(
+                "SELECT kll_quantile(kll_merge(s), {q}) FROM (SELECT g, kll_sketch(x) AS s FROM t GROUP BY g)"
+            ),
+        )
+        .await;
+        for (how, got) in [
+            ("one-shot", one_shot),
+            ("state", from_state),
+            ("merged", merged),
+        ] {
+            // x is a permutation of 0..N, so the value is its rank.
+            let error = (got / (N - 1.0) - q).abs();
+            assert!(
+                error <= RANK_ERROR,
+                "{how} q={q}: {got} (rank error {error})"
+            );
+        }
+    }
+    assert_eq!(
+        float(&ctx, "SELECT approx_quantile(x, 0) FROM t").await,
+        0.0
+    );
+    assert_eq!(
+        float(&ctx, "SELECT approx_quantile(x, 1) FROM t").await,
+        N - 1.0
+    );
+    let ranks = rows(
+        &ctx,
+        "SELECT kll_rank(s, 25000), kll_rank(s, -1), kll_rank(s, 1e9) FROM (SELECT kll_sketch(x) AS s FROM t)",
+    )
+    .await;
+    let rank: f64 = ranks[0][0].parse().unwrap();
+    assert!((rank - 0.25).abs() <= RANK_ERROR, "{rank}");
+    assert_eq!(ranks[0][1..], ["0.0", "1.0"]);
+}
+
+#[tokio::test]
+async fn quantiles_come_back_in_the_input_type() {
+    let ctx = setup().await;
+    let typed = rows(
+        &ctx,
+        "SELECT arrow_typeof(approx_quantile(x, 0.5)), arrow_typeof(approx_quantile(CAST(x AS INT), 0.5)),
+                arrow_typeof(approx_quantile(ts, 0.5)), arrow_typeof(approx_quantile(CAST(x AS DECIMAL(10, 2)), 0.5)),
+                arrow_typeof(approx_quantiles(y, [0.5, 0.9]))
+         FROM t",
+    )
+    .await;
+    assert_eq!(
+        typed[0],
+        [
+            "Int64",
+            "Int32",
+            "Timestamp(ms, \"UTC\")",
+            "Decimal128(10, 2)",
+            "List(nullable Float64)"
+        ]
+    );
+    // The median instant lies within 1.33% of the 100,000-second span from the true one.
+    let median = int(
+        &ctx,
+        "SELECT CAST(to_unixtime(approx_quantile(ts, 0.5)) AS BIGINT) - 1767225600 FROM t",
+    )
+    .await;
+    assert!((median - 50_000).abs() <= 1_330, "{median}");
+    let list = rows(&ctx, "SELECT approx_quantiles(x, [0.1, 0.5, 0.99]) FROM t").await;
+    let values: Vec<f64> = list[0][0]
+        .trim_matches(['[', ']'])
+        .split(", ")
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(values.len(), 3);
+    for (v, q) in values.iter().zip([0.1, 0.5, 0.99]) {
+        assert!((v / (N - 1.0) - q).abs() <= RANK_ERROR, "{list:?}");
+    }
+    let dictionary = float(
+        &ctx,
+        "SELECT approx_quantile(arrow_cast(n, 'Dictionary(Int32, Float64)'), 1.0) FROM t",
+    )
+    .await;
+    assert_eq!(dictionary, 999.0);
+}
+
+#[tokio::test]
+async fn dd_quantiles_are_within_relative_error() {
+    let ctx = setup().await;
+    let mut sorted: Vec<f64> = rows(&ctx, "SELECT y FROM t ORDER BY y")
+        .await
+        .into_iter()
+        .map(|r| r[0].parse().unwrap())
+        .collect();
+    sorted.sort_by(f64::total_cmp);
+    for (state, from, alpha) in [
+        ("dd_sketch(y)", "t", 0.01),
+        ("dd_sketch(y, 0.001)", "t", 0.001),
+        (
+            "dd_merge(s)",
+            "(SELECT g, dd_sketch(y) AS s FROM t GROUP BY g)",
+            0.01,
+        ),
+    ] {
+        for q in QS {
+            let sql = format!("SELECT dd_quantile({state}, {q}) FROM {from}");
+            let got = float(&ctx, &sql).await;
+            let truth = sorted[(q * (sorted.len() - 1) as f64).floor() as usize];
+            let error = (got - truth).abs() / truth;
+            assert!(error <= alpha + 1e-12, "{sql}: {got} vs {truth} ({error})");
+        }
+    }
+    // Zero and negative values keep their sign; durations are sketched.
+    let signed = rows(
+        &ctx,
+        "SELECT dd_quantile(s, 0), dd_quantile(s, 0.5), dd_quantile(s, 1) FROM (SELECT dd_sketch(CAST(x AS DOUBLE) - 50000) AS s FROM t)",
+    )
+    .await;
+    assert_eq!(signed[0][0], "-50000.0");
+    let mid: f64 = signed[0][1].parse().unwrap();
+    assert!(mid.abs() <= 1.0, "{signed:?}");
+    assert_eq!(signed[0][2], "49999.0");
+}
+
+#[tokio::test]
+async fn sliding_frames_and_windows() {
+    let ctx = setup().await;
+    // Per-group sketches over a moving frame of 3 groups; each group holds every 10th x.
+    let sliding = rows(
+        &ctx,
+        "WITH per AS (SELECT CAST(x / 10000 AS INT) AS b, kll_sketch(x) AS k, dd_sketch(y) AS d FROM t GROUP BY 1)
+         SELECT b, kll_quantile(kll_merge(k) OVER w, 0.5), dd_quantile(dd_merge(d) OVER w, 1.0)
+         FROM per WINDOW w AS (ORDER BY b ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) ORDER BY b",
+    )
+    .await;
+    assert_eq!(sliding.len(), 10);
+    for (b, r) in sliding.iter().enumerate() {
+        let lo = b.saturating_sub(2) as f64 * 10_000.0;
+        let hi = (b + 1) as f64 * 10_000.0;
+        let median: f64 = r[1].parse().unwrap();
+        let expected = (lo + hi) / 2.0;
+        assert!(
+            (median - expected).abs() <= RANK_ERROR * (hi - lo) + 1.0,
+            "frame {b}: {median} vs {expected}"
+        );
+        let max: f64 = r[2].parse().unwrap();
+        let true_max = 10f64.powf((hi - 1.0) / 20_000.0);
+        assert!(
+            (max - true_max).abs() / true_max <= 0.01,
+            "{max} vs {true_max}"
+        );
+    }
+    // Raw values slide too: the max over the last 3 rows.
+    let raw = rows(
+        &ctx,
+        "SELECT approx_quantile(x, 1.0) OVER (ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW),
+                greatest(x, lag(x, 1, x) OVER (ORDER BY ts), lag(x, 2, x) OVER (ORDER BY ts))
+         FROM t ORDER BY ts LIMIT 50",
+    )
+    .await;
+    assert!(raw.iter().all(|r| r[0] == r[1]), "{raw:?}");
+}
+
+#[tokio::test]
+async fn nan_infinities_nulls_empty_input_and_bad_input() {
+    let ctx = setup().await;
+    rows(
+        &ctx,
+        "CREATE TABLE special(v DOUBLE) AS VALUES (1.0), ('NaN'), (2.0), ('inf'), (3.0), (NULL), ('-inf')",
+    )
+    .await;
+    let special = rows(
+        &ctx,
+        "SELECT approx_quantile(v, 0), approx_quantile(v, 0.5), approx_quantile(v, 1),
+                dd_quantile(dd_sketch(v), 0), dd_quantile(dd_sketch(v), 1), sketch_info(kll_sketch(v))['items']
+         FROM special",
+    )
+    .await;
+    assert_eq!(special[0], ["-inf", "2.0", "inf", "-inf", "inf", "5"]);
+    assert_eq!(
+        value(&ctx, "SELECT approx_quantile(x, 0.5) FROM t WHERE g < 0").await,
+        "NULL"
+    );
+    assert_eq!(
+        value(
+            &ctx,
+            "SELECT kll_quantile(kll_sketch(x), 0.5) FROM t WHERE g < 0"
+        )
+        .await,
+        "NULL",
+        "an empty sketch has no quantiles"
+    );
+    assert_eq!(value(&ctx, "SELECT kll_quantile(NULL, 0.5)").await, "NULL");
+    assert_eq!(
+        value(&ctx, "SELECT kll_merge(s) IS NULL FROM (SELECT kll_sketch(x) AS s FROM t WHERE g < 0 GROUP BY g)").await,
+        "true"
+    );
+    let approx_n = float(&ctx, "SELECT approx_quantile(n, 1.0) FROM t").await;
+    assert_eq!(approx_n, 999.0, "nulls are skipped");
+    for (sql, needle) in [
+        (
+            "SELECT approx_quantile(x, 1.5) FROM t",
+            "approx_quantile: q must be in [0, 1], got 1.5",
+        ),
+        (
+            "SELECT approx_quantile(x, -0.1) FROM t",
+            "approx_quantile: q must be in [0, 1], got -0.1",
+        ),
+        ("SELECT approx_quantile(x, g) FROM t", "must be a constant"),
+        (
+            "SELECT approx_quantiles(x, [0.5, 2]) FROM t",
+            "approx_quantiles: q must lie in [0, 1], got 2",
+        ),
+        (
+            "SELECT kll_quantile(kll_sketch(x), 1.5) FROM t",
+            "kll_quantile: q must lie in [0, 1], got 1.5",
+        ),
+        (
+            "SELECT dd_quantile(dd_sketch(y), -1) FROM t",
+            "dd_quantile: q must lie in [0, 1], got -1",
+        ),
+        (
+            "SELECT kll_sketch(x, 4) FROM t",
+            "kll_sketch: k must be between 8 and 65535, got 4",
+        ),
+        (
+            "SELECT dd_sketch(y, 1.5) FROM t",
+            "dd_sketch: alpha must be",
+        ),
+        (
+            "SELECT kll_sketch(CAST(x AS VARCHAR)) FROM t",
+            "kll_sketch does not support values of type Utf8",
+        ),
+        (
+            "SELECT dd_sketch(ts) FROM t",
+            "dd_sketch does not support values of type Timestamp",
+        ),
+        (
+            "SELECT kll_quantile(hll_sketch(x), 0.5) FROM t",
+            "expected a kll state, got a hll state",
+        ),
+        ("SELECT dd_quantile(X'0102', 0.5)", "dd_quantile:"),
+        (
+            "SELECT kll_merge(x) FROM t",
+            "kll_merge expects a sketch state",
+        ),
+    ] {
+        let e = error(&ctx, sql).await;
+        assert!(
+            e.contains(needle),
+            "{sql}\n  error: {e}\n  expected: {needle}"
+        );
+    }
+    let e = error(
+        &ctx,
+        "SELECT dd_merge(s) FROM (SELECT dd_sketch(y) AS s FROM t UNION ALL SELECT dd_sketch(y, 0.05) FROM t)",
+    )
+    .await;
+    assert!(e.contains("dd_merge"), "{e}");
+}
