@@ -236,15 +236,15 @@ async fn lsh_bands_find_similar_pairs() {
     let found = rows(
         &ctx,
         "WITH sigs AS (SELECT g, minhash_sketch(x32) AS s FROM t GROUP BY g),
-              keys AS (SELECT g, unnest(minhash_lsh_bands(s, 16)) AS k FROM sigs)
+              keys AS (SELECT g, unnest(minhash_lsh_bands(s, 32)) AS k FROM sigs)
          SELECT DISTINCT a.g, b.g FROM keys a JOIN keys b ON a.k = b.k AND a.g < b.g ORDER BY 1, 2",
     )
     .await;
     let planted: Vec<Vec<String>> = (0..30)
         .map(|i| vec![(2 * i).to_string(), (2 * i + 1).to_string()])
         .collect();
-    // J = 180 / 220 = 0.82, above the 16-band threshold of about 0.71: every pair is found,
-    // and unrelated groups (J = 0) never share a key.
+    // J = 180 / 220 = 0.82, well above the 32-band threshold of about 0.42 (a pair is missed
+    // with probability (1 - 0.82^4)^32 < 1e-8), and unrelated groups (J = 0) never share a key.
     assert_eq!(found, planted);
     assert_eq!(
         value(

@@ -1,13 +1,15 @@
 //! DDSketch functions: `dd_sketch`, `dd_merge` (aggregates) and `dd_quantile`.
 
 use super::args::check_state_type;
-use super::args::{check_arity, check_float_param, float_arg};
+use super::args::{check_arity, check_float_param, check_integer_param, float_arg, integer_arg};
 use super::docs::doc;
 use super::family::{AggregateSpec, SketchAggregate, StateSketch, merge_return_type, no_literals};
 use super::kll::{per_state_and_q, state_scalar};
 use super::numbers::{check_number_input, for_each_number};
 use crate::sketch::SketchError;
-use crate::sketch::dd::{DEFAULT_ALPHA, DdSketch};
+use crate::sketch::dd::{
+    DEFAULT_ALPHA, DEFAULT_MAX_BUCKETS, DdSketch, MAX_MAX_BUCKETS, MIN_MAX_BUCKETS,
+};
 use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_datafusion_err, plan_err};
@@ -19,18 +21,19 @@ use std::sync::LazyLock;
 const SKETCH: &str = "dd_sketch";
 const MERGE: &str = "dd_merge";
 const ALPHA_RANGE: &str = "strictly between 0 and 1";
+const BUCKETS: std::ops::RangeInclusive<i64> = MIN_MAX_BUCKETS as i64..=MAX_MAX_BUCKETS as i64;
 
 fn alpha_ok(a: f64) -> bool {
     DdSketch::new(a).is_ok()
 }
 
 impl StateSketch for DdSketch {
-    /// The relative accuracy alpha.
-    type Params = f64;
+    /// The relative accuracy alpha and the bucket bound.
+    type Params = (f64, u32);
     type Input = f64;
 
-    fn create(alpha: f64) -> Self {
-        DdSketch::new(alpha).expect("alpha checked when planning")
+    fn create((alpha, max_buckets): (f64, u32)) -> Self {
+        DdSketch::with_max_buckets(alpha, max_buckets).expect("parameters checked when planning")
     }
 
     fn feed(
@@ -69,17 +72,23 @@ pub fn sketch() -> SketchAggregate<DdSketch> {
         name: SKETCH,
         reads_states: false,
         return_type: |args| {
-            check_arity(SKETCH, args, 1, 2, "a numeric value and an optional alpha")?;
+            check_arity(
+                SKETCH,
+                args,
+                1,
+                3,
+                "a numeric value, an optional alpha and max_buckets",
+            )?;
             check_number_input(SKETCH, &args[0], false)?;
-            match args.get(1) {
-                Some(t) if !t.is_numeric() && !t.is_null() => {
-                    plan_err!("{SKETCH}: alpha must be a numeric literal, got {t}")
+            match args[1..].iter().find(|t| !t.is_numeric() && !t.is_null()) {
+                Some(t) => {
+                    plan_err!("{SKETCH}: alpha and max_buckets must be numeric literals, got {t}")
                 }
-                _ => Ok(DataType::LargeBinary),
+                None => Ok(DataType::LargeBinary),
             }
         },
         params: |args| {
-            float_arg(
+            let alpha = float_arg(
                 SKETCH,
                 "alpha",
                 args.exprs,
@@ -87,10 +96,20 @@ pub fn sketch() -> SketchAggregate<DdSketch> {
                 ALPHA_RANGE,
                 alpha_ok,
                 DEFAULT_ALPHA,
-            )
+            )?;
+            let buckets = integer_arg(
+                SKETCH,
+                "max_buckets",
+                args.exprs,
+                2,
+                BUCKETS,
+                DEFAULT_MAX_BUCKETS as i64,
+            )?;
+            Ok((alpha, buckets as u32))
         },
         check_literals: |args| {
-            check_float_param(SKETCH, "alpha", args.get(1), ALPHA_RANGE, alpha_ok)
+            check_float_param(SKETCH, "alpha", args.get(1), ALPHA_RANGE, alpha_ok)?;
+            check_integer_param(SKETCH, "max_buckets", args.get(2), BUCKETS)
         },
         finish: None,
         documentation: || &SKETCH_DOC,
@@ -117,11 +136,12 @@ static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
          default alpha of 1%, a p99 latency of 250 ms comes back between 247.5 and 252.5. Made \
          for latencies and sizes, whose range spans orders of magnitude. Zero and negative \
          values are kept exactly apart; NULL and NaN are skipped; infinities are counted and \
-         returned at their ranks. Each sign keeps at most 2,048 buckets: beyond that the \
-         buckets nearest zero are collapsed into one, so the lowest quantiles lose the \
-         guarantee before the high ones do (sketch_info reports it). Also runs in moving \
-         window frames.",
-        "dd_sketch(x [, alpha])",
+         returned at their ranks. Each sign keeps at most max_buckets buckets (2,048 by \
+         default, which covers about 17 decades of values at alpha 1% and 1.8 at 0.1%): beyond \
+         that the buckets nearest zero are collapsed into one, so the lowest quantiles lose \
+         the guarantee while the high ones keep it (sketch_info then shows mode \
+         'collapsed'). Also runs in moving window frames.",
+        "dd_sketch(x [, alpha [, max_buckets]])",
         &[
             (
                 "x",
@@ -130,6 +150,10 @@ static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
             (
                 "alpha",
                 "Optional relative accuracy, a literal strictly between 0 and 1 (default 0.01).",
+            ),
+            (
+                "max_buckets",
+                "Optional bound on the buckets per sign, an integer literal from 16 to 1,048,576 (default 2,048); each bucket takes a few bytes.",
             ),
         ],
         "```sql\nSELECT dd_quantile(dd_sketch(latency_ms), 0.99) AS p99 FROM requests;\n```",

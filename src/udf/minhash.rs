@@ -223,7 +223,7 @@ impl Default for MinHashLshBands {
 }
 
 fn band_list_type() -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(DataType::UInt64, false)))
+    DataType::List(Arc::new(Field::new_list_field(DataType::UInt64, true)))
 }
 
 impl ScalarUDFImpl for MinHashLshBands {
