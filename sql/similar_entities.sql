@@ -1,4 +1,4 @@
--- Entities with similar behaviour (tutorial: get_similar_entities).
+-- Entities with similar behaviour to entity_1234 (tutorial: get_similar_entities).
 -- A MinHash signature of each entity's set of event types; LSH band keys find candidate pairs
 -- without comparing every pair (32 bands of 4 rows: pairs with Jaccard above about 0.42 are
 -- very likely to share a key); minhash_jaccard then scores the candidates.
@@ -12,11 +12,11 @@ WITH signatures AS (
 ),
 target AS (
     SELECT sig, unnest(minhash_lsh_bands(sig, 32)) AS band_key
-    FROM signatures WHERE entity = 'entity_42'
+    FROM signatures WHERE entity = 'entity_1234'
 ),
 band_keys AS (
     SELECT entity, events, sig, unnest(minhash_lsh_bands(sig, 32)) AS band_key
-    FROM signatures WHERE entity <> 'entity_42'
+    FROM signatures WHERE entity <> 'entity_1234'
 ),
 candidates AS (
     SELECT DISTINCT b.entity, b.events, minhash_jaccard(t.sig, b.sig) AS jaccard

@@ -1,8 +1,15 @@
 //! Decoders never panic, hang or allocate from a lying length field: random bytes and
 //! mutated valid states (with the checksum recomputed, so mutations reach the body decoders).
+//! A state that decodes is also queried, merged and encoded again, so a state that passes the
+//! decoder but is internally inconsistent cannot panic later either.
 
+use hazy::sketch::bloom::BloomFilter;
 use hazy::sketch::cms::CountMin;
+use hazy::sketch::dd::DdSketch;
 use hazy::sketch::envelope::{self, Family};
+use hazy::sketch::hash::{hash_i64, hash_str};
+use hazy::sketch::kll::Kll;
+use hazy::sketch::minhash::MinHash;
 use hazy::sketch::topk::TopK;
 use hazy::sketch::{HyperLogLog, describe};
 
@@ -19,6 +26,30 @@ impl Rng {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
+}
+
+fn bloom_seed(num_blocks: u32, values: std::ops::Range<i64>, repeats: i64) -> Vec<u8> {
+    let mut s = BloomFilter::new(num_blocks).unwrap();
+    values.for_each(|i| (0..repeats).for_each(|_| s.insert(&i)));
+    s.to_bytes()
+}
+
+fn minhash_seed(num_perm: u32, n: i64) -> Vec<u8> {
+    let mut s = MinHash::new(num_perm).unwrap();
+    (0..n).for_each(|i| s.insert(&i));
+    s.to_bytes()
+}
+
+fn kll_seed(k: u16, values: impl IntoIterator<Item = f64>) -> Vec<u8> {
+    let mut s = Kll::new(k).unwrap();
+    values.into_iter().for_each(|v| s.insert(v));
+    s.to_bytes()
+}
+
+fn dd_seed(alpha: f64, max_buckets: u32, values: impl IntoIterator<Item = f64>) -> Vec<u8> {
+    let mut s = DdSketch::with_max_buckets(alpha, max_buckets).unwrap();
+    values.into_iter().for_each(|v| s.insert(v));
+    s.to_bytes()
 }
 
 /// Valid states of every family, in every mode.
@@ -48,15 +79,228 @@ fn seeds() -> Vec<Vec<u8>> {
         });
         out.push(t.to_bytes());
     }
+    // Bloom: empty, sparse (with repeats), dense with few and with many blocks.
+    out.push(bloom_seed(1, 0..0, 1));
+    out.push(bloom_seed(4, 0..3, 2));
+    out.push(bloom_seed(42, 0..100, 1));
+    out.push(bloom_seed(1, 0..5, 1));
+    out.push(bloom_seed(4, 0..100, 1));
+    out.push(bloom_seed(42, 0..1_000, 1));
+    // MinHash: empty, mostly empty bins, every bin filled.
+    out.push(minhash_seed(16, 0));
+    out.push(minhash_seed(16, 3));
+    out.push(minhash_seed(128, 20));
+    out.push(minhash_seed(64, 5_000));
+    // KLL: empty, fewer values than k (with infinities and -0.0), compacted into many levels.
+    out.push(kll_seed(8, []));
+    out.push(kll_seed(8, [3.0, -0.0, 1.5]));
+    out.push(kll_seed(
+        200,
+        (0..50)
+            .map(|i| i as f64 - 20.0)
+            .chain([f64::INFINITY, f64::NEG_INFINITY, f64::NAN]),
+    ));
+    out.push(kll_seed(
+        8,
+        (0..10_000).map(|i| ((i * 7_919) % 10_000) as f64),
+    ));
+    out.push(kll_seed(
+        200,
+        (0..100_000u64).map(|i| ((i * 7_919) % 100_000) as f64),
+    ));
+    // DDSketch: empty, positives only, zeros/negatives/infinities, only zeros, only
+    // infinities, and collapsed in both stores.
+    out.push(dd_seed(0.01, 2048, []));
+    out.push(dd_seed(0.01, 2048, [1.0, 2.0, 1e6]));
+    out.push(dd_seed(
+        0.01,
+        2048,
+        (1..=100)
+            .map(|i| i as f64)
+            .chain((1..=20).map(|i| -(i as f64) * 0.5))
+            .chain([0.0, -0.0, 1e-310, f64::INFINITY, f64::NEG_INFINITY]),
+    ));
+    out.push(dd_seed(0.05, 16, [0.0, -0.0, 0.0]));
+    out.push(dd_seed(0.001, 16, [f64::NEG_INFINITY, f64::INFINITY]));
+    out.push(dd_seed(
+        0.02,
+        16,
+        (-300..=300).flat_map(|i| [10f64.powf(i as f64 / 10.0), -(10f64.powf(i as f64 / 20.0))]),
+    ));
     out
 }
 
-/// Every decoder over `bytes`: must return Ok or Err, never panic.
-fn decode_all(bytes: &[u8]) {
-    let _ = HyperLogLog::from_bytes(bytes).map(|s| s.estimate());
-    let _ = CountMin::from_bytes(bytes).map(|s| s.estimate(7));
-    let _ = TopK::from_bytes(bytes).map(|s| s.top(5).len());
-    let _ = describe(bytes);
+/// Queries, merges and re-encodes a decoded filter.
+fn exercise_bloom(s: BloomFilter, bytes: &[u8]) {
+    for h in [0, 7, u64::MAX, hash_i64(1), hash_str("a")] {
+        let _ = s.contains_hash(h);
+    }
+    assert!((0.0..=1.0).contains(&s.fill()), "bloom fill {}", s.fill());
+    assert!((0.0..=1.0).contains(&s.estimated_fpr()));
+    assert!(s.estimated_distinct() >= 0.0);
+    assert_eq!(
+        s.to_bytes(),
+        bytes,
+        "bloom state does not re-encode as itself"
+    );
+    let mut m = s.clone();
+    m.merge(&s).unwrap();
+    m.merge_bytes(bytes).unwrap();
+    m.insert_hash(7);
+    assert!(m.contains_hash(7));
+    BloomFilter::from_bytes(&m.to_bytes()).unwrap();
+}
+
+/// Queries, merges and re-encodes a decoded MinHash.
+fn exercise_minhash(s: MinHash, bytes: &[u8]) {
+    assert_eq!(s.jaccard(&s).unwrap(), 1.0);
+    let bands = s.lsh_bands(8).unwrap();
+    assert_eq!(bands.len(), if s.is_empty() { 0 } else { 8 });
+    let _ = s.signature();
+    assert_eq!(
+        s.to_bytes(),
+        bytes,
+        "minhash state does not re-encode as itself"
+    );
+    let mut m = s.clone();
+    m.merge(&s).unwrap();
+    m.merge_bytes(bytes).unwrap();
+    let _ = m.jaccard(&s).unwrap();
+    MinHash::from_bytes(&m.to_bytes()).unwrap();
+}
+
+/// Queries, merges and re-encodes a decoded KLL sketch.
+fn exercise_kll(s: Kll, bytes: &[u8]) {
+    let median = s.quantile(0.5).unwrap();
+    assert_eq!(median.is_some(), !s.is_empty());
+    if let (Some(m), Some(lo), Some(hi)) = (median, s.min(), s.max()) {
+        assert!(lo <= m && m <= hi, "kll median {m} outside [{lo}, {hi}]");
+        let r = s.rank(m).unwrap();
+        assert!((0.0..=1.0).contains(&r), "kll rank {r}");
+    }
+    let _ = s.rank(0.0);
+    let _ = s.quantiles(&[0.0, 0.01, 0.5, 0.99, 1.0]).unwrap();
+    assert_eq!(
+        s.to_bytes(),
+        bytes,
+        "kll state does not re-encode as itself"
+    );
+    let mut m = s.clone();
+    if m.merge(&s).is_ok() {
+        let _ = m.quantile(0.5).unwrap();
+        Kll::from_bytes(&m.to_bytes()).unwrap();
+    }
+    if s.n() < u64::MAX / 2 {
+        let mut m = s;
+        [1.0, -1.0, f64::INFINITY, 0.0]
+            .iter()
+            .for_each(|&v| m.insert(v));
+        let _ = m.quantile(0.5).unwrap();
+        Kll::from_bytes(&m.to_bytes()).unwrap();
+    }
+}
+
+/// Queries, merges and re-encodes a decoded DDSketch.
+fn exercise_dd(s: DdSketch, bytes: &[u8]) {
+    let median = s.quantile(0.5).unwrap();
+    assert_eq!(median.is_some(), !s.is_empty());
+    if let (Some(m), Some(lo), Some(hi)) = (median, s.min(), s.max()) {
+        assert!(lo <= m && m <= hi, "dd median {m} outside [{lo}, {hi}]");
+    }
+    let _ = s.quantiles(&[0.0, 0.01, 0.5, 0.99, 1.0]).unwrap();
+    assert_eq!(s.to_bytes(), bytes, "dd state does not re-encode as itself");
+    let mut m = s.clone();
+    if m.merge(&s).is_ok() {
+        let _ = m.quantile(0.5).unwrap();
+        DdSketch::from_bytes(&m.to_bytes()).unwrap();
+    }
+    if s.count() < u64::MAX / 2 {
+        let mut m = s;
+        [1.0, -1.0, 0.0, 1e300, -1e-300, f64::INFINITY]
+            .iter()
+            .for_each(|&v| m.insert(v));
+        let _ = m.quantile(0.5).unwrap();
+        DdSketch::from_bytes(&m.to_bytes()).unwrap();
+    }
+}
+
+/// Every decoder over `bytes`: must return Ok or Err, never panic. What decodes is exercised.
+/// Returns the code of the family whose decoder accepted the bytes, if any.
+fn decode_all(bytes: &[u8]) -> Option<u8> {
+    let mut ok = None;
+    let mut accepted = |family: Family, decoded: bool| {
+        if decoded {
+            ok = Some(family as u8);
+        }
+    };
+    accepted(
+        Family::HyperLogLog,
+        HyperLogLog::from_bytes(bytes).map(|s| s.estimate()).is_ok(),
+    );
+    accepted(
+        Family::CountMin,
+        CountMin::from_bytes(bytes).map(|s| s.estimate(7)).is_ok(),
+    );
+    accepted(
+        Family::TopK,
+        TopK::from_bytes(bytes).map(|s| s.top(5).len()).is_ok(),
+    );
+    if let Ok(s) = BloomFilter::from_bytes(bytes) {
+        exercise_bloom(s, bytes);
+        accepted(Family::Bloom, true);
+    }
+    if let Ok(s) = MinHash::from_bytes(bytes) {
+        exercise_minhash(s, bytes);
+        accepted(Family::MinHash, true);
+    }
+    if let Ok(s) = Kll::from_bytes(bytes) {
+        exercise_kll(s, bytes);
+        accepted(Family::Kll, true);
+    }
+    if let Ok(s) = DdSketch::from_bytes(bytes) {
+        exercise_dd(s, bytes);
+        accepted(Family::DDSketch, true);
+    }
+    assert_eq!(describe(bytes).is_ok(), ok.is_some());
+    ok
+}
+
+/// Offsets of fixed fields (parameters, counts, extremes, mode and length fields) of each
+/// family's state, where a mutation is most likely to make a subtly inconsistent state.
+fn field_offsets(family: u8) -> &'static [usize] {
+    match family {
+        4 => &[12, 16, 17, 25],                 // blocks, mode, items, hash count
+        5 => &[12, 16, 24],                     // num_perm, items, first bin
+        6 => &[12, 14, 22, 30, 38, 39, 43, 47], // k, n, min, max, levels, lengths
+        7 => &[12, 20, 24, 32, 40, 48, 56, 64, 72, 73, 77, 81], // alpha .. positive store
+        _ => &[6, 8, 10, 22, 23, 24, 25],
+    }
+}
+
+/// A value of `width` bytes likely to be on an edge of some field's validity.
+fn special(rng: &mut Rng, old: u64, width: usize) -> u64 {
+    let top = if width == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * width)) - 1
+    };
+    let v = match rng.below(14) {
+        0 => 0,
+        1 => 1,
+        2 => u64::MAX,
+        3 => 1 << (8 * width - 1),
+        4 => old.wrapping_add(1),
+        5 => old.wrapping_sub(1),
+        6 => old.wrapping_mul(2),
+        7 => old / 2,
+        8 => f64::NAN.to_bits(),
+        9 => f64::INFINITY.to_bits(),
+        10 => f64::NEG_INFINITY.to_bits(),
+        11 => (-0.0f64).to_bits(),
+        12 => f64::MIN_POSITIVE.to_bits(),
+        _ => rng.below(300) as u64,
+    };
+    v & top
 }
 
 fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
@@ -64,7 +308,7 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     if v.is_empty() {
         return vec![rng.next() as u8];
     }
-    match rng.below(6) {
+    match rng.below(7) {
         0 => {
             let i = rng.below(v.len());
             v[i] ^= 1 << rng.below(8);
@@ -82,6 +326,22 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
             // Lie in a length field (params, body, or a sparse entry count).
             let i = [6, 8, 10, 22, 23, 24, 25][rng.below(7)].min(v.len() - 1);
             v[i] = 0xFF;
+        }
+        5 => {
+            // An edge value (0, ±1, NaN, ±inf, -0.0, ...) in a field, little-endian.
+            let width = [1, 2, 4, 8][rng.below(4)];
+            let offsets = field_offsets(v.get(5).copied().unwrap_or(0));
+            let at = if rng.below(2) == 0 {
+                offsets[rng.below(offsets.len())]
+            } else {
+                rng.below(v.len())
+            };
+            if at + width <= v.len() {
+                let mut old = [0u8; 8];
+                old[..width].copy_from_slice(&v[at..at + width]);
+                let new = special(rng, u64::from_le_bytes(old), width);
+                v[at..at + width].copy_from_slice(&new.to_le_bytes()[..width]);
+            }
         }
         _ => {
             let i = rng.below(v.len());
@@ -104,10 +364,21 @@ fn rewrap(v: &[u8]) -> Option<Vec<u8>> {
     Some(envelope::encode(family, params, body))
 }
 
+/// Rounds of a fuzz loop and the seed of its generator: `default` rounds and `seed` unless
+/// `HAZY_FUZZ_ROUNDS` or `HAZY_FUZZ_SEED` say otherwise (for a longer hunt by hand).
+fn fuzz_config(default: usize, seed: u64) -> (usize, Rng) {
+    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let rounds = var("HAZY_FUZZ_ROUNDS").map_or(default, |r| r as usize);
+    (
+        rounds,
+        Rng(var("HAZY_FUZZ_SEED").map_or(seed, |s| s ^ seed)),
+    )
+}
+
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = Rng(1);
-    for _ in 0..100_000 {
+    let (rounds, mut rng) = fuzz_config(100_000, 1);
+    for _ in 0..rounds {
         let len = rng.below(96);
         let mut v: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
         if rng.below(2) == 0 && v.len() >= 6 {
@@ -116,20 +387,7 @@ fn random_bytes_never_panic() {
             v[5] = 1 + rng.below(7) as u8;
         }
         decode_all(&v);
-    }
-}
-
-#[test]
-fn mutated_states_never_panic() {
-    let mut rng = Rng(2);
-    let seeds = seeds();
-    for round in 0..200_000 {
-        let seed = &seeds[round % seeds.len()];
-        let mut v = mutate(&mut rng, seed);
-        for _ in 0..rng.below(3) {
-            v = mutate(&mut rng, &v);
-        }
-        decode_all(&v);
+        // Random bodies behind a valid envelope reach the body decoders.
         if let Some(w) = rewrap(&v) {
             decode_all(&w);
         }
@@ -137,14 +395,102 @@ fn mutated_states_never_panic() {
 }
 
 #[test]
-fn unmodified_seeds_decode() {
-    for s in seeds() {
-        let again = match Family::from_code(s[5]).unwrap() {
-            Family::HyperLogLog => HyperLogLog::from_bytes(&s).unwrap().to_bytes(),
-            Family::CountMin => CountMin::from_bytes(&s).unwrap().to_bytes(),
-            _ => TopK::from_bytes(&s).unwrap().to_bytes(),
-        };
-        assert_eq!(again, s);
-        describe(&s).unwrap();
+fn mutated_states_never_panic() {
+    let (rounds, mut rng) = fuzz_config(400_000, 2);
+    let seeds = seeds();
+    // Mutated states (differing from their seed) that some decoder accepted, by family code.
+    let mut accepted = [0u32; 8];
+    for round in 0..rounds {
+        let seed = &seeds[round % seeds.len()];
+        let mut v = mutate(&mut rng, seed);
+        for _ in 0..rng.below(3) {
+            v = mutate(&mut rng, &v);
+        }
+        decode_all(&v);
+        if let Some(w) = rewrap(&v)
+            && w != *seed
+            && let Some(family) = decode_all(&w)
+        {
+            accepted[family as usize] += 1;
+        }
     }
+    eprintln!("mutated states accepted, by family code: {accepted:?}");
+    // The mutations reach past the decoders' checks often enough to exercise the sketches.
+    for family in [
+        Family::Bloom,
+        Family::MinHash,
+        Family::Kll,
+        Family::DDSketch,
+    ] {
+        assert!(
+            accepted[family as usize] >= 1_000,
+            "only {} mutated {} states decoded",
+            accepted[family as usize],
+            family.name()
+        );
+    }
+}
+
+/// The decoded seed encoded again, by its family's decoder.
+fn reencode(s: &[u8]) -> Vec<u8> {
+    match Family::from_code(s[5]).unwrap() {
+        Family::HyperLogLog => HyperLogLog::from_bytes(s).unwrap().to_bytes(),
+        Family::CountMin => CountMin::from_bytes(s).unwrap().to_bytes(),
+        Family::TopK => TopK::from_bytes(s).unwrap().to_bytes(),
+        Family::Bloom => BloomFilter::from_bytes(s).unwrap().to_bytes(),
+        Family::MinHash => MinHash::from_bytes(s).unwrap().to_bytes(),
+        Family::Kll => Kll::from_bytes(s).unwrap().to_bytes(),
+        Family::DDSketch => DdSketch::from_bytes(s).unwrap().to_bytes(),
+    }
+}
+
+#[test]
+fn unmodified_seeds_decode() {
+    let seeds = seeds();
+    for family in 1..=7u8 {
+        assert!(
+            seeds.iter().any(|s| s[5] == family),
+            "no seed of family {family}"
+        );
+    }
+    for s in seeds {
+        assert_eq!(reencode(&s), s);
+        describe(&s).unwrap();
+        decode_all(&s);
+    }
+}
+
+/// The seeds cover every mode of the new families.
+#[test]
+fn seeds_cover_every_mode() {
+    let seeds = seeds();
+    let infos: Vec<_> = seeds.iter().map(|s| describe(s).unwrap()).collect();
+    for (family, mode) in [
+        (Family::Bloom, "sparse"),
+        (Family::Bloom, "dense"),
+        (Family::DDSketch, "exact-range"),
+        (Family::DDSketch, "collapsed"),
+    ] {
+        assert!(
+            infos.iter().any(|i| i.family == family && i.mode == mode),
+            "no {} seed in {mode} mode",
+            family.name()
+        );
+    }
+    let kll: Vec<_> = seeds
+        .iter()
+        .filter_map(|s| Kll::from_bytes(s).ok())
+        .collect();
+    assert!(kll.iter().any(|s| s.num_levels() == 1 && !s.is_empty()));
+    assert!(kll.iter().any(|s| s.num_levels() > 5));
+    let minhash: Vec<_> = seeds
+        .iter()
+        .filter_map(|s| MinHash::from_bytes(s).ok())
+        .collect();
+    assert!(minhash.iter().any(|s| s.filled_bins() == s.num_perm()));
+    assert!(
+        minhash
+            .iter()
+            .any(|s| !s.is_empty() && s.filled_bins() < s.num_perm() / 2)
+    );
 }

@@ -442,7 +442,8 @@ impl DdSketch {
     /// Adds a value; NaN is ignored.
     #[inline]
     pub fn insert(&mut self, v: f64) {
-        if v.is_nan() {
+        // A full counter (only a crafted state gets there) keeps the sketch consistent.
+        if v.is_nan() || self.count == u64::MAX {
             return;
         }
         let v = v + 0.0; // -0.0 becomes 0.0

@@ -229,7 +229,8 @@ impl Kll {
     /// Adds a value; NaN is ignored.
     #[inline]
     pub fn insert(&mut self, v: f64) {
-        if v.is_nan() {
+        // A full counter (only a crafted state gets there) keeps the sketch consistent.
+        if v.is_nan() || self.n == u64::MAX {
             return;
         }
         if self.retained >= self.capacity {
