@@ -81,6 +81,56 @@ const CASES: &[Case] = &[
         sql: "SELECT sum(octet_length(k)) FROM bench",
     },
     Case {
+        name: "hazy approx_quantile(v, 0.99)",
+        group: "float p99",
+        sql: "SELECT approx_quantile(v, 0.99) FROM bench",
+    },
+    Case {
+        name: "hazy dd_quantile(dd_sketch(v), 0.99)",
+        group: "float p99",
+        sql: "SELECT dd_quantile(dd_sketch(v), 0.99) FROM bench",
+    },
+    Case {
+        name: "datafusion approx_percentile_cont(v, 0.99)",
+        group: "float p99",
+        sql: "SELECT approx_percentile_cont(v, 0.99) FROM bench",
+    },
+    Case {
+        name: "scan floor sum(v)",
+        group: "float p99",
+        sql: "SELECT sum(v) FROM bench",
+    },
+    Case {
+        name: "hazy bloom_sketch(s, 2000000, 0.01)",
+        group: "bloom build, 10M strings",
+        sql: "SELECT sketch_info(bloom_sketch(s, 2000000, 0.01))['bytes'] FROM bench",
+    },
+    Case {
+        name: "hazy bloom_contains(filter of id, g) over 10M rows",
+        group: "bloom build + probe",
+        sql: "SELECT count(*) FROM bench WHERE bloom_contains((SELECT bloom_sketch(id, 2000000, 0.01) FROM bench), g)",
+    },
+    Case {
+        name: "hazy bloom_sketch(id, 2000000, 0.01)",
+        group: "bloom build + probe",
+        sql: "SELECT sketch_info(bloom_sketch(id, 2000000, 0.01))['bytes'] FROM bench",
+    },
+    Case {
+        name: "hazy minhash_sketch(k) GROUP BY g % 10000",
+        group: "minhash, 10k entities",
+        sql: "SELECT count(*), sum(sketch_info(m)['items']) FROM (SELECT g % 10000 AS e, minhash_sketch(k) AS m FROM bench GROUP BY 1)",
+    },
+    Case {
+        name: "datafusion array_agg(DISTINCT k) GROUP BY g % 10000",
+        group: "minhash, 10k entities",
+        sql: "SELECT count(*), sum(cardinality(a)) FROM (SELECT g % 10000 AS e, array_agg(DISTINCT k) AS a FROM bench GROUP BY 1)",
+    },
+    Case {
+        name: "scan floor count(*) GROUP BY g % 10000",
+        group: "minhash, 10k entities",
+        sql: "SELECT g % 10000, count(*) FROM bench GROUP BY 1",
+    },
+    Case {
         name: "scan floor count(*) GROUP BY g",
         group: "1M groups",
         sql: "SELECT g, count(*) FROM bench GROUP BY g",

@@ -26,6 +26,20 @@ const TOTALS: &str = "SELECT count(*) AS events, approx_count_distinct(entity) A
      sketch_info(cms_sketch(event_type))['bytes'] AS cms_bytes, \
      sketch_info(topk_sketch(entity))['bytes'] AS topk_entities_bytes, \
      sketch_info(topk_sketch(event_type))['bytes'] AS topk_types_bytes FROM events";
+const MORE_BYTES: &str = "SELECT \
+     sketch_info(bloom_sketch(entity, 20000, 0.01))['bytes'] AS bloom_bytes, \
+     sketch_info(kll_sketch(value))['bytes'] AS kll_bytes, \
+     sketch_info(dd_sketch(value))['bytes'] AS dd_bytes FROM events";
+const MINHASH_BYTES: &str = "SELECT sum(sketch_info(sig)['bytes']), count(*) \
+     FROM (SELECT minhash_sketch(event_type) AS sig FROM events GROUP BY entity)";
+const PERCENTILES: &str = "SELECT q, kll_quantile(k, q), dd_quantile(d, q), \
+     CASE q WHEN 0.5 THEN p50 WHEN 0.9 THEN p90 ELSE p99 END FROM \
+     (SELECT kll_sketch(value) AS k, dd_sketch(value) AS d, \
+             percentile_cont(value, 0.5) AS p50, percentile_cont(value, 0.9) AS p90, \
+             percentile_cont(value, 0.99) AS p99 FROM events) \
+     CROSS JOIN (VALUES (0.5), (0.9), (0.99)) AS u(q) ORDER BY q";
+const FIRST_TIME_SQL: &str = include_str!("../../sql/first_time_entities.sql");
+const SIMILAR_SQL: &str = include_str!("../../sql/similar_entities.sql");
 const TOP_EVENT_TYPES: &str = "SELECT t['item'] AS event_type, t['count'] AS n \
      FROM (SELECT unnest(approx_topk(event_type, 10)) AS t FROM events)";
 const TOP_ENTITIES: &str = "SELECT t['item'] AS entity, t['count'] AS n, t['upper'] AS upper \
@@ -104,30 +118,133 @@ pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
         );
     });
 
+    first_time_section(ctx, &mut out, &thin, exact).await?;
+    similar_section(ctx, &mut out, &thin).await?;
+    percentile_section(ctx, &mut out, &thin).await?;
+
+    let more = query(ctx, MORE_BYTES).await?;
+    let minhash = query(ctx, MINHASH_BYTES).await?;
     let _ = writeln!(
         out,
         "\n{thin}\nMEMORY USAGE (serialized sketch states)\n{thin}"
     );
     let _ = writeln!(
         out,
-        "  HyperLogLog:    {:>10} bytes  ({hll_mode}, p=14)",
+        "  HyperLogLog:      {:>10} bytes  ({hll_mode}, p=14)",
         thousands(hll_bytes)
     );
-    for (name, bytes) in [
+    let signatures = format!("MinHash ({}):", thousands(int(&minhash, 1, 0)));
+    let sizes = [
         ("CountMinSketch:", cms_bytes),
         ("TopK (entities):", topk_entities_bytes),
         ("TopK (events):", topk_types_bytes),
-    ] {
-        let _ = writeln!(out, "  {name:<16}{:>10} bytes", thousands(bytes));
+        ("BloomFilter:", int(&more, 0, 0)),
+        (signatures.as_str(), int(&minhash, 0, 0)),
+        ("KLL (value):", int(&more, 1, 0)),
+        ("DDSketch (value):", int(&more, 2, 0)),
+    ];
+    for (name, bytes) in sizes {
+        let _ = writeln!(out, "  {name:<18}{:>10} bytes", thousands(bytes));
     }
-    let total = hll_bytes + cms_bytes + topk_entities_bytes + topk_types_bytes;
-    let _ = writeln!(out, "  {:<16}{:>10} bytes", "TOTAL:", thousands(total));
+    let total = hll_bytes + sizes.iter().map(|(_, b)| b).sum::<i64>();
+    let _ = writeln!(out, "  {:<18}{:>10} bytes", "TOTAL:", thousands(total));
     let _ = writeln!(
         out,
         "\nTry: hazy sql -c \"SELECT approx_count_distinct(entity) FROM '{}'\"",
         path.display()
     );
     Ok(out)
+}
+
+/// First-time entities per minute, from sql/first_time_entities.sql.
+async fn first_time_section(
+    ctx: &SessionContext,
+    out: &mut String,
+    thin: &str,
+    exact_entities: i64,
+) -> Result<()> {
+    let minutes = query(ctx, FIRST_TIME_SQL).await?;
+    let _ = writeln!(
+        out,
+        "\n{thin}\nFIRST-TIME ENTITIES per minute (Bloom filter of the earlier minutes)\n{thin}"
+    );
+    let mut total = 0;
+    let mut shown = 0;
+    for_rows(&minutes, |b, r| {
+        total += int_at(b, 3, r);
+        if shown < 5 {
+            shown += 1;
+            let _ = writeln!(
+                out,
+                "  {}  {:>6} active {:>6} new",
+                &text_at(b, 0, r)[11..16],
+                thousands(int_at(b, 2, r)),
+                thousands(int_at(b, 3, r))
+            );
+        }
+    });
+    let _ = writeln!(
+        out,
+        "  ...\n  First-time entities: {} (exact {}; a false positive can only hide a new one)",
+        thousands(total),
+        thousands(exact_entities)
+    );
+    Ok(())
+}
+
+/// Entities that behave like one entity, from sql/similar_entities.sql.
+async fn similar_section(ctx: &SessionContext, out: &mut String, thin: &str) -> Result<()> {
+    let similar = query(ctx, SIMILAR_SQL).await?;
+    let _ = writeln!(
+        out,
+        "\n{thin}\nENTITIES SIMILAR TO entity_1234 (MinHash of event types, LSH bands)\n{thin}"
+    );
+    let mut shown = 0;
+    for_rows(&similar, |b, r| {
+        if shown < 5 {
+            shown += 1;
+            let _ = writeln!(
+                out,
+                "  {:<15} {:>4} events  jaccard {}",
+                text_at(b, 0, r),
+                int_at(b, 1, r),
+                text_at(b, 2, r)
+            );
+        }
+    });
+    Ok(())
+}
+
+/// Percentiles of `value` from KLL and DDSketch beside the exact ones.
+async fn percentile_section(ctx: &SessionContext, out: &mut String, thin: &str) -> Result<()> {
+    let rows = query(ctx, PERCENTILES).await?;
+    let _ = writeln!(
+        out,
+        "\n{thin}\nPERCENTILES of value   KLL (k=200)   DDSketch (1%)   exact\n{thin}"
+    );
+    for_rows(&rows, |b, r| {
+        let q = float_at(b, 0, r);
+        let _ = writeln!(
+            out,
+            "  p{:<19} {:>11.4} {:>15.4} {:>7.4}",
+            (q * 100.0).round(),
+            float_at(b, 1, r),
+            float_at(b, 2, r),
+            float_at(b, 3, r)
+        );
+    });
+    Ok(())
+}
+
+fn float_at(b: &RecordBatch, col: usize, row: usize) -> f64 {
+    let c = arrow::compute::cast(b.column(col), &arrow::datatypes::DataType::Float64)
+        .expect("numeric column");
+    let a = c.as_primitive::<arrow::datatypes::Float64Type>();
+    if a.is_null(row) {
+        f64::NAN
+    } else {
+        a.value(row)
+    }
 }
 
 fn for_rows(batches: &[RecordBatch], mut f: impl FnMut(&RecordBatch, usize)) {

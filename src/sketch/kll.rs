@@ -250,6 +250,9 @@ impl Kll {
 
     /// Adds many values (NaN ignored): the same state as inserting them one by one, faster.
     pub fn insert_many(&mut self, values: &[f64]) {
+        if self.n.checked_add(values.len() as u64).is_none() {
+            return; // only a crafted state gets near a full counter
+        }
         let mut rest = values;
         while !rest.is_empty() {
             if self.retained >= self.capacity {

@@ -242,13 +242,15 @@ impl ScalarUDFImpl for BloomContains {
                  added; true means added, or a false positive (at about the filter's fpr). The \
                  item may be a literal or a column of any type that hashes like the sketched \
                  values (an integer literal finds INT, BIGINT or DOUBLE values alike). NULL \
-                 state or item gives NULL.",
+                 state or item gives NULL. To probe many rows with one filter, pass it as a \
+                 scalar subquery (evaluated once) rather than through a CROSS JOIN, which \
+                 copies the state into every row.",
                 "bloom_contains(state, item)",
                 &[
                     ("state", "A bloom state."),
                     ("item", "The value to look up: a literal or a column."),
                 ],
-                "```sql\n-- First-time entities today, given a filter of all earlier days\nSELECT DISTINCT e.entity FROM today e CROSS JOIN history h\nWHERE NOT bloom_contains(h.seen, e.entity);\n```",
+                "```sql\n-- Entities new today, given the filters of all earlier days. The scalar subquery\n-- runs once and its filter is decoded once.\nSELECT DISTINCT entity FROM today\nWHERE NOT bloom_contains((SELECT bloom_merge(seen) FROM daily WHERE day < DATE '2026-11-28'), entity);\n```",
             )
         });
         Some(&DOC)

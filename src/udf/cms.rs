@@ -10,8 +10,8 @@ use super::groups::{
     GroupSketch, Retract, SketchAccumulator, SketchGroups, SlidingSketchAccumulator, states_array,
     update_any,
 };
-use super::hashing::{check_hashable, for_each_hash, for_each_weighted_hash};
-use super::scalar::{check_state_args, map_rows, state_at};
+use super::hashing::{check_hashable, for_each_weighted_hash};
+use super::scalar::{check_state_args, columnar, map_rows, probe_hashes, state_at};
 use crate::sketch::cms::{self, CountMin, DEFAULT_DELTA, DEFAULT_EPSILON};
 use arrow::array::{Array, ArrayRef, Int64Array, LargeBinaryBuilder};
 use arrow::datatypes::{DataType, Field, FieldRef};
@@ -461,38 +461,11 @@ impl ScalarUDFImpl for CmsEstimate {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let f = self.name();
-        // A constant state (the common case: one sketch probed with many items) is decoded once.
-        if let ColumnarValue::Scalar(state) = &args.args[0] {
-            let sketch = super::args::scalar_state(f, state)?
-                .map(|b| decode_state(f, b))
-                .transpose()?;
-            let items = args.args[1].to_array(args.number_rows)?;
-            let mut hashes = vec![None; items.len()];
-            for_each_hash(items.as_ref(), |row, h| hashes[row] = Some(h))?;
-            let out: Int64Array = hashes
-                .iter()
-                .map(|h| Some(sketch.as_ref()?.estimate((*h)?).min(i64::MAX as u64) as i64))
-                .collect();
-            return Ok(match &args.args[1] {
-                ColumnarValue::Scalar(_) => {
-                    ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
-                }
-                ColumnarValue::Array(_) => ColumnarValue::Array(Arc::new(out)),
-            });
-        }
-        map_rows(&args, |arrays, row| {
-            let Some(bytes) = state_at(f, arrays[0].as_ref(), row)? else {
-                return Ok(ScalarValue::Int64(None));
-            };
-            let item = arrays[1].slice(row, 1);
-            let mut hash = None;
-            for_each_hash(item.as_ref(), |_, h| hash = Some(h))?;
-            let sketch = decode_state(f, bytes)?;
-            Ok(ScalarValue::Int64(
-                hash.map(|h| sketch.estimate(h).min(i64::MAX as u64) as i64),
-            ))
-        })
+        let (values, all_scalar) =
+            probe_hashes(self.name(), &args, CountMin::from_bytes, |s, h| {
+                s.estimate(h).min(i64::MAX as u64) as i64
+            })?;
+        columnar(Arc::new(Int64Array::from(values)), all_scalar)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -49,6 +49,10 @@ impl StateSketch for DdSketch {
         DdSketch::insert(self, v)
     }
 
+    fn insert_all(&mut self, values: &[f64]) {
+        DdSketch::insert_many(self, values)
+    }
+
     fn heap_size(&self) -> usize {
         DdSketch::heap_size(self)
     }

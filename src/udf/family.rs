@@ -42,6 +42,10 @@ pub trait StateSketch: Clone + Debug + Send + Sync + 'static {
         f: &mut dyn FnMut(usize, Self::Input),
     ) -> Result<()>;
     fn insert(&mut self, input: Self::Input);
+    /// Adds many inputs to one sketch (families with a faster batch path override it).
+    fn insert_all(&mut self, inputs: &[Self::Input]) {
+        inputs.iter().for_each(|&i| self.insert(i));
+    }
     fn heap_size(&self) -> usize;
     fn write_to(&self, out: &mut Vec<u8>);
     fn decode(bytes: &[u8]) -> Result<Self, SketchError>;
@@ -219,6 +223,28 @@ impl<S: StateSketch> Glue<S> {
         self.params.map(S::create)
     }
 
+    /// All rows into one sketch (no GROUP BY, or a batch of one group): one batch insert,
+    /// one heap measurement.
+    fn update_one(
+        &self,
+        slot: &mut Option<S>,
+        values: &[ArrayRef],
+        keep: &dyn Fn(usize) -> bool,
+        params: S::Params,
+    ) -> Result<isize> {
+        let before = slot.as_ref().map_or(0, S::heap_size);
+        let mut inputs = Vec::with_capacity(values[0].len());
+        S::feed(self.function, values, keep, &mut |_, input| {
+            inputs.push(input)
+        })?;
+        if inputs.is_empty() {
+            return Ok(0);
+        }
+        let sketch = slot.get_or_insert_with(|| S::create(params));
+        sketch.insert_all(&inputs);
+        Ok(sketch.heap_size() as isize - before as isize)
+    }
+
     fn merge_into(&self, into: &mut S, other: &S) -> Result<()> {
         into.merge(other).map_err(|e| self.error(e))
     }
@@ -249,6 +275,11 @@ impl<S: StateSketch> GroupSketch for Glue<S> {
         let Some(params) = self.params else {
             return internal_err!("{}: values given to a state aggregate", self.function);
         };
+        if let Some(&group) = groups.first()
+            && groups.iter().all(|&g| g == group)
+        {
+            return self.update_one(&mut sketches[group], values, keep, params);
+        }
         let mut delta = 0isize;
         S::feed(self.function, values, keep, &mut |row, input| {
             let sketch = sketches[groups[row]].get_or_insert_with(|| S::create(params));

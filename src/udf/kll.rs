@@ -57,6 +57,10 @@ impl StateSketch for Kll {
         Kll::insert(self, v)
     }
 
+    fn insert_all(&mut self, values: &[f64]) {
+        Kll::insert_many(self, values)
+    }
+
     fn heap_size(&self) -> usize {
         Kll::heap_size(self)
     }

@@ -70,7 +70,7 @@ pub fn map_rows(
 /// both non-null (`None` otherwise). A constant state, the common case of one sketch probed
 /// with many items, is decoded once. Returns the values and whether every argument was a
 /// scalar (then there is one value, and the result should be a scalar).
-pub fn probe_hashes<S, T>(
+pub fn probe_hashes<S: Send + Sync + 'static, T>(
     function: &str,
     args: &ScalarFunctionArgs,
     decode: impl Fn(&[u8]) -> Result<S, crate::sketch::SketchError>,
@@ -88,7 +88,7 @@ pub fn probe_hashes<S, T>(
     let out = match &args.args[0] {
         ColumnarValue::Scalar(state) => {
             let sketch = super::args::scalar_state(function, state)?
-                .map(decode)
+                .map(|bytes| decode_constant(bytes, &decode))
                 .transpose()?;
             hashes
                 .iter()
@@ -96,12 +96,19 @@ pub fn probe_hashes<S, T>(
                 .collect()
         }
         ColumnarValue::Array(states) => {
+            // A join repeats one state on many rows: decode it once while it repeats.
+            let mut last: Option<(&[u8], S)> = None;
             let mut out = Vec::with_capacity(rows);
             for (row, hash) in hashes.iter().enumerate() {
-                out.push(match (state_at(function, states.as_ref(), row)?, hash) {
-                    (Some(bytes), Some(h)) => Some(probe(&decode(bytes)?, *h)),
-                    _ => None,
-                });
+                let (Some(bytes), Some(h)) = (state_at(function, states.as_ref(), row)?, hash)
+                else {
+                    out.push(None);
+                    continue;
+                };
+                if last.as_ref().is_none_or(|(b, _)| *b != bytes) {
+                    last = Some((bytes, decode(bytes)?));
+                }
+                out.push(last.as_ref().map(|(_, sketch)| probe(sketch, *h)));
             }
             out
         }
@@ -116,4 +123,40 @@ pub fn columnar(array: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
     } else {
         ColumnarValue::Array(array)
     })
+}
+
+/// Decodes a constant state once per thread, not once per batch: a literal or scalar-subquery
+/// state arrives again with every batch, and a large filter takes longer to decode (checksum
+/// and structure) than a batch takes to probe. Keyed by type, length and the state's trailing
+/// xxh3 checksum, which identifies the bytes for any honest input.
+fn decode_constant<S: Send + Sync + 'static>(
+    bytes: &[u8],
+    decode: &impl Fn(&[u8]) -> Result<S>,
+) -> Result<std::sync::Arc<S>> {
+    use std::any::{Any, TypeId};
+    use std::cell::RefCell;
+    type Entry = (
+        TypeId,
+        usize,
+        [u8; 8],
+        std::sync::Arc<dyn Any + Send + Sync>,
+    );
+    thread_local! {
+        static LAST: RefCell<Option<Entry>> = const { RefCell::new(None) };
+    }
+    let trailer: [u8; 8] = match bytes.len().checked_sub(8) {
+        Some(start) => bytes[start..].try_into().expect("8 bytes"),
+        None => return decode(bytes).map(std::sync::Arc::new),
+    };
+    let key = (TypeId::of::<S>(), bytes.len(), trailer);
+    let cached = LAST.with_borrow(|last| match last {
+        Some((t, n, c, sketch)) if (*t, *n, *c) == key => sketch.clone().downcast::<S>().ok(),
+        _ => None,
+    });
+    if let Some(sketch) = cached {
+        return Ok(sketch);
+    }
+    let sketch = std::sync::Arc::new(decode(bytes)?);
+    LAST.with_borrow_mut(|last| *last = Some((key.0, key.1, key.2, sketch.clone())));
+    Ok(sketch)
 }
