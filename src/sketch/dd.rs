@@ -681,71 +681,17 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sketch::testdata::{DISTRIBUTIONS, Data, Rng};
 
     /// A named corruption of a body.
     type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
 
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-        fn normal(&mut self) -> f64 {
-            let u = 1.0 - self.unit();
-            let v = self.unit();
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        }
-    }
-
-    const DISTRIBUTIONS: [&str; 9] = [
-        "uniform",
-        "normal",
-        "lognormal",
-        "pareto",
-        "sorted",
-        "reversed",
-        "ten_values",
-        "signed_with_zeros",
-        "tiny_and_huge",
-    ];
-
-    fn data(dist: &str, n: usize, seed: u64) -> Vec<f64> {
-        let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0xC0FFEE);
-        let mut v: Vec<f64> = (0..n)
-            .map(|_| match dist {
-                "uniform" | "sorted" | "reversed" => rng.unit() * 1000.0,
-                "normal" => rng.normal() * 50.0 + 10.0,
-                "lognormal" => (rng.normal() * 2.0).exp(),
-                "pareto" => (1.0 - rng.unit()).powf(-1.0 / 1.2),
-                "ten_values" => (rng.next() % 10) as f64 * 2.5,
-                "signed_with_zeros" => match rng.next() % 4 {
-                    0 => 0.0,
-                    1 => -(rng.normal() * 3.0).exp(),
-                    _ => (rng.normal() * 3.0).exp(),
-                },
-                "tiny_and_huge" => {
-                    let e = (rng.unit() * 200.0 - 100.0).round() as i32;
-                    (1.0 + rng.unit()) * 10f64.powi(e)
-                }
-                _ => unreachable!(),
-            })
-            .collect();
-        if dist == "sorted" {
-            v.sort_by(f64::total_cmp);
-        }
-        if dist == "reversed" {
-            v.sort_by(|a, b| b.total_cmp(a));
-        }
-        v
-    }
+    const DATA: Data = Data {
+        salt: 0xC0FFEE,
+        uniform_shift: 0.0,
+        lognormal_sigma: 2.0,
+        distributions: &DISTRIBUTIONS,
+    };
 
     /// The largest relative error over a grid of q, against the exact sorted values; panics
     /// beyond `alpha` (with room for floating-point rounding).
@@ -775,9 +721,9 @@ mod tests {
     fn every_quantile_is_within_alpha() {
         let mut worst: f64 = 0.0;
         for alpha in [0.01, 0.001, 0.05] {
-            for dist in DISTRIBUTIONS {
+            for &dist in DATA.distributions {
                 for seed in 0..3 {
-                    let values = data(dist, 50_000, seed);
+                    let values = DATA.values(dist, 50_000, seed);
                     let mut s = DdSketch::with_max_buckets(alpha, MAX_MAX_BUCKETS).unwrap();
                     values.iter().for_each(|&v| s.insert(v));
                     assert!(!s.is_collapsed(), "{dist}");
@@ -798,8 +744,8 @@ mod tests {
 
     #[test]
     fn merged_sketches_answer_like_one_sketch() {
-        for dist in DISTRIBUTIONS {
-            let values = data(dist, 100_000, 7);
+        for &dist in DATA.distributions {
+            let values = DATA.values(dist, 100_000, 7);
             let new = || DdSketch::with_max_buckets(DEFAULT_ALPHA, 100_000).unwrap();
             let mut whole = new();
             values.iter().for_each(|&v| whole.insert(v));
@@ -931,7 +877,8 @@ mod tests {
     #[test]
     fn collapse_keeps_the_high_quantiles() {
         // Values over 20 decades need about 2,300 keys at 1%, beyond the bound of 1,024.
-        let values = data("tiny_and_huge", 200_000, 3)
+        let values = DATA
+            .values("tiny_and_huge", 200_000, 3)
             .into_iter()
             .map(|v| v.powf(0.1))
             .collect::<Vec<_>>();
@@ -1000,7 +947,7 @@ mod tests {
     fn deterministic_bytes_and_round_trip() {
         let build = || {
             let mut s = DdSketch::new(0.01).unwrap();
-            data("signed_with_zeros", 50_000, 1)
+            DATA.values("signed_with_zeros", 50_000, 1)
                 .iter()
                 .for_each(|&v| s.insert(v));
             s
@@ -1030,7 +977,7 @@ mod tests {
     #[test]
     fn rejects_corrupt_states() {
         let mut s = DdSketch::new(0.01).unwrap();
-        data("signed_with_zeros", 5_000, 2)
+        DATA.values("signed_with_zeros", 5_000, 2)
             .iter()
             .for_each(|&v| s.insert(v));
         s.insert(f64::INFINITY);
@@ -1094,14 +1041,7 @@ mod tests {
         }
         let mut rng = Rng(99);
         for _ in 0..3_000 {
-            let mut body = env.body.to_vec();
-            for _ in 0..1 + rng.next() % 4 {
-                let i = (rng.next() % body.len() as u64) as usize;
-                body[i] = rng.next() as u8;
-            }
-            if rng.next().is_multiple_of(4) {
-                body.truncate((rng.next() % body.len() as u64) as usize);
-            }
+            let body = rng.corrupt(env.body);
             let _ = reencode(env.params, &body).map(|s| s.quantile(0.5));
         }
         for len in 0..bytes.len() {

@@ -562,57 +562,17 @@ pub fn normalized_rank_error(k: u16) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sketch::testdata::{DISTRIBUTIONS, Data, Rng};
 
     /// A named corruption of a body.
     type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
 
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            mix64(self.0)
-        }
-        fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-        fn normal(&mut self) -> f64 {
-            let u = 1.0 - self.unit();
-            let v = self.unit();
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        }
-    }
-
-    const DISTRIBUTIONS: [&str; 7] = [
-        "uniform",
-        "normal",
-        "lognormal",
-        "pareto",
-        "sorted",
-        "reversed",
-        "ten_values",
-    ];
-
-    fn data(dist: &str, n: usize, seed: u64) -> Vec<f64> {
-        let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0xDEAD_BEEF);
-        let mut v: Vec<f64> = (0..n)
-            .map(|_| match dist {
-                "uniform" | "sorted" | "reversed" => rng.unit() * 1000.0 - 300.0,
-                "normal" => rng.normal() * 50.0 + 10.0,
-                "lognormal" => (rng.normal() * 1.5).exp(),
-                "pareto" => (1.0 - rng.unit()).powf(-1.0 / 1.2),
-                "ten_values" => (rng.next() % 10) as f64 * 2.5,
-                _ => unreachable!(),
-            })
-            .collect();
-        if dist == "sorted" {
-            v.sort_by(f64::total_cmp);
-        }
-        if dist == "reversed" {
-            v.sort_by(|a, b| b.total_cmp(a));
-        }
-        v
-    }
+    const DATA: Data = Data {
+        salt: 0xDEAD_BEEF,
+        uniform_shift: -300.0,
+        lognormal_sigma: 1.5,
+        distributions: DISTRIBUTIONS.split_at(7).0,
+    };
 
     const QS: [f64; 5] = [0.01, 0.1, 0.5, 0.9, 0.99];
 
@@ -681,9 +641,9 @@ mod tests {
             rank: Vec::new(),
             quantile: Vec::new(),
         };
-        for dist in DISTRIBUTIONS {
+        for &dist in DATA.distributions {
             for seed in 0..trials_per_dist {
-                let values = data(dist, n, seed + 1000 * merged_parts as u64);
+                let values = DATA.values(dist, n, seed + 1000 * merged_parts as u64);
                 let s = if merged_parts <= 1 {
                     let mut s = Kll::new(DEFAULT_K).unwrap();
                     values.iter().for_each(|&v| s.insert(v));
@@ -758,7 +718,7 @@ mod tests {
     #[test]
     fn extremes_are_exact_and_q_is_checked() {
         let mut s = Kll::new(64).unwrap();
-        let values = data("lognormal", 50_000, 3);
+        let values = DATA.values("lognormal", 50_000, 3);
         values.iter().for_each(|&v| s.insert(v));
         let lo = values.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -828,7 +788,7 @@ mod tests {
 
     #[test]
     fn insert_many_equals_inserting_one_by_one() {
-        let mut values = data("normal", 123_457, 9);
+        let mut values = DATA.values("normal", 123_457, 9);
         values[77] = f64::NAN;
         values[5000] = -0.0;
         let mut a = Kll::new(DEFAULT_K).unwrap();
@@ -848,7 +808,7 @@ mod tests {
             let mut total = Kll::new(DEFAULT_K).unwrap();
             for seed in 0..5 {
                 let mut p = Kll::new(DEFAULT_K).unwrap();
-                data("pareto", 30_000, seed)
+                DATA.values("pareto", 30_000, seed)
                     .iter()
                     .for_each(|&v| p.insert(v));
                 total.merge(&p).unwrap();
@@ -862,8 +822,12 @@ mod tests {
     fn merge_of_different_k_takes_the_smaller() {
         let mut a = Kll::new(400).unwrap();
         let mut b = Kll::new(100).unwrap();
-        data("uniform", 50_000, 1).iter().for_each(|&v| a.insert(v));
-        data("uniform", 50_000, 2).iter().for_each(|&v| b.insert(v));
+        DATA.values("uniform", 50_000, 1)
+            .iter()
+            .for_each(|&v| a.insert(v));
+        DATA.values("uniform", 50_000, 2)
+            .iter()
+            .for_each(|&v| b.insert(v));
         let mut ab = a.clone();
         ab.merge(&b).unwrap();
         assert_eq!(ab.k(), 100);
@@ -892,7 +856,9 @@ mod tests {
     #[test]
     fn round_trips_and_rejects_corrupt_states() {
         let mut s = Kll::new(50).unwrap();
-        data("normal", 20_000, 4).iter().for_each(|&v| s.insert(v));
+        DATA.values("normal", 20_000, 4)
+            .iter()
+            .for_each(|&v| s.insert(v));
         let bytes = s.to_bytes();
         let back = Kll::from_bytes(&bytes).unwrap();
         assert_eq!(back, s);
@@ -963,14 +929,7 @@ mod tests {
         // Random mutations never panic.
         let mut rng = Rng(77);
         for _ in 0..3_000 {
-            let mut body = env.body.to_vec();
-            for _ in 0..1 + rng.next() % 4 {
-                let i = (rng.next() % body.len() as u64) as usize;
-                body[i] = rng.next() as u8;
-            }
-            if rng.next().is_multiple_of(4) {
-                body.truncate((rng.next() % body.len() as u64) as usize);
-            }
+            let body = rng.corrupt(env.body);
             let _ = reencode(env.params, &body).map(|s| (s.quantile(0.5), s.rank(1.0)));
         }
         for len in 0..bytes.len() {
@@ -993,7 +952,7 @@ mod tests {
     #[test]
     #[ignore]
     fn kll_throughput() {
-        let values = data("uniform", 10_000_000, 1);
+        let values = DATA.values("uniform", 10_000_000, 1);
         for _ in 0..2 {
             let t = std::time::Instant::now();
             let mut s = Kll::new(DEFAULT_K).unwrap();

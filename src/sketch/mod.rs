@@ -15,6 +15,8 @@ pub mod hll;
 pub mod info;
 pub mod kll;
 pub mod minhash;
+#[cfg(test)]
+pub(crate) mod testdata;
 pub mod topk;
 
 pub use envelope::Family;

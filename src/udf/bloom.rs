@@ -2,12 +2,11 @@
 
 use super::args::{check_arity, check_float_param, check_integer_param, float_arg, integer_arg};
 use super::docs::doc;
-use super::family::{AggregateSpec, SketchAggregate, StateSketch, merge_return_type, no_literals};
-use super::hashing::{check_hashable, for_each_hash};
+use super::family::{AggregateSpec, SketchAggregate, StateSketch, stored_like_its_methods};
+use super::hashing::check_hashable;
 use super::scalar::{columnar, probe_hashes};
-use crate::sketch::SketchError;
 use crate::sketch::bloom::{BloomFilter, DEFAULT_EXPECTED_ITEMS, DEFAULT_FPR};
-use arrow::array::{ArrayRef, BooleanArray};
+use arrow::array::BooleanArray;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_datafusion_err, plan_err};
 use datafusion::logical_expr::function::AccumulatorArgs;
@@ -35,38 +34,11 @@ impl StateSketch for BloomFilter {
         BloomFilter::new(blocks).expect("block count checked when planning")
     }
 
-    fn feed(
-        _function: &str,
-        values: &[ArrayRef],
-        keep: &dyn Fn(usize) -> bool,
-        f: &mut dyn FnMut(usize, u64),
-    ) -> Result<()> {
-        for_each_hash(values[0].as_ref(), |row, h| {
-            if keep(row) {
-                f(row, h)
-            }
-        })
-    }
-
     fn insert(&mut self, hash: u64) {
         self.insert_hash(hash)
     }
 
-    fn heap_size(&self) -> usize {
-        BloomFilter::heap_size(self)
-    }
-
-    fn write_to(&self, out: &mut Vec<u8>) {
-        BloomFilter::write_to(self, out)
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, SketchError> {
-        BloomFilter::from_bytes(bytes)
-    }
-
-    fn merge(&mut self, other: &Self) -> Result<(), SketchError> {
-        BloomFilter::merge(self, other)
-    }
+    stored_like_its_methods!(BloomFilter);
 }
 
 fn sketch_return_type(args: &[DataType]) -> Result<DataType> {
@@ -132,7 +104,7 @@ pub fn sketch() -> SketchAggregate<BloomFilter> {
     SketchAggregate::new(AggregateSpec {
         name: SKETCH,
         reads_states: false,
-        return_type: sketch_return_type,
+        return_type: |_, args| sketch_return_type(args),
         params: sketch_params,
         check_literals: sketch_literals,
         finish: None,
@@ -142,15 +114,7 @@ pub fn sketch() -> SketchAggregate<BloomFilter> {
 
 /// `bloom_merge(state)`.
 pub fn merge() -> SketchAggregate<BloomFilter> {
-    SketchAggregate::new(AggregateSpec {
-        name: MERGE,
-        reads_states: true,
-        return_type: |args| merge_return_type(MERGE, args),
-        params: |_| plan_err!("{MERGE} reads states"),
-        check_literals: no_literals,
-        finish: None,
-        documentation: || &MERGE_DOC,
-    })
+    SketchAggregate::merging(MERGE, || &MERGE_DOC)
 }
 
 static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {

@@ -3,14 +3,12 @@
 use super::args::check_state_type;
 use super::args::{check_arity, check_float_param, check_integer_param, float_arg, integer_arg};
 use super::docs::doc;
-use super::family::{AggregateSpec, SketchAggregate, StateSketch, merge_return_type, no_literals};
+use super::family::{AggregateSpec, SketchAggregate, StateSketch, stored_like_its_methods};
 use super::kll::{per_state_and_q, state_scalar};
-use super::numbers::{check_number_input, for_each_number};
-use crate::sketch::SketchError;
+use super::numbers::check_number_input;
 use crate::sketch::dd::{
     DEFAULT_ALPHA, DEFAULT_MAX_BUCKETS, DdSketch, MAX_MAX_BUCKETS, MIN_MAX_BUCKETS,
 };
-use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_datafusion_err, plan_err};
 use datafusion::logical_expr::{
@@ -36,15 +34,6 @@ impl StateSketch for DdSketch {
         DdSketch::with_max_buckets(alpha, max_buckets).expect("parameters checked when planning")
     }
 
-    fn feed(
-        _function: &str,
-        values: &[ArrayRef],
-        keep: &dyn Fn(usize) -> bool,
-        f: &mut dyn FnMut(usize, f64),
-    ) -> Result<()> {
-        for_each_number(values[0].as_ref(), keep, f)
-    }
-
     fn insert(&mut self, v: f64) {
         DdSketch::insert(self, v)
     }
@@ -53,21 +42,7 @@ impl StateSketch for DdSketch {
         DdSketch::insert_many(self, values)
     }
 
-    fn heap_size(&self) -> usize {
-        DdSketch::heap_size(self)
-    }
-
-    fn write_to(&self, out: &mut Vec<u8>) {
-        DdSketch::write_to(self, out)
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, SketchError> {
-        DdSketch::from_bytes(bytes)
-    }
-
-    fn merge(&mut self, other: &Self) -> Result<(), SketchError> {
-        DdSketch::merge(self, other)
-    }
+    stored_like_its_methods!(DdSketch);
 }
 
 /// `dd_sketch(x [, alpha])`.
@@ -75,7 +50,7 @@ pub fn sketch() -> SketchAggregate<DdSketch> {
     SketchAggregate::new(AggregateSpec {
         name: SKETCH,
         reads_states: false,
-        return_type: |args| {
+        return_type: |_, args| {
             check_arity(
                 SKETCH,
                 args,
@@ -122,15 +97,7 @@ pub fn sketch() -> SketchAggregate<DdSketch> {
 
 /// `dd_merge(state)`.
 pub fn merge() -> SketchAggregate<DdSketch> {
-    SketchAggregate::new(AggregateSpec {
-        name: MERGE,
-        reads_states: true,
-        return_type: |args| merge_return_type(MERGE, args),
-        params: |_| plan_err!("{MERGE} reads states"),
-        check_literals: no_literals,
-        finish: None,
-        documentation: || &MERGE_DOC,
-    })
+    SketchAggregate::merging(MERGE, || &MERGE_DOC)
 }
 
 static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {

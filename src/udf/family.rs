@@ -31,16 +31,9 @@ pub trait StateSketch: Clone + Debug + Send + Sync + 'static {
     /// What a new sketch is built from (precision, size, …).
     type Params: Copy + Debug + Send + Sync + 'static;
     /// What one input row contributes (a hash, a number).
-    type Input: Copy;
+    type Input: RowInput;
 
     fn create(params: Self::Params) -> Self;
-    /// Calls `f(row, input)` for each kept non-null row of the value argument(s).
-    fn feed(
-        function: &str,
-        values: &[ArrayRef],
-        keep: &dyn Fn(usize) -> bool,
-        f: &mut dyn FnMut(usize, Self::Input),
-    ) -> Result<()>;
     fn insert(&mut self, input: Self::Input);
     /// Adds many inputs to one sketch (families with a faster batch path override it).
     fn insert_all(&mut self, inputs: &[Self::Input]) {
@@ -52,22 +45,84 @@ pub trait StateSketch: Clone + Debug + Send + Sync + 'static {
     fn merge(&mut self, other: &Self) -> Result<(), SketchError>;
 }
 
+/// Implements the storage half of [`StateSketch`] (heap size, serialization, merge) by the
+/// sketch's own methods of the same names, which every Hazy sketch has.
+macro_rules! stored_like_its_methods {
+    ($t:ty) => {
+        fn heap_size(&self) -> usize {
+            <$t>::heap_size(self)
+        }
+
+        fn write_to(&self, out: &mut Vec<u8>) {
+            <$t>::write_to(self, out)
+        }
+
+        fn decode(bytes: &[u8]) -> Result<Self, crate::sketch::SketchError> {
+            <$t>::from_bytes(bytes)
+        }
+
+        fn merge(&mut self, other: &Self) -> Result<(), crate::sketch::SketchError> {
+            <$t>::merge(self, other)
+        }
+    };
+}
+pub(crate) use stored_like_its_methods;
+
+/// What a row gives a sketch, read from the value argument.
+pub trait RowInput: Copy + 'static {
+    /// Calls `f(row, input)` for each kept non-null row of the value argument.
+    fn feed(
+        values: &[ArrayRef],
+        keep: &dyn Fn(usize) -> bool,
+        f: &mut dyn FnMut(usize, Self),
+    ) -> Result<()>;
+}
+
+/// The canonical hash of any hashable value.
+impl RowInput for u64 {
+    fn feed(
+        values: &[ArrayRef],
+        keep: &dyn Fn(usize) -> bool,
+        f: &mut dyn FnMut(usize, u64),
+    ) -> Result<()> {
+        super::hashing::for_each_hash(values[0].as_ref(), |row, h| {
+            if keep(row) {
+                f(row, h)
+            }
+        })
+    }
+}
+
+/// A number, date, timestamp or duration as `f64` (see [`super::numbers`]).
+impl RowInput for f64 {
+    fn feed(
+        values: &[ArrayRef],
+        keep: &dyn Fn(usize) -> bool,
+        f: &mut dyn FnMut(usize, f64),
+    ) -> Result<()> {
+        super::numbers::for_each_number(values[0].as_ref(), keep, f)
+    }
+}
+
 /// The final values of emitted groups, for aggregates that do not return states.
 pub type Finish<S> = Arc<dyn Fn(Vec<Option<S>>) -> Result<ArrayRef> + Send + Sync>;
+
+/// Builds the [`Finish`] of a one-shot aggregate from its arguments.
+pub type MakeFinish<S> = fn(&AccumulatorArgs) -> Result<Finish<S>>;
 
 /// How one sketch aggregate differs from the others: plain functions of its arguments.
 pub struct AggregateSpec<S: StateSketch> {
     pub name: &'static str,
     /// True for `_merge` aggregates, whose input is states.
     pub reads_states: bool,
-    /// Checks argument types and gives the result type.
-    pub return_type: fn(&[DataType]) -> Result<DataType>,
+    /// Checks argument types (the function's name given for errors) and gives the result type.
+    pub return_type: fn(&str, &[DataType]) -> Result<DataType>,
     /// Parameters of new sketches from the (constant) arguments; unused when reading states.
     pub params: fn(&AccumulatorArgs) -> Result<S::Params>,
     /// Plan-time check of literal parameters (also under EXPLAIN).
     pub check_literals: fn(&[Expr]) -> Result<()>,
     /// For one-shot aggregates: the final values from the sketches. `None`: return states.
-    pub finish: Option<fn(&AccumulatorArgs) -> Result<Finish<S>>>,
+    pub finish: Option<MakeFinish<S>>,
     pub documentation: fn() -> &'static Documentation,
 }
 
@@ -95,6 +150,19 @@ impl<S: StateSketch> SketchAggregate<S> {
             spec,
             signature: Signature::variadic_any(Volatility::Immutable),
         }
+    }
+
+    /// The family's `_merge` aggregate: states in, their union out.
+    pub fn merging(name: &'static str, documentation: fn() -> &'static Documentation) -> Self {
+        Self::new(AggregateSpec {
+            name,
+            reads_states: true,
+            return_type: merge_return_type,
+            params: |_| internal_err!("a merge aggregate takes its states' parameters"),
+            check_literals: no_literals,
+            finish: None,
+            documentation,
+        })
     }
 
     fn glue(&self, args: &AccumulatorArgs) -> Result<Glue<S>> {
@@ -145,7 +213,7 @@ impl<S: StateSketch> AggregateUDFImpl for SketchAggregate<S> {
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        (self.spec.return_type)(args)
+        (self.spec.return_type)(self.spec.name, args)
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -234,9 +302,7 @@ impl<S: StateSketch> Glue<S> {
     ) -> Result<isize> {
         let before = slot.as_ref().map_or(0, S::heap_size);
         let mut inputs = Vec::with_capacity(values[0].len());
-        S::feed(self.function, values, keep, &mut |_, input| {
-            inputs.push(input)
-        })?;
+        S::Input::feed(values, keep, &mut |_, input| inputs.push(input))?;
         if inputs.is_empty() {
             return Ok(0);
         }
@@ -281,7 +347,7 @@ impl<S: StateSketch> GroupSketch for Glue<S> {
             return self.update_one(&mut sketches[group], values, keep, params);
         }
         let mut delta = 0isize;
-        S::feed(self.function, values, keep, &mut |row, input| {
+        S::Input::feed(values, keep, &mut |row, input| {
             let sketch = sketches[groups[row]].get_or_insert_with(|| S::create(params));
             let before = sketch.heap_size();
             sketch.insert(input);
@@ -334,7 +400,7 @@ impl<S: StateSketch> GroupSketch for Glue<S> {
         let rows = values[0].len();
         let mut builder = LargeBinaryBuilder::with_capacity(rows, rows * 48);
         let (mut next_row, mut buf) = (0, Vec::with_capacity(64));
-        S::feed(self.function, values, keep, &mut |row, input| {
+        S::Input::feed(values, keep, &mut |row, input| {
             (next_row..row).for_each(|_| builder.append_null());
             let mut one = S::create(params);
             one.insert(input);

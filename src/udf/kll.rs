@@ -6,14 +6,9 @@ use super::args::{
     integer_arg,
 };
 use super::docs::doc;
-use super::family::{
-    AggregateSpec, Finish, SketchAggregate, StateSketch, merge_return_type, no_literals,
-};
-use super::numbers::{
-    check_number_input, check_q, for_each_number, numbers_of, output_type, q_list, to_output,
-};
+use super::family::{AggregateSpec, Finish, SketchAggregate, StateSketch, stored_like_its_methods};
+use super::numbers::{check_number_input, check_q, numbers_of, output_type, q_list, to_output};
 use super::scalar::{map_rows, state_at};
-use crate::sketch::SketchError;
 use crate::sketch::kll::{DEFAULT_K, Kll};
 use arrow::array::{Array, ArrayRef, AsArray, ListArray};
 use arrow::buffer::OffsetBuffer;
@@ -44,15 +39,6 @@ impl StateSketch for Kll {
         Kll::new(k).expect("k checked when planning")
     }
 
-    fn feed(
-        _function: &str,
-        values: &[ArrayRef],
-        keep: &dyn Fn(usize) -> bool,
-        f: &mut dyn FnMut(usize, f64),
-    ) -> Result<()> {
-        for_each_number(values[0].as_ref(), keep, f)
-    }
-
     fn insert(&mut self, v: f64) {
         Kll::insert(self, v)
     }
@@ -61,21 +47,7 @@ impl StateSketch for Kll {
         Kll::insert_many(self, values)
     }
 
-    fn heap_size(&self) -> usize {
-        Kll::heap_size(self)
-    }
-
-    fn write_to(&self, out: &mut Vec<u8>) {
-        Kll::write_to(self, out)
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, SketchError> {
-        Kll::from_bytes(bytes)
-    }
-
-    fn merge(&mut self, other: &Self) -> Result<(), SketchError> {
-        Kll::merge(self, other)
-    }
+    stored_like_its_methods!(Kll);
 }
 
 /// `k` from argument `index`, or the default.
@@ -97,7 +69,7 @@ pub fn sketch() -> SketchAggregate<Kll> {
     SketchAggregate::new(AggregateSpec {
         name: SKETCH,
         reads_states: false,
-        return_type: |args| {
+        return_type: |_, args| {
             check_arity(SKETCH, args, 1, 2, "a numeric value and an optional k")?;
             check_number_input(SKETCH, &args[0], true)?;
             check_k_type(SKETCH, args.get(1))?;
@@ -112,15 +84,7 @@ pub fn sketch() -> SketchAggregate<Kll> {
 
 /// `kll_merge(state)`.
 pub fn merge() -> SketchAggregate<Kll> {
-    SketchAggregate::new(AggregateSpec {
-        name: MERGE,
-        reads_states: true,
-        return_type: |args| merge_return_type(MERGE, args),
-        params: |_| plan_err!("{MERGE} reads states"),
-        check_literals: no_literals,
-        finish: None,
-        documentation: || &MERGE_DOC,
-    })
+    SketchAggregate::merging(MERGE, || &MERGE_DOC)
 }
 
 /// The quantile at `q` of each sketch, as `out_type`.
@@ -147,7 +111,7 @@ pub fn approx() -> SketchAggregate<Kll> {
     SketchAggregate::new(AggregateSpec {
         name: APPROX,
         reads_states: false,
-        return_type: |args| {
+        return_type: |_, args| {
             check_arity(APPROX, args, 2, 3, "a numeric value, q, and an optional k")?;
             check_number_input(APPROX, &args[0], true)?;
             if !args[1].is_numeric() && !args[1].is_null() {
@@ -246,7 +210,7 @@ pub fn approx_many() -> SketchAggregate<Kll> {
     SketchAggregate::new(AggregateSpec {
         name: APPROX_MANY,
         reads_states: false,
-        return_type: |args| {
+        return_type: |_, args| {
             check_arity(
                 APPROX_MANY,
                 args,

@@ -3,10 +3,9 @@
 
 use super::args::{check_arity, check_integer_param, check_state_type, integer_arg};
 use super::docs::doc;
-use super::family::{AggregateSpec, SketchAggregate, StateSketch, merge_return_type, no_literals};
-use super::hashing::{check_hashable, for_each_hash};
+use super::family::{AggregateSpec, SketchAggregate, StateSketch, stored_like_its_methods};
+use super::hashing::check_hashable;
 use super::scalar::{check_state_args, map_rows, state_at};
-use crate::sketch::SketchError;
 use crate::sketch::minhash::{DEFAULT_NUM_PERM, MinHash};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Field, Int64Type};
@@ -30,38 +29,11 @@ impl StateSketch for MinHash {
         MinHash::new(num_perm).expect("num_perm checked when planning")
     }
 
-    fn feed(
-        _function: &str,
-        values: &[ArrayRef],
-        keep: &dyn Fn(usize) -> bool,
-        f: &mut dyn FnMut(usize, u64),
-    ) -> Result<()> {
-        for_each_hash(values[0].as_ref(), |row, h| {
-            if keep(row) {
-                f(row, h)
-            }
-        })
-    }
-
     fn insert(&mut self, hash: u64) {
         self.insert_hash(hash)
     }
 
-    fn heap_size(&self) -> usize {
-        MinHash::heap_size(self)
-    }
-
-    fn write_to(&self, out: &mut Vec<u8>) {
-        MinHash::write_to(self, out)
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, SketchError> {
-        MinHash::from_bytes(bytes)
-    }
-
-    fn merge(&mut self, other: &Self) -> Result<(), SketchError> {
-        MinHash::merge(self, other)
-    }
+    stored_like_its_methods!(MinHash);
 }
 
 fn sketch_return_type(args: &[DataType]) -> Result<DataType> {
@@ -90,7 +62,7 @@ pub fn sketch() -> SketchAggregate<MinHash> {
     SketchAggregate::new(AggregateSpec {
         name: SKETCH,
         reads_states: false,
-        return_type: sketch_return_type,
+        return_type: |_, args| sketch_return_type(args),
         params: sketch_params,
         check_literals: |args| check_integer_param(SKETCH, "num_perm", args.get(1), NUM_PERM),
         finish: None,
@@ -100,15 +72,7 @@ pub fn sketch() -> SketchAggregate<MinHash> {
 
 /// `minhash_merge(state)`.
 pub fn merge() -> SketchAggregate<MinHash> {
-    SketchAggregate::new(AggregateSpec {
-        name: MERGE,
-        reads_states: true,
-        return_type: |args| merge_return_type(MERGE, args),
-        params: |_| plan_err!("{MERGE} reads states"),
-        check_literals: no_literals,
-        finish: None,
-        documentation: || &MERGE_DOC,
-    })
+    SketchAggregate::merging(MERGE, || &MERGE_DOC)
 }
 
 static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {

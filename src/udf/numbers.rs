@@ -152,57 +152,6 @@ pub fn scale_of(dt: &DataType) -> f64 {
     temporal_scale(dt).map_or(1.0, |s| s as f64)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow::array::{Date32Array, Int32Array, TimestampMillisecondArray};
-
-    fn numbers(array: &dyn Array) -> Vec<(usize, f64)> {
-        let mut out = Vec::new();
-        for_each_number(array, &|_| true, |row, v| out.push((row, v))).unwrap();
-        out
-    }
-
-    #[test]
-    fn temporal_values_are_nanoseconds() {
-        let day = Date32Array::from(vec![Some(1), None]);
-        let ms = TimestampMillisecondArray::from(vec![86_400_000]);
-        assert_eq!(numbers(&day), vec![(0, 86_400e9)]);
-        assert_eq!(numbers(&ms), vec![(0, 86_400e9)]);
-    }
-
-    #[test]
-    fn outputs_return_to_the_input_type() {
-        let ts = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
-        let out = to_output(vec![Some(86_400e9), None], &ts).unwrap();
-        assert_eq!(out.data_type(), &ts);
-        assert_eq!(
-            out.as_primitive::<arrow::datatypes::TimestampMillisecondType>()
-                .value(0),
-            86_400_000
-        );
-        let ints = to_output(vec![Some(7.0)], &DataType::Int32).unwrap();
-        assert_eq!(
-            ints.as_any().downcast_ref::<Int32Array>().unwrap().value(0),
-            7
-        );
-        let days = to_output(vec![Some(2.0 * 86_400e9)], &DataType::Date32).unwrap();
-        assert_eq!(
-            days.as_primitive::<arrow::datatypes::Date32Type>().value(0),
-            2
-        );
-    }
-
-    #[test]
-    fn instants_are_refused_where_relative_error_means_nothing() {
-        let ts = DataType::Timestamp(TimeUnit::Second, None);
-        assert!(check_number_input("kll_sketch", &ts, true).is_ok());
-        let e = check_number_input("dd_sketch", &ts, false).unwrap_err();
-        assert!(e.to_string().contains("dd_sketch does not support"), "{e}");
-        assert!(check_number_input("dd_sketch", &DataType::Utf8, false).is_err());
-    }
-}
-
 /// A quantile rank `q`, checked to lie in [0, 1].
 pub fn check_q(function: &str, q: f64) -> Result<f64> {
     if (0.0..=1.0).contains(&q) {
@@ -253,4 +202,55 @@ pub fn numbers_of(array: &dyn Array) -> Result<Vec<Option<f64>>> {
     let mut out = vec![None; array.len()];
     for_each_number(array, &|_| true, |row, v| out[row] = Some(v))?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Date32Array, Int32Array, TimestampMillisecondArray};
+
+    fn numbers(array: &dyn Array) -> Vec<(usize, f64)> {
+        let mut out = Vec::new();
+        for_each_number(array, &|_| true, |row, v| out.push((row, v))).unwrap();
+        out
+    }
+
+    #[test]
+    fn temporal_values_are_nanoseconds() {
+        let day = Date32Array::from(vec![Some(1), None]);
+        let ms = TimestampMillisecondArray::from(vec![86_400_000]);
+        assert_eq!(numbers(&day), vec![(0, 86_400e9)]);
+        assert_eq!(numbers(&ms), vec![(0, 86_400e9)]);
+    }
+
+    #[test]
+    fn outputs_return_to_the_input_type() {
+        let ts = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+        let out = to_output(vec![Some(86_400e9), None], &ts).unwrap();
+        assert_eq!(out.data_type(), &ts);
+        assert_eq!(
+            out.as_primitive::<arrow::datatypes::TimestampMillisecondType>()
+                .value(0),
+            86_400_000
+        );
+        let ints = to_output(vec![Some(7.0)], &DataType::Int32).unwrap();
+        assert_eq!(
+            ints.as_any().downcast_ref::<Int32Array>().unwrap().value(0),
+            7
+        );
+        let days = to_output(vec![Some(2.0 * 86_400e9)], &DataType::Date32).unwrap();
+        assert_eq!(
+            days.as_primitive::<arrow::datatypes::Date32Type>().value(0),
+            2
+        );
+    }
+
+    #[test]
+    fn instants_are_refused_where_relative_error_means_nothing() {
+        let ts = DataType::Timestamp(TimeUnit::Second, None);
+        assert!(check_number_input("kll_sketch", &ts, true).is_ok());
+        let e = check_number_input("dd_sketch", &ts, false).unwrap_err();
+        assert!(e.to_string().contains("dd_sketch does not support"), "{e}");
+        assert!(check_number_input("dd_sketch", &DataType::Utf8, false).is_err());
+    }
 }

@@ -1,0 +1,102 @@
+//! Seeded test data shared by the sketch tests: a small splitmix generator and the
+//! distributions the accuracy tests sweep.
+
+/// A splitmix64 generator: fast, seedable and the same on every platform.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub(crate) fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Standard normal (Box–Muller).
+    pub(crate) fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.unit();
+        let v = self.unit();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    /// A copy of `body` with one to four random bytes overwritten, then one time in four cut
+    /// short: the random corruptions a decoder must refuse without panicking.
+    pub(crate) fn corrupt(&mut self, body: &[u8]) -> Vec<u8> {
+        let mut body = body.to_vec();
+        for _ in 0..1 + self.next() % 4 {
+            let i = (self.next() % body.len() as u64) as usize;
+            body[i] = self.next() as u8;
+        }
+        if self.next().is_multiple_of(4) {
+            body.truncate((self.next() % body.len() as u64) as usize);
+        }
+        body
+    }
+}
+
+/// Every distribution [`Data::values`] knows. The first seven suit any quantile sketch;
+/// `signed_with_zeros` (a quarter exact zeros, a quarter negative) and `tiny_and_huge` (200
+/// decades) test the range a relative-error sketch covers.
+pub(crate) const DISTRIBUTIONS: [&str; 9] = [
+    "uniform",
+    "normal",
+    "lognormal",
+    "pareto",
+    "sorted",
+    "reversed",
+    "ten_values",
+    "signed_with_zeros",
+    "tiny_and_huge",
+];
+
+/// How one sketch's tests draw the shared distributions. The fields keep each test module's
+/// data exactly what its thresholds were set against.
+pub(crate) struct Data {
+    /// XORed into the scrambled seed.
+    pub(crate) salt: u64,
+    /// Added to `uniform`, `sorted` and `reversed`, which draw from [0, 1000).
+    pub(crate) uniform_shift: f64,
+    /// The sigma of `lognormal`.
+    pub(crate) lognormal_sigma: f64,
+    /// The distributions the module's sweeps run, from [`DISTRIBUTIONS`].
+    pub(crate) distributions: &'static [&'static str],
+}
+
+impl Data {
+    /// `n` values of `dist`, the same for the same `seed`.
+    pub(crate) fn values(&self, dist: &str, n: usize, seed: u64) -> Vec<f64> {
+        let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ self.salt);
+        let mut v: Vec<f64> = (0..n)
+            .map(|_| match dist {
+                "uniform" | "sorted" | "reversed" => rng.unit() * 1000.0 + self.uniform_shift,
+                "normal" => rng.normal() * 50.0 + 10.0,
+                "lognormal" => (rng.normal() * self.lognormal_sigma).exp(),
+                "pareto" => (1.0 - rng.unit()).powf(-1.0 / 1.2),
+                "ten_values" => (rng.next() % 10) as f64 * 2.5,
+                "signed_with_zeros" => match rng.next() % 4 {
+                    0 => 0.0,
+                    1 => -(rng.normal() * 3.0).exp(),
+                    _ => (rng.normal() * 3.0).exp(),
+                },
+                "tiny_and_huge" => {
+                    let e = (rng.unit() * 200.0 - 100.0).round() as i32;
+                    (1.0 + rng.unit()) * 10f64.powi(e)
+                }
+                _ => unreachable!("unknown distribution {dist}"),
+            })
+            .collect();
+        if dist == "sorted" {
+            v.sort_by(f64::total_cmp);
+        }
+        if dist == "reversed" {
+            v.sort_by(|a, b| b.total_cmp(a));
+        }
+        v
+    }
+}
