@@ -102,7 +102,7 @@ fn main() {
 
     let kll = median_ns_per_item(ITEMS, || {
         let mut k = Kll::new(200).unwrap();
-        values.iter().for_each(|&v| k.insert(v));
+        values.chunks(8192).for_each(|c| k.insert_many(c));
         black_box(k);
     });
     report("kll insert (k 200)", kll);

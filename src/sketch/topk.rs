@@ -98,8 +98,43 @@ type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 /// One counter: the item's bytes (as first seen) and its count, always at least 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
-    item: Vec<u8>,
+    item: ItemBytes,
     count: u64,
+}
+
+/// Bytes of items up to this length live inside the counter.
+const INLINE_ITEM: usize = 22;
+
+/// An item's bytes: short items (most keys) inline and longer ones on the heap, because about
+/// a third of the rows of a skewed stream start a counter that a purge soon drops again, and
+/// an allocation per such row cost a fifth of the time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ItemBytes {
+    Inline(u8, [u8; INLINE_ITEM]),
+    Heap(Box<[u8]>),
+}
+
+impl ItemBytes {
+    fn new(bytes: &[u8]) -> Self {
+        if bytes.len() <= INLINE_ITEM {
+            let mut buf = [0; INLINE_ITEM];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Self::Inline(bytes.len() as u8, buf)
+        } else {
+            Self::Heap(bytes.into())
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Inline(len, buf) => &buf[..*len as usize],
+            Self::Heap(bytes) => bytes,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
 }
 
 /// The bounds on one item's true weight.
@@ -134,7 +169,8 @@ pub struct TopK {
     /// Weight of the whole stream, summed over merges.
     total: u64,
     entries: KeyMap<Entry>,
-    /// Sum of the item lengths of `entries`, for an O(1) `heap_size`.
+    /// Sum of the item lengths of `entries`, for an O(1) `heap_size` (an over-estimate for
+    /// inline items) and `serialized_len`.
     item_bytes: usize,
 }
 
@@ -190,12 +226,17 @@ impl TopK {
     /// counts for the first bytes). A weight of 0 does nothing. Counts saturate at `u64::MAX`.
     #[inline]
     pub fn insert(&mut self, hash: u64, item: &[u8], weight: u64) {
-        self.insert_with(hash, weight, || item.to_vec());
+        self.insert_with(hash, weight, || item);
     }
 
     /// [`Self::insert`] with the item's bytes made only when the item is new to the sketch
     /// (rendering a value is the costly part for non-string columns).
-    pub fn insert_with(&mut self, hash: u64, weight: u64, item: impl FnOnce() -> Vec<u8>) {
+    pub fn insert_with<B: AsRef<[u8]>>(
+        &mut self,
+        hash: u64,
+        weight: u64,
+        item: impl FnOnce() -> B,
+    ) {
         if weight == 0 {
             return;
         }
@@ -206,7 +247,7 @@ impl TopK {
                 e.count = e.count.saturating_add(weight);
             }
             MapEntry::Vacant(slot) => {
-                let item = item();
+                let item = ItemBytes::new(item().as_ref());
                 self.item_bytes += item.len();
                 slot.insert(Entry {
                     item,
@@ -308,7 +349,7 @@ impl TopK {
             .entries
             .iter()
             .map(|(&hash, e)| ItemEstimate {
-                item: &e.item,
+                item: e.item.as_slice(),
                 hash,
                 count: e.count,
                 lower: e.count,
@@ -359,11 +400,12 @@ impl TopK {
             body.extend_from_slice(&self.offset.to_le_bytes());
             body.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
             for (hash, e) in sorted {
-                let len = u32::try_from(e.item.len()).expect("topk item of 4 GiB or more");
+                let len =
+                    u32::try_from(e.item.as_slice().len()).expect("topk item of 4 GiB or more");
                 body.extend_from_slice(&hash.to_le_bytes());
                 body.extend_from_slice(&e.count.to_le_bytes());
                 body.extend_from_slice(&len.to_le_bytes());
-                body.extend_from_slice(&e.item);
+                body.extend_from_slice(e.item.as_slice());
             }
         });
     }
@@ -410,7 +452,7 @@ impl TopK {
             sketch.entries.insert(
                 hash,
                 Entry {
-                    item: item.to_vec(),
+                    item: ItemBytes::new(item),
                     count,
                 },
             );

@@ -307,27 +307,28 @@ impl ItemSource {
         })
     }
 
-    fn item(&self, row: usize) -> Vec<u8> {
+    fn item(&self, row: usize) -> std::borrow::Cow<'_, [u8]> {
         match self {
-            Self::Bytes(a) => bytes_of(a.as_ref(), row),
+            Self::Bytes(a) => bytes_of(a.as_ref(), row).into(),
             Self::Text(a) => ArrayFormatter::try_new(a.as_ref(), &FormatOptions::default())
                 .map(|f| f.value(row).to_string().into_bytes())
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into(),
         }
     }
 }
 
 /// The bytes of row `row` of a string or binary array.
-fn bytes_of(a: &dyn Array, row: usize) -> Vec<u8> {
+fn bytes_of(a: &dyn Array, row: usize) -> &[u8] {
     match a.data_type() {
-        DataType::Utf8 => a.as_string::<i32>().value(row).as_bytes().to_vec(),
-        DataType::LargeUtf8 => a.as_string::<i64>().value(row).as_bytes().to_vec(),
-        DataType::Utf8View => a.as_string_view().value(row).as_bytes().to_vec(),
-        DataType::Binary => a.as_binary::<i32>().value(row).to_vec(),
-        DataType::LargeBinary => a.as_binary::<i64>().value(row).to_vec(),
-        DataType::BinaryView => a.as_binary_view().value(row).to_vec(),
-        DataType::FixedSizeBinary(_) => a.as_fixed_size_binary().value(row).to_vec(),
-        _ => Vec::new(),
+        DataType::Utf8 => a.as_string::<i32>().value(row).as_bytes(),
+        DataType::LargeUtf8 => a.as_string::<i64>().value(row).as_bytes(),
+        DataType::Utf8View => a.as_string_view().value(row).as_bytes(),
+        DataType::Binary => a.as_binary::<i32>().value(row),
+        DataType::LargeBinary => a.as_binary::<i64>().value(row),
+        DataType::BinaryView => a.as_binary_view().value(row),
+        DataType::FixedSizeBinary(_) => a.as_fixed_size_binary().value(row),
+        _ => &[],
     }
 }
 
