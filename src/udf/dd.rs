@@ -1,11 +1,11 @@
 //! DDSketch functions: `dd_sketch`, `dd_merge` (aggregates) and `dd_quantile`.
 
-use super::args::check_state_type;
 use super::args::{check_arity, check_float_param, check_integer_param, float_arg, integer_arg};
 use super::docs::doc;
 use super::family::{AggregateSpec, SketchAggregate, StateSketch, stored_like_its_methods};
-use super::kll::{per_state_and_q, state_scalar};
 use super::numbers::check_number_input;
+use super::numbers::check_numeric_q;
+use super::scalar::{per_state_and_q, state_scalar};
 use crate::sketch::dd::{
     DEFAULT_ALPHA, DEFAULT_MAX_BUCKETS, DdSketch, MAX_MAX_BUCKETS, MIN_MAX_BUCKETS,
 };
@@ -144,14 +144,6 @@ static MERGE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
 
 fn decode(function: &str, bytes: &[u8]) -> Result<DdSketch> {
     DdSketch::from_bytes(bytes).map_err(|e| exec_datafusion_err!("{function}: {e}"))
-}
-
-fn check_numeric_q(t: &DataType) -> Result<()> {
-    if t.is_numeric() || t.is_null() {
-        Ok(())
-    } else {
-        plan_err!("dd_quantile: q must be a number in [0, 1], got {t}")
-    }
 }
 
 state_scalar!(

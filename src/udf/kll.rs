@@ -1,14 +1,12 @@
 //! KLL quantile functions: `kll_sketch`, `kll_merge`, `approx_quantile`, `approx_quantiles`
 //! (aggregates) and `kll_quantile`, `kll_quantiles`, `kll_rank` (scalars).
 
-use super::args::{
-    check_arity, check_float_param, check_integer_param, check_state_type, constant_arg,
-    integer_arg,
-};
+use super::args::{check_arity, check_float_param, check_integer_param, constant_arg, integer_arg};
 use super::docs::doc;
 use super::family::{AggregateSpec, Finish, SketchAggregate, StateSketch, stored_like_its_methods};
+use super::numbers::check_numeric_q;
 use super::numbers::{check_number_input, check_q, numbers_of, output_type, q_list, to_output};
-use super::scalar::{map_rows, state_at};
+use super::scalar::{map_rows, per_state_and_q, state_at, state_scalar};
 use crate::sketch::kll::{DEFAULT_K, Kll};
 use arrow::array::{Array, ArrayRef, AsArray, ListArray};
 use arrow::buffer::OffsetBuffer;
@@ -322,82 +320,6 @@ fn decode(function: &str, bytes: &[u8]) -> Result<Kll> {
     Kll::from_bytes(bytes).map_err(|e| exec_datafusion_err!("{function}: {e}"))
 }
 
-macro_rules! state_scalar {
-    ($name:ident, $sql:literal, $usage:literal, $ret:expr, $check:expr, $invoke:expr, $doc:expr) => {
-        #[derive(Debug, PartialEq, Eq, Hash)]
-        pub struct $name {
-            signature: Signature,
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self {
-                    signature: Signature::any(2, Volatility::Immutable),
-                }
-            }
-        }
-
-        impl ScalarUDFImpl for $name {
-            fn name(&self) -> &str {
-                $sql
-            }
-
-            fn signature(&self) -> &Signature {
-                &self.signature
-            }
-
-            fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-                check_arity($sql, args, 2, 2, $usage)?;
-                check_state_type($sql, &args[0])?;
-                let check: fn(&DataType) -> Result<()> = $check;
-                check(&args[1])?;
-                Ok($ret)
-            }
-
-            fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-                let invoke: fn(&ScalarFunctionArgs) -> Result<ColumnarValue> = $invoke;
-                invoke(&args)
-            }
-
-            fn documentation(&self) -> Option<&Documentation> {
-                static DOC: LazyLock<Documentation> = LazyLock::new($doc);
-                Some(&DOC)
-            }
-        }
-    };
-}
-pub(crate) use state_scalar;
-
-fn check_numeric_q(t: &DataType) -> Result<()> {
-    if t.is_numeric() || t.is_null() {
-        Ok(())
-    } else {
-        plan_err!("q must be a number in [0, 1], got {t}")
-    }
-}
-
-/// Rows of a `(state, q)` call: `value(sketch, q)` where both are present.
-pub fn per_state_and_q<S>(
-    function: &str,
-    args: &ScalarFunctionArgs,
-    decode: fn(&str, &[u8]) -> Result<S>,
-    value: impl Fn(&S, f64) -> Result<Option<f64>>,
-) -> Result<ColumnarValue> {
-    let mut qs: Option<Vec<Option<f64>>> = None;
-    map_rows(args, |arrays, row| {
-        if qs.is_none() {
-            let floats = arrow::compute::cast(&arrays[1], &DataType::Float64)?;
-            qs = Some(floats.as_primitive::<Float64Type>().iter().collect());
-        }
-        let q = qs.as_ref().expect("read above")[row];
-        let (Some(bytes), Some(q)) = (state_at(function, arrays[0].as_ref(), row)?, q) else {
-            return Ok(ScalarValue::Float64(None));
-        };
-        let q = check_q(function, q)?;
-        Ok(ScalarValue::Float64(value(&decode(function, bytes)?, q)?))
-    })
-}
-
 state_scalar!(
     KllQuantile,
     "kll_quantile",
@@ -426,7 +348,7 @@ state_scalar!(
     "kll_quantiles",
     "a kll state and a list of quantiles",
     list_of(DataType::Float64),
-    |t| check_q_list_type("kll_quantiles", t),
+    check_q_list_type,
     |args| {
         let f = "kll_quantiles";
         map_rows(args, |arrays, row| {
@@ -469,7 +391,7 @@ state_scalar!(
     "kll_rank",
     "a kll state and a value",
     DataType::Float64,
-    |t| check_number_input("kll_rank", t, true),
+    |f, t| check_number_input(f, t, true),
     |args| {
         let f = "kll_rank";
         let mut values: Option<Vec<Option<f64>>> = None;

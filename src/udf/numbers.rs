@@ -152,6 +152,15 @@ pub fn scale_of(dt: &DataType) -> f64 {
     temporal_scale(dt).map_or(1.0, |s| s as f64)
 }
 
+/// Plan-time check of a quantile argument's type.
+pub fn check_numeric_q(function: &str, t: &DataType) -> Result<()> {
+    if t.is_numeric() || t.is_null() {
+        Ok(())
+    } else {
+        plan_err!("{function}: q must be a number in [0, 1], got {t}")
+    }
+}
+
 /// A quantile rank `q`, checked to lie in [0, 1].
 pub fn check_q(function: &str, q: f64) -> Result<f64> {
     if (0.0..=1.0).contains(&q) {

@@ -1,8 +1,9 @@
 //! Plumbing shared by the scalar functions over sketch states.
 
 use super::args::{check_arity, check_state_type};
+use super::numbers::check_q;
 use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 
@@ -159,4 +160,74 @@ fn decode_constant<S: Send + Sync + 'static>(
     let sketch = std::sync::Arc::new(decode(bytes)?);
     LAST.with_borrow_mut(|last| *last = Some((key.0, key.1, key.2, sketch.clone())));
     Ok(sketch)
+}
+
+/// A scalar function of a state and one more argument: `$check` checks the second argument's
+/// type at plan time, `$invoke` evaluates, `$doc` documents.
+macro_rules! state_scalar {
+    ($name:ident, $sql:literal, $usage:literal, $ret:expr, $check:expr, $invoke:expr, $doc:expr) => {
+        #[derive(Debug, PartialEq, Eq, Hash)]
+        pub struct $name {
+            signature: Signature,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self {
+                    signature: Signature::any(2, Volatility::Immutable),
+                }
+            }
+        }
+
+        impl ScalarUDFImpl for $name {
+            fn name(&self) -> &str {
+                $sql
+            }
+
+            fn signature(&self) -> &Signature {
+                &self.signature
+            }
+
+            fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+                $crate::udf::args::check_arity($sql, args, 2, 2, $usage)?;
+                $crate::udf::args::check_state_type($sql, &args[0])?;
+                let check: fn(&str, &DataType) -> Result<()> = $check;
+                check($sql, &args[1])?;
+                Ok($ret)
+            }
+
+            fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+                let invoke: fn(&ScalarFunctionArgs) -> Result<ColumnarValue> = $invoke;
+                invoke(&args)
+            }
+
+            fn documentation(&self) -> Option<&Documentation> {
+                static DOC: LazyLock<Documentation> = LazyLock::new($doc);
+                Some(&DOC)
+            }
+        }
+    };
+}
+pub(crate) use state_scalar;
+
+/// Rows of a `(state, q)` call: `value(sketch, q)` where both are present.
+pub fn per_state_and_q<S>(
+    function: &str,
+    args: &ScalarFunctionArgs,
+    decode: fn(&str, &[u8]) -> Result<S>,
+    value: impl Fn(&S, f64) -> Result<Option<f64>>,
+) -> Result<ColumnarValue> {
+    let mut qs: Option<Vec<Option<f64>>> = None;
+    map_rows(args, |arrays, row| {
+        if qs.is_none() {
+            let floats = arrow::compute::cast(&arrays[1], &DataType::Float64)?;
+            qs = Some(floats.as_primitive::<Float64Type>().iter().collect());
+        }
+        let q = qs.as_ref().expect("read above")[row];
+        let (Some(bytes), Some(q)) = (state_at(function, arrays[0].as_ref(), row)?, q) else {
+            return Ok(ScalarValue::Float64(None));
+        };
+        let q = check_q(function, q)?;
+        Ok(ScalarValue::Float64(value(&decode(function, bytes)?, q)?))
+    })
 }
