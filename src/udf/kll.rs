@@ -8,9 +8,9 @@ use super::numbers::check_numeric_q;
 use super::numbers::{check_number_input, check_q, numbers_of, output_type, q_list, to_output};
 use super::scalar::{map_rows, per_state_and_q, state_at, state_scalar};
 use crate::sketch::kll::{DEFAULT_K, Kll};
-use arrow::array::{Array, ArrayRef, AsArray, ListArray};
+use arrow::array::{Array, ArrayRef, ListArray};
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, Float64Type};
+use arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, plan_datafusion_err, plan_err};
 use datafusion::logical_expr::function::AccumulatorArgs;
 use datafusion::logical_expr::{
