@@ -348,8 +348,10 @@ impl<S: StateSketch> GroupSketch for Glue<S> {
         }
         let mut delta = 0isize;
         S::Input::feed(values, keep, &mut |row, input| {
-            let sketch = sketches[groups[row]].get_or_insert_with(|| S::create(params));
-            let before = sketch.heap_size();
+            let slot = &mut sketches[groups[row]];
+            // A sketch created here counts from zero, so its initial allocation is accounted.
+            let before = slot.as_ref().map_or(0, S::heap_size);
+            let sketch = slot.get_or_insert_with(|| S::create(params));
             sketch.insert(input);
             delta += sketch.heap_size() as isize - before as isize;
         })?;

@@ -146,12 +146,6 @@ pub fn to_output(values: Vec<Option<f64>>, dt: &DataType) -> Result<ArrayRef> {
     Ok(out)
 }
 
-/// The value of an f64 in its input's domain: temporal values in nanoseconds (for `kll_rank`
-/// with a timestamp literal).
-pub fn scale_of(dt: &DataType) -> f64 {
-    temporal_scale(dt).map_or(1.0, |s| s as f64)
-}
-
 /// Plan-time check of a quantile argument's type.
 pub fn check_numeric_q(function: &str, t: &DataType) -> Result<()> {
     if t.is_numeric() || t.is_null() {
