@@ -13,6 +13,8 @@ pub mod cli;
 #[cfg(feature = "datafusion")]
 pub mod r#gen;
 #[cfg(feature = "datafusion")]
+pub mod stream;
+#[cfg(feature = "datafusion")]
 pub mod udf;
 
 #[cfg(feature = "datafusion")]

@@ -467,8 +467,24 @@ impl HyperLogLog {
                 }
             }
             (Data::Sparse(raw), Repr::Sparse(_)) => {
-                for e in sparse_entries(raw) {
+                let mut entries = sparse_entries(raw);
+                // A merge can outgrow the sparse form part way: the rest goes into registers.
+                for e in entries.by_ref() {
                     self.insert_sparse(entry_index(e), entry_rank(e));
+                    if matches!(self.repr, Repr::Dense(_)) {
+                        break;
+                    }
+                }
+                if let Repr::Dense(regs) = &mut self.repr {
+                    for e in entries {
+                        let (i, r) = fold_register(
+                            entry_index(e),
+                            entry_rank(e),
+                            SPARSE_PRECISION,
+                            self.precision,
+                        );
+                        regs[i as usize] = regs[i as usize].max(r);
+                    }
                 }
             }
             (Data::Dense(packed), Repr::Dense(regs)) if view.precision == self.precision => {
@@ -848,6 +864,9 @@ mod tests {
             (14, 0..10),
             (14, 5..5_000),
             (14, 0..200_000),
+            // Two sparse sketches whose union outgrows the sparse form.
+            (14, 10_000..12_000),
+            (14, 20_000..22_000),
             (12, 3..50),
             (16, 0..100_000),
         ];

@@ -1,0 +1,359 @@
+#![cfg(feature = "datafusion")]
+//! The windowed stream runtime (the Rust API behind `hazy stream`), checked against the same
+//! query run over all events at once.
+
+mod common;
+use common::*;
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use datafusion::datasource::MemTable;
+use hazy::r#gen::{EventGenerator, GenArgs};
+use hazy::stream::{ClosedWindow, FirstSeenOptions, StreamOptions, WindowedStream};
+
+const SEC: i64 = 1_000_000_000;
+
+fn events(n: u64, disorder: f64, seed: u64) -> Vec<RecordBatch> {
+    let args = GenArgs {
+        events: n,
+        disorder,
+        seed,
+        ..GenArgs::default()
+    };
+    let mut g = EventGenerator::new(&args).unwrap();
+    let mut out = Vec::new();
+    while let Some(b) = g.next_batch(1000) {
+        out.push(b);
+    }
+    out
+}
+
+/// Splits batches into batches of `size` rows (the stream's result must not depend on it).
+fn rebatch(batches: &[RecordBatch], size: usize) -> Vec<RecordBatch> {
+    let all = arrow::compute::concat_batches(&EventGenerator::schema(), batches).unwrap();
+    (0..all.num_rows())
+        .step_by(size)
+        .map(|o| all.slice(o, size.min(all.num_rows() - o)))
+        .collect()
+}
+
+async fn run(
+    sql: &str,
+    options: StreamOptions,
+    batches: &[RecordBatch],
+) -> (Vec<ClosedWindow>, WindowedStream) {
+    let mut s = WindowedStream::new(sql, EventGenerator::schema(), options)
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for b in batches {
+        out.extend(s.push(b.clone()).await.unwrap());
+    }
+    out.extend(s.close_all().await.unwrap());
+    (out, s)
+}
+
+fn window_rows(windows: &[ClosedWindow]) -> Vec<Vec<String>> {
+    to_strings(&windows.iter().map(|w| w.rows.clone()).collect::<Vec<_>>())
+}
+
+async fn batch_ctx(batches: &[RecordBatch]) -> datafusion::prelude::SessionContext {
+    let ctx = ctx();
+    let table = MemTable::try_new(EventGenerator::schema(), vec![batches.to_vec()]).unwrap();
+    ctx.register_table("events", Arc::new(table)).unwrap();
+    ctx
+}
+
+const PER_MINUTE: &str = "SELECT date_bin(INTERVAL '1 minute', ts) AS w, count(*) AS c, \
+     approx_count_distinct(entity) AS d, sum(value) > 0 AS positive \
+     FROM events GROUP BY date_bin(INTERVAL '1 minute', ts)";
+
+#[tokio::test]
+async fn tumbling_windows_equal_the_batch_query() {
+    let batches = events(30_000, 0.0, 1);
+    let (windows, s) = run(PER_MINUTE, StreamOptions::new("ts"), &batches).await;
+    let ctx = batch_ctx(&batches).await;
+    let exact = rows(&ctx, &format!("{PER_MINUTE} ORDER BY w")).await;
+    assert_eq!(window_rows(&windows), exact);
+
+    // first_seen marks each entity's first event, give or take the Bloom filter's 1%.
+    let mut options = StreamOptions::new("ts");
+    options.first_seen = Some(FirstSeenOptions {
+        column: "entity".into(),
+        expected_items: 100_000,
+        fpr: 0.01,
+    });
+    let sql = "SELECT date_bin(INTERVAL '1 minute', ts) AS w, count(*) FILTER (WHERE first_seen) AS new_entities \
+               FROM events GROUP BY date_bin(INTERVAL '1 minute', ts)";
+    let (first, _) = run(sql, options, &batches).await;
+    let new: i64 = window_rows(&first)
+        .iter()
+        .map(|r| r[1].parse::<i64>().unwrap())
+        .sum();
+    let distinct = int(&ctx, "SELECT count(DISTINCT entity) FROM events").await;
+    assert!(
+        new <= distinct && new as f64 >= 0.98 * distinct as f64,
+        "{new} first-seen vs {distinct} distinct"
+    );
+    assert!(windows.len() >= 5, "{} windows", windows.len());
+    for w in &windows {
+        assert_eq!(w.end - w.start, 60 * SEC);
+        assert_eq!(w.states.num_rows(), 1);
+        assert_eq!(w.states.schema().field(0).name(), "w");
+        assert_eq!(w.states.schema().field(2).name(), "d");
+    }
+    assert_eq!(s.stats().events, 30_000);
+    assert_eq!(s.stats().late, 0);
+    assert!(s.open_windows().is_empty());
+}
+
+#[tokio::test]
+async fn windows_close_as_the_watermark_passes_them() {
+    let batches = events(30_000, 0.0, 2);
+    let mut s = WindowedStream::new(
+        PER_MINUTE,
+        EventGenerator::schema(),
+        StreamOptions::new("ts"),
+    )
+    .await
+    .unwrap();
+    let mut closed = 0;
+    for b in &batches {
+        for w in s.push(b.clone()).await.unwrap() {
+            closed += 1;
+            let watermark = s.watermark().unwrap();
+            assert!(
+                w.end <= watermark,
+                "a window came out before the watermark passed it"
+            );
+        }
+        // Only the window holding the watermark (and any later) stays open.
+        assert!(s.open_windows().len() <= 1, "{:?}", s.open_windows());
+    }
+    assert!(
+        closed >= 4,
+        "windows must come out while the input is still open"
+    );
+}
+
+#[tokio::test]
+async fn out_of_order_events_within_the_lateness_land_in_their_window() {
+    let batches = events(30_000, 3.0, 3);
+    let mut options = StreamOptions::new("ts");
+    options.lateness_ns = 3 * SEC;
+    let (windows, s) = run(PER_MINUTE, options, &batches).await;
+    assert_eq!(s.stats().late, 0);
+    let ctx = batch_ctx(&batches).await;
+    assert_eq!(
+        window_rows(&windows),
+        rows(&ctx, &format!("{PER_MINUTE} ORDER BY w")).await
+    );
+}
+
+#[tokio::test]
+async fn late_events_are_counted_per_window_and_never_added() {
+    let batches = events(30_000, 10.0, 4);
+    let mut options = StreamOptions::new("ts");
+    options.lateness_ns = SEC;
+    let (windows, s) = run(PER_MINUTE, options.clone(), &batches).await;
+    let stats = s.stats();
+    assert!(stats.late > 100, "{} late", stats.late);
+    assert_eq!(stats.events + stats.late, 30_000);
+    assert_eq!(stats.late_by_window.values().sum::<u64>(), stats.late);
+    let ctx = batch_ctx(&batches).await;
+    let exact = rows(
+        &ctx,
+        "SELECT date_bin(INTERVAL '1 minute', ts) AS w, count(*) FROM events GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    let got = window_rows(&windows);
+    assert_eq!(got.len(), exact.len());
+    for (w, (g, e)) in windows.iter().zip(got.iter().zip(&exact)) {
+        let late = stats.late_by_window.get(&w.start).copied().unwrap_or(0);
+        assert_eq!(g[0], e[0]);
+        assert_eq!(
+            g[1].parse::<u64>().unwrap() + late,
+            e[1].parse::<u64>().unwrap(),
+            "window {}",
+            g[0]
+        );
+    }
+    // Which events are late does not depend on how the input is cut into batches.
+    let (again, s2) = run(PER_MINUTE, options, &rebatch(&batches, 7)).await;
+    assert_eq!(window_rows(&again), got);
+    assert_eq!(s2.stats(), stats);
+}
+
+#[tokio::test]
+async fn close_all_emits_open_windows_and_later_events_for_them_are_late() {
+    let batches = events(10_000, 0.0, 5);
+    let mut s = WindowedStream::new(
+        PER_MINUTE,
+        EventGenerator::schema(),
+        StreamOptions::new("ts"),
+    )
+    .await
+    .unwrap();
+    let (first, rest) = batches.split_at(3);
+    let mut out = Vec::new();
+    for b in first {
+        out.extend(s.push(b.clone()).await.unwrap());
+    }
+    let idle = s.close_all().await.unwrap();
+    assert!(!idle.is_empty(), "idle close emits the open window");
+    assert!(s.open_windows().is_empty());
+    let before = s.stats().late;
+    let again = s.push(rest[0].clone()).await.unwrap();
+    assert!(again.is_empty() || again[0].start > idle.last().unwrap().start);
+    assert!(
+        s.stats().late > before,
+        "events of the idle-closed window are late"
+    );
+}
+
+#[tokio::test]
+async fn sliding_windows_equal_recomputing_each_window() {
+    let batches = events(40_000, 2.0, 6);
+    let mut options = StreamOptions::new("ts");
+    options.lateness_ns = 2 * SEC;
+    options.panes = 3;
+    let sql = "SELECT date_bin(INTERVAL '1 minute', ts) AS w, event_type, count(*) AS c, \
+               approx_count_distinct(entity) AS d, kll_quantile(kll_sketch(value), 0.5) AS median \
+               FROM events GROUP BY date_bin(INTERVAL '1 minute', ts), event_type ORDER BY event_type";
+    let (windows, s) = run(sql, options, &batches).await;
+    assert_eq!(s.stats().late, 0);
+    let ctx = batch_ctx(&batches).await;
+    // 40,000 events at 100/s span about 6.7 minutes: 7 panes give 7 + 2 windows of 3 panes,
+    // the last two after the input ends.
+    assert!(windows.len() >= 8, "{} windows", windows.len());
+    for w in &windows {
+        assert_eq!(w.end - w.start, 180 * SEC);
+        let exact = rows(
+            &ctx,
+            &format!(
+                "SELECT to_timestamp_nanos({start}) AS w, event_type, count(*) AS c, approx_count_distinct(entity) AS d, \
+                 kll_quantile(kll_sketch(value), 0.5) AS median FROM events \
+                 WHERE ts >= to_timestamp_nanos({start}) AND ts < to_timestamp_nanos({end}) \
+                 GROUP BY event_type ORDER BY event_type",
+                start = w.start,
+                end = w.end
+            ),
+        )
+        .await;
+        let got = to_strings(std::slice::from_ref(&w.rows));
+        assert_eq!(got.len(), exact.len());
+        for (g, e) in got.iter().zip(&exact) {
+            assert_eq!(g[1..4], e[1..4], "window starting {}", w.start);
+            // KLL merges are not bit-identical to one pass; the median stays close.
+            let (gm, em): (f64, f64) = (g[4].parse().unwrap(), e[4].parse().unwrap());
+            assert!((gm - em).abs() < 0.05, "{gm} vs {em}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_restored_checkpoint_continues_exactly() {
+    let batches = events(30_000, 4.0, 7);
+    let mut options = StreamOptions::new("ts");
+    options.lateness_ns = SEC;
+    options.panes = 2;
+    options.first_seen = Some(FirstSeenOptions {
+        column: "entity".into(),
+        expected_items: 100_000,
+        fpr: 0.01,
+    });
+    let sql = "SELECT date_bin(INTERVAL '1 minute', ts) AS w, count(*) AS c, approx_count_distinct(entity) AS d, \
+               count(*) FILTER (WHERE first_seen) AS new_entities FROM events GROUP BY date_bin(INTERVAL '1 minute', ts)";
+    let (whole, s_whole) = run(sql, options.clone(), &batches).await;
+
+    let mut s = WindowedStream::new(sql, EventGenerator::schema(), options.clone())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for b in &batches[..13] {
+        out.extend(s.push(b.clone()).await.unwrap());
+    }
+    let dir = std::env::temp_dir().join(format!("hazy-ckpt-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut ckpt = s
+        .checkpoint(serde_json::json!({"batch": 13}))
+        .await
+        .unwrap();
+    ckpt.write(&dir).unwrap();
+    drop(s);
+
+    let restored = hazy::stream::Checkpoint::read(&dir).unwrap().unwrap();
+    assert_eq!(restored.meta.position, serde_json::json!({"batch": 13}));
+    let mut s = WindowedStream::new(sql, EventGenerator::schema(), options)
+        .await
+        .unwrap();
+    s.restore(restored).await.unwrap();
+    for b in &batches[13..] {
+        out.extend(s.push(b.clone()).await.unwrap());
+    }
+    out.extend(s.close_all().await.unwrap());
+    assert_eq!(window_rows(&out), window_rows(&whole));
+    assert_eq!(s.stats(), s_whole.stats());
+    // A checkpoint of another query is refused.
+    let other = WindowedStream::new(
+        PER_MINUTE,
+        EventGenerator::schema(),
+        StreamOptions::new("ts"),
+    )
+    .await;
+    let e = other
+        .unwrap()
+        .restore(hazy::stream::Checkpoint::read(&dir).unwrap().unwrap())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("different query"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+async fn plan_error(sql: &str) -> String {
+    match WindowedStream::new(sql, EventGenerator::schema(), StreamOptions::new("ts")).await {
+        Ok(_) => panic!("expected a planning error for {sql}"),
+        Err(e) => e.strip_backtrace().to_string(),
+    }
+}
+
+#[tokio::test]
+async fn queries_a_stream_cannot_run_are_refused_with_the_reason() {
+    let e = plan_error("SELECT count(*) FROM events").await;
+    assert!(e.contains("GROUP BY date_bin"), "{e}");
+    let e = plan_error("SELECT entity, count(*) FROM events GROUP BY entity").await;
+    assert!(e.contains("GROUP BY date_bin"), "{e}");
+    let e = plan_error("SELECT date_bin(INTERVAL '1 month', ts), count(*) FROM events GROUP BY 1")
+        .await;
+    assert!(e.contains("no months"), "{e}");
+    let e = plan_error(
+        "SELECT w, count(*) FROM (SELECT date_bin(INTERVAL '1 minute', ts) AS w, entity FROM events GROUP BY 1, 2) GROUP BY w",
+    )
+    .await;
+    assert!(e.contains("more than one level"), "{e}");
+    let e = match WindowedStream::new(
+        PER_MINUTE,
+        EventGenerator::schema(),
+        StreamOptions::new("value"),
+    )
+    .await
+    {
+        Ok(_) => panic!("value is not a timestamp"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("must be a TIMESTAMP"), "{e}");
+}
+
+#[tokio::test]
+async fn count_distinct_stays_one_level() {
+    let batches = events(20_000, 0.0, 8);
+    let sql = "SELECT date_bin(INTERVAL '1 minute', ts) AS w, count(DISTINCT entity) AS d FROM events \
+               GROUP BY date_bin(INTERVAL '1 minute', ts)";
+    let (windows, _) = run(sql, StreamOptions::new("ts"), &batches).await;
+    let ctx = batch_ctx(&batches).await;
+    assert_eq!(
+        window_rows(&windows),
+        rows(&ctx, &format!("{sql} ORDER BY w")).await
+    );
+}
