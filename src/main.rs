@@ -31,6 +31,8 @@ enum Command {
         #[arg(long, default_value = "table")]
         format: OutputFormat,
     },
+    /// Run a windowed SQL query over an endless stream of NDJSON or CSV records.
+    Stream(Box<cli::stream::StreamArgs>),
     /// Generate the tutorial's synthetic event stream.
     Gen(hazy::r#gen::GenArgs),
     /// The report over the shipped sample (what `hazy` with no arguments runs).
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
             file,
             format,
         }) => sql(command, file, format),
+        Some(Command::Stream(args)) => cli::stream::run(&args),
         Some(Command::Gen(args)) => hazy::r#gen::run(&args).map_err(|e| e.to_string()),
     };
     match result {

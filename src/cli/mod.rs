@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod sql;
+pub mod stream;
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 

@@ -37,6 +37,7 @@
 //! ```
 
 pub mod checkpoint;
+pub mod input;
 pub mod plan;
 mod runtime;
 pub mod window;

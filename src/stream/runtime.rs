@@ -108,6 +108,8 @@ pub struct WindowedStream {
     sliding: Option<Sliding>,
     first_seen: Option<(usize, BloomFilter)>,
     stats: StreamStats,
+    /// Late events kept for the caller (see [`keep_late_rows`](Self::keep_late_rows)).
+    late_rows: Option<Vec<RecordBatch>>,
 }
 
 /// The state rows of one open window, merged lazily.
@@ -177,7 +179,22 @@ impl WindowedStream {
             sliding,
             first_seen,
             stats: StreamStats::default(),
+            late_rows: None,
         })
+    }
+
+    /// Keeps late events (the rows themselves) for [`take_late_rows`](Self::take_late_rows),
+    /// so a caller can store them rather than only count them.
+    pub fn keep_late_rows(&mut self, keep: bool) {
+        self.late_rows = keep.then(Vec::new);
+    }
+
+    /// The late events kept since the last call.
+    pub fn take_late_rows(&mut self) -> Vec<RecordBatch> {
+        self.late_rows
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// The schema pushed batches must have.
@@ -292,10 +309,11 @@ impl WindowedStream {
         let w = self.plans.window;
         let lateness = self.options.lateness_ns;
         let mut keep = BooleanBuilder::with_capacity(times.len());
+        let mut late_rows = Vec::new();
         let mut dropped = 0usize;
         let mut closed_before = self.closed_before;
         let mut max = self.stats.max_event_time;
-        for t in times.iter() {
+        for (row, t) in times.iter().enumerate() {
             let Some(t) = t else {
                 self.stats.missing_time += 1;
                 dropped += 1;
@@ -306,6 +324,7 @@ impl WindowedStream {
             if closed_before.is_some_and(|c| start < c) {
                 self.stats.late += 1;
                 *self.stats.late_by_window.entry(start).or_default() += 1;
+                late_rows.push(row as u32);
                 dropped += 1;
                 keep.append_value(false);
                 continue;
@@ -320,6 +339,12 @@ impl WindowedStream {
         self.stats.max_event_time = max;
         self.closed_before = closed_before;
         self.stats.events += (times.len() - dropped) as u64;
+        if let Some(kept) = &mut self.late_rows
+            && !late_rows.is_empty()
+        {
+            let indices = arrow::array::UInt32Array::from(late_rows);
+            kept.push(arrow::compute::take_record_batch(batch, &indices)?);
+        }
         if dropped == 0 {
             Ok(batch.clone())
         } else {

@@ -1,0 +1,631 @@
+//! `hazy stream`: runs a windowed SQL query over NDJSON or CSV records as they arrive.
+//!
+//! A reader thread reads and decodes the input (so parsing and aggregation use two cores);
+//! the main thread feeds the decoded batches to a [`WindowedStream`], writes each closed
+//! window's rows as soon as it closes, closes open windows when the input goes idle, and
+//! saves checkpoints.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::common::{DataFusionError, Result};
+use serde_json::json;
+
+use crate::stream::input::{
+    Chunk, EpochUnit, InputFormat, LineDecoder, LineSource, Malformed, infer_schema,
+};
+use crate::stream::window::rfc3339;
+use crate::stream::{
+    Checkpoint, ClosedWindow, FirstSeenOptions, StreamOptions, WindowedStream, stream_session,
+};
+
+/// Run a windowed SQL query over an endless stream of NDJSON or CSV records.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StreamArgs {
+    /// The query over the table `events`; it must GROUP BY date_bin(INTERVAL '…', <time column>).
+    #[arg(long, conflicts_with = "sql_file")]
+    pub sql: Option<String>,
+    /// A file holding the query.
+    #[arg(long, value_name = "FILE")]
+    pub sql_file: Option<PathBuf>,
+    /// Input: `-` (standard input), a file or a FIFO.
+    #[arg(long, default_value = "-")]
+    pub input: PathBuf,
+    /// Keep reading a file as it grows (like `tail -f`) instead of ending at its end.
+    #[arg(long)]
+    pub follow: bool,
+    /// Input record format: ndjson or csv (with a header line).
+    #[arg(long, default_value = "ndjson", value_parser = parse_input_format)]
+    pub format: InputFormat,
+    /// Column definitions, e.g. "ts TIMESTAMP, entity VARCHAR, value DOUBLE"; inferred from
+    /// the first records when not given.
+    #[arg(long)]
+    pub schema: Option<String>,
+    /// The event-time column: RFC 3339 strings or numbers since the epoch.
+    #[arg(long, default_value = "ts")]
+    pub time_column: String,
+    /// Unit of numeric event times: auto (by magnitude), s, ms, us or ns.
+    #[arg(long, default_value = "auto", value_parser = parse_epoch)]
+    pub time_unit: EpochUnit,
+    /// How late an event may be, behind the latest event time, and still count (e.g. 5s).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub lateness: Duration,
+    /// Close the open windows after this long without input (e.g. 2s); 0 never.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Each result covers this many consecutive date_bin windows (panes), emitted at every
+    /// pane close: sliding windows. 1 gives tumbling windows.
+    #[arg(long, default_value_t = 1)]
+    pub panes: usize,
+    /// Add a Boolean column `first_seen` to `events`: true on the first event of each value of
+    /// this column (a Bloom filter over the whole stream).
+    #[arg(long, value_name = "COLUMN")]
+    pub first_seen: Option<String>,
+    /// Distinct values the first_seen filter is sized for (1% false positives there).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub first_seen_capacity: u64,
+    /// Output format of the window rows: ndjson, csv or table.
+    #[arg(long, default_value = "ndjson", value_parser = parse_output_format)]
+    pub output: super::sql::OutputFormat,
+    /// Also write each closed window's sketch states as DIR/<window start>.parquet (the
+    /// rollup table: merge them later with the *_merge functions).
+    #[arg(long, value_name = "DIR")]
+    pub rollup: Option<PathBuf>,
+    /// Append late events (as NDJSON) to this file instead of only counting them.
+    #[arg(long, value_name = "FILE")]
+    pub late_output: Option<PathBuf>,
+    /// Save open windows and the input position here, and resume from it on start.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: Option<PathBuf>,
+    /// How often to save a checkpoint (also saved after each closed window and on exit).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub checkpoint_interval: Duration,
+    /// Stop at the first malformed record instead of counting and skipping it.
+    #[arg(long)]
+    pub strict: bool,
+    /// Read input in chunks of about this many bytes (a micro-batch).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub batch_bytes: usize,
+    /// Print a summary (events, windows, late, malformed, rate, memory) to stderr at the end.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub summary: bool,
+}
+
+fn parse_input_format(s: &str) -> std::result::Result<InputFormat, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "ndjson" | "jsonl" | "json" => Ok(InputFormat::Ndjson),
+        "csv" => Ok(InputFormat::Csv),
+        other => Err(format!(
+            "unknown input format '{other}' (expected ndjson or csv)"
+        )),
+    }
+}
+
+fn parse_output_format(s: &str) -> std::result::Result<super::sql::OutputFormat, String> {
+    match s.parse()? {
+        super::sql::OutputFormat::Json => {
+            Err("--output json is one array per run; use ndjson for a stream".into())
+        }
+        f => Ok(f),
+    }
+}
+
+fn parse_epoch(s: &str) -> std::result::Result<EpochUnit, String> {
+    match s {
+        "auto" => Ok(EpochUnit::Auto),
+        "s" => Ok(EpochUnit::Seconds),
+        "ms" => Ok(EpochUnit::Millis),
+        "us" => Ok(EpochUnit::Micros),
+        "ns" => Ok(EpochUnit::Nanos),
+        other => Err(format!(
+            "unknown time unit '{other}' (expected auto, s, ms, us or ns)"
+        )),
+    }
+}
+
+/// `500ms`, `5s`, `2m`, `1h`, or a number of seconds.
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let v: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration such as 500ms, 5s, 2m or 1h"))?;
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "us" => 1e-6,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("'{s}': unknown unit '{unit}' (ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(v * scale)
+        .map_err(|_| format!("'{s}' is not a non-negative duration"))
+}
+
+/// What the reader thread sends: decoded records with their input position.
+struct Decoded {
+    batch: RecordBatch,
+    malformed: Vec<Malformed>,
+    end_offset: u64,
+    next_line: u64,
+}
+
+/// Input position of the next record, kept in checkpoints.
+#[derive(Debug, Clone, Copy, Default)]
+struct Position {
+    offset: u64,
+    line: u64,
+}
+
+/// Runs `hazy stream` until the input ends or a signal arrives.
+pub fn run(args: &StreamArgs) -> std::result::Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        runtime.spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let term = async {
+                match term.as_mut() {
+                    Some(t) => t.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term => {}
+            }
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+    Runner::start(args, &runtime, stop)
+        .and_then(|r| r.run())
+        .map_err(|e| e.strip_backtrace().to_string())
+}
+
+struct Runner<'a> {
+    args: &'a StreamArgs,
+    runtime: &'a tokio::runtime::Runtime,
+    stream: WindowedStream,
+    rx: Receiver<Result<Decoded>>,
+    stop: Arc<AtomicBool>,
+    out: Box<dyn Write>,
+    late_out: Option<std::io::BufWriter<std::fs::File>>,
+    wrote_header: bool,
+    position: Position,
+    malformed: u64,
+    reported_late: u64,
+    started: Instant,
+    peak_memory: usize,
+}
+
+const MALFORMED_REPORTED: u64 = 5;
+
+impl<'a> Runner<'a> {
+    fn start(
+        args: &'a StreamArgs,
+        runtime: &'a tokio::runtime::Runtime,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Self> {
+        let sql = match (&args.sql, &args.sql_file) {
+            (Some(sql), _) => sql.clone(),
+            (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| {
+                DataFusionError::Execution(format!("hazy stream: cannot read {}: {e}", f.display()))
+            })?,
+            (None, None) => {
+                return Err(DataFusionError::Plan(
+                    "hazy stream needs --sql \"…\" or --sql-file FILE".into(),
+                ));
+            }
+        };
+        let checkpoint = match &args.checkpoint {
+            Some(dir) => Checkpoint::read(dir)?,
+            None => None,
+        };
+        let resume = checkpoint
+            .as_ref()
+            .map_or(Position { offset: 0, line: 1 }, |c| Position {
+                offset: c.meta.position["offset"].as_u64().unwrap_or(0),
+                line: c.meta.position["line"].as_u64().unwrap_or(1),
+            });
+        // The schema (and a CSV header) come from the start of the input, also when resuming.
+        let mut source = LineSource::open(&args.input, 0, 1, args.follow)?;
+        let mut first = source.next_chunk(args.batch_bytes)?.unwrap_or_default();
+        let header = match args.format {
+            InputFormat::Csv => Some(take_first_line(&mut first)),
+            InputFormat::Ndjson => None,
+        };
+        let schema = match &args.schema {
+            Some(ddl) => runtime.block_on(schema_from_ddl(ddl))?,
+            None => {
+                let mut sample = header.clone().unwrap_or_default();
+                sample.extend_from_slice(&first.data);
+                infer_schema(args.format, &sample, &args.time_column)?
+            }
+        };
+        let decoder = LineDecoder::new(
+            args.format,
+            Arc::clone(&schema),
+            &args.time_column,
+            args.time_unit,
+            header.as_deref(),
+        )?;
+        if resume.offset > 0 {
+            source = LineSource::open(&args.input, resume.offset, resume.line, args.follow)?;
+            first = Chunk::default();
+        }
+        let options = StreamOptions {
+            time_column: args.time_column.clone(),
+            lateness_ns: i64::try_from(args.lateness.as_nanos()).unwrap_or(i64::MAX),
+            panes: args.panes,
+            first_seen: args.first_seen.as_ref().map(|column| FirstSeenOptions {
+                column: column.clone(),
+                expected_items: args.first_seen_capacity,
+                fpr: 0.01,
+            }),
+        };
+        let mut stream = runtime.block_on(WindowedStream::with_context(
+            &stream_session(),
+            &sql,
+            Arc::clone(&schema),
+            options,
+        ))?;
+        stream.keep_late_rows(args.late_output.is_some());
+        if let Some(c) = checkpoint {
+            runtime.block_on(stream.restore(c))?;
+            eprintln!(
+                "hazy stream: resumed from checkpoint at line {} (byte {}), {} windows open",
+                resume.line,
+                resume.offset,
+                stream.open_windows().len()
+            );
+        }
+        let late_out = match &args.late_output {
+            Some(p) => Some(std::io::BufWriter::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| {
+                        DataFusionError::Execution(format!(
+                            "hazy stream: cannot open --late-output {}: {e}",
+                            p.display()
+                        ))
+                    })?,
+            )),
+            None => None,
+        };
+        if let Some(dir) = &args.rollup {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                DataFusionError::Execution(format!(
+                    "hazy stream: cannot create --rollup {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let rx = spawn_reader(source, first, decoder, args.batch_bytes);
+        Ok(Self {
+            args,
+            runtime,
+            stream,
+            rx,
+            stop,
+            out: Box::new(std::io::BufWriter::with_capacity(
+                1 << 16,
+                std::io::stdout(),
+            )),
+            late_out,
+            wrote_header: false,
+            position: resume,
+            malformed: 0,
+            reported_late: 0,
+            started: Instant::now(),
+            peak_memory: 0,
+        })
+    }
+
+    fn run(mut self) -> Result<()> {
+        let idle = (!self.args.idle_timeout.is_zero()).then_some(self.args.idle_timeout);
+        let tick = Duration::from_millis(100);
+        let mut last_input = Instant::now();
+        let mut last_checkpoint = Instant::now();
+        let mut idle_closed = false;
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                return self.shutdown();
+            }
+            match self.rx.recv_timeout(tick) {
+                Ok(decoded) => {
+                    self.take(decoded?)?;
+                    last_input = Instant::now();
+                    idle_closed = false;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some(idle) = idle
+                        && !idle_closed
+                        && last_input.elapsed() >= idle
+                    {
+                        let closed = self.runtime.block_on(self.stream.close_all())?;
+                        self.emit(closed)?;
+                        idle_closed = true;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let closed = self.runtime.block_on(self.stream.close_all())?;
+                    self.emit(closed)?;
+                    self.save_checkpoint()?;
+                    self.summary();
+                    return Ok(());
+                }
+            }
+            if self.args.checkpoint.is_some()
+                && last_checkpoint.elapsed() >= self.args.checkpoint_interval
+            {
+                self.save_checkpoint()?;
+                last_checkpoint = Instant::now();
+            }
+        }
+    }
+
+    /// SIGINT/SIGTERM: with a checkpoint, save the open windows to resume later; without one,
+    /// close them so no accepted event goes unreported.
+    fn shutdown(mut self) -> Result<()> {
+        if self.args.checkpoint.is_some() {
+            self.save_checkpoint()?;
+            eprintln!("hazy stream: stopped; open windows saved to the checkpoint");
+        } else {
+            let closed = self.runtime.block_on(self.stream.close_all())?;
+            self.emit(closed)?;
+            eprintln!("hazy stream: stopped; open windows closed");
+        }
+        self.summary();
+        Ok(())
+    }
+
+    fn take(&mut self, decoded: Decoded) -> Result<()> {
+        self.report_malformed(&decoded.malformed)?;
+        let closed = self.runtime.block_on(self.stream.push(decoded.batch))?;
+        self.position = Position {
+            offset: decoded.end_offset,
+            line: decoded.next_line,
+        };
+        self.write_late()?;
+        let any = !closed.is_empty();
+        self.emit(closed)?;
+        self.peak_memory = self.peak_memory.max(self.stream.memory_bytes());
+        if any {
+            self.save_checkpoint()?;
+        }
+        Ok(())
+    }
+
+    fn report_malformed(&mut self, malformed: &[Malformed]) -> Result<()> {
+        for m in malformed {
+            self.malformed += 1;
+            if self.args.strict {
+                return Err(DataFusionError::Execution(format!(
+                    "hazy stream: malformed record at line {}: {}",
+                    m.line, m.reason
+                )));
+            }
+            if self.malformed <= MALFORMED_REPORTED {
+                eprintln!(
+                    "hazy stream: skipped malformed record at line {}: {}",
+                    m.line, m.reason
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn write_late(&mut self) -> Result<()> {
+        if let Some(out) = &mut self.late_out {
+            let rows = self.stream.take_late_rows();
+            let mut w = arrow::json::LineDelimitedWriter::new(&mut *out);
+            for b in &rows {
+                w.write(b)?;
+            }
+            w.finish()?;
+            out.flush().map_err(io)?;
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, closed: Vec<ClosedWindow>) -> Result<()> {
+        for w in closed {
+            self.write_rows(&w.rows)?;
+            if let Some(dir) = &self.args.rollup
+                && w.states.num_rows() > 0
+            {
+                write_rollup(dir, &w)?;
+            }
+        }
+        self.out.flush().map_err(io)?;
+        self.report_late();
+        Ok(())
+    }
+
+    fn write_rows(&mut self, rows: &RecordBatch) -> Result<()> {
+        use super::sql::OutputFormat;
+        match self.args.output {
+            OutputFormat::Csv => {
+                let mut w = arrow::csv::WriterBuilder::new()
+                    .with_header(!self.wrote_header)
+                    .build(&mut self.out);
+                w.write(rows)?;
+                self.wrote_header = true;
+            }
+            OutputFormat::Table => {
+                if rows.num_rows() > 0 {
+                    writeln!(
+                        self.out,
+                        "{}",
+                        arrow::util::pretty::pretty_format_batches(std::slice::from_ref(rows))?
+                    )
+                    .map_err(io)?;
+                }
+            }
+            OutputFormat::NdJson | OutputFormat::Json => {
+                let mut w = arrow::json::LineDelimitedWriter::new(&mut self.out);
+                w.write(rows)?;
+                w.finish()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Late events, as they happen: how many, and for which windows.
+    fn report_late(&mut self) {
+        let stats = self.stream.stats();
+        if stats.late > self.reported_late {
+            let recent: Vec<String> = stats
+                .late_by_window
+                .iter()
+                .rev()
+                .take(3)
+                .map(|(w, n)| format!("{}: {n}", rfc3339(*w)))
+                .collect();
+            eprintln!(
+                "hazy stream: {} late events so far (after their window closed; latest windows {})",
+                stats.late,
+                recent.join(", ")
+            );
+            self.reported_late = stats.late;
+        }
+    }
+
+    fn save_checkpoint(&mut self) -> Result<()> {
+        let Some(dir) = &self.args.checkpoint else {
+            return Ok(());
+        };
+        let position = json!({"offset": self.position.offset, "line": self.position.line, "input": self.args.input});
+        let mut c = self.runtime.block_on(self.stream.checkpoint(position))?;
+        c.write(dir)
+    }
+
+    fn summary(&mut self) {
+        let _ = self.out.flush();
+        if !self.args.summary {
+            return;
+        }
+        let s = self.stream.stats();
+        let secs = self.started.elapsed().as_secs_f64();
+        eprintln!(
+            "hazy stream: {} events in {} windows, {} late, {} without a time, {} malformed; {:.2}s ({:.0} events/s); peak state memory {} KiB",
+            s.events,
+            s.windows_closed,
+            s.late,
+            s.missing_time,
+            self.malformed,
+            secs,
+            s.events as f64 / secs.max(1e-9),
+            self.peak_memory / 1024
+        );
+        if s.late > 0 {
+            let mut by: Vec<(&i64, &u64)> = s.late_by_window.iter().collect();
+            by.sort_by(|a, b| b.1.cmp(a.1));
+            let top: Vec<String> = by
+                .iter()
+                .take(10)
+                .map(|(w, n)| format!("{}: {n}", rfc3339(**w)))
+                .collect();
+            eprintln!(
+                "hazy stream: late events by window (most first): {}",
+                top.join(", ")
+            );
+        }
+    }
+}
+
+fn io(e: std::io::Error) -> DataFusionError {
+    DataFusionError::Execution(format!("hazy stream: writing output: {e}"))
+}
+
+fn take_first_line(chunk: &mut Chunk) -> Vec<u8> {
+    let end = chunk
+        .data
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(chunk.data.len(), |i| i + 1);
+    let header: Vec<u8> = chunk.data.drain(..end).collect();
+    chunk.first_line += 1;
+    chunk.lines = chunk.lines.saturating_sub(1);
+    header
+}
+
+/// Column definitions as SQL (`ts TIMESTAMP, entity VARCHAR`) to an Arrow schema.
+async fn schema_from_ddl(ddl: &str) -> Result<SchemaRef> {
+    let ctx = datafusion::prelude::SessionContext::new();
+    ctx.sql(&format!("CREATE TABLE hazy_stream_schema ({ddl})"))
+        .await
+        .map_err(|e| {
+            DataFusionError::Plan(format!("hazy stream: --schema: {}", e.strip_backtrace()))
+        })?;
+    let table = ctx.table("hazy_stream_schema").await?;
+    Ok(Arc::new(table.schema().as_arrow().clone()))
+}
+
+/// Reads and decodes in its own thread; a bounded channel holds back a fast input.
+fn spawn_reader(
+    mut source: LineSource,
+    first: Chunk,
+    decoder: LineDecoder,
+    batch_bytes: usize,
+) -> Receiver<Result<Decoded>> {
+    let (tx, rx) = sync_channel(4);
+    std::thread::spawn(move || {
+        let mut pending = Some(first).filter(|c| !c.data.is_empty());
+        loop {
+            let chunk = match pending
+                .take()
+                .map(Ok)
+                .or_else(|| source.next_chunk(batch_bytes).transpose())
+            {
+                None => return,
+                Some(Ok(c)) => c,
+                Some(Err(e)) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let decoded =
+                decoder
+                    .decode(&chunk.data, chunk.first_line)
+                    .map(|(batch, malformed)| Decoded {
+                        batch,
+                        malformed,
+                        end_offset: chunk.end_offset,
+                        next_line: chunk.first_line + chunk.lines,
+                    });
+            if tx.send(decoded).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Writes a window's states as `<dir>/<start>.parquet` (rewritten whole if it comes again).
+fn write_rollup(dir: &Path, w: &ClosedWindow) -> Result<()> {
+    let name = rfc3339(w.start).replace(':', "-");
+    let path = dir.join(format!("{name}.parquet"));
+    let tmp = dir.join(format!(".{name}.parquet.tmp"));
+    let file = std::fs::File::create(&tmp).map_err(io)?;
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, w.states.schema(), None)?;
+    writer.write(&w.states)?;
+    writer.close()?;
+    std::fs::rename(&tmp, &path).map_err(io)
+}

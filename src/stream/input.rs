@@ -1,0 +1,566 @@
+//! Reading a stream of NDJSON or CSV records: complete lines in chunks, with their byte offsets
+//! and line numbers, decoded into Arrow batches; malformed records are set aside with their line
+//! number instead of failing the batch.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, TimestampNanosecondArray};
+use arrow::compute::{cast, filter_record_batch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::{DataFusionError, Result};
+
+/// Record format of the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Ndjson,
+    /// CSV with a header line naming the columns.
+    Csv,
+}
+
+/// How a number in the time column is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochUnit {
+    /// By magnitude: below 10^11 seconds, below 10^14 milliseconds, below 10^17 microseconds,
+    /// else nanoseconds (dates from 1973 to 5138 read right in every unit).
+    Auto,
+    Seconds,
+    Millis,
+    Micros,
+    Nanos,
+}
+
+/// A run of complete lines and where it sits in the input.
+#[derive(Debug, Clone, Default)]
+pub struct Chunk {
+    pub data: Vec<u8>,
+    /// Byte offset of `data[0]` in the input, and of the byte after the last line.
+    pub start_offset: u64,
+    pub end_offset: u64,
+    /// 1-based number of the first line.
+    pub first_line: u64,
+    pub lines: u64,
+}
+
+/// A record that could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Malformed {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// Where to read from, and where to resume.
+pub struct LineSource {
+    reader: Box<dyn Read + Send>,
+    carry: Vec<u8>,
+    /// Offset and line number of the start of `carry`.
+    offset: u64,
+    line: u64,
+    follow: bool,
+    eof: bool,
+}
+
+impl LineSource {
+    /// `-` is standard input; anything else a file or FIFO path, read from byte `offset`.
+    pub fn open(input: &Path, offset: u64, line: u64, follow: bool) -> Result<Self> {
+        let reader: Box<dyn Read + Send> = if input == Path::new("-") {
+            if offset > 0 {
+                return Err(DataFusionError::Execution(
+                    "hazy stream: cannot resume standard input at a byte offset".into(),
+                ));
+            }
+            Box::new(std::io::stdin())
+        } else {
+            let mut f = File::open(input).map_err(|e| {
+                DataFusionError::Execution(format!(
+                    "hazy stream: cannot open --input {}: {e}",
+                    input.display()
+                ))
+            })?;
+            if offset > 0 {
+                f.seek(SeekFrom::Start(offset)).map_err(|e| {
+                    DataFusionError::Execution(format!(
+                        "hazy stream: cannot seek --input to {offset}: {e}"
+                    ))
+                })?;
+            }
+            Box::new(f)
+        };
+        Ok(Self {
+            reader,
+            carry: Vec::new(),
+            offset,
+            line: line.max(1),
+            follow,
+            eof: false,
+        })
+    }
+
+    /// The next run of complete lines (at most about `max_bytes`), or None at the end of the
+    /// input. In follow mode the end never comes: it waits for more to be appended.
+    pub fn next_chunk(&mut self, max_bytes: usize) -> Result<Option<Chunk>> {
+        loop {
+            if let Some(chunk) = self.take_lines(max_bytes) {
+                return Ok(Some(chunk));
+            }
+            if self.eof && !self.follow {
+                return Ok(self.take_rest());
+            }
+            let start = self.carry.len();
+            let want = max_bytes.max(1 << 16);
+            self.carry.resize(start + want, 0);
+            let n = match self.reader.read(&mut self.carry[start..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
+                Err(e) => {
+                    return Err(DataFusionError::Execution(format!(
+                        "hazy stream: reading input: {e}"
+                    )));
+                }
+            };
+            self.carry.truncate(start + n);
+            if n == 0 {
+                self.eof = true;
+                if self.follow {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
+    /// Complete lines from the carry buffer, when it holds enough (or the input paused).
+    fn take_lines(&mut self, max_bytes: usize) -> Option<Chunk> {
+        let paused = self.eof;
+        if self.carry.len() < max_bytes && !paused {
+            return None;
+        }
+        let end = self.carry.iter().rposition(|&b| b == b'\n')? + 1;
+        let data: Vec<u8> = self.carry.drain(..end).collect();
+        self.eof = false;
+        Some(self.chunk(data))
+    }
+
+    /// The last line when the input ends without a newline.
+    fn take_rest(&mut self) -> Option<Chunk> {
+        if self.carry.is_empty() {
+            return None;
+        }
+        let data = std::mem::take(&mut self.carry);
+        Some(self.chunk(data))
+    }
+
+    fn chunk(&mut self, data: Vec<u8>) -> Chunk {
+        let lines = memchr_count(&data).max(u64::from(!data.is_empty() && !data.ends_with(b"\n")));
+        let chunk = Chunk {
+            start_offset: self.offset,
+            end_offset: self.offset + data.len() as u64,
+            first_line: self.line,
+            lines,
+            data,
+        };
+        self.offset = chunk.end_offset;
+        self.line += lines;
+        chunk
+    }
+}
+
+fn memchr_count(data: &[u8]) -> u64 {
+    data.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Lines of `data` with their 1-based numbers, blank lines left out.
+fn numbered_lines(data: &[u8], first_line: u64) -> impl Iterator<Item = (u64, &[u8])> {
+    data.split(|&b| b == b'\n')
+        .enumerate()
+        .map(move |(i, l)| (first_line + i as u64, l.strip_suffix(b"\r").unwrap_or(l)))
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+}
+
+/// Decodes lines into batches of the stream's schema.
+#[derive(Debug, Clone)]
+pub struct LineDecoder {
+    format: InputFormat,
+    schema: SchemaRef,
+    /// The schema lines are parsed with: the time column as text, CSV columns in header order.
+    read_schema: SchemaRef,
+    /// For CSV: the position in `read_schema` of each `schema` column.
+    order: Vec<usize>,
+    time_index: usize,
+    epoch: EpochUnit,
+}
+
+impl LineDecoder {
+    /// A decoder for `schema`; for CSV, `header` is the input's first line.
+    pub fn new(
+        format: InputFormat,
+        schema: SchemaRef,
+        time_column: &str,
+        epoch: EpochUnit,
+        header: Option<&[u8]>,
+    ) -> Result<Self> {
+        let time_index = schema.index_of(time_column).map_err(|_| {
+            DataFusionError::Plan(format!(
+                "hazy stream: --time-column '{time_column}' is not in the schema"
+            ))
+        })?;
+        let as_text = |f: &Field| {
+            if f.name() == time_column {
+                Field::new(f.name(), DataType::Utf8, true)
+            } else {
+                f.clone()
+            }
+        };
+        let (read_schema, order) = match format {
+            InputFormat::Ndjson => {
+                let fields: Vec<Field> = schema.fields().iter().map(|f| as_text(f)).collect();
+                (Schema::new(fields), (0..schema.fields().len()).collect())
+            }
+            InputFormat::Csv => {
+                let header = header.ok_or_else(|| {
+                    DataFusionError::Plan("hazy stream: CSV input needs a header line".into())
+                })?;
+                let names = csv_header(header)?;
+                let mut fields = Vec::with_capacity(names.len());
+                for name in &names {
+                    let field = schema.field_with_name(name).map_err(|_| {
+                        DataFusionError::Plan(format!(
+                            "hazy stream: CSV column '{name}' is not in the schema"
+                        ))
+                    })?;
+                    fields.push(as_text(field));
+                }
+                let order = schema
+                    .fields()
+                    .iter()
+                    .map(|f| {
+                        names.iter().position(|n| n == f.name()).ok_or_else(|| {
+                            DataFusionError::Plan(format!(
+                                "hazy stream: the CSV header has no column '{}'",
+                                f.name()
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                (Schema::new(fields), order)
+            }
+        };
+        Ok(Self {
+            format,
+            schema,
+            read_schema: Arc::new(read_schema),
+            order,
+            time_index,
+            epoch,
+        })
+    }
+
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Decodes a chunk: the good records as one batch, and the malformed ones.
+    pub fn decode(&self, data: &[u8], first_line: u64) -> Result<(RecordBatch, Vec<Malformed>)> {
+        let mut malformed = Vec::new();
+        let raw = match self.parse(data) {
+            Ok(b) => b,
+            Err(_) => self.parse_line_by_line(data, first_line, &mut malformed)?,
+        };
+        let (batch, bad_rows) = self.with_times(raw)?;
+        if !bad_rows.is_empty() {
+            let lines: Vec<(u64, usize)> = self.row_lines(data, first_line, &malformed, &bad_rows);
+            for (line, _) in lines {
+                malformed.push(Malformed {
+                    line,
+                    reason: format!(
+                        "no readable time in '{}'",
+                        self.schema.field(self.time_index).name()
+                    ),
+                });
+            }
+            malformed.sort_by_key(|m| m.line);
+        }
+        Ok((batch, malformed))
+    }
+
+    fn parse(&self, data: &[u8]) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+        let rows = memchr_count(data) as usize + 1;
+        let batch = match self.format {
+            InputFormat::Ndjson => {
+                let mut d = arrow::json::ReaderBuilder::new(Arc::clone(&self.read_schema))
+                    .with_coerce_primitive(true)
+                    .with_batch_size(rows)
+                    .build_decoder()?;
+                d.decode(data)?;
+                d.flush()?
+            }
+            InputFormat::Csv => {
+                let mut d = arrow::csv::ReaderBuilder::new(Arc::clone(&self.read_schema))
+                    .with_header(false)
+                    .with_batch_size(rows)
+                    .build_decoder();
+                let mut off = 0;
+                while off < data.len() {
+                    let n = d.decode(&data[off..])?;
+                    if n == 0 {
+                        break;
+                    }
+                    off += n;
+                }
+                d.flush()?
+            }
+        };
+        let batch = batch.unwrap_or_else(|| RecordBatch::new_empty(Arc::clone(&self.read_schema)));
+        if self.format == InputFormat::Csv && batch.num_rows() != numbered_lines(data, 1).count() {
+            return Err(arrow::error::ArrowError::ParseError(
+                "CSV rows and lines differ".into(),
+            ));
+        }
+        Ok(batch)
+    }
+
+    fn parse_line_by_line(
+        &self,
+        data: &[u8],
+        first_line: u64,
+        malformed: &mut Vec<Malformed>,
+    ) -> Result<RecordBatch> {
+        let mut good = Vec::new();
+        for (line, text) in numbered_lines(data, first_line) {
+            let mut owned = text.to_vec();
+            owned.push(b'\n');
+            match self.parse(&owned) {
+                Ok(b) if b.num_rows() == 1 => good.push(b),
+                Ok(b) => malformed.push(Malformed {
+                    line,
+                    reason: format!("{} records on one line", b.num_rows()),
+                }),
+                Err(e) => malformed.push(Malformed {
+                    line,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        Ok(arrow::compute::concat_batches(&self.read_schema, &good)?)
+    }
+
+    /// The batch in the stream's schema, and the rows without a readable time (left out).
+    fn with_times(&self, raw: RecordBatch) -> Result<(RecordBatch, Vec<usize>)> {
+        let ti = self.order[self.time_index];
+        let text = cast(raw.column(ti), &DataType::Utf8)?;
+        let text = text.as_string::<i32>();
+        let mut bad = Vec::new();
+        let times: TimestampNanosecondArray = text
+            .iter()
+            .enumerate()
+            .map(|(row, v)| {
+                let t = v.and_then(|s| parse_time(s.trim(), self.epoch));
+                if t.is_none() {
+                    bad.push(row);
+                }
+                t
+            })
+            .collect();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        for (i, field) in self.schema.fields().iter().enumerate() {
+            if i == self.time_index {
+                columns.push(cast(&times, field.data_type())?);
+            } else {
+                columns.push(Arc::clone(raw.column(self.order[i])));
+            }
+        }
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
+        if bad.is_empty() {
+            return Ok((batch, bad));
+        }
+        let keep: BooleanArray = (0..batch.num_rows())
+            .map(|r| Some(bad.binary_search(&r).is_err()))
+            .collect();
+        Ok((filter_record_batch(&batch, &keep)?, bad))
+    }
+
+    /// Line numbers of the given parsed rows: rows follow the non-blank lines that parsed.
+    fn row_lines(
+        &self,
+        data: &[u8],
+        first_line: u64,
+        malformed: &[Malformed],
+        rows: &[usize],
+    ) -> Vec<(u64, usize)> {
+        let parsed = numbered_lines(data, first_line)
+            .map(|(l, _)| l)
+            .filter(|l| !malformed.iter().any(|m| m.line == *l));
+        parsed
+            .enumerate()
+            .filter(|(row, _)| rows.binary_search(row).is_ok())
+            .map(|(row, line)| (line, row))
+            .collect()
+    }
+}
+
+fn csv_header(line: &[u8]) -> Result<Vec<String>> {
+    let text = std::str::from_utf8(line)
+        .map_err(|_| DataFusionError::Plan("hazy stream: the CSV header is not UTF-8".into()))?;
+    Ok(text
+        .trim_end_matches(['\r', '\n'])
+        .split(',')
+        .map(|s| s.trim().trim_matches('"').to_string())
+        .collect())
+}
+
+/// An event time: RFC 3339 (or any timestamp Arrow reads), or a number since the epoch.
+pub fn parse_time(s: &str, epoch: EpochUnit) -> Option<i64> {
+    let numeric = s
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+')
+        && !s.contains([':', 'T']);
+    if !numeric {
+        return arrow::compute::kernels::cast_utils::string_to_timestamp_nanos(s).ok();
+    }
+    let v: f64 = s.parse().ok()?;
+    if !v.is_finite() {
+        return None;
+    }
+    let scale = match epoch {
+        EpochUnit::Seconds => 1e9,
+        EpochUnit::Millis => 1e6,
+        EpochUnit::Micros => 1e3,
+        EpochUnit::Nanos => 1.0,
+        EpochUnit::Auto => match v.abs() {
+            a if a < 1e11 => 1e9,
+            a if a < 1e14 => 1e6,
+            a if a < 1e17 => 1e3,
+            _ => 1.0,
+        },
+    };
+    // Integers keep every digit; fractions go through f64 (sub-microsecond at today's dates).
+    if let Ok(i) = s.parse::<i64>() {
+        return i.checked_mul(scale as i64);
+    }
+    let ns = v * scale;
+    (ns.abs() < 9.2e18).then_some(ns as i64)
+}
+
+/// Infers a schema from the first lines (NDJSON) or the header and first rows (CSV); the time
+/// column becomes a nanosecond TIMESTAMP.
+pub fn infer_schema(format: InputFormat, sample: &[u8], time_column: &str) -> Result<SchemaRef> {
+    let schema = match format {
+        InputFormat::Ndjson => {
+            let (schema, _) =
+                arrow::json::reader::infer_json_schema(std::io::Cursor::new(sample), Some(1000))?;
+            schema
+        }
+        InputFormat::Csv => {
+            let (schema, _) = arrow::csv::reader::Format::default()
+                .with_header(true)
+                .infer_schema(std::io::Cursor::new(sample), Some(1000))?;
+            schema
+        }
+    };
+    if schema.fields().is_empty() {
+        return Err(DataFusionError::Plan(
+            "hazy stream: cannot infer a schema from the first records; give --schema".into(),
+        ));
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.name() == time_column {
+                Field::new(f.name(), super::plan::default_time_type(), true)
+            } else {
+                f.as_ref().clone().with_nullable(true)
+            }
+        })
+        .collect();
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::TimeUnit;
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("ts", DataType::Timestamp(TimeUnit::Nanosecond, None), true),
+            Field::new("entity", DataType::Utf8, true),
+        ]))
+    }
+
+    #[test]
+    fn times_from_rfc3339_and_epoch_numbers() {
+        let t = 1_767_225_600_000_000_000i64;
+        assert_eq!(parse_time("2026-01-01T00:00:00Z", EpochUnit::Auto), Some(t));
+        assert_eq!(parse_time("1767225600", EpochUnit::Auto), Some(t));
+        assert_eq!(parse_time("1767225600000", EpochUnit::Auto), Some(t));
+        assert_eq!(parse_time("1767225600000000", EpochUnit::Auto), Some(t));
+        assert_eq!(parse_time("1767225600000000000", EpochUnit::Auto), Some(t));
+        assert_eq!(
+            parse_time("1767225600.5", EpochUnit::Auto),
+            Some(t + 500_000_000)
+        );
+        assert_eq!(parse_time("5", EpochUnit::Millis), Some(5_000_000));
+        assert_eq!(parse_time("yesterday", EpochUnit::Auto), None);
+        assert_eq!(parse_time("NaN", EpochUnit::Auto), None);
+    }
+
+    #[test]
+    fn malformed_lines_are_set_aside_with_their_number() {
+        let d =
+            LineDecoder::new(InputFormat::Ndjson, schema(), "ts", EpochUnit::Auto, None).unwrap();
+        let data = b"{\"ts\":\"2026-01-01T00:00:00Z\",\"entity\":\"a\"}\n\n{not json\n{\"ts\":1767225601,\"entity\":\"b\"}\n{\"entity\":\"c\"}\n{\"ts\":\"soon\",\"entity\":\"d\"}\n";
+        let (batch, bad) = d.decode(data, 10).unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        let lines: Vec<u64> = bad.iter().map(|m| m.line).collect();
+        assert_eq!(lines, vec![12, 14, 15], "{bad:?}");
+        let ents = batch.column(1).as_string::<i32>();
+        assert_eq!((ents.value(0), ents.value(1)), ("a", "b"));
+    }
+
+    #[test]
+    fn csv_columns_follow_the_header() {
+        let d = LineDecoder::new(
+            InputFormat::Csv,
+            schema(),
+            "ts",
+            EpochUnit::Auto,
+            Some(b"entity,ts\n"),
+        )
+        .unwrap();
+        let (batch, bad) = d
+            .decode(b"x,2026-01-01T00:00:00Z\ny,1767225600\nz\n", 2)
+            .unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(bad.iter().map(|m| m.line).collect::<Vec<_>>(), vec![4]);
+        assert_eq!(batch.column(1).as_string::<i32>().value(1), "y");
+    }
+
+    #[test]
+    fn chunks_end_on_line_boundaries_and_count_lines() {
+        let dir = std::env::temp_dir().join(format!("hazy-input-{}", std::process::id()));
+        std::fs::write(&dir, b"a\nb\nc").unwrap();
+        let mut s = LineSource::open(&dir, 2, 2, false).unwrap();
+        let c = s.next_chunk(1 << 20).unwrap().unwrap();
+        assert_eq!(
+            (
+                c.data.as_slice(),
+                c.start_offset,
+                c.end_offset,
+                c.first_line,
+                c.lines
+            ),
+            (&b"b\n"[..], 2, 4, 2, 1)
+        );
+        let c = s.next_chunk(1 << 20).unwrap().unwrap();
+        assert_eq!(
+            (c.data.as_slice(), c.first_line, c.lines),
+            (&b"c"[..], 3, 1)
+        );
+        assert!(s.next_chunk(1 << 20).unwrap().is_none());
+        std::fs::remove_file(&dir).unwrap();
+    }
+}
