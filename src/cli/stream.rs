@@ -578,44 +578,76 @@ async fn schema_from_ddl(ddl: &str) -> Result<SchemaRef> {
     Ok(Arc::new(table.schema().as_arrow().clone()))
 }
 
-/// Reads and decodes in its own thread; a bounded channel holds back a fast input.
+/// Reads in one thread and decodes in several (decoding is most of the cost of a record);
+/// the results come back in input order. Bounded channels hold back a fast input.
 fn spawn_reader(
     mut source: LineSource,
     first: Chunk,
     decoder: LineDecoder,
     batch_bytes: usize,
 ) -> Receiver<Result<Decoded>> {
-    let (tx, rx) = sync_channel(4);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let (work_tx, work_rx) = sync_channel::<(u64, Result<Chunk>)>(workers * 2);
+    let work_rx = Arc::new(std::sync::Mutex::new(work_rx));
+    let (done_tx, done_rx) = sync_channel::<(u64, Result<Decoded>)>(workers * 2);
+    let (out_tx, out_rx) = sync_channel(4);
     std::thread::spawn(move || {
         let mut pending = Some(first).filter(|c| !c.data.is_empty());
-        loop {
-            let chunk = match pending
-                .take()
-                .map(Ok)
-                .or_else(|| source.next_chunk(batch_bytes).transpose())
-            {
-                None => return,
-                Some(Ok(c)) => c,
-                Some(Err(e)) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
+        for seq in 0.. {
+            let next = match pending.take() {
+                Some(c) => Some(Ok(c)),
+                None => source.next_chunk(batch_bytes).transpose(),
             };
-            let decoded =
-                decoder
-                    .decode(&chunk.data, chunk.first_line)
-                    .map(|(batch, malformed)| Decoded {
-                        batch,
-                        malformed,
-                        end_offset: chunk.end_offset,
-                        next_line: chunk.first_line + chunk.lines,
-                    });
-            if tx.send(decoded).is_err() {
+            let Some(next) = next else { return };
+            let failed = next.is_err();
+            if work_tx.send((seq, next)).is_err() || failed {
                 return;
             }
         }
     });
-    rx
+    for _ in 0..workers {
+        let (work_rx, done_tx, decoder) = (Arc::clone(&work_rx), done_tx.clone(), decoder.clone());
+        std::thread::spawn(move || {
+            loop {
+                let item = work_rx
+                    .lock()
+                    .map_err(|_| ())
+                    .and_then(|rx| rx.recv().map_err(|_| ()));
+                let Ok((seq, chunk)) = item else { return };
+                let decoded = chunk.and_then(|chunk| decode(&decoder, &chunk));
+                if done_tx.send((seq, decoded)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(done_tx);
+    std::thread::spawn(move || {
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut next = 0u64;
+        for (seq, decoded) in done_rx {
+            waiting.insert(seq, decoded);
+            while let Some(d) = waiting.remove(&next) {
+                if out_tx.send(d).is_err() {
+                    return;
+                }
+                next += 1;
+            }
+        }
+    });
+    out_rx
+}
+
+fn decode(decoder: &LineDecoder, chunk: &Chunk) -> Result<Decoded> {
+    let (batch, malformed) = decoder.decode(&chunk.data, chunk.first_line)?;
+    Ok(Decoded {
+        batch,
+        malformed,
+        end_offset: chunk.end_offset,
+        next_line: chunk.first_line + chunk.lines,
+    })
 }
 
 /// Writes a window's states as `<dir>/<start>.parquet` (rewritten whole if it comes again).

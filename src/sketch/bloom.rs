@@ -373,9 +373,11 @@ impl BloomFilter {
         }
     }
 
-    /// Turns the filter dense (repeated pending hashes are harmless: setting bits is
-    /// idempotent).
-    fn densify(&mut self) {
+    /// Turns the filter dense now (repeated pending hashes are harmless: setting bits is
+    /// idempotent). For a filter that is probed and grown value by value, such as a
+    /// first-seen check over a stream, where the sparse form's unsorted tail would be
+    /// searched linearly at every probe.
+    pub fn densify(&mut self) {
         if matches!(self.repr, Repr::Sparse(_)) {
             let blocks = self.blocks().into_owned().into_boxed_slice();
             self.repr = Repr::Dense(blocks);
@@ -409,6 +411,27 @@ impl BloomFilter {
                 sorted.binary_search(&hash).is_ok() || tail.contains(&hash)
             }
         }
+    }
+
+    /// Adds the value with canonical hash `hash` unless it may be present already, and says
+    /// whether it was new: `false` for every value inserted before, and for new values at
+    /// about the false-positive rate. One block access when dense. `items` counts only the
+    /// values found new.
+    #[inline]
+    pub fn insert_hash_if_new(&mut self, hash: u64) -> bool {
+        if let Repr::Dense(blocks) = &mut self.repr {
+            let new = !has_bits(blocks, hash);
+            if new {
+                set_bits(blocks, hash);
+                self.items = self.items.saturating_add(1);
+            }
+            return new;
+        }
+        let new = !self.contains_hash(hash);
+        if new {
+            self.insert_hash(hash);
+        }
+        new
     }
 
     /// Whether a value may have been inserted (see [`contains_hash`](Self::contains_hash)).
@@ -1197,5 +1220,26 @@ mod tests {
         assert_ne!(a, b, "item counts differ");
         assert_ne!(filter_of(10, &[1, 2]), filter_of(10, &[1, 3]));
         assert_ne!(filter_of(10, &[1]), filter_of(11, &[1]));
+    }
+
+    #[test]
+    fn insert_if_new_reports_each_value_once() {
+        for dense in [false, true] {
+            let mut f = BloomFilter::with_capacity(10_000, 0.01).unwrap();
+            if dense {
+                f.densify();
+            }
+            let mut new = 0;
+            for round in 0..3u64 {
+                for v in 0..5_000u64 {
+                    let is_new = f.insert_hash_if_new(crate::sketch::hash::hash_u64(v));
+                    assert!(!(round > 0 && is_new), "value {v} new twice");
+                    new += u64::from(is_new);
+                }
+            }
+            // False positives hide at most about 1% of new values.
+            assert!((4_900..=5_000).contains(&new), "{new} new (dense {dense})");
+            assert_eq!(f.items(), new);
+        }
     }
 }

@@ -61,6 +61,9 @@ pub struct LineSource {
     line: u64,
     follow: bool,
     eof: bool,
+    /// The last read returned less than asked: the input paused (or ended), so the lines at
+    /// hand go out now rather than waiting for a full chunk.
+    paused: bool,
 }
 
 impl LineSource {
@@ -96,6 +99,7 @@ impl LineSource {
             line: line.max(1),
             follow,
             eof: false,
+            paused: false,
         })
     }
 
@@ -122,6 +126,7 @@ impl LineSource {
                 }
             };
             self.carry.truncate(start + n);
+            self.paused = n < want;
             if n == 0 {
                 self.eof = true;
                 if self.follow {
@@ -133,13 +138,15 @@ impl LineSource {
 
     /// Complete lines from the carry buffer, when it holds enough (or the input paused).
     fn take_lines(&mut self, max_bytes: usize) -> Option<Chunk> {
-        let paused = self.eof;
-        if self.carry.len() < max_bytes && !paused {
+        if self.carry.len() < max_bytes && !self.paused {
             return None;
         }
-        let end = self.carry.iter().rposition(|&b| b == b'\n')? + 1;
-        let data: Vec<u8> = self.carry.drain(..end).collect();
+        let end = memchr::memrchr(b'\n', &self.carry)? + 1;
+        let rest = self.carry[end..].to_vec();
+        let data = std::mem::replace(&mut self.carry, rest);
+        let data = truncated(data, end);
         self.eof = false;
+        self.paused = false;
         Some(self.chunk(data))
     }
 
@@ -168,7 +175,12 @@ impl LineSource {
 }
 
 fn memchr_count(data: &[u8]) -> u64 {
-    data.iter().filter(|&&b| b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', data).count() as u64
+}
+
+fn truncated(mut data: Vec<u8>, len: usize) -> Vec<u8> {
+    data.truncate(len);
+    data
 }
 
 /// Lines of `data` with their 1-based numbers, blank lines left out.
@@ -449,8 +461,16 @@ pub fn parse_time(s: &str, epoch: EpochUnit) -> Option<i64> {
 pub fn infer_schema(format: InputFormat, sample: &[u8], time_column: &str) -> Result<SchemaRef> {
     let schema = match format {
         InputFormat::Ndjson => {
+            // Malformed lines are reported when decoded; they must not stop the inference.
+            let valid: Vec<u8> = numbered_lines(sample, 1)
+                .filter(|(_, l)| {
+                    serde_json::from_slice::<serde_json::Value>(l).is_ok_and(|v| v.is_object())
+                })
+                .take(1000)
+                .flat_map(|(_, l)| l.iter().copied().chain([b'\n']))
+                .collect();
             let (schema, _) =
-                arrow::json::reader::infer_json_schema(std::io::Cursor::new(sample), Some(1000))?;
+                arrow::json::reader::infer_json_schema(std::io::Cursor::new(valid), None)?;
             schema
         }
         InputFormat::Csv => {

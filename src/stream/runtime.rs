@@ -160,8 +160,9 @@ impl WindowedStream {
                     "first_seen",
                     schema.field(column).data_type(),
                 )?;
-                let bloom = BloomFilter::with_capacity(f.expected_items, f.fpr)
+                let mut bloom = BloomFilter::with_capacity(f.expected_items, f.fpr)
                     .map_err(|e| DataFusionError::Plan(format!("hazy stream: first_seen: {e}")))?;
+                bloom.densify();
                 let mut fields = schema.fields().to_vec();
                 fields.push(Arc::new(Field::new(FIRST_SEEN, DataType::Boolean, true)));
                 (Arc::new(Schema::new(fields)), Some((column, bloom)))
@@ -359,11 +360,7 @@ impl WindowedStream {
         let values = batch.column(*column);
         let mut first = vec![None; batch.num_rows()];
         crate::udf::hashing::for_each_hash(values.as_ref(), |row, hash| {
-            let new = !bloom.contains_hash(hash);
-            if new {
-                bloom.insert_hash(hash);
-            }
-            first[row] = Some(new);
+            first[row] = Some(bloom.insert_hash_if_new(hash));
         })?;
         let mut columns = batch.columns().to_vec();
         columns.push(Arc::new(BooleanArray::from(first)) as ArrayRef);
