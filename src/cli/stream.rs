@@ -263,9 +263,13 @@ impl<'a> Runner<'a> {
             args.time_unit,
             header.as_deref(),
         )?;
-        if resume.offset > 0 {
+        if resume.offset > 0 && args.input != Path::new("-") {
             source = LineSource::open(&args.input, resume.offset, resume.line, args.follow)?;
             first = Chunk::default();
+        } else if resume.offset > 0 {
+            eprintln!(
+                "hazy stream: standard input cannot be re-read: the saved windows go on with what arrives now"
+            );
         }
         let options = StreamOptions {
             time_column: args.time_column.clone(),
