@@ -83,6 +83,18 @@ fn demo_reports_the_shipped_sample() {
         assert!(text.contains("page_view"), "{text}");
         assert!(text.contains("entity_0 "), "{text}");
         assert!(text.contains("HyperLogLog:"), "{text}");
+        // The windows and the anomalies: uniques so far end at the whole stream's estimate,
+        // and exactly the two flooded minutes raise an alert.
+        assert!(
+            text.contains("  00:16    4,256    2,645           9,813"),
+            "{text}"
+        );
+        let alerts: Vec<&str> = text.lines().filter(|l| l.ends_with("RATE SPIKE")).collect();
+        assert_eq!(alerts.len(), 2, "{text}");
+        assert!(
+            alerts[0].starts_with("  00:10") && alerts[1].starts_with("  00:11"),
+            "{alerts:?}"
+        );
     }
 }
 

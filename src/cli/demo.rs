@@ -40,6 +40,8 @@ const PERCENTILES: &str = "SELECT q, kll_quantile(k, q), dd_quantile(d, q), \
      CROSS JOIN (VALUES (0.5), (0.9), (0.99)) AS u(q) ORDER BY q";
 const FIRST_TIME_SQL: &str = include_str!("../../sql/first_time_entities.sql");
 const SIMILAR_SQL: &str = include_str!("../../sql/similar_entities.sql");
+const WINDOWED_SQL: &str = include_str!("../../sql/windowed.sql");
+const ANOMALY_SQL: &str = include_str!("../../sql/anomaly_detection.sql");
 const TOP_EVENT_TYPES: &str = "SELECT t['item'] AS event_type, t['count'] AS n \
      FROM (SELECT unnest(approx_topk(event_type, 10)) AS t FROM events)";
 const TOP_ENTITIES: &str = "SELECT t['item'] AS entity, t['count'] AS n, t['upper'] AS upper \
@@ -121,6 +123,8 @@ pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
     first_time_section(ctx, &mut out, &thin, exact).await?;
     similar_section(ctx, &mut out, &thin).await?;
     percentile_section(ctx, &mut out, &thin).await?;
+    windows_section(ctx, &mut out, &thin).await?;
+    anomaly_section(ctx, &mut out, &thin).await?;
 
     let more = query(ctx, MORE_BYTES).await?;
     let minhash = query(ctx, MINHASH_BYTES).await?;
@@ -211,6 +215,57 @@ async fn similar_section(ctx: &SessionContext, out: &mut String, thin: &str) -> 
                 text_at(b, 2, r)
             );
         }
+    });
+    Ok(())
+}
+
+/// Tumbling 2-minute windows and the uniques of all windows so far, from sql/windowed.sql.
+async fn windows_section(ctx: &SessionContext, out: &mut String, thin: &str) -> Result<()> {
+    let windows = query(ctx, WINDOWED_SQL).await?;
+    let _ = writeln!(
+        out,
+        "\n{thin}\nWINDOWS (2 minutes; uniques so far = merged HLL states)\n{thin}"
+    );
+    let _ = writeln!(out, "  start    events  uniques  uniques so far");
+    for_rows(&windows, |b, r| {
+        let _ = writeln!(
+            out,
+            "  {}  {:>7}  {:>7}  {:>14}",
+            &text_at(b, 0, r)[11..16],
+            thousands(int_at(b, 1, r)),
+            thousands(int_at(b, 2, r)),
+            thousands(int_at(b, 4, r))
+        );
+    });
+    Ok(())
+}
+
+/// Purchase-rate anomalies per minute against a Count-Min baseline, from
+/// sql/anomaly_detection.sql (a purchase flood is injected from 00:10 to 00:12).
+async fn anomaly_section(ctx: &SessionContext, out: &mut String, thin: &str) -> Result<()> {
+    let minutes = query(ctx, ANOMALY_SQL).await?;
+    let _ = writeln!(
+        out,
+        "\n{thin}\nANOMALIES (purchase flood injected 00:10-00:12; baseline: first 5 minutes)\n{thin}"
+    );
+    let _ = writeln!(
+        out,
+        "  minute  purchase rate  baseline  new entities  alert"
+    );
+    for_rows(&minutes, |b, r| {
+        let alert = if text_at(b, 4, r) == "true" {
+            "RATE SPIKE"
+        } else {
+            ""
+        };
+        let line = format!(
+            "  {}  {:>13.2}%  {:>7.2}%  {:>12}  {alert}",
+            &text_at(b, 0, r)[11..16],
+            float_at(b, 2, r) * 100.0,
+            float_at(b, 3, r) * 100.0,
+            thousands(int_at(b, 5, r)),
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
     });
     Ok(())
 }
