@@ -191,9 +191,11 @@ pub fn run(args: &StreamArgs) -> std::result::Result<(), String> {
             stop.store(true, Ordering::SeqCst);
         });
     }
-    Runner::start(args, &runtime, stop)
-        .and_then(|r| r.run())
-        .map_err(|e| e.strip_backtrace().to_string())
+    match Runner::start(args, &runtime, stop).and_then(|r| r.run()) {
+        // The reader of the output went away (`| head`): a normal end, as for other tools.
+        Err(e) if e.to_string().contains(BROKEN_PIPE) => Ok(()),
+        other => other.map_err(|e| e.strip_backtrace().to_string()),
+    }
 }
 
 struct Runner<'a> {
@@ -554,7 +556,12 @@ impl<'a> Runner<'a> {
     }
 }
 
+const BROKEN_PIPE: &str = "hazy stream: output closed";
+
 fn io(e: std::io::Error) -> DataFusionError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return DataFusionError::Execution(BROKEN_PIPE.into());
+    }
     DataFusionError::Execution(format!("hazy stream: writing output: {e}"))
 }
 
