@@ -215,7 +215,12 @@ impl CountMin {
         }
     }
 
-    fn densify(&mut self) {
+    /// Turns the sketch into its counter table now, rather than once its item list outgrows
+    /// the table. The small form answers [`estimate`](Self::estimate) by scanning the items,
+    /// which is cheap for a few frequent values but not for a sketch queried after every
+    /// insert with thousands of distinct values in it; the table answers with `depth` lookups.
+    /// Estimates do not change, and later inserts and merges keep the table.
+    pub fn densify(&mut self) {
         if let Repr::Items(items) = &mut self.repr {
             let items = std::mem::take(items);
             self.repr = Repr::Dense(vec![0u64; self.cells()].into_boxed_slice());
@@ -435,6 +440,31 @@ mod tests {
             })
             .collect();
         (values, counts)
+    }
+
+    #[test]
+    fn densify_keeps_the_estimates() {
+        let (values, counts) = zipf_stream(20_000, 2_000, 3);
+        let mut small = CountMin::with_error(0.001, 0.01).unwrap();
+        let mut dense = small.clone();
+        dense.densify();
+        assert!(dense.is_dense());
+        for &v in &values {
+            small.insert_hash(hash_i64(v), 1);
+            dense.insert_hash(hash_i64(v), 1);
+        }
+        assert!(!small.is_dense(), "2,000 values stay in the small form");
+        assert!(dense.is_dense());
+        assert_eq!(dense.total(), small.total());
+        for (v, &truth) in counts.iter().enumerate() {
+            let h = hash_i64(v as i64);
+            assert_eq!(dense.estimate(h), small.estimate(h));
+            assert!(dense.estimate(h) >= truth);
+        }
+        small.densify();
+        assert_eq!(small, dense);
+        dense.densify(); // idempotent
+        assert_eq!(small, dense);
     }
 
     #[test]
