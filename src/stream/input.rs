@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::Duration;
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, TimestampNanosecondArray};
@@ -53,21 +54,28 @@ pub struct Malformed {
 }
 
 /// Where to read from, and where to resume.
+///
+/// A thread reads the input as fast as it comes; [`next_chunk`](Self::next_chunk) gathers what
+/// arrived into runs of complete lines: a full chunk when the input is fast, or whatever is
+/// there once the input pauses for [`LINGER`], so a slow stream is not held back.
 pub struct LineSource {
-    reader: Box<dyn Read + Send>,
+    pieces: Receiver<std::io::Result<Vec<u8>>>,
     carry: Vec<u8>,
     /// Offset and line number of the start of `carry`.
     offset: u64,
     line: u64,
-    follow: bool,
-    eof: bool,
-    /// The last read returned less than asked: the input paused (or ended), so the lines at
-    /// hand go out now rather than waiting for a full chunk.
-    paused: bool,
+    ended: bool,
 }
+
+/// How long a micro-batch waits for more input once it holds complete lines.
+pub const LINGER: Duration = Duration::from_millis(2);
+
+/// Bytes per read.
+const PIECE: usize = 1 << 20;
 
 impl LineSource {
     /// `-` is standard input; anything else a file or FIFO path, read from byte `offset`.
+    /// With `follow`, the end of a file is waited at for more (like `tail -f`).
     pub fn open(input: &Path, offset: u64, line: u64, follow: bool) -> Result<Self> {
         let reader: Box<dyn Read + Send> = if input == Path::new("-") {
             if offset > 0 {
@@ -92,61 +100,54 @@ impl LineSource {
             }
             Box::new(f)
         };
+        let (tx, pieces) = sync_channel(8);
+        std::thread::spawn(move || read_pieces(reader, follow, tx));
         Ok(Self {
-            reader,
+            pieces,
             carry: Vec::new(),
             offset,
             line: line.max(1),
-            follow,
-            eof: false,
-            paused: false,
+            ended: false,
         })
     }
 
-    /// The next run of complete lines (at most about `max_bytes`), or None at the end of the
-    /// input. In follow mode the end never comes: it waits for more to be appended.
+    /// The next run of complete lines (about `max_bytes` at most), or None at the end of the
+    /// input.
     pub fn next_chunk(&mut self, max_bytes: usize) -> Result<Option<Chunk>> {
         loop {
-            if let Some(chunk) = self.take_lines(max_bytes) {
+            if self.ended {
+                return Ok(self.take_lines().or_else(|| self.take_rest()));
+            }
+            if self.carry.len() >= max_bytes
+                && let Some(chunk) = self.take_lines()
+            {
                 return Ok(Some(chunk));
             }
-            if self.eof && !self.follow {
-                return Ok(self.take_rest());
-            }
-            let start = self.carry.len();
-            let want = max_bytes.max(1 << 16);
-            self.carry.resize(start + want, 0);
-            let n = match self.reader.read(&mut self.carry[start..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
-                Err(e) => {
+            let has_lines = memchr::memchr(b'\n', &self.carry).is_some();
+            let piece = if has_lines {
+                self.pieces.recv_timeout(LINGER)
+            } else {
+                self.pieces
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected)
+            };
+            match piece {
+                Ok(Ok(bytes)) => self.carry.extend_from_slice(&bytes),
+                Ok(Err(e)) => {
                     return Err(DataFusionError::Execution(format!(
                         "hazy stream: reading input: {e}"
                     )));
                 }
-            };
-            self.carry.truncate(start + n);
-            self.paused = n < want;
-            if n == 0 {
-                self.eof = true;
-                if self.follow {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
+                Err(RecvTimeoutError::Timeout) => return Ok(self.take_lines()),
+                Err(RecvTimeoutError::Disconnected) => self.ended = true,
             }
         }
     }
 
-    /// Complete lines from the carry buffer, when it holds enough (or the input paused).
-    fn take_lines(&mut self, max_bytes: usize) -> Option<Chunk> {
-        if self.carry.len() < max_bytes && !self.paused {
-            return None;
-        }
+    fn take_lines(&mut self) -> Option<Chunk> {
         let end = memchr::memrchr(b'\n', &self.carry)? + 1;
         let rest = self.carry[end..].to_vec();
-        let data = std::mem::replace(&mut self.carry, rest);
-        let data = truncated(data, end);
-        self.eof = false;
-        self.paused = false;
+        let data = truncated(std::mem::replace(&mut self.carry, rest), end);
         Some(self.chunk(data))
     }
 
@@ -171,6 +172,33 @@ impl LineSource {
         self.offset = chunk.end_offset;
         self.line += lines;
         chunk
+    }
+}
+
+/// Reads `reader` into pieces until its end (in follow mode: forever, polling at the end).
+fn read_pieces(
+    mut reader: Box<dyn Read + Send>,
+    follow: bool,
+    tx: SyncSender<std::io::Result<Vec<u8>>>,
+) {
+    // One buffer for every read; each piece is a copy of what was read (a pipe gives 64 KiB
+    // at a time, so a fresh 1 MiB buffer per read would mostly be zeroed for nothing).
+    let mut buffer = vec![0u8; PIECE];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) if follow => std::thread::sleep(Duration::from_millis(20)),
+            Ok(0) => return,
+            Ok(n) => {
+                if tx.send(Ok(buffer[..n].to_vec())).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
     }
 }
 

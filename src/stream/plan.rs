@@ -23,6 +23,7 @@ use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr, collect};
@@ -56,7 +57,10 @@ impl Slot {
         task: &Arc<TaskContext>,
     ) -> Result<Vec<RecordBatch>> {
         *self.batches.lock().expect("slot lock") = batches;
-        let out = collect(Arc::clone(plan), Arc::clone(task)).await;
+        // A fresh copy of the plan for each run: operators append their metrics to the plan
+        // at every execution, which would grow without end over a stream's micro-batches.
+        let plan = reset_plan_states(Arc::clone(plan))?;
+        let out = collect(plan, Arc::clone(task)).await;
         self.batches.lock().expect("slot lock").clear();
         out
     }
