@@ -371,7 +371,7 @@ impl<'a> Runner<'a> {
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    let closed = self.runtime.block_on(self.stream.close_all())?;
+                    let closed = self.runtime.block_on(self.stream.finish())?;
                     self.emit(closed)?;
                     self.save_checkpoint()?;
                     self.summary();
@@ -394,7 +394,7 @@ impl<'a> Runner<'a> {
             self.save_checkpoint()?;
             eprintln!("hazy stream: stopped; open windows saved to the checkpoint");
         } else {
-            let closed = self.runtime.block_on(self.stream.close_all())?;
+            let closed = self.runtime.block_on(self.stream.finish())?;
             self.emit(closed)?;
             eprintln!("hazy stream: stopped; open windows closed");
         }

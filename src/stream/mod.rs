@@ -32,7 +32,7 @@
 //!         println!("{}: {} rows", window.start, window.rows.num_rows());
 //!     }
 //! }
-//! let last = stream.close_all().await?; // end of input: the open windows come out
+//! let last = stream.finish().await?; // end of input: the open windows come out
 //! # Ok(()) }
 //! ```
 

@@ -284,6 +284,21 @@ impl WindowedStream {
         self.close_until(self.closed_before).await
     }
 
+    /// The end of the input: closes every open window, and with sliding windows also emits
+    /// the trailing windows that still hold the last panes (as if empty panes followed).
+    pub async fn finish(&mut self) -> Result<Vec<ClosedWindow>> {
+        let mut out = self.close_all().await?;
+        if self.sliding.is_some()
+            && let Some(closed) = self.closed_before
+        {
+            let trailing = (self.options.panes as i64 - 1).saturating_mul(self.plans.window.stride);
+            let bound = closed.saturating_add(trailing);
+            self.closed_before = Some(bound);
+            out.extend(self.close_until(Some(bound)).await?);
+        }
+        Ok(out)
+    }
+
     fn check_batch(&self, batch: &RecordBatch) -> Result<()> {
         let want = self.input_schema.fields();
         let got = batch.schema();
