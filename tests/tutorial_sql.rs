@@ -252,9 +252,14 @@ async fn stored_partition_states_merge_into_the_single_pass_answer() {
         (merged[0].as_str(), single[0].as_str()),
         ("merged", "single pass")
     );
-    // Counts, HLL unions, Top-K of 12 types and Count-Min sums merge exactly; the KLL median
-    // agrees to the printed precision here.
-    assert_eq!(merged[1..], single[1..]);
+    // Counts, HLL unions, Top-K of 12 types and Count-Min sums merge exactly. A KLL merge
+    // depends on the order the partitions' states arrive in, so the merged median is held to
+    // KLL's rank error bound (value is uniform, so rank error is value error) instead.
+    for column in [1, 2, 3, 5] {
+        assert_eq!(merged[column], single[column], "column {column}");
+    }
+    let (m, s) = (num(&merged[4]), num(&single[4]));
+    assert!((m - s).abs() <= 2.0 * 0.0133 + 0.001, "median {m} vs {s}");
     let stored = int(
         &ctx,
         "SELECT count(*) FROM 'target/tutorial/processor_states.parquet'",
