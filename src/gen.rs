@@ -407,7 +407,7 @@ fn parse_rfc3339_micros(s: &str) -> Option<i64> {
 }
 
 /// Inverse of [`days_from_civil`]: (year, month, day) of a day number.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = z - era * 146_097;

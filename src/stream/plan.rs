@@ -109,7 +109,7 @@ pub struct StreamPlans {
     /// aggregate, with a suffix when an aggregate keeps several state fields.
     pub state_names: Vec<String>,
     /// The query text, as planned (identifies a checkpoint's query).
-    pub finish_sql: String,
+    pub sql: String,
 }
 
 impl StreamPlans {
@@ -196,7 +196,7 @@ pub async fn plan(
         window_column,
         window,
         state_names,
-        finish_sql: sql.to_string(),
+        sql: sql.to_string(),
     })
 }
 

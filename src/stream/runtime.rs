@@ -692,7 +692,7 @@ impl WindowedStream {
     pub(super) fn fingerprint(&self) -> u64 {
         let text = format!(
             "{:?}|{:?}|{:?}|{:?}",
-            self.plans.finish_sql,
+            self.plans.sql,
             self.input_schema,
             self.options,
             self.plans.state_schema()
