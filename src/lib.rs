@@ -4,11 +4,15 @@
 //!   (`default-features = false`).
 //! * `udf` (feature `datafusion`, on by default): the DataFusion aggregate and scalar
 //!   functions; [`register_all`] adds every one of them to a `SessionContext`.
+//! * `stream` (feature `datafusion`): `hazy stream`'s windowed runtime.
+//! * `cluster` (feature `ballista`, off by default): the same SQL on Apache DataFusion Ballista.
 
 pub mod sketch;
 
 #[cfg(feature = "datafusion")]
 pub mod cli;
+#[cfg(feature = "ballista")]
+pub mod cluster;
 /// `hazy gen`: the tutorial's synthetic event stream.
 #[cfg(feature = "datafusion")]
 pub mod r#gen;

@@ -30,6 +30,10 @@ enum Command {
         /// Output format: table, csv, json or ndjson.
         #[arg(long, default_value = "table")]
         format: OutputFormat,
+        /// Run on a Ballista cluster: the hazy-scheduler's address, df://HOST:PORT
+        /// (needs the `ballista` feature).
+        #[arg(long, value_name = "URL")]
+        remote: Option<String>,
     },
     /// Run a windowed SQL query over an endless stream of NDJSON or CSV records.
     Stream(Box<cli::stream::StreamArgs>),
@@ -52,7 +56,8 @@ fn main() -> ExitCode {
             command,
             file,
             format,
-        }) => sql(command, file, format),
+            remote,
+        }) => sql(command, file, format, remote.as_deref()),
         Some(Command::Stream(args)) => cli::stream::run(&args),
         Some(Command::Gen(args)) => hazy::r#gen::run(&args).map_err(|e| e.to_string()),
     };
@@ -73,7 +78,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| e.to_string())
 }
 
-fn sql(commands: Vec<String>, files: Vec<PathBuf>, format: OutputFormat) -> Result<(), String> {
+fn sql(
+    commands: Vec<String>,
+    files: Vec<PathBuf>,
+    format: OutputFormat,
+    remote: Option<&str>,
+) -> Result<(), String> {
     let mut scripts = commands;
     for f in files {
         scripts.push(
@@ -83,10 +93,13 @@ fn sql(commands: Vec<String>, files: Vec<PathBuf>, format: OutputFormat) -> Resu
     if scripts.is_empty() {
         return Err("hazy sql needs -c \"SQL\" or -f FILE".into());
     }
-    let ctx = cli::session();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     runtime()?.block_on(async {
+        let ctx = match remote {
+            None => cli::session(),
+            Some(url) => remote_session(url).await?,
+        };
         for script in &scripts {
             cli::sql::run_statements(&ctx, script, format, &mut out)
                 .await
@@ -94,6 +107,21 @@ fn sql(commands: Vec<String>, files: Vec<PathBuf>, format: OutputFormat) -> Resu
         }
         Ok(())
     })
+}
+
+#[cfg(feature = "ballista")]
+async fn remote_session(url: &str) -> Result<datafusion::prelude::SessionContext, String> {
+    hazy::cluster::remote_context(url)
+        .await
+        .map_err(|e| format!("cannot use the cluster at {url}: {}", e.strip_backtrace()))
+}
+
+#[cfg(not(feature = "ballista"))]
+async fn remote_session(url: &str) -> Result<datafusion::prelude::SessionContext, String> {
+    Err(format!(
+        "--remote {url}: this hazy was built without the `ballista` feature \
+         (cargo install --path . --features ballista)"
+    ))
 }
 
 fn demo(data: Option<PathBuf>) -> Result<(), String> {

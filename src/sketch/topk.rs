@@ -28,10 +28,13 @@
 //! failure probability. The offset is usually far below its bound on skewed streams.
 //!
 //! # State size
-//! At most `capacity` counters: in memory a 41-byte hash-table slot per counter (plus the
-//! table's slack) and each item's bytes in their own allocation ([`TopK::heap_size`]);
-//! serialized `44 + sum(20 + item length)` bytes (see `docs/FORMAT.md`), deterministic for a
-//! given set of counters whatever the insertion order.
+//! At most `capacity` counters. In memory ([`TopK::heap_size`]), a dense array of 40-byte
+//! slots (hash, count, and the item's bytes when at most 22; a longer item gets its own
+//! allocation of its length) with room for at most `capacity + 1` of them, and an index of
+//! 8-byte positions whose power-of-two number is at least twice the counters: once the sketch
+//! has filled, 16 to 32 bytes per unit of capacity. Nothing is allocated before the first
+//! insert. Serialized, `44 + sum(20 + item length)` bytes (see `docs/FORMAT.md`),
+//! deterministic for a given set of counters whatever the insertion order.
 //!
 //! ```
 //! use hazy::sketch::hash::hash_str;
@@ -53,10 +56,6 @@
 //! assert_eq!(restored, s);
 //! ```
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry as MapEntry;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use super::envelope::{self, Family, Reader};
 use super::error::{Result, SketchError};
 
@@ -70,36 +69,16 @@ const ENTRY_HEADER_LEN: usize = 8 + 8 + 4;
 /// Serialized bytes of the body before the entries: total, offset, entry count.
 const BODY_HEADER_LEN: usize = 8 + 8 + 4;
 
-/// A `Hasher` for keys that already are well-mixed 64-bit hashes: the key is the hash.
-#[derive(Debug, Default, Clone, Copy)]
-struct KeyHasher(u64);
+/// Fewest positions of a non-empty index, so that small sketches do not rebuild it at every
+/// other insert.
+const MIN_INDEX_LEN: usize = 16;
 
-impl Hasher for KeyHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    #[inline]
-    fn write_u64(&mut self, key: u64) {
-        self.0 = key;
-    }
-
-    /// Not used for `u64` keys; folds arbitrary bytes so the hasher stays total.
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-}
-
-type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
-
-/// One counter: the item's bytes (as first seen) and its count, always at least 1.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
-    item: ItemBytes,
+/// One counter: the item's hash, its count (always at least 1) and its bytes (as first seen).
+#[derive(Debug, Clone)]
+struct Slot {
+    hash: u64,
     count: u64,
+    item: ItemBytes,
 }
 
 /// Bytes of items up to this length live inside the counter.
@@ -108,20 +87,34 @@ const INLINE_ITEM: usize = 22;
 /// An item's bytes: short items (most keys) inline and longer ones on the heap, because about
 /// a third of the rows of a skewed stream start a counter that a purge soon drops again, and
 /// an allocation per such row cost a fifth of the time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum ItemBytes {
     Inline(u8, [u8; INLINE_ITEM]),
     Heap(Box<[u8]>),
 }
 
 impl ItemBytes {
+    const EMPTY: Self = Self::Inline(0, [0; INLINE_ITEM]);
+
     fn new(bytes: &[u8]) -> Self {
-        if bytes.len() <= INLINE_ITEM {
-            let mut buf = [0; INLINE_ITEM];
-            buf[..bytes.len()].copy_from_slice(bytes);
-            Self::Inline(bytes.len() as u8, buf)
-        } else {
-            Self::Heap(bytes.into())
+        let mut item = Self::EMPTY;
+        item.set(bytes);
+        item
+    }
+
+    /// Replaces the bytes, short ones in place: building the inline array apart and moving
+    /// it in stalled on store forwarding.
+    fn set(&mut self, bytes: &[u8]) {
+        if bytes.len() > INLINE_ITEM {
+            *self = Self::Heap(bytes.into());
+            return;
+        }
+        if let Self::Heap(_) = self {
+            *self = Self::EMPTY;
+        }
+        if let Self::Inline(len, buf) = self {
+            *len = bytes.len() as u8;
+            copy_short(buf, bytes);
         }
     }
 
@@ -134,6 +127,55 @@ impl ItemBytes {
 
     fn len(&self) -> usize {
         self.as_slice().len()
+    }
+}
+
+/// Where a hash is in the index: at a counter, or absent with `Vacant` the free position that
+/// ends its probe sequence.
+enum Probe {
+    Found(usize),
+    Vacant(usize),
+}
+
+/// An index position: the high 32 bits of the hash (so that a probe passing other counters
+/// rarely reads their slot) over the slot number plus one (so that 0 means empty). Slot
+/// numbers fit in the low 32 bits: at most `capacity <= 2^20` counters are ever indexed.
+fn index_entry(hash: u64, slot: usize) -> u64 {
+    (hash & !0xFFFF_FFFF) | (slot as u64 + 1)
+}
+
+/// Copies `bytes` (at most `INLINE_ITEM` of them) to the start of `buf` as two overlapping
+/// fixed-size pieces: a copy of variable length is a call to `memcpy`, which cost about 5% of
+/// the inserts.
+fn copy_short(buf: &mut [u8; INLINE_ITEM], bytes: &[u8]) {
+    let n = bytes.len();
+    match n {
+        0 => {}
+        // First, middle and last byte cover every length from 1 to 3.
+        1..4 => {
+            buf[0] = bytes[0];
+            buf[n / 2] = bytes[n / 2];
+            buf[n - 1] = bytes[n - 1];
+        }
+        4..8 => {
+            buf[..4].copy_from_slice(&bytes[..4]);
+            buf[n - 4..n].copy_from_slice(&bytes[n - 4..]);
+        }
+        8..16 => {
+            buf[..8].copy_from_slice(&bytes[..8]);
+            buf[n - 8..n].copy_from_slice(&bytes[n - 8..]);
+        }
+        _ => {
+            buf[..16].copy_from_slice(&bytes[..16]);
+            buf[n - 16..n].copy_from_slice(&bytes[n - 16..]);
+        }
+    }
+}
+
+/// Items compare by their bytes only, whatever an inline array holds past them.
+impl PartialEq for ItemBytes {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
     }
 }
 
@@ -161,18 +203,45 @@ pub struct ItemEstimate<'a> {
 }
 
 /// A frequent-items sketch of at most `capacity` counters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The counters sit densely in `slots`, in no meaningful order; `index` finds them by hash.
+/// A purge compacts `slots` and rebuilds `index` from scratch, so the index never deletes
+/// and needs no tombstones.
+#[derive(Debug, Clone)]
 pub struct TopK {
     capacity: u32,
     /// Sum of the purged median values: the largest amount any counter may miss.
     offset: u64,
     /// Weight of the whole stream, summed over merges.
     total: u64,
-    entries: KeyMap<Entry>,
-    /// Sum of the item lengths of `entries`, for an O(1) `heap_size` (an over-estimate for
+    /// The counters, hashes distinct.
+    slots: Vec<Slot>,
+    /// Open addressing with linear probing from the hash's low bits; a power-of-two length of
+    /// at least twice the indexed counters (load at most one half), or empty before the first
+    /// insert so that an unused sketch allocates nothing. Entries are [`index_entry`]s, 0 when
+    /// free. A purge also borrows its memory to select the median of the counts.
+    index: Vec<u64>,
+    /// Sum of the item lengths of `slots`, for an O(1) `heap_size` (an over-estimate for
     /// inline items) and `serialized_len`.
     item_bytes: usize,
 }
+
+/// Equal capacity, total, offset and set of counters; the layout in memory does not matter.
+impl PartialEq for TopK {
+    fn eq(&self, other: &Self) -> bool {
+        (self.capacity, self.total, self.offset, self.slots.len())
+            == (other.capacity, other.total, other.offset, other.slots.len())
+            && self.slots.iter().all(|s| match other.probe(s.hash) {
+                Probe::Found(i) => {
+                    let o = &other.slots[i];
+                    o.count == s.count && o.item == s.item
+                }
+                Probe::Vacant(_) => false,
+            })
+    }
+}
+
+impl Eq for TopK {}
 
 impl TopK {
     /// An empty sketch keeping at most `capacity` counters, 8..=1,048,576.
@@ -182,7 +251,8 @@ impl TopK {
             capacity,
             offset: 0,
             total: 0,
-            entries: KeyMap::default(),
+            slots: Vec::new(),
+            index: Vec::new(),
             item_bytes: 0,
         })
     }
@@ -205,18 +275,19 @@ impl TopK {
 
     /// Number of counters held (items with a non-zero estimate).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slots.is_empty()
     }
 
-    /// Approximate heap bytes held by this sketch (for memory accounting).
+    /// Approximate heap bytes held by this sketch (for memory accounting): an upper estimate,
+    /// as it counts inline item bytes twice.
     pub fn heap_size(&self) -> usize {
-        // One control byte per slot besides the slot itself.
-        let slot = std::mem::size_of::<(u64, Entry)>() + 1;
-        self.entries.capacity() * slot + self.item_bytes
+        self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.index.capacity() * std::mem::size_of::<u64>()
+            + self.item_bytes
     }
 
     /// Adds `weight` occurrences of an item, given its 64-bit canonical hash and its bytes.
@@ -241,22 +312,84 @@ impl TopK {
             return;
         }
         self.total = self.total.saturating_add(weight);
-        match self.entries.entry(hash) {
-            MapEntry::Occupied(mut slot) => {
-                let e = slot.get_mut();
-                e.count = e.count.saturating_add(weight);
+        match self.probe(hash) {
+            Probe::Found(i) => {
+                let slot = &mut self.slots[i];
+                slot.count = slot.count.saturating_add(weight);
             }
-            MapEntry::Vacant(slot) => {
-                let item = ItemBytes::new(item().as_ref());
-                self.item_bytes += item.len();
-                slot.insert(Entry {
-                    item,
-                    count: weight,
-                });
-                if self.entries.len() > self.capacity as usize {
-                    self.purge();
+            Probe::Vacant(pos) => self.add_counter(hash, weight, item().as_ref(), pos),
+        }
+    }
+
+    /// Starts a counter for a hash that `probe` did not find, at the free index position `pos`.
+    fn add_counter(&mut self, hash: u64, count: u64, item: &[u8], pos: usize) {
+        self.item_bytes += item.len();
+        self.reserve_one();
+        // Built here, after any growth, so that it is written straight into place: a value
+        // held across the growth call went through the stack and stalled on store forwarding.
+        let n = self.slots.len() + 1;
+        self.slots.resize_with(n, || Slot {
+            hash,
+            count,
+            item: ItemBytes::EMPTY,
+        });
+        self.slots[n - 1].item.set(item);
+        if n > self.capacity as usize {
+            // The purge rebuilds the index, so the new counter needs no entry now.
+            self.purge();
+        } else if 2 * n > self.index.len() {
+            self.reindex(n);
+        } else {
+            self.index[pos] = index_entry(hash, n - 1);
+        }
+    }
+
+    /// Makes room for one more counter, growing `slots` by doubling but never past
+    /// `capacity + 1`, the most an insert needs: a full sketch then wastes no slot.
+    fn reserve_one(&mut self) {
+        let len = self.slots.len();
+        if len == self.slots.capacity() {
+            let room = (self.capacity as usize + 1).saturating_sub(len);
+            self.slots.reserve_exact(len.max(4).min(room.max(1)));
+        }
+    }
+
+    /// Looks `hash` up in the index.
+    #[inline]
+    fn probe(&self, hash: u64) -> Probe {
+        let Some(mask) = self.index.len().checked_sub(1) else {
+            return Probe::Vacant(0);
+        };
+        let mut pos = hash as usize & mask;
+        loop {
+            let entry = self.index[pos];
+            if entry == 0 {
+                return Probe::Vacant(pos);
+            }
+            if (entry ^ hash) >> 32 == 0 {
+                let i = (entry as u32 - 1) as usize;
+                if self.slots[i].hash == hash {
+                    return Probe::Found(i);
                 }
             }
+            pos = (pos + 1) & mask;
+        }
+    }
+
+    /// Rebuilds the index over `slots` from scratch, sized for `counters` (at most `capacity`)
+    /// at a load of at most one half, which keeps linear probes short.
+    fn reindex(&mut self, counters: usize) {
+        let counters = counters.min(self.capacity as usize);
+        let len = (2 * counters).next_power_of_two().max(MIN_INDEX_LEN);
+        self.index.clear();
+        self.index.resize(len, 0);
+        let mask = len - 1;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let mut pos = slot.hash as usize & mask;
+            while self.index[pos] != 0 {
+                pos = (pos + 1) & mask;
+            }
+            self.index[pos] = index_entry(slot.hash, i);
         }
     }
 
@@ -273,24 +406,36 @@ impl TopK {
     /// sketch's whole history (merges included: the removed weights of the parts add up)
     /// is at most `total`, hence the sum of the `v`s is at most `2 * total / capacity`.
     fn purge(&mut self) {
-        let mut counts: Vec<u64> = self.entries.values().map(|e| e.count).collect();
-        if counts.is_empty() {
+        if self.slots.is_empty() {
             return;
         }
-        let mid = counts.len() / 2;
-        let v = *counts.select_nth_unstable(mid).1;
+        let v = self.median_count();
         let mut freed = 0;
-        self.entries.retain(|_, e| {
-            if e.count > v {
-                e.count -= v;
+        self.slots.retain_mut(|s| {
+            if s.count > v {
+                s.count -= v;
                 true
             } else {
-                freed += e.item.len();
+                freed += s.item.len();
                 false
             }
         });
         self.item_bytes -= freed;
         self.offset = self.offset.saturating_add(v);
+        // Sized for a full sketch: one that purged fills up again, and should not regrow the
+        // index on the way.
+        self.reindex(self.capacity as usize);
+    }
+
+    /// The median of the counts, `counts.select_nth_unstable(len / 2)`. The counts are
+    /// gathered in the index's memory, which the purge rebuilds anyway: no allocation per
+    /// purge and no separate scratch buffer to hold.
+    fn median_count(&mut self) -> u64 {
+        let counts = &mut self.index;
+        counts.clear();
+        counts.extend(self.slots.iter().map(|s| s.count));
+        let mid = counts.len() / 2;
+        *counts.select_nth_unstable(mid).1
     }
 
     /// Merges `other` in: the result summarizes both streams, with the bounds of the module
@@ -308,30 +453,41 @@ impl TopK {
         // weight they remove keeps the offset within `2 * total / capacity` (see `purge`).
         self.total = self.total.saturating_add(other.total);
         self.offset = self.offset.saturating_add(other.offset);
-        self.entries.reserve(other.entries.len());
-        for (&hash, e) in &other.entries {
-            match self.entries.entry(hash) {
-                MapEntry::Occupied(mut slot) => {
-                    let mine = slot.get_mut();
-                    mine.count = mine.count.saturating_add(e.count);
+        self.slots.reserve_exact(other.slots.len());
+        for o in &other.slots {
+            match self.probe(o.hash) {
+                Probe::Found(i) => {
+                    let mine = &mut self.slots[i];
+                    mine.count = mine.count.saturating_add(o.count);
                 }
-                MapEntry::Vacant(slot) => {
-                    slot.insert(e.clone());
-                    self.item_bytes += e.item.len();
+                // Appended without an index entry: the hashes of `other` are distinct, so
+                // later lookups need only find the counters that were here before.
+                Probe::Vacant(_) => {
+                    self.slots.push(o.clone());
+                    self.item_bytes += o.item.len();
                 }
             }
         }
+        if self.slots.len() <= self.capacity as usize {
+            self.reindex(self.slots.len().max(self.index.len() / 2));
+        }
         // One purge always suffices (it drops more than half of at most 2 * capacity
-        // counters); the loop states the invariant rather than relying on that.
-        while self.entries.len() > self.capacity as usize {
+        // counters); the loop states the invariant rather than relying on that. Each purge
+        // rebuilds the index.
+        while self.slots.len() > self.capacity as usize {
             self.purge();
         }
+        // Give back the room of the merged counters: at most one more than capacity is needed.
+        self.slots.shrink_to(self.capacity as usize + 1);
         Ok(())
     }
 
     /// The bounds on the true weight of the item with this hash.
     pub fn estimate(&self, hash: u64) -> Bounds {
-        let count = self.entries.get(&hash).map_or(0, |e| e.count);
+        let count = match self.probe(hash) {
+            Probe::Found(i) => self.slots[i].count,
+            Probe::Vacant(_) => 0,
+        };
         Bounds {
             count,
             lower: count,
@@ -346,14 +502,14 @@ impl TopK {
             return Vec::new();
         }
         let mut all: Vec<ItemEstimate<'_>> = self
-            .entries
+            .slots
             .iter()
-            .map(|(&hash, e)| ItemEstimate {
-                item: e.item.as_slice(),
-                hash,
-                count: e.count,
-                lower: e.count,
-                upper: e.count.saturating_add(self.offset),
+            .map(|s| ItemEstimate {
+                item: s.item.as_slice(),
+                hash: s.hash,
+                count: s.count,
+                lower: s.count,
+                upper: s.count.saturating_add(self.offset),
             })
             .collect();
         let order = |a: &ItemEstimate<'_>, b: &ItemEstimate<'_>| {
@@ -375,7 +531,7 @@ impl TopK {
         envelope::OVERHEAD
             + 4
             + BODY_HEADER_LEN
-            + self.entries.len() * ENTRY_HEADER_LEN
+            + self.slots.len() * ENTRY_HEADER_LEN
             + self.item_bytes
     }
 
@@ -392,20 +548,20 @@ impl TopK {
     /// # Panics
     /// If an item is 4 GiB or longer (the envelope cannot hold such a body anyway).
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        let mut sorted: Vec<(u64, &Entry)> = self.entries.iter().map(|(&h, e)| (h, e)).collect();
-        sorted.sort_unstable_by_key(|&(h, _)| h);
+        let mut sorted: Vec<&Slot> = self.slots.iter().collect();
+        sorted.sort_unstable_by_key(|s| s.hash);
         out.reserve(self.serialized_len());
         envelope::encode_with(Family::TopK, &self.capacity.to_le_bytes(), out, |body| {
             body.extend_from_slice(&self.total.to_le_bytes());
             body.extend_from_slice(&self.offset.to_le_bytes());
             body.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
-            for (hash, e) in sorted {
-                let len =
-                    u32::try_from(e.item.as_slice().len()).expect("topk item of 4 GiB or more");
-                body.extend_from_slice(&hash.to_le_bytes());
-                body.extend_from_slice(&e.count.to_le_bytes());
+            for s in sorted {
+                let item = s.item.as_slice();
+                let len = u32::try_from(item.len()).expect("topk item of 4 GiB or more");
+                body.extend_from_slice(&s.hash.to_le_bytes());
+                body.extend_from_slice(&s.count.to_le_bytes());
                 body.extend_from_slice(&len.to_le_bytes());
-                body.extend_from_slice(e.item.as_slice());
+                body.extend_from_slice(item);
             }
         });
     }
@@ -429,7 +585,7 @@ impl TopK {
                 body.remaining()
             )));
         }
-        sketch.entries.reserve(n);
+        sketch.slots.reserve_exact(n);
         let mut previous: Option<u64> = None;
         let mut counted: u64 = 0;
         for _ in 0..n {
@@ -442,6 +598,7 @@ impl TopK {
                     "topk entry {hash:#018x} has count 0"
                 )));
             }
+            // Strictly increasing also means distinct, which the index relies on.
             if previous.is_some_and(|p| p >= hash) {
                 return Err(SketchError::Corrupt(format!(
                     "topk entry hashes not strictly increasing at {hash:#018x}"
@@ -449,13 +606,11 @@ impl TopK {
             }
             previous = Some(hash);
             counted = counted.saturating_add(count);
-            sketch.entries.insert(
+            sketch.slots.push(Slot {
                 hash,
-                Entry {
-                    item: ItemBytes::new(item),
-                    count,
-                },
-            );
+                count,
+                item: ItemBytes::new(item),
+            });
             sketch.item_bytes += len;
         }
         body.finish("topk body")?;
@@ -464,6 +619,10 @@ impl TopK {
             return Err(SketchError::Corrupt(format!(
                 "topk counters sum to {counted}, more than the total {total}"
             )));
+        }
+        if n > 0 {
+            // An empty state stays without an index, as a new sketch does.
+            sketch.reindex(n);
         }
         sketch.total = total;
         sketch.offset = offset;
@@ -485,6 +644,7 @@ fn check_capacity(capacity: u32) -> Result<()> {
 mod tests {
     use super::*;
     use crate::sketch::hash::hash_u64;
+    use std::collections::BTreeMap;
 
     fn splitmix(state: &mut u64) -> u64 {
         *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -744,7 +904,9 @@ mod tests {
         assert_eq!(s.estimate(9).upper, 40);
         let top: Vec<(u64, u64)> = s.top(2).iter().map(|e| (e.hash, e.count)).collect();
         assert_eq!(top, [(8, 40), (7, 30)]);
-        assert!(s.heap_size() >= 4);
+        assert!(s.heap_size() >= 4 * std::mem::size_of::<Slot>() + 4);
+        // The size the module documentation states.
+        assert_eq!(std::mem::size_of::<Slot>(), 40);
     }
 
     #[test]
@@ -921,6 +1083,175 @@ mod tests {
         assert!(accepted > 0);
     }
 
+    /// The insert, purge and merge rules of the module documentation, written plainly over a
+    /// sorted map, to check the sketch against.
+    struct Model {
+        capacity: usize,
+        total: u64,
+        offset: u64,
+        counters: BTreeMap<u64, (u64, Vec<u8>)>,
+    }
+
+    impl Model {
+        fn new(capacity: u32) -> Self {
+            Self {
+                capacity: capacity as usize,
+                total: 0,
+                offset: 0,
+                counters: BTreeMap::new(),
+            }
+        }
+
+        fn insert(&mut self, hash: u64, item: &[u8], weight: u64) {
+            if weight == 0 {
+                return;
+            }
+            self.total = self.total.saturating_add(weight);
+            if let Some((count, _)) = self.counters.get_mut(&hash) {
+                *count = count.saturating_add(weight);
+                return;
+            }
+            self.counters.insert(hash, (weight, item.to_vec()));
+            if self.counters.len() > self.capacity {
+                self.purge();
+            }
+        }
+
+        fn purge(&mut self) {
+            let mut counts: Vec<u64> = self.counters.values().map(|&(c, _)| c).collect();
+            let mid = counts.len() / 2;
+            let v = *counts.select_nth_unstable(mid).1;
+            self.counters.retain(|_, (c, _)| {
+                *c = c.saturating_sub(v);
+                *c > 0
+            });
+            self.offset = self.offset.saturating_add(v);
+        }
+
+        fn merge(&mut self, other: &Model) {
+            self.total = self.total.saturating_add(other.total);
+            self.offset = self.offset.saturating_add(other.offset);
+            for (&hash, (count, item)) in &other.counters {
+                let mine = self.counters.entry(hash).or_insert((0, item.clone()));
+                mine.0 = mine.0.saturating_add(*count);
+            }
+            while self.counters.len() > self.capacity {
+                self.purge();
+            }
+        }
+
+        /// The state as `docs/FORMAT.md` lays it out, entries in hash order.
+        fn to_bytes(&self) -> Vec<u8> {
+            let mut body = Vec::new();
+            body.extend_from_slice(&self.total.to_le_bytes());
+            body.extend_from_slice(&self.offset.to_le_bytes());
+            body.extend_from_slice(&(self.counters.len() as u32).to_le_bytes());
+            for (hash, (count, item)) in &self.counters {
+                body.extend_from_slice(&hash.to_le_bytes());
+                body.extend_from_slice(&count.to_le_bytes());
+                body.extend_from_slice(&(item.len() as u32).to_le_bytes());
+                body.extend_from_slice(item);
+            }
+            envelope::encode(Family::TopK, &(self.capacity as u32).to_le_bytes(), &body)
+        }
+    }
+
+    /// Item bytes of 0 to 40 bytes by rank, so both inline and heap items occur.
+    fn varied_item(rank: u32) -> Vec<u8> {
+        (0..rank % 41)
+            .map(|i| (rank as u8).wrapping_add(i as u8))
+            .collect()
+    }
+
+    /// Feeds the same weighted stream to a sketch and to the model.
+    fn both_of(capacity: u32, stream: &[(u32, u64)], hashes: &[u64]) -> (TopK, Model) {
+        let mut s = TopK::new(capacity).unwrap();
+        let mut m = Model::new(capacity);
+        for &(r, w) in stream {
+            let item = varied_item(r);
+            s.insert(hashes[r as usize], &item, w);
+            m.insert(hashes[r as usize], &item, w);
+        }
+        (s, m)
+    }
+
+    fn assert_same(s: &TopK, m: &Model, what: &str) {
+        let bytes = s.to_bytes();
+        assert!(
+            bytes == m.to_bytes(),
+            "{what}: state differs from the model"
+        );
+        assert_eq!(bytes.len(), s.serialized_len(), "{what}");
+        assert_eq!(s.len(), m.counters.len(), "{what}");
+        // Decoding lays the counters out in hash order, not insertion order.
+        assert_eq!(TopK::from_bytes(&bytes).unwrap(), *s, "{what}");
+    }
+
+    #[test]
+    fn matches_a_plain_model_of_the_rules() {
+        let hashes = hashes();
+        for (case, (skew, weights)) in [(0.8, 1u64), (1.1, 1), (1.1, 7), (1.5, 1000)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut state = 100 + case as u64;
+            let stream: Vec<(u32, u64)> = zipf_stream(skew, 200_000, 20 + case as u64)
+                .into_iter()
+                // Weight 0 is a no-op; a rare huge weight makes the counts saturate.
+                .map(|r| match splitmix(&mut state) % (weights * 1000) {
+                    0 if weights > 1 => (r, u64::MAX / 3),
+                    x => (r, if weights == 1 { 1 } else { x % weights }),
+                })
+                .collect();
+            for capacity in [8u32, 64, 1024] {
+                let what = format!("s={skew} weights<{weights} capacity {capacity}");
+                let (whole, model) = both_of(capacity, &stream, &hashes);
+                assert_same(&whole, &model, &what);
+
+                let parts: Vec<(TopK, Model)> = stream
+                    .chunks(stream.len() / 7 + 1)
+                    .map(|c| both_of(capacity, c, &hashes))
+                    .collect();
+                let (mut chain, mut chain_model) =
+                    (TopK::new(capacity).unwrap(), Model::new(capacity));
+                for (s, m) in &parts {
+                    chain.merge(s).unwrap();
+                    chain_model.merge(m);
+                    assert_same(&chain, &chain_model, &format!("{what}, chain"));
+                }
+                let (mut first, mut first_model) = both_of(capacity, &stream[..10], &hashes);
+                first.merge(&parts[3].0).unwrap();
+                first_model.merge(&parts[3].1);
+                assert_same(&first, &first_model, &format!("{what}, small + part"));
+            }
+        }
+    }
+
+    #[test]
+    fn equality_ignores_the_layout_only() {
+        let fill = |order: &[u64], last: u64| {
+            let mut s = TopK::new(16).unwrap();
+            for &h in order {
+                s.insert(h, &h.to_le_bytes(), h);
+            }
+            s.insert(last, b"last", 1);
+            s
+        };
+        let a = fill(&[1, 2, 3, 4, 5], 9);
+        assert_eq!(a, fill(&[5, 3, 1, 4, 2], 9));
+        // Another count, item, offset or capacity makes another sketch.
+        assert_ne!(a, fill(&[1, 2, 3, 4, 5], 8));
+        let mut other_count = a.clone();
+        other_count.insert(3, b"", 1);
+        assert_ne!(a, other_count);
+        let mut b = fill(&[1, 2, 3, 4], 9);
+        b.insert(5, b"five", 5);
+        assert_ne!(a, b);
+        let mut c = TopK::new(32).unwrap();
+        c.merge(&TopK::new(32).unwrap()).unwrap();
+        assert_ne!(TopK::new(16).unwrap(), c);
+    }
+
     #[test]
     fn parameters_are_checked() {
         for bad in [0u32, 7, MAX_CAPACITY + 1, u32::MAX] {
@@ -943,24 +1274,35 @@ mod tests {
         );
     }
 
-    /// Insert rate on a 10^7 Zipf(1.1) stream at capacity 1024 (hashes precomputed):
-    /// `cargo test --release --no-default-features --lib sketch::topk -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn insert_rate() {
+    /// Insert rate on a 10^7 Zipf(1.1) stream at `capacity` (hashes precomputed).
+    fn measure_insert_rate(capacity: u32) {
         let hashes = hashes();
         let stream = zipf_stream(1.1, 10_000_000, 13);
         for _ in 0..5 {
             let start = std::time::Instant::now();
-            let s = sketch_of(1024, &stream, &hashes);
+            let s = sketch_of(capacity, &stream, &hashes);
             let secs = start.elapsed().as_secs_f64();
             println!(
-                "topk insert: {:.1} M items/s ({} counters, offset {}, {} heap bytes)",
+                "topk insert (capacity {capacity}): {:.1} M items/s ({} counters, offset {}, {} heap bytes)",
                 stream.len() as f64 / secs / 1e6,
                 s.len(),
                 s.offset(),
                 s.heap_size()
             );
         }
+    }
+
+    /// `cargo test --release --no-default-features --lib sketch::topk -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn insert_rate() {
+        measure_insert_rate(1024);
+    }
+
+    /// As [`insert_rate`] with a larger sketch, whose purges walk more memory.
+    #[test]
+    #[ignore]
+    fn insert_rate_4096() {
+        measure_insert_rate(4096);
     }
 }

@@ -1,0 +1,55 @@
+//! `hazy-scheduler`: a Ballista scheduler that knows every Hazy function.
+
+use clap::Parser;
+use hazy::cluster::{logging, scheduler};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "hazy-scheduler",
+    version,
+    about = "Ballista scheduler with every Hazy function registered (clients: hazy sql --remote df://HOST:PORT)"
+)]
+struct Args {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind_host: String,
+    /// gRPC port for clients and executors.
+    #[arg(short, long, default_value_t = 50050)]
+    port: u16,
+    /// Host name executors and clients use to reach this scheduler.
+    #[arg(long, default_value = "localhost")]
+    external_host: String,
+    /// Log level on stderr: off, error, warn, info, debug or trace.
+    #[arg(long, default_value = "info", value_parser = logging::parse_level)]
+    log_level: log::LevelFilter,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    logging::init(args.log_level);
+    let options = scheduler::SchedulerOptions {
+        bind_host: args.bind_host,
+        port: args.port,
+        external_host: args.external_host,
+    };
+    // Deep plans decode recursively; Ballista's own binaries use the same stack size.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(32 * 1024 * 1024)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("Error: hazy-scheduler cannot start its runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(scheduler::run(&options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: hazy-scheduler: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Hazy on Apache DataFusion Ballista: the same SQL on a cluster.
+//!
+//! Ballista splits a query into stages at every repartition. For a sketch aggregate the first
+//! stage runs DataFusion's `Partial` aggregation on each executor over its share of the files, and
+//! what crosses the network is the sketch states themselves (one binary value per group), merged
+//! by the `Final` stage. So a cluster query returns what the same query returns on one machine,
+//! for every family whose merge does not depend on order (HyperLogLog, Count-Min, Bloom, MinHash,
+//! DDSketch, and Top-K while it holds every item); KLL and a full Top-K stay within their bounds.
+//!
+//! Every Hazy function keeps its parameters in its SQL arguments, so plans travel by function name
+//! with Ballista's own codecs: the scheduler and every executor only need the functions registered,
+//! which is what [`session_state`] and [`function_registry`] do. The pieces:
+//!
+//! - [`scheduler`]: the `hazy-scheduler` process ([`scheduler::run`]).
+//! - [`executor`]: the `hazy-executor` process ([`executor::run`]), which also logs what each task
+//!   wrote to the shuffle ([`executor::StageLog`]).
+//! - [`remote_context`]: a client session (`hazy sql --remote df://host:port`).
+//! - [`loopback::LoopbackCluster`]: a scheduler and executors inside one process, on 127.0.0.1.
+//!
+//! ```no_run
+//! # async fn demo() -> datafusion::common::Result<()> {
+//! let ctx = hazy::cluster::remote_context("df://localhost:50050").await?;
+//! ctx.sql("CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION 'data/'").await?;
+//! let df = ctx.sql("SELECT approx_count_distinct(user_id) FROM events").await?;
+//! df.show().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod executor;
+pub mod logging;
+pub mod loopback;
+pub mod scheduler;
+
+use ballista::prelude::SessionContextExt;
+use ballista_core::extension::SessionConfigExt;
+use ballista_core::registry::BallistaFunctionRegistry;
+use datafusion::common::Result;
+use datafusion::execution::{FunctionRegistry, SessionState, SessionStateBuilder};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use std::sync::Arc;
+
+/// A session state with DataFusion's defaults and every Hazy function, for `config`.
+///
+/// This is the scheduler's session builder: the scheduler turns the client's logical plan back
+/// into a plan with it, so it must know the functions by name.
+pub fn session_state(config: SessionConfig) -> Result<SessionState> {
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
+    for f in crate::udf::aggregate_functions() {
+        state.register_udaf(Arc::new(f))?;
+    }
+    for f in crate::udf::scalar_functions() {
+        state.register_udf(Arc::new(f))?;
+    }
+    Ok(state)
+}
+
+/// The functions an executor can decode in a stage plan: DataFusion's and Hazy's.
+pub fn function_registry() -> Result<BallistaFunctionRegistry> {
+    let state = session_state(SessionConfig::new_with_ballista())?;
+    Ok(BallistaFunctionRegistry::from(&state))
+}
+
+/// A client session whose queries run on the Ballista scheduler at `url` (`df://host:port`).
+///
+/// Tables are registered on the client and travel with each plan, so their files must be
+/// readable at the same path on every executor.
+pub async fn remote_context(url: &str) -> Result<SessionContext> {
+    let config = SessionConfig::new_with_ballista().with_information_schema(true);
+    let ctx = SessionContext::remote_with_state(url, session_state(config)?).await?;
+    // Ballista's upgrade of the state resets the function lists to DataFusion's.
+    crate::register_all(&ctx);
+    Ok(ctx)
+}

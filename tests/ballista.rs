@@ -1,0 +1,277 @@
+//! Hazy on a Ballista cluster: one scheduler and two executors on loopback in this process, a
+//! multi-file Parquet table, and one query per family. Results and state bytes must equal a local
+//! run, and the partial aggregates must run on both executors.
+
+mod common;
+use common::*;
+use datafusion::prelude::SessionContext;
+use hazy::cluster::executor;
+use hazy::cluster::loopback::LoopbackCluster;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const FILES: usize = 4;
+
+struct Cluster {
+    remote: SessionContext,
+    local: SessionContext,
+    cluster: LoopbackCluster,
+    dir: PathBuf,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hazy-ballista-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Splits the shipped events into `FILES` Parquet files under `dir/events/`.
+async fn write_events_table(dir: &Path) -> PathBuf {
+    let table = dir.join("events");
+    std::fs::create_dir_all(&table).unwrap();
+    let ctx = ctx();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/events.parquet");
+    let per_file = 100_000 / FILES;
+    for i in 0..FILES {
+        let sql = format!(
+            "COPY (SELECT * FROM '{}' ORDER BY ts LIMIT {per_file} OFFSET {}) TO '{}' STORED AS PARQUET",
+            source.display(),
+            i * per_file,
+            table.join(format!("part-{i}.parquet")).display()
+        );
+        rows(&ctx, &sql).await;
+    }
+    table
+}
+
+async fn start_cluster(name: &str) -> Cluster {
+    let dir = scratch_dir(name);
+    let table = write_events_table(&dir).await;
+    let cluster = LoopbackCluster::start(2, 2).await.unwrap();
+    let remote = cluster.context().await.unwrap();
+    let local = ctx();
+    let ddl = format!(
+        "CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION '{}/'",
+        table.display()
+    );
+    rows(&remote, &ddl).await;
+    rows(&local, &ddl).await;
+    Cluster {
+        remote,
+        local,
+        cluster,
+        dir,
+    }
+}
+
+impl Cluster {
+    fn executors_that_ran(
+        &self,
+        keep: impl Fn(&executor::StageRecord) -> bool,
+    ) -> BTreeSet<String> {
+        self.cluster
+            .log
+            .records()
+            .into_iter()
+            .filter(|r| keep(r))
+            .map(|r| r.executor)
+            .collect()
+    }
+
+    /// Runs `sql` on the cluster and locally; asserts equal rows and that `function`'s partial
+    /// aggregates ran on both executors. Returns the rows and the sketch bytes shuffled.
+    async fn same_as_local(&self, sql: &str, function: &str) -> (Vec<Vec<String>>, u64) {
+        self.cluster.log.clear();
+        let remote = rows(&self.remote, sql).await;
+        let local = rows(&self.local, sql).await;
+        assert_eq!(remote, local, "cluster and local differ for {sql}");
+        let shuffled = self.partial_states_on_both_executors(function, sql);
+        (remote, shuffled)
+    }
+
+    /// Asserts `function` ran as a partial aggregate on every executor; returns the bytes its
+    /// stages shuffled.
+    fn partial_states_on_both_executors(&self, function: &str, sql: &str) -> u64 {
+        let partial =
+            |r: &executor::StageRecord| r.partial_aggregates.iter().any(|f| f == function);
+        let ran_on = self.executors_that_ran(partial);
+        assert_eq!(
+            ran_on.len(),
+            self.cluster.executors().len(),
+            "partial {function} should run on both executors for {sql}; ran on {ran_on:?}; log {:?}",
+            self.cluster.log.records()
+        );
+        let shuffled: u64 = self
+            .cluster
+            .log
+            .records()
+            .iter()
+            .filter(|r| partial(r))
+            .map(|r| r.bytes)
+            .sum();
+        assert!(
+            shuffled > 0,
+            "{function}: the partial states should cross the shuffle"
+        );
+        shuffled
+    }
+
+    async fn remote_rows(&self, sql: &str) -> Vec<Vec<String>> {
+        rows(&self.remote, sql).await
+    }
+}
+
+fn num(s: &str) -> f64 {
+    s.parse().unwrap_or_else(|_| panic!("not a number: {s}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_family_runs_on_two_executors_like_local() {
+    let cluster = start_cluster("families").await;
+
+    // Distinct counts: the estimates and the HLL state bytes equal the local run.
+    cluster
+        .same_as_local(
+            "SELECT approx_count_distinct(entity), hll_sketch(entity) FROM events",
+            "approx_count_distinct",
+        )
+        .await;
+    cluster
+        .same_as_local(
+            "SELECT event_type, hll_estimate(hll_sketch(entity)) FROM events GROUP BY event_type ORDER BY event_type",
+            "hll_sketch",
+        )
+        .await;
+
+    // Top-K: few event types, so every count is exact and the states equal.
+    cluster
+        .same_as_local(
+            "SELECT approx_topk(event_type, 5), topk_sketch(event_type) FROM events",
+            "approx_topk",
+        )
+        .await;
+
+    // Count-Min: linear, so the state bytes equal whatever the merge order.
+    let (cms, _) = cluster
+        .same_as_local(
+            "SELECT cms_estimate(s, 'entity_1'), cms_total(s), s FROM (SELECT cms_sketch(entity) AS s FROM events)",
+            "cms_sketch",
+        )
+        .await;
+    assert_eq!(cms[0][1], "100000");
+
+    // Bloom: the union of bit arrays.
+    let (bloom, _) = cluster
+        .same_as_local(
+            "SELECT bloom_contains(s, 'entity_1'), bloom_contains(s, 'no such entity'), s \
+             FROM (SELECT bloom_sketch(entity, 10000) AS s FROM events)",
+            "bloom_sketch",
+        )
+        .await;
+    assert_eq!(bloom[0][0], "true");
+
+    // MinHash: element-wise minima, so the states and the similarities equal.
+    cluster
+        .same_as_local(
+            "SELECT event_type, minhash_sketch(entity) FROM events GROUP BY event_type ORDER BY event_type",
+            "minhash_sketch",
+        )
+        .await;
+
+    // DDSketch: bucket counts add, so the state and quantiles equal.
+    cluster
+        .same_as_local(
+            "SELECT dd_quantile(s, 0.5), dd_quantile(s, 0.99), s FROM (SELECT dd_sketch(value) AS s FROM events)",
+            "dd_sketch",
+        )
+        .await;
+
+    // KLL: a merge depends on the order the states arrive in, so hold the cluster's answers to
+    // KLL's rank bound against the exact quantiles instead of to the local bytes.
+    cluster.cluster.log.clear();
+    let kll = cluster
+        .remote_rows(
+            "SELECT approx_quantile(value, 0.5), approx_quantile(value, 0.99), kll_rank(kll_sketch(value), 0.5) FROM events",
+        )
+        .await;
+    cluster.partial_states_on_both_executors("approx_quantile", "approx_quantile");
+    let exact_rank =
+        |v: &str| format!("SELECT avg(CASE WHEN value <= {v} THEN 1.0 ELSE 0.0 END) FROM events");
+    for (cell, q) in [(&kll[0][0], 0.5), (&kll[0][1], 0.99)] {
+        let rank = num(&value(&cluster.local, &exact_rank(cell)).await);
+        assert!(
+            (rank - q).abs() <= 0.0133,
+            "approx_quantile({q}) = {cell} has rank {rank}"
+        );
+    }
+    let rank_of_half = num(&kll[0][2]);
+    let exact = num(&value(&cluster.local, &exact_rank("0.5")).await);
+    assert!(
+        (rank_of_half - exact).abs() <= 0.0133,
+        "kll_rank(0.5) = {rank_of_half}, exact {exact}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stored_states_merge_on_the_cluster_and_bad_states_fail_clearly() {
+    let cluster = start_cluster("stored").await;
+
+    // States stored per hour and per source file locally (an hour can span two files), then
+    // merged on the cluster: the same answers as local.
+    let states = cluster.dir.join("states");
+    std::fs::create_dir_all(&states).unwrap();
+    for i in 0..FILES {
+        let part = cluster.dir.join(format!("events/part-{i}.parquet"));
+        let copy = format!(
+            "COPY (SELECT date_trunc('hour', ts) AS hour, hll_sketch(entity) AS users, \
+             cms_sketch(event_type) AS events, topk_sketch(event_type) AS top, \
+             bloom_sketch(entity, 10000) AS seen, minhash_sketch(entity) AS similar, \
+             dd_sketch(value) AS dd FROM '{}' GROUP BY 1) TO '{}/hourly-{i}.parquet' STORED AS PARQUET",
+            part.display(),
+            states.display()
+        );
+        rows(&cluster.local, &copy).await;
+    }
+    let ddl = format!(
+        "CREATE EXTERNAL TABLE hourly STORED AS PARQUET LOCATION '{}/'",
+        states.display()
+    );
+    rows(&cluster.remote, &ddl).await;
+    rows(&cluster.local, &ddl).await;
+    let (merged, _) = cluster
+        .same_as_local(
+            "SELECT hll_estimate(hll_merge(users)), cms_estimate(cms_merge(events), 'purchase'), \
+             topk_items(topk_merge(top), 3), bloom_contains(bloom_merge(seen), 'entity_1'), \
+             dd_quantile(dd_merge(dd), 0.99), hll_merge(users), minhash_merge(similar) FROM hourly",
+            "hll_merge",
+        )
+        .await;
+    let whole = rows(
+        &cluster.local,
+        "SELECT approx_count_distinct(entity), cms_estimate(cms_sketch(event_type), 'purchase') FROM events",
+    )
+    .await;
+    assert_eq!(
+        merged[0][0], whole[0][0],
+        "merged hourly HLL = whole-table HLL"
+    );
+    assert_eq!(
+        merged[0][1], whole[0][1],
+        "merged hourly Count-Min = whole-table Count-Min"
+    );
+
+    // A state that is not a Hazy state fails with the function's name, from the executors.
+    let message = error(
+        &cluster.remote,
+        "SELECT hll_estimate(hll_merge(s)) FROM (SELECT X'0102030405' AS s FROM events LIMIT 3)",
+    )
+    .await;
+    assert!(message.contains("hll_merge"), "{message}");
+}
