@@ -103,7 +103,11 @@ fn sql(
         for script in &scripts {
             cli::sql::run_statements(&ctx, script, format, &mut out)
                 .await
-                .map_err(|e| e.strip_backtrace().to_string())?;
+                .map_err(|e| match remote {
+                    // A refused connection to the scheduler shows up only here, at execution.
+                    Some(url) => format!("on the cluster at {url}: {}", e.strip_backtrace()),
+                    None => e.strip_backtrace().to_string(),
+                })?;
         }
         Ok(())
     })

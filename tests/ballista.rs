@@ -275,3 +275,110 @@ async fn stored_states_merge_on_the_cluster_and_bad_states_fail_clearly() {
     .await;
     assert!(message.contains("hll_merge"), "{message}");
 }
+
+/// A child process killed when the test ends, whatever its outcome.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(binary: &str, args: &[String]) -> Child {
+    Child(
+        std::process::Command::new(binary)
+            .args(args)
+            .args(["--log-level", "warn"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}")),
+    )
+}
+
+/// The shipped binaries as a user runs them: `hazy-scheduler`, two `hazy-executor`s and
+/// `hazy sql --remote`, whose output equals `hazy sql` on one machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binaries_form_a_cluster_for_hazy_sql_remote() {
+    let dir = scratch_dir("binaries");
+    let table = write_events_table(&dir).await;
+    let port = free_port();
+    let _scheduler = spawn(
+        env!("CARGO_BIN_EXE_hazy-scheduler"),
+        &["--port".into(), port.to_string()],
+    );
+    let _executors: Vec<Child> = (0..2)
+        .map(|_| {
+            spawn(
+                env!("CARGO_BIN_EXE_hazy-executor"),
+                &[
+                    "--scheduler-host".into(),
+                    "127.0.0.1".into(),
+                    "--scheduler-port".into(),
+                    port.to_string(),
+                    "--port".into(),
+                    free_port().to_string(),
+                    "--grpc-port".into(),
+                    free_port().to_string(),
+                    "--concurrent-tasks".into(),
+                    "1".into(),
+                ],
+            )
+        })
+        .collect();
+    let sql = format!(
+        "CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION '{}/'; \
+         SELECT approx_count_distinct(entity) AS users, approx_topk(event_type, 3) AS top, \
+         dd_quantile(dd_sketch(value), 0.99) AS p99 FROM events",
+        table.display()
+    );
+    let hazy_sql = |remote: Option<String>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hazy"));
+        command.args(["sql", "--format", "ndjson", "-c", &sql]);
+        if let Some(url) = remote {
+            command.args(["--remote", &url]);
+        }
+        command.output().unwrap()
+    };
+    let local = hazy_sql(None);
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+    // The scheduler takes a moment to listen; a refused connection is retried, a wrong
+    // answer is not.
+    let started = std::time::Instant::now();
+    let remote = loop {
+        let out = hazy_sql(Some(format!("df://127.0.0.1:{port}")));
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        if out.status.success() || !stderr.contains("onnect") || started.elapsed().as_secs() > 30 {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(
+        remote.status.success(),
+        "{}",
+        String::from_utf8_lossy(&remote.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&remote.stdout),
+        String::from_utf8_lossy(&local.stdout)
+    );
+    let text = String::from_utf8_lossy(&local.stdout);
+    assert!(
+        text.starts_with("{\"users\":9813,\"top\":[{\"item\":\"page_view\""),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
