@@ -193,6 +193,20 @@ async fn every_family_runs_on_two_executors_like_local() {
         )
         .await;
 
+    // The remaining scalar functions, on states built on the cluster from two slices of the table.
+    cluster
+        .same_as_local(
+            "SELECT hll_estimate(hll_union(a.s, b.s)), minhash_jaccard(a.m, b.m), \
+             cardinality(minhash_lsh_bands(a.m, 16)), sketch_info(a.s)['family'], \
+             kll_quantiles(a.k, [0.0, 1.0]) \
+             FROM (SELECT hll_sketch(entity) AS s, minhash_sketch(entity) AS m, kll_sketch(value) AS k \
+                   FROM events WHERE event_type = 'click') a, \
+                  (SELECT hll_sketch(entity) AS s, minhash_sketch(entity) AS m FROM events \
+                   WHERE event_type = 'purchase') b",
+            "minhash_sketch",
+        )
+        .await;
+
     // KLL: a merge depends on the order the states arrive in, so hold the cluster's answers to
     // KLL's rank bound against the exact quantiles instead of to the local bytes.
     cluster.cluster.log.clear();
