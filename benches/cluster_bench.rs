@@ -6,6 +6,10 @@
 //! [--executors N] [--tasks N] [--only SUBSTRING]`. The file is the one `sql_bench` writes
 //! (target/bench/bench.parquet); run that first.
 
+#[path = "common/args.rs"]
+mod args;
+use args::Args;
+
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::SessionContext;
 use hazy::cluster::loopback::LoopbackCluster;
@@ -58,21 +62,16 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1).cloned())
-    };
+    let args = Args::from_env();
     Options {
-        runs: get("--runs").map_or(3, |v| v.parse().expect("--runs N")),
-        file: get("--file").map_or_else(
+        runs: args.parsed("--runs", 3),
+        file: args.get("--file").map_or_else(
             || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/bench.parquet"),
             PathBuf::from,
         ),
-        executors: get("--executors").map_or(2, |v| v.parse().expect("--executors N")),
-        tasks: get("--tasks").map_or(1, |v| v.parse().expect("--tasks N")),
-        only: get("--only"),
+        executors: args.parsed("--executors", 2),
+        tasks: args.parsed("--tasks", 1),
+        only: args.get("--only"),
     }
 }
 

@@ -8,6 +8,10 @@
 //! `rank(answer) − q`, where `rank(x)` is the fraction of values at most `x`. DuckDB and
 //! ClickHouse (`quantileTDigest`) run through `../shared/bench/peers.sh`.
 
+#[path = "common/args.rs"]
+mod args;
+use args::Args;
+
 use arrow::array::{Float64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
@@ -32,17 +36,12 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1).cloned())
-    };
+    let args = Args::from_env();
     Options {
-        trials: get("--trials").map_or(20, |v| v.parse().expect("--trials N")),
-        rows: get("--rows").map_or(1_000_000, |v| v.parse().expect("--rows N")),
-        q: get("--q").map_or(0.99, |v| v.parse().expect("--q Q")),
-        peers: !args.iter().any(|a| a == "--no-peers"),
+        trials: args.parsed("--trials", 20),
+        rows: args.parsed("--rows", 1_000_000),
+        q: args.parsed("--q", 0.99),
+        peers: !args.has("--no-peers"),
     }
 }
 

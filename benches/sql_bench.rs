@@ -8,6 +8,10 @@
 //! The Parquet file is made once and reused; pass it to `../shared/bench/peers.sh --file`
 //! to time DuckDB and ClickHouse on the same data.
 
+#[path = "common/args.rs"]
+mod args;
+use args::Args;
+
 use arrow::array::{Float64Builder, Int64Builder, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
@@ -145,17 +149,12 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1).cloned())
-    };
+    let args = Args::from_env();
     Options {
-        rows: get("--rows").map_or(10_000_000, |v| v.parse().expect("--rows N")),
-        runs: get("--runs").map_or(5, |v| v.parse().expect("--runs N")),
-        only: get("--only"),
-        file: get("--file").map_or_else(
+        rows: args.parsed("--rows", 10_000_000),
+        runs: args.parsed("--runs", 5),
+        only: args.get("--only"),
+        file: args.get("--file").map_or_else(
             || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/bench.parquet"),
             PathBuf::from,
         ),

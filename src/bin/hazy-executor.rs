@@ -60,23 +60,5 @@ fn main() -> ExitCode {
         concurrent_tasks: args.concurrent_tasks,
         work_dir: args.work_dir,
     };
-    // Deep plans decode recursively; Ballista's own binaries use the same stack size.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(32 * 1024 * 1024)
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("Error: hazy-executor cannot start its runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(executor::run(&options, None)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("Error: hazy-executor: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    hazy::cluster::run_process("hazy-executor", executor::run(&options, None))
 }

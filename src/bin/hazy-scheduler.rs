@@ -33,23 +33,5 @@ fn main() -> ExitCode {
         port: args.port,
         external_host: args.external_host,
     };
-    // Deep plans decode recursively; Ballista's own binaries use the same stack size.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(32 * 1024 * 1024)
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("Error: hazy-scheduler cannot start its runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(scheduler::run(&options)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("Error: hazy-scheduler: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    hazy::cluster::run_process("hazy-scheduler", scheduler::run(&options))
 }

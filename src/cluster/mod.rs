@@ -64,6 +64,30 @@ pub fn function_registry() -> Result<BallistaFunctionRegistry> {
     Ok(BallistaFunctionRegistry::from(&state))
 }
 
+/// Runs a cluster process's main future (`name` for its messages) on a multi-threaded runtime
+/// until it ends; the exit status says how it ended.
+pub fn run_process<F>(name: &str, main: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = Result<(), ballista_core::error::BallistaError>>,
+{
+    // Deep plans decode recursively; Ballista's own binaries use the same stack size.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(32 * 1024 * 1024)
+        .build();
+    let outcome = match runtime {
+        Ok(runtime) => runtime.block_on(main).map_err(|e| e.to_string()),
+        Err(e) => Err(format!("cannot start its runtime: {e}")),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("Error: {name}: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// A client session whose queries run on the Ballista scheduler at `url` (`df://host:port`).
 ///
 /// Tables are registered on the client and travel with each plan, so their files must be
