@@ -27,6 +27,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// How long an idle shuffle connection to another executor is kept for reuse (Ballista's default).
+const SHUFFLE_CLIENT_IDLE: Duration = Duration::from_secs(30);
+
 /// Where an executor listens and which scheduler it serves.
 #[derive(Debug, Clone)]
 pub struct ExecutorOptions {
@@ -81,8 +84,9 @@ pub fn process_config(
     options: &ExecutorOptions,
     log: Option<Arc<StageLog>>,
 ) -> Result<ExecutorProcessConfig, BallistaError> {
+    let pool = super::pool::ConnectionPool::new(SHUFFLE_CLIENT_IDLE);
     let engine = RecordingEngine {
-        inner: DefaultExecutionEngine::new(),
+        inner: DefaultExecutionEngine::with_client_pool(Arc::new(pool)),
         executor: options.id.clone(),
         log,
     };

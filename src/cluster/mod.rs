@@ -30,6 +30,7 @@
 pub mod executor;
 pub mod logging;
 pub mod loopback;
+pub mod pool;
 pub mod scheduler;
 
 use ballista::prelude::SessionContextExt;
