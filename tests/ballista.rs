@@ -207,6 +207,28 @@ async fn every_family_runs_on_two_executors_like_local() {
         )
         .await;
 
+    // The weighted forms, and KLL's extremes (exact whatever the merge order).
+    cluster
+        .same_as_local(
+            "SELECT cms_estimate(cms_sketch_weighted(event_type, CAST(value * 100 AS BIGINT)), 'click'), \
+             approx_topk_weighted(event_type, CAST(value * 100 AS BIGINT), 3) FROM events",
+            "cms_sketch_weighted",
+        )
+        .await;
+    cluster
+        .same_as_local(
+            "SELECT approx_quantiles(value, [0.0, 1.0]) FROM events",
+            "approx_quantiles",
+        )
+        .await;
+    cluster
+        .same_as_local(
+            "SELECT kll_quantile(kll_merge(s), 0.0), kll_quantile(kll_merge(s), 1.0) \
+             FROM (SELECT event_type, kll_sketch(value) AS s FROM events GROUP BY event_type)",
+            "kll_sketch",
+        )
+        .await;
+
     // KLL: a merge depends on the order the states arrive in, so hold the cluster's answers to
     // KLL's rank bound against the exact quantiles instead of to the local bytes.
     cluster.cluster.log.clear();
