@@ -86,19 +86,19 @@ impl Cluster {
     }
 
     /// Runs `sql` on the cluster and locally; asserts equal rows and that `function`'s partial
-    /// aggregates ran on both executors. Returns the rows and the sketch bytes shuffled.
-    async fn same_as_local(&self, sql: &str, function: &str) -> (Vec<Vec<String>>, u64) {
+    /// aggregates ran on both executors. Returns the rows.
+    async fn same_as_local(&self, sql: &str, function: &str) -> Vec<Vec<String>> {
         self.cluster.log.clear();
         let remote = rows(&self.remote, sql).await;
         let local = rows(&self.local, sql).await;
         assert_eq!(remote, local, "cluster and local differ for {sql}");
-        let shuffled = self.partial_states_on_both_executors(function, sql);
-        (remote, shuffled)
+        self.partial_states_on_both_executors(function, sql);
+        remote
     }
 
-    /// Asserts `function` ran as a partial aggregate on every executor; returns the bytes its
-    /// stages shuffled.
-    fn partial_states_on_both_executors(&self, function: &str, sql: &str) -> u64 {
+    /// Asserts `function` ran as a partial aggregate on every executor and its states crossed
+    /// the shuffle.
+    fn partial_states_on_both_executors(&self, function: &str, sql: &str) {
         let partial =
             |r: &executor::StageRecord| r.partial_aggregates.iter().any(|f| f == function);
         let ran_on = self.executors_that_ran(partial);
@@ -120,7 +120,6 @@ impl Cluster {
             shuffled > 0,
             "{function}: the partial states should cross the shuffle"
         );
-        shuffled
     }
 
     async fn remote_rows(&self, sql: &str) -> Vec<Vec<String>> {
@@ -159,7 +158,7 @@ async fn every_family_runs_on_two_executors_like_local() {
         .await;
 
     // Count-Min: linear, so the state bytes equal whatever the merge order.
-    let (cms, _) = cluster
+    let cms = cluster
         .same_as_local(
             "SELECT cms_estimate(s, 'entity_1'), cms_total(s), s FROM (SELECT cms_sketch(entity) AS s FROM events)",
             "cms_sketch",
@@ -168,7 +167,7 @@ async fn every_family_runs_on_two_executors_like_local() {
     assert_eq!(cms[0][1], "100000");
 
     // Bloom: the union of bit arrays.
-    let (bloom, _) = cluster
+    let bloom = cluster
         .same_as_local(
             "SELECT bloom_contains(s, 'entity_1'), bloom_contains(s, 'no such entity'), s \
              FROM (SELECT bloom_sketch(entity, 10000) AS s FROM events)",
@@ -281,7 +280,7 @@ async fn stored_states_merge_on_the_cluster_and_bad_states_fail_clearly() {
     );
     rows(&cluster.remote, &ddl).await;
     rows(&cluster.local, &ddl).await;
-    let (merged, _) = cluster
+    let merged = cluster
         .same_as_local(
             "SELECT hll_estimate(hll_merge(users)), cms_estimate(cms_merge(events), 'purchase'), \
              topk_items(topk_merge(top), 3), bloom_contains(bloom_merge(seen), 'entity_1'), \
