@@ -33,6 +33,54 @@ async fn float(ctx: &SessionContext, sql: &str) -> f64 {
         .unwrap_or_else(|_| panic!("not a number: {v} from {sql}"))
 }
 
+/// The one-shots aim their precision at the quantiles asked for: over 100,000 rows in four
+/// partitions (merged partial states), the answer is the exact quantile or a few values off,
+/// where KLL alone is off by hundreds.
+#[tokio::test]
+async fn approx_quantile_is_near_exact_at_the_quantile_asked_for() {
+    let ctx = setup().await;
+    rows(&ctx, "SET datafusion.execution.target_partitions = 4").await;
+    for q in [0.001, 0.1, 0.5, 0.9, 0.99, 0.999] {
+        // x is a permutation of 0..N: the inclusive q-quantile is ceil(q N) - 1.
+        let exact = (q * N).ceil() - 1.0;
+        let got = float(&ctx, &format!("SELECT approx_quantile(x, {q}) FROM t")).await;
+        assert!((got - exact).abs() <= 2.0, "q={q}: {got} against {exact}");
+        // generate_series hands each partition a sorted range: every partial state aims at
+        // its own q-quantile, and the merge finds the global one between coarser centroids.
+        let sorted = float(
+            &ctx,
+            &format!(
+                "SELECT approx_quantile(value, {q}) FROM generate_series(0, 99999) AS s(value)"
+            ),
+        )
+        .await;
+        println!("q={q}: {got}, sorted ranges {sorted}, exact {exact}");
+        assert!(
+            (sorted - exact).abs() <= 100.0,
+            "sorted q={q}: {sorted} against {exact}"
+        );
+    }
+    let list = rows(
+        &ctx,
+        "SELECT approx_quantiles(x, [0.25, 0.75, 0.95]) FROM t",
+    )
+    .await;
+    let values: Vec<f64> = list[0][0]
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(", ")
+        .map(|v| v.parse().unwrap())
+        .collect();
+    for (got, q) in values.iter().zip([0.25, 0.75, 0.95]) {
+        let exact = (q * N).ceil() - 1.0;
+        assert!(
+            (got - exact).abs() <= 2.0,
+            "list q={q}: {got} against {exact}"
+        );
+    }
+    let kll = float(&ctx, "SELECT kll_quantile(kll_sketch(x), 0.99) FROM t").await;
+    println!("p99: KLL {kll}, approx_quantile within 2 of 98999");
+}
+
 #[tokio::test]
 async fn approx_quantile_is_within_the_rank_error() {
     let ctx = setup().await;
@@ -268,6 +316,10 @@ async fn nan_infinities_nulls_empty_input_and_bad_input() {
         (
             "SELECT approx_quantiles(x, [0.5, 2]) FROM t",
             "approx_quantiles: q must lie in [0, 1], got 2",
+        ),
+        (
+            "SELECT approx_quantiles(x, [0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08,0.09,0.1,0.11,0.12,0.13,0.14,0.15,0.16,0.17]) FROM t",
+            "approx_quantiles: at most 16 distinct quantiles besides 0 and 1, got 17",
         ),
         (
             "SELECT kll_quantile(kll_sketch(x), 1.5) FROM t",

@@ -38,6 +38,7 @@ pub enum Family {
     MinHash = 5,
     Kll = 6,
     DDSketch = 7,
+    TDigest = 8,
 }
 
 impl Family {
@@ -50,6 +51,7 @@ impl Family {
             5 => Self::MinHash,
             6 => Self::Kll,
             7 => Self::DDSketch,
+            8 => Self::TDigest,
             other => return Err(SketchError::UnknownFamily(other)),
         })
     }
@@ -64,6 +66,7 @@ impl Family {
             Self::MinHash => "minhash",
             Self::Kll => "kll",
             Self::DDSketch => "dd",
+            Self::TDigest => "tdigest",
         }
     }
 }

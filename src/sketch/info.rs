@@ -8,6 +8,7 @@ use super::error::Result;
 use super::hll::HyperLogLog;
 use super::kll::Kll;
 use super::minhash::MinHash;
+use super::tdigest::TargetedDigest;
 use super::topk::TopK;
 
 /// What a state is: family, format version, parameters, mode, size and content.
@@ -147,6 +148,30 @@ pub fn describe(bytes: &[u8]) -> Result<SketchInfo> {
                     s.num_buckets(),
                     show(s.min()),
                     show(s.max())
+                ),
+            })
+        }
+        Family::TDigest => {
+            let s = TargetedDigest::from_bytes(bytes)?;
+            let targets: Vec<String> = s.targets().iter().map(|t| t.to_string()).collect();
+            Ok(SketchInfo {
+                family: env.family,
+                version: env.version,
+                parameters: format!(
+                    "targets=[{}], resolution={}, k={}",
+                    targets.join(", "),
+                    s.resolution(),
+                    s.k()
+                ),
+                mode: "targeted, kll-guarded".to_string(),
+                bytes: bytes.len(),
+                items: s.n(),
+                details: format!(
+                    "centroids={}, min={}, max={}, guard_rank_error={:.2}%",
+                    s.num_centroids(),
+                    show(s.min()),
+                    show(s.max()),
+                    s.guard_rank_error() * 100.0
                 ),
             })
         }

@@ -142,14 +142,14 @@ fn coin(n: u64, level: usize, items: &[f64]) -> usize {
 /// An integer of the same order as `v` (not NaN, not `-0.0`) under `f64::total_cmp`: the
 /// sign bit of positives and all bits of negatives flipped.
 #[inline]
-fn to_key(v: f64) -> u64 {
+pub(crate) fn to_key(v: f64) -> u64 {
     let b = v.to_bits();
     b ^ (((b as i64 >> 63) as u64) | (1 << 63))
 }
 
 /// The inverse of [`to_key`].
 #[inline]
-fn from_key(k: u64) -> f64 {
+pub(crate) fn from_key(k: u64) -> f64 {
     f64::from_bits(k ^ (((!k as i64 >> 63) as u64) | (1 << 63)))
 }
 

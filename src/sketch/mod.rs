@@ -15,6 +15,7 @@ pub mod hll;
 pub mod info;
 pub mod kll;
 pub mod minhash;
+pub mod tdigest;
 #[cfg(test)]
 pub(crate) mod testdata;
 pub mod topk;

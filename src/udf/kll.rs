@@ -8,6 +8,7 @@ use super::numbers::check_numeric_q;
 use super::numbers::{check_number_input, check_q, numbers_of, output_type, q_list, to_output};
 use super::scalar::{map_rows, per_state_and_q, state_at, state_scalar};
 use crate::sketch::kll::{DEFAULT_K, Kll};
+use crate::sketch::tdigest::{MAX_TARGETS, TargetedDigest, guard_k};
 use arrow::array::{Array, ArrayRef, ListArray};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field};
@@ -46,6 +47,57 @@ impl StateSketch for Kll {
     }
 
     stored_like_its_methods!(Kll);
+}
+
+/// What a one-shot quantile sketch is built from: the `k` of the rank bound and the
+/// quantiles asked for (0 and 1 are answered exactly without a target).
+#[derive(Debug, Clone, Copy)]
+pub struct QuantileParams {
+    k: u16,
+    targets: [f64; MAX_TARGETS],
+    len: usize,
+}
+
+impl QuantileParams {
+    fn new(function: &str, k: u16, qs: &[f64]) -> Result<Self> {
+        let mut inner: Vec<f64> = qs.iter().copied().filter(|&q| q > 0.0 && q < 1.0).collect();
+        inner.sort_by(f64::total_cmp);
+        inner.dedup();
+        if inner.len() > MAX_TARGETS {
+            return plan_err!(
+                "{function}: at most {MAX_TARGETS} distinct quantiles besides 0 and 1, got {} \
+                 (kll_quantiles(kll_sketch(x), [...]) takes any number)",
+                inner.len()
+            );
+        }
+        let mut targets = [0.0; MAX_TARGETS];
+        targets[..inner.len()].copy_from_slice(&inner);
+        Ok(Self {
+            k,
+            targets,
+            len: inner.len(),
+        })
+    }
+}
+
+impl StateSketch for TargetedDigest {
+    type Params = QuantileParams;
+    type Input = f64;
+
+    fn create(p: QuantileParams) -> Self {
+        TargetedDigest::new(&p.targets[..p.len], guard_k(p.k))
+            .expect("targets and k checked when planning")
+    }
+
+    fn insert(&mut self, v: f64) {
+        TargetedDigest::insert(self, v)
+    }
+
+    fn insert_all(&mut self, values: &[f64]) {
+        TargetedDigest::insert_many(self, values)
+    }
+
+    stored_like_its_methods!(TargetedDigest);
 }
 
 /// `k` from argument `index`, or the default.
@@ -88,7 +140,7 @@ pub fn merge() -> SketchAggregate<Kll> {
 /// The quantile at `q` of each sketch, as `out_type`.
 fn quantile_column(
     function: &str,
-    sketches: Vec<Option<Kll>>,
+    sketches: Vec<Option<TargetedDigest>>,
     q: f64,
     out_type: &DataType,
 ) -> Result<ArrayRef> {
@@ -104,8 +156,33 @@ fn quantile_column(
     to_output(values, out_type)
 }
 
+/// The constant `q` of `approx_quantile`, checked.
+fn single_q(args: &AccumulatorArgs) -> Result<f64> {
+    let q = match constant_arg(APPROX, "q", args.exprs, 1)? {
+        Some(v) if !v.is_null() => v
+            .cast_to(&DataType::Float64)
+            .ok()
+            .and_then(|v| match v {
+                ScalarValue::Float64(x) => x,
+                _ => None,
+            })
+            .ok_or_else(|| plan_datafusion_err!("{APPROX}: q must be a number, got {v}"))?,
+        _ => return plan_err!("{APPROX}: q must not be NULL"),
+    };
+    check_q(APPROX, q)
+}
+
+/// The constant list of quantiles of `approx_quantiles`, checked.
+fn q_list_arg(args: &AccumulatorArgs) -> Result<Vec<f64>> {
+    match constant_arg(APPROX_MANY, "quantiles", args.exprs, 1)? {
+        Some(v) => q_list(APPROX_MANY, &v)?,
+        None => None,
+    }
+    .ok_or_else(|| plan_datafusion_err!("{APPROX_MANY}: quantiles must not be NULL"))
+}
+
 /// `approx_quantile(x, q [, k])`.
-pub fn approx() -> SketchAggregate<Kll> {
+pub fn approx() -> SketchAggregate<TargetedDigest> {
     SketchAggregate::new(AggregateSpec {
         name: APPROX,
         reads_states: false,
@@ -118,26 +195,15 @@ pub fn approx() -> SketchAggregate<Kll> {
             check_k_type(APPROX, args.get(2))?;
             Ok(output_type(&args[0]))
         },
-        params: |args| k_param(APPROX, args, 2),
+        params: |args| QuantileParams::new(APPROX, k_param(APPROX, args, 2)?, &[single_q(args)?]),
         check_literals: |args| {
             check_float_param(APPROX, "q", args.get(1), Q_RANGE, unit_closed)?;
             check_integer_param(APPROX, "k", args.get(2), K_RANGE)
         },
         finish: Some(|args| {
-            let q = match constant_arg(APPROX, "q", args.exprs, 1)? {
-                Some(v) if !v.is_null() => v
-                    .cast_to(&DataType::Float64)
-                    .ok()
-                    .and_then(|v| match v {
-                        ScalarValue::Float64(x) => x,
-                        _ => None,
-                    })
-                    .ok_or_else(|| plan_datafusion_err!("{APPROX}: q must be a number, got {v}"))?,
-                _ => return plan_err!("{APPROX}: q must not be NULL"),
-            };
-            let q = check_q(APPROX, q)?;
+            let q = single_q(args)?;
             let out_type = args.return_field.data_type().clone();
-            let finish: Finish<Kll> =
+            let finish: Finish<TargetedDigest> =
                 Arc::new(move |sketches| quantile_column(APPROX, sketches, q, &out_type));
             Ok(finish)
         }),
@@ -148,7 +214,7 @@ pub fn approx() -> SketchAggregate<Kll> {
 /// The quantiles `qs` of each sketch, as lists of `item_type`.
 fn quantile_lists(
     function: &str,
-    sketches: Vec<Option<Kll>>,
+    sketches: Vec<Option<TargetedDigest>>,
     qs: &[f64],
     item_type: &DataType,
 ) -> Result<ArrayRef> {
@@ -197,14 +263,16 @@ fn check_q_list_type(function: &str, t: &DataType) -> Result<()> {
 
 /// Plan-time check of a literal list of quantiles.
 fn check_q_list_literal(function: &str, arg: Option<&Expr>) -> Result<()> {
-    if let Some(Expr::Literal(v, _)) = arg {
-        q_list(function, v)?;
+    if let Some(Expr::Literal(v, _)) = arg
+        && let Some(qs) = q_list(function, v)?
+    {
+        QuantileParams::new(function, DEFAULT_K, &qs)?;
     }
     Ok(())
 }
 
 /// `approx_quantiles(x, [q, …] [, k])`.
-pub fn approx_many() -> SketchAggregate<Kll> {
+pub fn approx_many() -> SketchAggregate<TargetedDigest> {
     SketchAggregate::new(AggregateSpec {
         name: APPROX_MANY,
         reads_states: false,
@@ -221,22 +289,24 @@ pub fn approx_many() -> SketchAggregate<Kll> {
             check_k_type(APPROX_MANY, args.get(2))?;
             Ok(list_of(output_type(&args[0])))
         },
-        params: |args| k_param(APPROX_MANY, args, 2),
+        params: |args| {
+            QuantileParams::new(
+                APPROX_MANY,
+                k_param(APPROX_MANY, args, 2)?,
+                &q_list_arg(args)?,
+            )
+        },
         check_literals: |args| {
             check_q_list_literal(APPROX_MANY, args.get(1))?;
             check_integer_param(APPROX_MANY, "k", args.get(2), K_RANGE)
         },
         finish: Some(|args| {
-            let qs = match constant_arg(APPROX_MANY, "quantiles", args.exprs, 1)? {
-                Some(v) => q_list(APPROX_MANY, &v)?,
-                None => None,
-            }
-            .ok_or_else(|| plan_datafusion_err!("{APPROX_MANY}: quantiles must not be NULL"))?;
+            let qs = q_list_arg(args)?;
             let item_type = match args.return_field.data_type() {
                 DataType::List(f) => f.data_type().clone(),
                 other => return plan_err!("{APPROX_MANY}: unexpected return type {other}"),
             };
-            let finish: Finish<Kll> =
+            let finish: Finish<TargetedDigest> =
                 Arc::new(move |sketches| quantile_lists(APPROX_MANY, sketches, &qs, &item_type));
             Ok(finish)
         }),
