@@ -20,13 +20,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-const ENGINES: [&str; 5] = [
-    "Hazy approx_quantile (KLL, k = 200)",
+const ENGINES: [&str; 6] = [
+    "Hazy approx_quantile (targeted digest, KLL-guarded)",
+    "Hazy kll_quantile(kll_sketch(v)) (KLL, k = 200)",
     "Hazy dd_quantile (DDSketch, 1%)",
     "DataFusion approx_percentile_cont (t-digest)",
     "DuckDB approx_quantile",
     "ClickHouse quantileTDigest",
 ];
+
+/// Engines answered in this process (the first of [`ENGINES`]).
+const IN_PROCESS: usize = 4;
 
 struct Options {
     trials: u64,
@@ -88,11 +92,11 @@ async fn in_process_answers(path: &Path, q: f64) -> Vec<f64> {
     .await
     .unwrap();
     let sql = format!(
-        "SELECT approx_quantile(v, {q}), dd_quantile(dd_sketch(v), {q}), approx_percentile_cont(v, {q}) FROM t"
+        "SELECT approx_quantile(v, {q}), kll_quantile(kll_sketch(v), {q}), dd_quantile(dd_sketch(v), {q}), approx_percentile_cont(v, {q}) FROM t"
     );
     let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
     let batch = &batches[0];
-    (0..3)
+    (0..IN_PROCESS)
         .map(|c| {
             let column = batch.column(c);
             arrow::compute::cast(column, &DataType::Float64)
@@ -147,7 +151,11 @@ async fn main() {
     let opts = options();
     let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
-    let engines = if opts.peers { ENGINES.len() } else { 3 };
+    let engines = if opts.peers {
+        ENGINES.len()
+    } else {
+        IN_PROCESS
+    };
     let mut errors: Vec<Vec<f64>> = vec![Vec::new(); engines];
     for seed in 1..=opts.trials {
         let mut v = values(seed, opts.rows);

@@ -90,6 +90,11 @@ const CASES: &[Case] = &[
         sql: "SELECT approx_quantile(v, 0.99) FROM bench",
     },
     Case {
+        name: "hazy kll_quantile(kll_sketch(v), 0.99)",
+        group: "float p99",
+        sql: "SELECT kll_quantile(kll_sketch(v), 0.99) FROM bench",
+    },
+    Case {
         name: "hazy dd_quantile(dd_sketch(v), 0.99)",
         group: "float p99",
         sql: "SELECT dd_quantile(dd_sketch(v), 0.99) FROM bench",

@@ -348,32 +348,59 @@ impl Kll {
             } else {
                 keys.extend(chunk.iter().map(|&v| to_key(v + 0.0))); // -0.0 becomes 0.0
             }
-            // In key order the extremes and the hash are integer reductions (vectorized).
-            let (mut lo, mut hi) = (u64::MAX, 0u64);
-            let (mut sum, mut xor) = (0u64, 0u64);
-            for &key in keys.iter() {
-                lo = lo.min(key);
-                hi = hi.max(key);
-                sum = sum.wrapping_add(key);
-                xor ^= key;
-            }
-            if !keys.is_empty() {
-                let (lo, hi) = (from_key(lo), from_key(hi));
-                self.min = if lo < self.min { lo } else { self.min };
-                self.max = if hi > self.max { hi } else { self.max };
-            }
-            if keys.is_empty() {
-                continue;
-            }
-            self.add_batch(&mut keys, &mut scratch, sum, xor);
-            while self.retained > self.capacity {
-                let before = self.retained;
-                self.compress_once();
-                if self.retained == before {
-                    break; // unreachable: some level is over its capacity
-                }
+            let scratch = &mut scratch[..keys.len()];
+            self.add_keys(&mut keys, |keys, ranks| {
+                select_ranks(keys, scratch, ranks, 0)
+            });
+        }
+        self.shrink_level0();
+    }
+
+    /// [`Kll::insert_many`] of one batch of values already converted by [`to_key`] (no NaN,
+    /// no `-0.0`), for a caller that knows its batch's order: `order(keys, ranks)` must put at
+    /// each of the ascending `ranks` the key that sorting `keys` would put there. The state is
+    /// the same as `insert_many` of the batch.
+    pub(crate) fn insert_keys_ordered(
+        &mut self,
+        keys: &mut [u64],
+        order: impl FnOnce(&mut [u64], &[usize]),
+    ) {
+        if keys.is_empty() || self.n.checked_add(keys.len() as u64).is_none() {
+            return;
+        }
+        self.add_keys(keys, order);
+        self.shrink_level0();
+    }
+
+    /// Adds one batch of keys (see [`to_key`]), `order` selecting the ranks the batch's
+    /// halvings keep, and compacts until the sketch fits.
+    fn add_keys(&mut self, keys: &mut [u64], order: impl FnOnce(&mut [u64], &[usize])) {
+        if keys.is_empty() {
+            return;
+        }
+        // In key order the extremes and the hash are integer reductions (vectorized).
+        let (mut lo, mut hi) = (u64::MAX, 0u64);
+        let (mut sum, mut xor) = (0u64, 0u64);
+        for &key in keys.iter() {
+            lo = lo.min(key);
+            hi = hi.max(key);
+            sum = sum.wrapping_add(key);
+            xor ^= key;
+        }
+        let (lo, hi) = (from_key(lo), from_key(hi));
+        self.min = if lo < self.min { lo } else { self.min };
+        self.max = if hi > self.max { hi } else { self.max };
+        self.add_batch(keys, sum, xor, order);
+        while self.retained > self.capacity {
+            let before = self.retained;
+            self.compress_once();
+            if self.retained == before {
+                break; // unreachable: some level is over its capacity
             }
         }
+    }
+
+    fn shrink_level0(&mut self) {
         // A level 0 that held a large sketch's items keeps a small buffer once it has sunk.
         let nominal = 2 * self.level0_capacity;
         let level0 = &mut self.levels[0];
@@ -383,8 +410,15 @@ impl Kll {
     }
 
     /// Adds the values of `keys` (see [`to_key`]; `sum` and `xor` of them) as the sketch of the
-    /// batch alone, without compacting the result; `scratch` is at least as long as `keys`.
-    fn add_batch(&mut self, keys: &mut [u64], scratch: &mut [u64], sum: u64, xor: u64) {
+    /// batch alone, without compacting the result; `order` puts the order statistics the
+    /// halvings keep in place (see [`Kll::insert_keys_ordered`]).
+    fn add_batch(
+        &mut self,
+        keys: &mut [u64],
+        sum: u64,
+        xor: u64,
+        order: impl FnOnce(&mut [u64], &[usize]),
+    ) {
         let m = keys.len();
         let num_levels = self.levels.len();
         let cap = |h: usize| level_capacity(self.k, num_levels.max(h + 1), h);
@@ -415,7 +449,7 @@ impl Kll {
             .map(|&(r, _)| r)
             .chain((0..count).map(|i| start + stride * i))
             .collect();
-        select_ranks(keys, &mut scratch[..m], &ranks, 0);
+        order(keys, &ranks);
         if self.levels.len() <= h {
             self.levels.resize_with(h + 1, Vec::new);
             self.set_capacities();
@@ -949,6 +983,22 @@ mod tests {
         let mut s = Kll::new(DEFAULT_K).unwrap();
         values.chunks(batch).for_each(|c| s.insert_many(c));
         s
+    }
+
+    #[test]
+    fn a_batch_in_known_order_gives_the_state_of_insert_many() {
+        for (dist, seed) in [("normal", 1), ("ten_values", 2), ("sorted", 3)] {
+            let values = DATA.values(dist, 30_000, seed);
+            let mut many = Kll::new(DEFAULT_K).unwrap();
+            let mut ordered = Kll::new(DEFAULT_K).unwrap();
+            for batch in values.chunks(4096) {
+                many.insert_many(batch);
+                let mut keys: Vec<u64> = batch.iter().map(|&v| to_key(v + 0.0)).collect();
+                keys.sort_unstable();
+                ordered.insert_keys_ordered(&mut keys, |_, _| {});
+            }
+            assert_eq!(many.to_bytes(), ordered.to_bytes(), "{dist}");
+        }
     }
 
     #[test]

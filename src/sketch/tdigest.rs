@@ -114,15 +114,67 @@ fn normalized_targets(targets: &[f64]) -> Result<Vec<f64>> {
 /// even when merged partial sketches aimed at other ranks (partitions by time, say).
 const FAR_SPLIT: u64 = 10;
 
-/// Buckets per gap between fine ranges when a flush aggregates the coarse values.
-const COARSE_BUCKETS: usize = 512;
+/// The buffer scattered by one counting pass into buckets of equal key width (keys of
+/// floats are close to logarithmic in the value, so buckets stay small for data of any
+/// scale). Buckets are sorted only where someone needs their order.
+struct Buckets {
+    /// The keys, bucket after bucket.
+    keys: Vec<u64>,
+    /// Bucket `b` is `keys[starts[b]..starts[b + 1]]`.
+    starts: Vec<u32>,
+    sorted: Vec<bool>,
+    lo: u64,
+    shift: u32,
+}
 
-/// Keeps the means of sorted `(mean, weight)` items non-decreasing despite rounding.
-fn make_monotone(items: &mut [(f64, u64)]) {
-    for i in 1..items.len() {
-        if items[i].0 < items[i - 1].0 {
-            items[i].0 = items[i - 1].0;
+impl Buckets {
+    /// `keys` (at least two distinct) in about `len / 2` buckets.
+    fn scatter(keys: &[u64], lo: u64, hi: u64) -> Self {
+        let log_buckets = (keys.len() / 2).max(1).ilog2();
+        let shift = (64 - (hi - lo).leading_zeros()).saturating_sub(log_buckets);
+        let count = 1usize << log_buckets;
+        let mut starts = vec![0u32; count + 1];
+        for &k in keys {
+            starts[((k - lo) >> shift) as usize + 1] += 1;
         }
+        for b in 1..starts.len() {
+            starts[b] += starts[b - 1];
+        }
+        let mut next = starts.clone();
+        let mut out = vec![0u64; keys.len()];
+        for &k in keys {
+            let b = ((k - lo) >> shift) as usize;
+            out[next[b] as usize] = k;
+            next[b] += 1;
+        }
+        Self {
+            keys: out,
+            starts,
+            sorted: vec![false; count],
+            lo,
+            shift,
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.sorted.len()
+    }
+
+    fn range(&self, b: usize) -> std::ops::Range<usize> {
+        self.starts[b] as usize..self.starts[b + 1] as usize
+    }
+
+    /// Sorts bucket `b` (once).
+    fn sort(keys: &mut [u64], buckets: &mut Self, b: usize) {
+        if !buckets.sorted[b] {
+            keys[buckets.range(b)].sort_unstable();
+            buckets.sorted[b] = true;
+        }
+    }
+
+    /// The smallest value bucket `b` can hold.
+    fn floor(&self, b: usize) -> f64 {
+        kll::from_key(self.lo + ((b as u64) << self.shift))
     }
 }
 
@@ -331,9 +383,7 @@ impl TargetedDigest {
         if v.is_nan() || self.n == u64::MAX {
             return;
         }
-        let v = v + 0.0; // -0.0 becomes 0.0
-        self.guard.insert(v);
-        self.buffer.push(kll::to_key(v));
+        self.buffer.push(kll::to_key(v + 0.0)); // -0.0 becomes 0.0
         self.n += 1;
         if self.buffer.len() >= BUFFER {
             self.flush();
@@ -345,7 +395,6 @@ impl TargetedDigest {
         if self.n.checked_add(values.len() as u64).is_none() {
             return; // only a crafted state gets near a full counter
         }
-        self.guard.insert_many(values);
         let mut rest = values;
         while !rest.is_empty() {
             let room = BUFFER - self.buffer.len();
@@ -369,56 +418,38 @@ impl TargetedDigest {
         self.targets.iter().map(|&q| q * n as f64).collect()
     }
 
-    /// Key ranges of the buffer that must be sorted exactly: around each target, those old
-    /// values between which the target can fall once the buffer is in. Counting gives the
-    /// range: after `b` more values the target rank `r = q · (n + b)` lies at an old rank in
-    /// `[r - b, r]`; a margin and one more centroid on each side absorb the overlap of
-    /// neighbouring centroids. Sorted and disjoint; everything before the first flush.
-    fn fine_ranges(&self, buffered: usize) -> Vec<(u64, u64)> {
-        if self.means.is_empty() {
-            return vec![(0, u64::MAX)];
-        }
-        let old = self.n - buffered as u64;
-        let margin = (buffered / 4 + 16) as f64;
-        let mut cumulative = Vec::with_capacity(self.weights.len());
-        let mut total = 0u64;
-        for &w in &self.weights {
-            total += w;
-            cumulative.push(total as f64);
-        }
-        let containing = |rank: f64| cumulative.partition_point(|&c| c < rank);
-        let mut ranges: Vec<(u64, u64)> = Vec::with_capacity(self.targets.len());
-        for &q in &self.targets {
-            let r = q * self.n as f64;
-            let (low, high) = (r - buffered as f64 - margin, r + margin);
-            let lo = match low <= 0.0 {
-                true => 0,
-                false => kll::to_key(self.means[containing(low).saturating_sub(1)]),
-            };
-            let hi = match high >= old as f64 {
-                true => u64::MAX,
-                false => match self.means.get(containing(high) + 1) {
-                    Some(&m) => kll::to_key(m),
-                    None => u64::MAX,
-                },
-            };
-            match ranges.last_mut() {
-                Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
-                _ => ranges.push((lo, hi)),
-            }
-        }
-        ranges
-    }
-
-    /// Sorts the buffer into the centroids: exactly where a target can fall, and elsewhere
-    /// as per-bucket sums, which cost one pass instead of a sort.
+    /// Sorts the buffer into the guard and the centroids. The buffer is scattered into
+    /// buckets; a bucket is sorted only when the guard keeps one of its order statistics or
+    /// when it lies near a target, where centroids are small. Elsewhere it joins the centroids
+    /// as one item (its mean and count), which its neighbours would have absorbed anyway.
     fn flush(&mut self) {
         if self.buffer.is_empty() {
             return;
         }
-        let (items, lo, hi) = self.buffered_items();
-        self.min = self.min.min(lo);
-        self.max = self.max.max(hi);
+        let (lo, hi) = self
+            .buffer
+            .iter()
+            .fold((u64::MAX, 0), |(lo, hi), &k| (lo.min(k), hi.max(k)));
+        self.min = self.min.min(kll::from_key(lo));
+        self.max = self.max.max(kll::from_key(hi));
+        let items = if lo == hi {
+            let mut keys = std::mem::take(&mut self.buffer);
+            self.guard.insert_keys_ordered(&mut keys, |_, _| {});
+            vec![(kll::from_key(lo), keys.len() as u64)]
+        } else {
+            let mut buckets = Buckets::scatter(&self.buffer, lo, hi);
+            let mut keys = std::mem::take(&mut buckets.keys);
+            self.guard.insert_keys_ordered(&mut keys, |keys, ranks| {
+                let mut b = 0;
+                for &r in ranks {
+                    while buckets.starts[b + 1] as usize <= r {
+                        b += 1;
+                    }
+                    Buckets::sort(keys, &mut buckets, b);
+                }
+            });
+            self.bucket_items(&mut keys, &mut buckets)
+        };
         let targets = self.target_ranks(self.n);
         let mut c = Compressor::new(&targets, self.resolution, self.n, self.means.len() + 64);
         merge_sorted(
@@ -432,53 +463,60 @@ impl TargetedDigest {
         self.buffer.clear();
     }
 
-    /// The buffer as sorted `(mean, weight)` items: single values in the fine ranges, bucket
-    /// aggregates between them, and the smallest and largest value (the buffer is not empty).
-    fn buffered_items(&self) -> (Vec<(f64, u64)>, f64, f64) {
-        let ranges = self.fine_ranges(self.buffer.len());
-        let (lo_key, hi_key) = self
-            .buffer
-            .iter()
-            .fold((u64::MAX, 0), |(lo, hi), &k| (lo.min(k), hi.max(k)));
-        let span = hi_key - lo_key;
-        let bits = 64 - span.leading_zeros();
-        let shift = bits.saturating_sub(COARSE_BUCKETS.trailing_zeros());
-        let gaps = ranges.len() + 1;
-        let mut sums = vec![0f64; gaps * COARSE_BUCKETS];
-        let mut counts = vec![0u32; gaps * COARSE_BUCKETS];
-        let mut fine: Vec<u64> = Vec::new();
-        for &k in &self.buffer {
-            let gap = ranges.partition_point(|&(_, hi)| hi < k);
-            if gap < ranges.len() && k >= ranges[gap].0 {
-                fine.push(k);
+    /// The buckets as sorted `(mean, count)` items for the compressor: single values where
+    /// a centroid could hold fewer values than the bucket, one aggregate elsewhere.
+    fn bucket_items(&self, keys: &mut [u64], buckets: &mut Buckets) -> Vec<(f64, u64)> {
+        let targets = self.target_ranks(self.n);
+        let r = self.resolution as f64;
+        let cap = (self.n / (FAR_SPLIT * self.resolution as u64)).max(1) as f64;
+        let mut items = Vec::with_capacity(buckets.count() + 64);
+        // Centroid weight below a value, for values rising bucket by bucket.
+        let (mut centroid, mut centroids_below) = (0usize, 0u64);
+        let mut below = |x: f64| {
+            while centroid < self.means.len() && self.means[centroid] < x {
+                centroids_below += self.weights[centroid];
+                centroid += 1;
+            }
+            centroids_below
+        };
+        let mut buffered_below = 0u64;
+        for b in 0..buckets.count() {
+            let range = buckets.range(b);
+            let count = range.len();
+            if count == 0 {
                 continue;
             }
-            let b = gap * COARSE_BUCKETS + ((k - lo_key) >> shift) as usize;
-            sums[b] += kll::from_key(k);
-            counts[b] += 1;
-        }
-        fine.sort_unstable();
-        let (lo, hi) = (kll::from_key(lo_key), kll::from_key(hi_key));
-        let mut items = Vec::with_capacity(fine.len() + 2 * COARSE_BUCKETS);
-        let mut next_fine = fine.iter().peekable();
-        for gap in 0..gaps {
-            let buckets = gap * COARSE_BUCKETS..(gap + 1) * COARSE_BUCKETS;
-            for (&sum, &count) in sums[buckets.clone()].iter().zip(&counts[buckets]) {
-                if count > 0 {
-                    let mean = sum / count as f64;
-                    let mean = if mean.is_nan() { 0.0 } else { mean };
-                    items.push((mean.max(lo).min(hi), count as u64));
-                }
+            // The bucket's values span these ranks, old centroids in its range included.
+            let start_below = below(buckets.floor(b));
+            let end_below = match b + 1 < buckets.count() {
+                true => below(buckets.floor(b + 1)),
+                false => below(f64::INFINITY),
+            };
+            let start = (start_below + buffered_below) as f64;
+            let end = (end_below + buffered_below + count as u64) as f64;
+            let distance = targets
+                .iter()
+                .map(|&t| (start - t).max(t - end).max(0.0))
+                .fold(f64::INFINITY, f64::min);
+            let allowed = (distance / r).min(cap);
+            buffered_below += count as u64;
+            if count == 1 || count as f64 > allowed {
+                Buckets::sort(keys, buckets, b);
+                items.extend(keys[range].iter().map(|&k| (kll::from_key(k), 1)));
+                continue;
             }
-            if let Some(&(_, range_hi)) = ranges.get(gap) {
-                while let Some(&&k) = next_fine.peek().filter(|&&&k| k <= range_hi) {
-                    items.push((kll::from_key(k), 1));
-                    next_fine.next();
-                }
+            let (mut sum, mut least, mut most) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+            for &k in &keys[range] {
+                let v = kll::from_key(k);
+                sum += v;
+                least = least.min(v);
+                most = most.max(v);
             }
+            let mean = sum / count as f64;
+            let mean = if mean.is_nan() { least } else { mean };
+            items.push((mean.max(least).min(most), count as u64));
         }
-        make_monotone(&mut items);
-        (items, lo, hi)
+        items
     }
 
     /// Adds `other` in; the targets become the union of both.
@@ -493,10 +531,10 @@ impl TargetedDigest {
                 "tdigest merge: the targets of both sides together exceed {MAX_TARGETS}"
             ))
         })?;
-        self.guard.merge(&other.guard)?;
         self.flush();
         let mut theirs = other.clone();
         theirs.flush();
+        self.guard.merge(&theirs.guard)?;
         self.targets = targets;
         self.resolution = self.resolution.min(theirs.resolution);
         self.n = n;
@@ -571,6 +609,8 @@ impl TargetedDigest {
         }
         let mut keys = self.buffer.clone();
         keys.sort_unstable();
+        let mut guard = self.guard.clone();
+        guard.insert_keys_ordered(&mut keys, |_, _| {});
         let total = self.means.len() + keys.len();
         let (mut means, mut weights) = (Vec::with_capacity(total), Vec::with_capacity(total));
         merge_sorted(
@@ -584,7 +624,7 @@ impl TargetedDigest {
             },
         );
         let extremes = (self.min().unwrap_or(0.0), self.max().unwrap_or(0.0));
-        let guards = guard_intervals(&self.guard, qs)?;
+        let guards = guard_intervals(&guard, qs)?;
         Ok(Some(
             qs.iter()
                 .zip(guards)
@@ -1062,19 +1102,20 @@ mod tests {
     #[ignore = "timing: cargo test --release --lib tdigest_timing -- --ignored --nocapture"]
     fn tdigest_timing() {
         let values = heavy_tailed(4_000_000, 7);
+        let per_value = |t: std::time::Instant| t.elapsed().as_nanos() as f64 / values.len() as f64;
         for round in 0..3 {
-            let t = std::time::Instant::now();
-            let mut k = Kll::new(200).unwrap();
-            values.chunks(8192).for_each(|c| k.insert_many(c));
-            let kll_ns = t.elapsed().as_nanos() as f64 / values.len() as f64;
-            let t = std::time::Instant::now();
-            let mut d = TargetedDigest::new(&[0.99], 200).unwrap();
-            values.chunks(8192).for_each(|c| d.insert_many(c));
-            let d_ns = t.elapsed().as_nanos() as f64 / values.len() as f64;
-            println!(
-                "round {round}: kll {kll_ns:.1} ns, digest+guard {d_ns:.1} ns per value, {} bytes",
-                d.to_bytes().len()
-            );
+            let mut line = format!("round {round}:");
+            for k in [200u16, 408] {
+                let t = std::time::Instant::now();
+                let mut s = Kll::new(k).unwrap();
+                values.chunks(8192).for_each(|c| s.insert_many(c));
+                line += &format!(" kll {k} {:.1} ns,", per_value(t));
+                let t = std::time::Instant::now();
+                let mut d = TargetedDigest::new(&[0.99], k).unwrap();
+                values.chunks(8192).for_each(|c| d.insert_many(c));
+                line += &format!(" digest+guard {k} {:.1} ns,", per_value(t));
+            }
+            println!("{line}");
         }
     }
 
