@@ -178,11 +178,14 @@ async fn main() {
         "q = {}, {} rows per trial, {} trials (seeds 1..={})",
         opts.q, opts.rows, opts.trials, opts.trials
     );
-    println!("| engine | trials | bias (mean rank error) | RMS rank error | mean abs | max abs |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| engine | trials | bias (mean rank error) | RMS rank error | RMS in values of {} | mean abs | max abs |",
+        opts.rows
+    );
+    println!("|---|---|---|---|---|---|---|");
     for (e, errs) in errors.iter().enumerate() {
         if errs.is_empty() {
-            println!("| {} | 0 | | | | |", ENGINES[e]);
+            println!("| {} | 0 | | | | | |", ENGINES[e]);
             continue;
         }
         let n = errs.len() as f64;
@@ -191,11 +194,12 @@ async fn main() {
         let mean_abs = errs.iter().map(|x| x.abs()).sum::<f64>() / n;
         let max_abs = errs.iter().map(|x| x.abs()).fold(0.0, f64::max);
         println!(
-            "| {} | {} | {:+.4}% | {:.4}% | {:.4}% | {:.4}% |",
+            "| {} | {} | {:+.5}% | {:.5}% | {:.1} | {:.5}% | {:.5}% |",
             ENGINES[e],
             errs.len(),
             bias * 100.0,
             rms * 100.0,
+            rms * opts.rows as f64,
             mean_abs * 100.0,
             max_abs * 100.0
         );

@@ -10,6 +10,7 @@ use hazy::sketch::envelope::{self, Family};
 use hazy::sketch::hash::{hash_i64, hash_str};
 use hazy::sketch::kll::Kll;
 use hazy::sketch::minhash::MinHash;
+use hazy::sketch::tdigest::TargetedDigest;
 use hazy::sketch::topk::TopK;
 use hazy::sketch::{HyperLogLog, describe};
 
@@ -48,6 +49,12 @@ fn kll_seed(k: u16, values: impl IntoIterator<Item = f64>) -> Vec<u8> {
 
 fn dd_seed(alpha: f64, max_buckets: u32, values: impl IntoIterator<Item = f64>) -> Vec<u8> {
     let mut s = DdSketch::with_max_buckets(alpha, max_buckets).unwrap();
+    values.into_iter().for_each(|v| s.insert(v));
+    s.to_bytes()
+}
+
+fn tdigest_seed(targets: &[f64], k: u16, values: impl IntoIterator<Item = f64>) -> Vec<u8> {
+    let mut s = TargetedDigest::new(targets, k).unwrap();
     values.into_iter().for_each(|v| s.insert(v));
     s.to_bytes()
 }
@@ -126,6 +133,18 @@ fn seeds() -> Vec<Vec<u8>> {
         0.02,
         16,
         (-300..=300).flat_map(|i| [10f64.powf(i as f64 / 10.0), -(10f64.powf(i as f64 / 20.0))]),
+    ));
+    // Targeted digest: empty, a few values with infinities, many values and several targets.
+    out.push(tdigest_seed(&[0.99], 200, []));
+    out.push(tdigest_seed(
+        &[0.5],
+        8,
+        [3.0, -1.0, f64::INFINITY, 0.0, f64::NEG_INFINITY, 2.5],
+    ));
+    out.push(tdigest_seed(
+        &[0.01, 0.5, 0.99],
+        50,
+        (0..20_000u64).map(|i| ((i * 7_919) % 20_000) as f64 / 7.0),
     ));
     out
 }
@@ -224,6 +243,36 @@ fn exercise_dd(s: DdSketch, bytes: &[u8]) {
     }
 }
 
+/// Queries, merges and re-encodes a decoded targeted digest.
+fn exercise_tdigest(s: TargetedDigest, bytes: &[u8]) {
+    let qs = [0.0, 0.01, 0.5, 0.99, 1.0];
+    let answers = s.quantiles(&qs).unwrap();
+    assert_eq!(answers.is_some(), !s.is_empty());
+    if let (Some(a), Some(lo), Some(hi)) = (answers, s.min(), s.max()) {
+        assert!(a.iter().all(|&v| !v.is_nan()), "tdigest answers {a:?}");
+        assert!(
+            a[0] == lo && a[4] == hi,
+            "tdigest extremes {a:?} for [{lo}, {hi}]"
+        );
+    }
+    assert_eq!(
+        s.to_bytes(),
+        bytes,
+        "tdigest state does not re-encode as itself"
+    );
+    let mut m = s.clone();
+    if m.merge(&s).is_ok() {
+        let _ = m.quantile(0.5).unwrap();
+        TargetedDigest::from_bytes(&m.to_bytes()).unwrap();
+    }
+    if s.n() < u64::MAX / 2 {
+        let mut m = s;
+        m.insert_many(&[1.0, -1.0, f64::INFINITY, 0.0, f64::NAN]);
+        let _ = m.quantile(0.5).unwrap();
+        TargetedDigest::from_bytes(&m.to_bytes()).unwrap();
+    }
+}
+
 /// Every decoder over `bytes`: must return Ok or Err, never panic. What decodes is exercised.
 /// Returns the code of the family whose decoder accepted the bytes, if any.
 fn decode_all(bytes: &[u8]) -> Option<u8> {
@@ -261,6 +310,10 @@ fn decode_all(bytes: &[u8]) -> Option<u8> {
         exercise_dd(s, bytes);
         accepted(Family::DDSketch, true);
     }
+    if let Ok(s) = TargetedDigest::from_bytes(bytes) {
+        exercise_tdigest(s, bytes);
+        accepted(Family::TDigest, true);
+    }
     assert_eq!(describe(bytes).is_ok(), ok.is_some());
     ok
 }
@@ -273,6 +326,7 @@ fn field_offsets(family: u8) -> &'static [usize] {
         5 => &[12, 16, 24],                     // num_perm, items, first bin
         6 => &[12, 14, 22, 30, 38, 39, 43, 47], // k, n, min, max, levels, lengths
         7 => &[12, 20, 24, 32, 40, 48, 56, 64, 72, 73, 77, 81], // alpha .. positive store
+        8 => &[12, 14, 15, 23, 31, 39, 43, 51], // resolution .. first centroid
         _ => &[6, 8, 10, 22, 23, 24, 25],
     }
 }
@@ -399,7 +453,7 @@ fn mutated_states_never_panic() {
     let (rounds, mut rng) = fuzz_config(400_000, 2);
     let seeds = seeds();
     // Mutated states (differing from their seed) that some decoder accepted, by family code.
-    let mut accepted = [0u32; 8];
+    let mut accepted = [0u32; 9];
     for round in 0..rounds {
         let seed = &seeds[round % seeds.len()];
         let mut v = mutate(&mut rng, seed);
@@ -421,6 +475,7 @@ fn mutated_states_never_panic() {
         Family::MinHash,
         Family::Kll,
         Family::DDSketch,
+        Family::TDigest,
     ] {
         assert!(
             accepted[family as usize] >= 1_000,
@@ -441,13 +496,14 @@ fn reencode(s: &[u8]) -> Vec<u8> {
         Family::MinHash => MinHash::from_bytes(s).unwrap().to_bytes(),
         Family::Kll => Kll::from_bytes(s).unwrap().to_bytes(),
         Family::DDSketch => DdSketch::from_bytes(s).unwrap().to_bytes(),
+        Family::TDigest => TargetedDigest::from_bytes(s).unwrap().to_bytes(),
     }
 }
 
 #[test]
 fn unmodified_seeds_decode() {
     let seeds = seeds();
-    for family in 1..=7u8 {
+    for family in 1..=8u8 {
         assert!(
             seeds.iter().any(|s| s[5] == family),
             "no seed of family {family}"

@@ -6,31 +6,39 @@
 //! t-digests", 2019) whose size limit is focused on *target* ranks known before the first
 //! value: those of `approx_quantile(x, 0.99)`, say. The sketch keeps *centroids* (a mean and
 //! an exact count) sorted by mean. New values gather in a buffer of [`BUFFER`] values; a full
-//! buffer is sorted and merged with the centroids in one pass that greedily joins neighbours
-//! while the joined centroid's count `w` stays within `max(1, D / resolution)`, `D` being the
-//! distance, counted in values, from the centroid's span of ranks to the nearest target rank.
-//! Centroids that cover a target rank therefore hold single values, and centroids grow in
-//! proportion to their distance from every target: the number of centroids is about
-//! `2 · resolution · ln(n / resolution)` per target (about 900 for one target at the default
-//! resolution of 40 and 10^6 values), while a KLL or a classic t-digest spreads its precision
-//! over all ranks. A quantile at rank `r = q · n` is the value of a single-value centroid that
-//! covers `r` (an exact value of the input) or else interpolated linearly between the
-//! centres of the two centroids around `r`.
+//! buffer is merged with the centroids in one pass that greedily joins neighbours while the
+//! joined centroid's count stays within `max(1, D / resolution)`, `D` being the distance,
+//! counted in values, from the centroid's span of ranks to the nearest target rank, and
+//! within `n / (10 · resolution)`. Centroids that cover a target rank therefore hold single
+//! values, and centroids grow in proportion to their distance from every target: one target
+//! at the default resolution of 20 takes about 600 centroids (10 KB) over 10^6 values, while
+//! a KLL or a classic t-digest spreads its precision over all ranks. A quantile at rank
+//! `r = q · n` is the value of a single-value centroid that covers `r` (a value of the input)
+//! or else interpolated linearly between the centres of the two centroids around `r`.
+//!
+//! The buffer is not sorted whole: one counting pass scatters it into buckets of equal key
+//! width (keys of floats are close to logarithmic in the value). A bucket is sorted only if
+//! the guard keeps one of its order statistics or if it lies where centroids are smaller than
+//! it; elsewhere it joins the centroids as one item, its mean and count.
 //!
 //! # Guarantees
 //! Alone, a t-digest has no worst-case bound: an adversarial order can make its centroids
-//! overlap badly. So every value also goes into a [`Kll`] sketch, and each answer is clamped
-//! into the KLL's interval `[quantile(q - ε), quantile(q + ε)]` (`ε` the KLL's 99% bound,
-//! 1.33% at `k = 200`). The answer's rank error is therefore at most `2ε` with at least 98%
-//! confidence whatever the input; on data in arbitrary order that is not built against the
-//! digest (random, sorted, reverse-sorted, many duplicates) the tests measure errors of a few
-//! values in a million at the targets. Streams of up to [`BUFFER`] values are answered
-//! exactly. Ranks away from the targets are answered too, less precisely (still within the
-//! guard).
+//! overlap badly. So every value also goes into a [`Kll`] sketch (the *guard*), and each
+//! answer is clamped into the guard's interval `[quantile(q - ε), quantile(q + ε)]`, `ε` the
+//! guard's 99% rank bound. The answer's rank error is therefore at most `2ε` with at least
+//! 98% confidence whatever the input; [`guard_k`] picks the guard that makes `2ε` the bound of
+//! a plain KLL of the `k` asked for. On data in random, sorted or reverse-sorted order, with
+//! many duplicates or over 200 decades, the tests measure at most 0.004% (8 values in 200,000)
+//! at the targets, and at most 0.0075% for sorted input, which reaches each target rank
+//! before its values settle there. Streams of fewer than [`BUFFER`] values are answered
+//! exactly. Other ranks are answered too, less precisely (always within the guard).
 //!
 //! # Merging
 //! [`TargetedDigest::merge`] joins the centroid lists (and the guards) and compresses once;
 //! the targets of the result are the union of both sides' targets (at most [`MAX_TARGETS`]).
+//! Partial sketches aimed at the same ranks merge without loss of precision at them; a
+//! partial sketch of data whose local quantile differs from the global one (a partition of
+//! range-partitioned data) holds coarser centroids at the global rank.
 //!
 //! # NaN and infinities
 //! NaN is ignored; `±infinity` are ordinary values at the ends (an interpolation that
@@ -39,7 +47,7 @@
 //! ```
 //! use hazy::sketch::tdigest::TargetedDigest;
 //! let mut s = TargetedDigest::new(&[0.99], 200).unwrap();
-//! let values: Vec<f64> = (0..1_000_000).map(|i| ((i * 7_919) % 1_000_000) as f64).collect();
+//! let values: Vec<f64> = (0..1_000_000u64).map(|i| ((i * 7_919) % 1_000_000) as f64).collect();
 //! s.insert_many(&values);
 //! let p99 = s.quantile(0.99).unwrap().unwrap();
 //! assert!((p99 - 989_999.0).abs() <= 2.0, "{p99}");
@@ -631,7 +639,7 @@ impl TargetedDigest {
                 .map(|(&q, (lo, hi))| match q {
                     0.0 => extremes.0,
                     1.0 => extremes.1,
-                    _ => self.estimate(&means, &weights, q, extremes).clamp(lo, hi),
+                    _ => self.estimate(&means, &weights, q, extremes).max(lo).min(hi),
                 })
                 .collect(),
         ))

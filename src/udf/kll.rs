@@ -350,29 +350,41 @@ static MERGE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     )
 });
 
+const APPROX_K_ARG: (&str, &str) = (
+    "k",
+    "Optional integer literal from 8 to 65535 (default 200): the worst-case rank error is that of a KLL sketch of this k (1.33% at 200, at least 98% confidence). The state keeps a KLL guard of about 2k and a digest of about 600 centroids per quantile (about 20 KB at the defaults).",
+);
+
 static APPROX_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     doc(
-        "The approximate quantile `q` of `x`, in the type of `x`: a value that occurs in `x` \
-         whose rank is within about 1.33% of q (k = 200, 99% confidence). One pass, bounded \
-         memory, and parallel partial aggregation through KLL states. NULL and NaN are \
-         skipped; no values give NULL.",
+        "The approximate quantile `q` of `x`, in the type of `x`. One pass, bounded memory and \
+         parallel partial aggregation, with the precision aimed at q: the state is a t-digest \
+         whose centroids shrink to single values around rank q, so the answer is the exact \
+         quantile or a few values away from it (1M rows: about 0.5 ranks off at p99 over 12 \
+         seeds, where a KLL sketch is off by about 1,800). Streams of up to 4,096 values are \
+         answered exactly. A KLL sketch kept beside it bounds every answer: the rank error is \
+         at most 1.33% at the default k with 98% confidence whatever the data or its order. \
+         Partial states aimed at other ranks (each partition of range-partitioned data sees \
+         its own q) merge to a coarser answer, typically within 0.1%. NULL and NaN are \
+         skipped; infinities are ordinary values at the ends; no values give NULL.",
         "approx_quantile(x, q [, k])",
         &[
             ("x", "A numeric, date, timestamp or duration column."),
             (
                 "q",
-                "The quantile, a literal in [0, 1]: 0.5 for the median, 0.99 for p99.",
+                "The quantile, a literal in [0, 1]: 0.5 for the median, 0.99 for p99. 0 and 1 give the exact minimum and maximum.",
             ),
-            K_ARG,
+            APPROX_K_ARG,
         ],
-        "```sql\nSELECT event_type, approx_quantile(value, 0.5) AS median FROM events GROUP BY event_type;\n```",
+        "```sql\nSELECT event_type, approx_quantile(value, 0.5) AS median, approx_quantile(value, 0.99) AS p99\nFROM events GROUP BY event_type;\n```",
     )
 });
 
 static APPROX_MANY_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     doc(
-        "Several approximate quantiles of `x` from one sketch, as a list in the type of `x` \
-         (see approx_quantile).",
+        "Several approximate quantiles of `x` from one state, as a list in the type of `x` \
+         (see approx_quantile): the digest aims at every quantile of the list, at most 16 \
+         besides 0 and 1 (for more, kll_quantiles(kll_sketch(x), [...]) takes any number).",
         "approx_quantiles(x, [q, ...] [, k])",
         &[
             ("x", "A numeric, date, timestamp or duration column."),
@@ -380,7 +392,7 @@ static APPROX_MANY_DOC: LazyLock<Documentation> = LazyLock::new(|| {
                 "quantiles",
                 "A list literal of quantiles in [0, 1], such as [0.5, 0.9, 0.99].",
             ),
-            K_ARG,
+            APPROX_K_ARG,
         ],
         "```sql\nSELECT approx_quantiles(value, [0.5, 0.9, 0.99]) AS p FROM events;\n```",
     )
