@@ -122,6 +122,10 @@ fn normalized_targets(targets: &[f64]) -> Result<Vec<f64>> {
 /// even when merged partial sketches aimed at other ranks (partitions by time, say).
 const FAR_SPLIT: u64 = 10;
 
+/// Keys per bucket on average when a flush scatters the buffer: enough to spread the work per
+/// bucket over several values, few enough that sorting the buckets near a target is cheap.
+const KEYS_PER_BUCKET: usize = 8;
+
 /// The buffer scattered by one counting pass into buckets of equal key width (keys of
 /// floats are close to logarithmic in the value, so buckets stay small for data of any
 /// scale). Buckets are sorted only where someone needs their order.
@@ -131,37 +135,42 @@ struct Buckets {
     /// Bucket `b` is `keys[starts[b]..starts[b + 1]]`.
     starts: Vec<u32>,
     sorted: Vec<bool>,
+    /// Scratch of [`Buckets::fill`].
+    next: Vec<u32>,
     lo: u64,
     shift: u32,
 }
 
 impl Buckets {
-    /// `keys` (at least two distinct) in about `len / 2` buckets.
-    fn scatter(keys: &[u64], lo: u64, hi: u64) -> Self {
-        let log_buckets = (keys.len() / 2).max(1).ilog2();
+    /// `keys` (at least two distinct, `lo` and `hi` their extremes) in about
+    /// `len / KEYS_PER_BUCKET` buckets, reusing this value's allocations.
+    fn fill(&mut self, keys: &[u64], lo: u64, hi: u64) {
+        let log_buckets = (keys.len() / KEYS_PER_BUCKET).max(1).ilog2();
         let shift = (64 - (hi - lo).leading_zeros()).saturating_sub(log_buckets);
         let count = 1usize << log_buckets;
-        let mut starts = vec![0u32; count + 1];
+        self.starts.clear();
+        self.starts.resize(count + 1, 0);
         for &k in keys {
-            starts[((k - lo) >> shift) as usize + 1] += 1;
+            self.starts[((k - lo) >> shift) as usize + 1] += 1;
         }
-        for b in 1..starts.len() {
-            starts[b] += starts[b - 1];
+        for b in 1..self.starts.len() {
+            self.starts[b] += self.starts[b - 1];
         }
-        let mut next = starts.clone();
-        let mut out = vec![0u64; keys.len()];
+        // Scatter: `next[b]` walks from the start of bucket `b` to its end.
+        let mut next = std::mem::take(&mut self.next);
+        next.clear();
+        next.extend_from_slice(&self.starts[..count]);
+        self.keys.resize(keys.len(), 0);
         for &k in keys {
             let b = ((k - lo) >> shift) as usize;
-            out[next[b] as usize] = k;
+            self.keys[next[b] as usize] = k;
             next[b] += 1;
         }
-        Self {
-            keys: out,
-            starts,
-            sorted: vec![false; count],
-            lo,
-            shift,
-        }
+        self.next = next;
+        self.sorted.clear();
+        self.sorted.resize(count, false);
+        self.lo = lo;
+        self.shift = shift;
     }
 
     fn count(&self) -> usize {
@@ -445,18 +454,35 @@ impl TargetedDigest {
             self.guard.insert_keys_ordered(&mut keys, |_, _| {});
             vec![(kll::from_key(lo), keys.len() as u64)]
         } else {
-            let mut buckets = Buckets::scatter(&self.buffer, lo, hi);
-            let mut keys = std::mem::take(&mut buckets.keys);
-            self.guard.insert_keys_ordered(&mut keys, |keys, ranks| {
-                let mut b = 0;
-                for &r in ranks {
-                    while buckets.starts[b + 1] as usize <= r {
-                        b += 1;
+            // The buckets' allocations are reused from flush to flush on a thread.
+            thread_local! {
+                static BUCKETS: std::cell::RefCell<Buckets> = const {
+                    std::cell::RefCell::new(Buckets {
+                        keys: Vec::new(),
+                        starts: Vec::new(),
+                        sorted: Vec::new(),
+                        next: Vec::new(),
+                        lo: 0,
+                        shift: 0,
+                    })
+                };
+            }
+            BUCKETS.with_borrow_mut(|buckets| {
+                buckets.fill(&self.buffer, lo, hi);
+                let mut keys = std::mem::take(&mut buckets.keys);
+                self.guard.insert_keys_ordered(&mut keys, |keys, ranks| {
+                    let mut b = 0;
+                    for &r in ranks {
+                        while buckets.starts[b + 1] as usize <= r {
+                            b += 1;
+                        }
+                        Buckets::sort(keys, buckets, b);
                     }
-                    Buckets::sort(keys, &mut buckets, b);
-                }
-            });
-            self.bucket_items(&mut keys, &mut buckets)
+                });
+                let items = self.bucket_items(&mut keys, buckets);
+                buckets.keys = keys;
+                items
+            })
         };
         let targets = self.target_ranks(self.n);
         let mut c = Compressor::new(&targets, self.resolution, self.n, self.means.len() + 64);
