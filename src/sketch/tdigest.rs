@@ -1147,7 +1147,12 @@ mod tests {
                 let t = std::time::Instant::now();
                 let mut d = TargetedDigest::new(&[0.99], k).unwrap();
                 values.chunks(8192).for_each(|c| d.insert_many(c));
-                line += &format!(" digest+guard {k} {:.1} ns,", per_value(t));
+                line += &format!(
+                    " digest+guard {k} {:.1} ns ({} centroids, {} bytes),",
+                    per_value(t),
+                    d.num_centroids(),
+                    d.to_bytes().len()
+                );
             }
             println!("{line}");
         }
