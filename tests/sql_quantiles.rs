@@ -368,3 +368,27 @@ async fn nan_infinities_nulls_empty_input_and_bad_input() {
     .await;
     assert!(e.contains("dd_merge"), "{e}");
 }
+
+/// Many small groups: partial aggregation is skipped (each row becomes a one-value state)
+/// and the answers do not change; groups of 20 values are answered exactly, as KLL does.
+#[tokio::test]
+async fn skip_partial_aggregation_gives_the_same_quantiles() {
+    let ctx = setup().await;
+    let query = "SELECT x % 5000 AS k, approx_quantile(x, 0.5), approx_quantiles(y, [0.1, 0.99]),
+                        kll_quantile(kll_sketch(x), 0.5)
+                 FROM t GROUP BY x % 5000 ORDER BY k";
+    let normal = rows(&ctx, query).await;
+    assert_eq!(normal.len(), 5000);
+    for row in &normal {
+        let (approx, kll): (f64, f64) = (row[1].parse().unwrap(), row[3].parse().unwrap());
+        assert_eq!(approx, kll, "group {}: exact on 20 values", row[0]);
+    }
+    for setting in [
+        "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 10",
+        "SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0",
+        "SET datafusion.execution.batch_size = 1000",
+    ] {
+        rows(&ctx, setting).await;
+    }
+    assert_eq!(rows(&ctx, query).await, normal);
+}

@@ -837,14 +837,14 @@ mod tests {
         v
     }
 
-    /// Built three ways: one by one, in batches, and as 16 merged partial sketches.
+    /// Built three ways: one by one, in batches, and as 100 merged partial sketches.
     fn built(values: &[f64], how: usize) -> TargetedDigest {
         let mut s = TargetedDigest::new(&TARGETS, 200).unwrap();
         match how {
             0 => values.iter().for_each(|&v| s.insert(v)),
             1 => values.chunks(8192).for_each(|c| s.insert_many(c)),
             _ => {
-                for part in values.chunks(values.len().div_ceil(16)) {
+                for part in values.chunks(values.len().div_ceil(100)) {
                     let mut p = TargetedDigest::new(&TARGETS, 200).unwrap();
                     part.chunks(1000).for_each(|c| p.insert_many(c));
                     s.merge(&p).unwrap();
@@ -955,6 +955,44 @@ mod tests {
         let centroids = digest.means.len();
         assert!(centroids < 2_000, "{centroids} centroids");
         assert!(s.to_bytes().len() < 40_000);
+    }
+
+    /// A digest gone wrong (one centroid for everything, as no honest writer makes) is held
+    /// by its guard: answers stay within twice the guard's rank bound.
+    #[test]
+    fn the_guard_bounds_a_digest_gone_wrong() {
+        let values: Vec<f64> = (0..100_000u64)
+            .map(|i| ((i * 7_919) % 100_000) as f64)
+            .collect();
+        let mut honest = TargetedDigest::new(&[0.5], guard_k(200)).unwrap();
+        honest.insert_many(&values);
+        honest.flush();
+        let mut body = Vec::new();
+        body.extend_from_slice(&honest.n.to_le_bytes());
+        body.extend_from_slice(&honest.min.to_le_bytes());
+        body.extend_from_slice(&honest.max.to_le_bytes());
+        body.extend_from_slice(&1u32.to_le_bytes());
+        body.extend_from_slice(&honest.max.to_le_bytes());
+        body.extend_from_slice(&honest.n.to_le_bytes());
+        honest.guard.write_to(&mut body);
+        let bytes = honest.to_bytes();
+        let env = envelope::decode(&bytes, Family::TDigest).unwrap();
+        let wrong =
+            TargetedDigest::from_bytes(&envelope::encode(Family::TDigest, env.params, &body))
+                .unwrap();
+        let bound = 2.0 * wrong.guard_rank_error();
+        assert!(bound <= kll::normalized_rank_error(200) + 1e-12);
+        for q in [0.1, 0.5, 0.9] {
+            let answer = wrong.quantile(q).unwrap().unwrap();
+            let rank = (answer + 1.0) / 100_000.0;
+            assert!((rank - q).abs() <= bound, "q {q}: {answer}");
+            // Unclamped, the single centroid would answer far away.
+            let raw = wrong.estimate(&wrong.means, &wrong.weights, q, (wrong.min, wrong.max));
+            assert!(
+                ((raw + 1.0) / 100_000.0 - q).abs() > bound,
+                "q {q}: raw {raw}"
+            );
+        }
     }
 
     #[test]
