@@ -681,10 +681,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sketch::testdata::{DISTRIBUTIONS, Data, Rng};
-
-    /// A named corruption of a body.
-    type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
+    use crate::sketch::testdata::{
+        DISTRIBUTIONS, Data, Mutation, Rng, assert_mutations_rejected, count_and_extreme_mutations,
+    };
 
     const DATA: Data = Data {
         salt: 0xC0FFEE,
@@ -998,16 +997,8 @@ mod tests {
         );
         assert!(reencode(&env.params[..8], env.body).is_err());
         let store_start = 8 * 6 + 1;
-        let mutations: Vec<(&str, Mutation)> = vec![
-            ("count", Box::new(|b| b[0] ^= 1)),
-            (
-                "min NaN",
-                Box::new(|b| b[8..16].copy_from_slice(&f64::NAN.to_le_bytes())),
-            ),
-            (
-                "min > max",
-                Box::new(|b| b[8..16].copy_from_slice(&1e300f64.to_le_bytes())),
-            ),
+        let mut mutations = count_and_extreme_mutations();
+        mutations.extend::<Vec<(&str, Mutation)>>(vec![
             (
                 "max finite with +inf",
                 Box::new(|b| b[16..24].copy_from_slice(&5.0f64.to_le_bytes())),
@@ -1031,14 +1022,8 @@ mod tests {
                     b[store_start..store_start + 4].copy_from_slice(&i32::MAX.to_le_bytes())
                 }),
             ),
-            ("truncated", Box::new(|b| b.truncate(b.len() - 1))),
-            ("trailing", Box::new(|b| b.push(0))),
-        ];
-        for (what, mutate) in mutations {
-            let mut body = env.body.to_vec();
-            mutate(&mut body);
-            assert!(reencode(env.params, &body).is_err(), "{what} accepted");
-        }
+        ]);
+        assert_mutations_rejected(env.body, mutations, |b| reencode(env.params, b).is_err());
         let mut rng = Rng(99);
         for _ in 0..3_000 {
             let body = rng.corrupt(env.body);

@@ -754,10 +754,9 @@ pub fn normalized_rank_error(k: u16) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sketch::testdata::{DISTRIBUTIONS, Data, Rng};
-
-    /// A named corruption of a body.
-    type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
+    use crate::sketch::testdata::{
+        DISTRIBUTIONS, Data, Mutation, Rng, assert_mutations_rejected, count_and_extreme_mutations,
+    };
 
     const DATA: Data = Data {
         salt: 0xDEAD_BEEF,
@@ -1142,16 +1141,8 @@ mod tests {
         assert!(reencode(&[50], env.body).is_err());
         let num_levels = env.body[24] as usize;
         let first_item = 25 + 4 * num_levels;
-        let mutations: Vec<(&str, Mutation)> = vec![
-            ("n", Box::new(|b| b[0] ^= 1)),
-            (
-                "min > max",
-                Box::new(|b| b[8..16].copy_from_slice(&1e300f64.to_le_bytes())),
-            ),
-            (
-                "min NaN",
-                Box::new(|b| b[8..16].copy_from_slice(&f64::NAN.to_le_bytes())),
-            ),
+        let mut mutations = count_and_extreme_mutations();
+        mutations.extend::<Vec<(&str, Mutation)>>(vec![
             ("no levels", Box::new(|b| b[24] = 0)),
             ("65 levels", Box::new(|b| b[24] = 65)),
             (
@@ -1170,14 +1161,8 @@ mod tests {
                     b[first_item..first_item + 8].copy_from_slice(&1e300f64.to_le_bytes())
                 }),
             ),
-            ("truncated", Box::new(|b| b.truncate(b.len() - 8))),
-            ("trailing", Box::new(|b| b.extend_from_slice(&[0; 8]))),
-        ];
-        for (what, mutate) in mutations {
-            let mut body = env.body.to_vec();
-            mutate(&mut body);
-            assert!(reencode(env.params, &body).is_err(), "{what} accepted");
-        }
+        ]);
+        assert_mutations_rejected(env.body, mutations, |b| reencode(env.params, b).is_err());
         // An unsorted upper level.
         let h = (1..s.levels.len())
             .find(|&h| s.levels[h].first() != s.levels[h].last())

@@ -811,7 +811,9 @@ impl PartialEq for TargetedDigest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sketch::testdata::{DISTRIBUTIONS, Data, Rng};
+    use crate::sketch::testdata::{
+        DISTRIBUTIONS, Data, Mutation, Rng, assert_mutations_rejected, count_and_extreme_mutations,
+    };
 
     const DATA: Data = Data {
         salt: 0x7D16_E570,
@@ -1105,19 +1107,10 @@ mod tests {
         );
         assert!(reencode(&[0, 0, 0], env.body).is_err(), "resolution 0");
         let first = 28;
-        type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
-        let mutations: Vec<(&str, Mutation)> = vec![
-            ("n", Box::new(|b| b[0] ^= 1)),
+        let mut mutations = count_and_extreme_mutations();
+        mutations.extend::<Vec<(&str, Mutation)>>(vec![
             (
-                "min NaN",
-                Box::new(|b| b[8..16].copy_from_slice(&f64::NAN.to_le_bytes())),
-            ),
-            (
-                "min > max",
-                Box::new(|b| b[8..16].copy_from_slice(&1e300f64.to_le_bytes())),
-            ),
-            (
-                "count",
+                "centroid count",
                 Box::new(|b| b[24..28].copy_from_slice(&u32::MAX.to_le_bytes())),
             ),
             (
@@ -1132,14 +1125,8 @@ mod tests {
                 "weight 0",
                 Box::new(move |b| b[first + 8..first + 16].copy_from_slice(&[0; 8])),
             ),
-            ("truncated", Box::new(|b| b.truncate(b.len() - 8))),
-            ("trailing", Box::new(|b| b.extend_from_slice(&[0; 8]))),
-        ];
-        for (what, mutate) in mutations {
-            let mut body = env.body.to_vec();
-            mutate(&mut body);
-            assert!(reencode(env.params, &body).is_err(), "{what} accepted");
-        }
+        ]);
+        assert_mutations_rejected(env.body, mutations, |b| reencode(env.params, b).is_err());
         // A foreign state: a KLL is not a targeted digest.
         let kll = Kll::new(200).unwrap().to_bytes();
         assert!(TargetedDigest::from_bytes(&kll).is_err());

@@ -100,3 +100,40 @@ impl Data {
         v
     }
 }
+
+/// A change to a state's body that its decoder must refuse.
+pub(crate) type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
+
+/// The mutations every quantile body (a count at 0, `min` at 8, `max` at 16) must fail on:
+/// a wrong count, a NaN `min`, `min > max`, a truncated body and a trailing byte.
+pub(crate) fn count_and_extreme_mutations() -> Vec<(&'static str, Mutation)> {
+    vec![
+        ("count", Box::new(|b: &mut Vec<u8>| b[0] ^= 1)),
+        (
+            "min NaN",
+            Box::new(|b: &mut Vec<u8>| b[8..16].copy_from_slice(&f64::NAN.to_le_bytes())),
+        ),
+        (
+            "min > max",
+            Box::new(|b: &mut Vec<u8>| b[8..16].copy_from_slice(&1e300f64.to_le_bytes())),
+        ),
+        (
+            "truncated",
+            Box::new(|b: &mut Vec<u8>| b.truncate(b.len() - 1)),
+        ),
+        ("trailing", Box::new(|b: &mut Vec<u8>| b.push(0))),
+    ]
+}
+
+/// Asserts that `rejects` refuses `body` after each mutation.
+pub(crate) fn assert_mutations_rejected(
+    body: &[u8],
+    mutations: Vec<(&str, Mutation)>,
+    rejects: impl Fn(&[u8]) -> bool,
+) {
+    for (what, mutate) in mutations {
+        let mut changed = body.to_vec();
+        mutate(&mut changed);
+        assert!(rejects(&changed), "{what} accepted");
+    }
+}
