@@ -145,7 +145,8 @@ impl Buckets {
     /// `keys` (at least two distinct, `lo` and `hi` their extremes) in about
     /// `len / KEYS_PER_BUCKET` buckets, reusing this value's allocations.
     fn fill(&mut self, keys: &[u64], lo: u64, hi: u64) {
-        let log_buckets = (keys.len() / KEYS_PER_BUCKET).max(1).ilog2();
+        // At least two buckets, so that a span of 64 bits needs a shift of at most 63.
+        let log_buckets = (keys.len() / KEYS_PER_BUCKET).max(2).ilog2();
         let shift = (64 - (hi - lo).leading_zeros()).saturating_sub(log_buckets);
         let count = 1usize << log_buckets;
         self.starts.clear();
@@ -191,7 +192,7 @@ impl Buckets {
 
     /// The smallest value bucket `b` can hold.
     fn floor(&self, b: usize) -> f64 {
-        kll::from_key(self.lo + ((b as u64) << self.shift))
+        kll::from_key(self.lo.saturating_add((b as u64) << self.shift))
     }
 }
 
