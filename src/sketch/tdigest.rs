@@ -58,6 +58,7 @@
 use super::envelope::{self, Family, Reader};
 use super::error::{Result, SketchError};
 use super::kll::{self, Kll};
+use std::borrow::Cow;
 
 /// Values buffered before they are sorted into the centroids.
 pub const BUFFER: usize = 4096;
@@ -121,6 +122,11 @@ fn normalized_targets(targets: &[f64]) -> Result<Vec<f64>> {
 /// (0.5% of `n` at the default resolution), so ranks there stay within a few tenths of a percent
 /// even when merged partial sketches aimed at other ranks (partitions by time, say).
 const FAR_SPLIT: u64 = 10;
+
+/// The most values any centroid of a sketch of `n` values may hold.
+fn centroid_cap(n: u64, resolution: u16) -> u64 {
+    (n / (FAR_SPLIT * resolution as u64)).max(1)
+}
 
 /// Keys per bucket on average when a flush scatters the buffer: enough to spread the work per
 /// bucket over several values, few enough that sorting the buckets near a target is cheap.
@@ -221,7 +227,7 @@ impl<'a> Compressor<'a> {
         Self {
             targets,
             resolution: resolution as f64,
-            cap: (n / (FAR_SPLIT * resolution as u64)).max(1),
+            cap: centroid_cap(n, resolution),
             means: Vec::with_capacity(capacity),
             weights: Vec::with_capacity(capacity),
             sum: 0.0,
@@ -485,17 +491,16 @@ impl TargetedDigest {
                 items
             })
         };
-        let targets = self.target_ranks(self.n);
-        let mut c = Compressor::new(&targets, self.resolution, self.n, self.means.len() + 64);
-        merge_sorted(
-            &self.means,
-            &self.weights,
-            items.len(),
-            |j| items[j],
-            |m, w| c.push(m, w),
-        );
-        (self.means, self.weights) = c.finish();
+        self.absorb(items.len(), |j| items[j]);
         self.buffer.clear();
+    }
+
+    /// Compresses the centroids together with `len` sorted items `item(j)`, for `n` values.
+    fn absorb(&mut self, len: usize, item: impl Fn(usize) -> (f64, u64)) {
+        let targets = self.target_ranks(self.n);
+        let mut c = Compressor::new(&targets, self.resolution, self.n, self.means.len() + len);
+        merge_sorted(&self.means, &self.weights, len, item, |m, w| c.push(m, w));
+        (self.means, self.weights) = c.finish();
     }
 
     /// The buckets as sorted `(mean, count)` items for the compressor: single values where
@@ -503,7 +508,7 @@ impl TargetedDigest {
     fn bucket_items(&self, keys: &mut [u64], buckets: &mut Buckets) -> Vec<(f64, u64)> {
         let targets = self.target_ranks(self.n);
         let r = self.resolution as f64;
-        let cap = (self.n / (FAR_SPLIT * self.resolution as u64)).max(1) as f64;
+        let cap = centroid_cap(self.n, self.resolution) as f64;
         let mut items = Vec::with_capacity(buckets.count() + 64);
         // Centroid weight below a value, for values rising bucket by bucket.
         let (mut centroid, mut centroids_below) = (0usize, 0u64);
@@ -561,35 +566,41 @@ impl TargetedDigest {
         })?;
         let mut union = self.targets.clone();
         union.extend_from_slice(&other.targets);
-        let targets = normalized_targets(&union).map_err(|_| {
+        self.targets = normalized_targets(&union).map_err(|_| {
             SketchError::Incompatible(format!(
                 "tdigest merge: the targets of both sides together exceed {MAX_TARGETS}"
             ))
         })?;
+        self.resolution = self.resolution.min(other.resolution);
+        let single_values = other.weights.iter().all(|&w| w == 1);
+        if single_values && self.buffer.len() + other.means.len() + other.buffer.len() <= BUFFER {
+            // A few exact values (the states of small groups) join the buffer as if inserted:
+            // no compression, and they reach the guard at the next flush instead of through a
+            // merge of guards.
+            self.buffer
+                .extend(other.means.iter().map(|&m| kll::to_key(m + 0.0)));
+            self.buffer.extend_from_slice(&other.buffer);
+            self.n = n;
+            if self.buffer.len() >= BUFFER {
+                self.flush();
+            }
+            return Ok(());
+        }
         self.flush();
-        let mut theirs = other.clone();
-        theirs.flush();
+        let flushed;
+        let theirs = if other.buffer.is_empty() {
+            other
+        } else {
+            let mut copy = other.clone();
+            copy.flush();
+            flushed = copy;
+            &flushed
+        };
         self.guard.merge(&theirs.guard)?;
-        self.targets = targets;
-        self.resolution = self.resolution.min(theirs.resolution);
         self.n = n;
         self.min = self.min.min(theirs.min);
         self.max = self.max.max(theirs.max);
-        let ranks = self.target_ranks(n);
-        let mut c = Compressor::new(
-            &ranks,
-            self.resolution,
-            n,
-            self.means.len() + theirs.means.len(),
-        );
-        merge_sorted(
-            &self.means,
-            &self.weights,
-            theirs.means.len(),
-            |j| (theirs.means[j], theirs.weights[j]),
-            |m, w| c.push(m, w),
-        );
-        (self.means, self.weights) = c.finish();
+        self.absorb(theirs.means.len(), |j| (theirs.means[j], theirs.weights[j]));
         Ok(())
     }
 
@@ -642,6 +653,32 @@ impl TargetedDigest {
         if self.n == 0 {
             return Ok(None);
         }
+        let (guard, means, weights) = self.with_buffer_sorted_in();
+        let extremes = (self.min().unwrap_or(0.0), self.max().unwrap_or(0.0));
+        let guards = guard_intervals(&guard, qs)?;
+        Ok(Some(
+            qs.iter()
+                .zip(guards)
+                .map(|(&q, (lo, hi))| match q {
+                    0.0 => extremes.0,
+                    1.0 => extremes.1,
+                    _ => self.estimate(&means, &weights, q, extremes).max(lo).min(hi),
+                })
+                .collect(),
+        ))
+    }
+
+    /// The guard, centroids and extremes as if the buffer were sorted in as single values,
+    /// without compressing (nothing is copied when the buffer is empty).
+    #[allow(clippy::type_complexity)]
+    fn with_buffer_sorted_in(&self) -> (Cow<'_, Kll>, Cow<'_, [f64]>, Cow<'_, [u64]>) {
+        if self.buffer.is_empty() {
+            return (
+                Cow::Borrowed(&self.guard),
+                Cow::Borrowed(&self.means),
+                Cow::Borrowed(&self.weights),
+            );
+        }
         let mut keys = self.buffer.clone();
         keys.sort_unstable();
         let mut guard = self.guard.clone();
@@ -658,18 +695,7 @@ impl TargetedDigest {
                 weights.push(w);
             },
         );
-        let extremes = (self.min().unwrap_or(0.0), self.max().unwrap_or(0.0));
-        let guards = guard_intervals(&guard, qs)?;
-        Ok(Some(
-            qs.iter()
-                .zip(guards)
-                .map(|(&q, (lo, hi))| match q {
-                    0.0 => extremes.0,
-                    1.0 => extremes.1,
-                    _ => self.estimate(&means, &weights, q, extremes).max(lo).min(hi),
-                })
-                .collect(),
-        ))
+        (Cow::Owned(guard), Cow::Owned(means), Cow::Owned(weights))
     }
 
     /// Heap bytes held (for memory accounting).
@@ -687,32 +713,55 @@ impl TargetedDigest {
         out
     }
 
-    /// Appends the serialized state (see `docs/FORMAT.md`): the buffer is sorted in first.
+    /// Appends the serialized state (see `docs/FORMAT.md`). A sketch that holds only buffered
+    /// values (a small group, or a row's state when partial aggregation is skipped) writes them
+    /// as single-value centroids, exact and without compression work; otherwise the buffer is
+    /// sorted in first.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        let mut flushed;
+        if self.means.is_empty() {
+            let (guard, means, weights) = self.with_buffer_sorted_in();
+            let extremes = (
+                self.min().unwrap_or(self.min),
+                self.max().unwrap_or(self.max),
+            );
+            return self.write_parts(out, &guard, &means, &weights, extremes);
+        }
+        let flushed;
         let s = if self.buffer.is_empty() {
             self
         } else {
-            flushed = self.clone();
-            flushed.flush();
+            let mut copy = self.clone();
+            copy.flush();
+            flushed = copy;
             &flushed
         };
-        let mut params = Vec::with_capacity(3 + 8 * s.targets.len());
-        params.extend_from_slice(&s.resolution.to_le_bytes());
-        params.push(s.targets.len() as u8);
-        s.targets
+        s.write_parts(out, &s.guard, &s.means, &s.weights, (s.min, s.max));
+    }
+
+    fn write_parts(
+        &self,
+        out: &mut Vec<u8>,
+        guard: &Kll,
+        means: &[f64],
+        weights: &[u64],
+        (min, max): (f64, f64),
+    ) {
+        let mut params = Vec::with_capacity(3 + 8 * self.targets.len());
+        params.extend_from_slice(&self.resolution.to_le_bytes());
+        params.push(self.targets.len() as u8);
+        self.targets
             .iter()
             .for_each(|t| params.extend_from_slice(&t.to_le_bytes()));
         envelope::encode_with(Family::TDigest, &params, out, |body| {
-            body.extend_from_slice(&s.n.to_le_bytes());
-            body.extend_from_slice(&s.min.to_le_bytes());
-            body.extend_from_slice(&s.max.to_le_bytes());
-            body.extend_from_slice(&(s.means.len() as u32).to_le_bytes());
-            for (m, w) in s.means.iter().zip(&s.weights) {
+            body.extend_from_slice(&self.n.to_le_bytes());
+            body.extend_from_slice(&min.to_le_bytes());
+            body.extend_from_slice(&max.to_le_bytes());
+            body.extend_from_slice(&(means.len() as u32).to_le_bytes());
+            for (m, w) in means.iter().zip(weights) {
                 body.extend_from_slice(&m.to_le_bytes());
                 body.extend_from_slice(&w.to_le_bytes());
             }
-            s.guard.write_to(body);
+            guard.write_to(body);
         });
     }
 
@@ -769,14 +818,20 @@ impl TargetedDigest {
                 guard.n()
             ));
         }
-        let mut s = Self::with_resolution(&targets, guard.k(), resolution)?;
-        s.n = n;
-        s.min = min;
-        s.max = max;
-        s.means = means;
-        s.weights = weights;
-        s.guard = guard;
-        Ok(s)
+        if !RESOLUTION_RANGE.contains(&resolution) {
+            return corrupt(format!("tdigest resolution {resolution} outside 1..=10000"));
+        }
+        Ok(Self {
+            targets,
+            resolution,
+            n,
+            min,
+            max,
+            means,
+            weights,
+            buffer: Vec::new(),
+            guard,
+        })
     }
 }
 

@@ -49,11 +49,12 @@ impl StateSketch for Kll {
     stored_like_its_methods!(Kll);
 }
 
-/// What a one-shot quantile sketch is built from: the `k` of the rank bound and the
-/// quantiles asked for (0 and 1 are answered exactly without a target).
+/// What a one-shot quantile sketch is built from: the `k` of its guard (worked out once from
+/// the `k` of the rank bound, not per group) and the quantiles asked for (0 and 1 are
+/// answered exactly without a target).
 #[derive(Debug, Clone, Copy)]
 pub struct QuantileParams {
-    k: u16,
+    guard_k: u16,
     targets: [f64; MAX_TARGETS],
     len: usize,
 }
@@ -73,7 +74,7 @@ impl QuantileParams {
         let mut targets = [0.0; MAX_TARGETS];
         targets[..inner.len()].copy_from_slice(&inner);
         Ok(Self {
-            k,
+            guard_k: guard_k(k),
             targets,
             len: inner.len(),
         })
@@ -85,7 +86,7 @@ impl StateSketch for TargetedDigest {
     type Input = f64;
 
     fn create(p: QuantileParams) -> Self {
-        TargetedDigest::new(&p.targets[..p.len], guard_k(p.k))
+        TargetedDigest::new(&p.targets[..p.len], p.guard_k)
             .expect("targets and k checked when planning")
     }
 
