@@ -7,6 +7,7 @@ use hazy::sketch::bloom::BloomFilter;
 use hazy::sketch::dd::DdSketch;
 use hazy::sketch::kll::Kll;
 use hazy::sketch::minhash::MinHash;
+use hazy::sketch::tdigest::TargetedDigest;
 use hazy::sketch::{HyperLogLog, describe};
 use std::path::PathBuf;
 
@@ -258,6 +259,48 @@ fn check_kll_small(file: &str, bytes: &[u8]) -> Vec<u8> {
 }
 
 /// 0..100,000 in a scrambled order: compacted into several levels.
+/// Fewer values than the buffer: written as single values, exact.
+fn tdigest_small() -> Vec<u8> {
+    let mut s = TargetedDigest::new(&[0.5, 0.99], 408).unwrap();
+    (0..50).for_each(|i| s.insert(((i * 37) % 50) as f64 * 1.5 - 10.0));
+    s.to_bytes()
+}
+
+fn check_tdigest_small(file: &str, bytes: &[u8]) -> Vec<u8> {
+    let s = decoded(file, TargetedDigest::from_bytes(bytes));
+    assert_eq!(s.targets(), &[0.5, 0.99], "{file}");
+    assert_eq!((s.k(), s.resolution(), s.n()), (408, 20, 50), "{file}");
+    assert_eq!(s.num_centroids(), 50, "{file}");
+    assert_eq!((s.min(), s.max()), (Some(-10.0), Some(63.5)), "{file}");
+    for j in 1..=50 {
+        let expected = (j - 1) as f64 * 1.5 - 10.0;
+        let q = (j as f64 - 0.5) / 50.0;
+        assert_eq!(s.quantile(q).unwrap(), Some(expected), "{file} q {q}");
+    }
+    s.to_bytes()
+}
+
+/// 100,000 values aimed at p99: compressed centroids, single values about the target.
+fn tdigest_compacted() -> Vec<u8> {
+    let mut s = TargetedDigest::new(&[0.99], 408).unwrap();
+    let values: Vec<f64> = (0..100_000u64).map(|i| ((i * 7_919) % 100_000) as f64).collect();
+    values.chunks(8192).for_each(|c| s.insert_many(c));
+    s.to_bytes()
+}
+
+fn check_tdigest_compacted(file: &str, bytes: &[u8]) -> Vec<u8> {
+    let s = decoded(file, TargetedDigest::from_bytes(bytes));
+    assert_eq!((s.targets(), s.n()), (&[0.99][..], 100_000), "{file}");
+    assert_eq!((s.min(), s.max()), (Some(0.0), Some(99_999.0)), "{file}");
+    let centroids = s.num_centroids();
+    assert!((300..1_000).contains(&centroids), "{file}: {centroids} centroids");
+    // Values are their ranks: the exact p99 is 98,999.
+    assert_eq!(s.quantile(0.99).unwrap(), Some(98_999.0), "{file}");
+    let median = s.quantile(0.5).unwrap().unwrap();
+    assert!((median / 100_000.0 - 0.5).abs() <= 0.0133, "{file}: {median}");
+    s.to_bytes()
+}
+
 fn kll_compacted() -> Vec<u8> {
     let mut s = Kll::new(200).unwrap();
     (0..100_000u64).for_each(|i| s.insert(((i * 7_919) % 100_000) as f64));
@@ -411,6 +454,16 @@ fn cases() -> Vec<Case> {
             file: "kll_v1_compacted.bin",
             make: kll_compacted,
             check: check_kll_compacted,
+        },
+        Case {
+            file: "tdigest_v1_small.bin",
+            make: tdigest_small,
+            check: check_tdigest_small,
+        },
+        Case {
+            file: "tdigest_v1_compacted.bin",
+            make: tdigest_compacted,
+            check: check_tdigest_compacted,
         },
         Case {
             file: "dd_v1_plain.bin",
