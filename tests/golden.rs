@@ -283,7 +283,9 @@ fn check_tdigest_small(file: &str, bytes: &[u8]) -> Vec<u8> {
 /// 100,000 values aimed at p99: compressed centroids, single values about the target.
 fn tdigest_compacted() -> Vec<u8> {
     let mut s = TargetedDigest::new(&[0.99], 408).unwrap();
-    let values: Vec<f64> = (0..100_000u64).map(|i| ((i * 7_919) % 100_000) as f64).collect();
+    let values: Vec<f64> = (0..100_000u64)
+        .map(|i| ((i * 7_919) % 100_000) as f64)
+        .collect();
     values.chunks(8192).for_each(|c| s.insert_many(c));
     s.to_bytes()
 }
@@ -293,11 +295,17 @@ fn check_tdigest_compacted(file: &str, bytes: &[u8]) -> Vec<u8> {
     assert_eq!((s.targets(), s.n()), (&[0.99][..], 100_000), "{file}");
     assert_eq!((s.min(), s.max()), (Some(0.0), Some(99_999.0)), "{file}");
     let centroids = s.num_centroids();
-    assert!((300..1_000).contains(&centroids), "{file}: {centroids} centroids");
+    assert!(
+        (300..1_000).contains(&centroids),
+        "{file}: {centroids} centroids"
+    );
     // Values are their ranks: the exact p99 is 98,999.
     assert_eq!(s.quantile(0.99).unwrap(), Some(98_999.0), "{file}");
     let median = s.quantile(0.5).unwrap().unwrap();
-    assert!((median / 100_000.0 - 0.5).abs() <= 0.0133, "{file}: {median}");
+    assert!(
+        (median / 100_000.0 - 0.5).abs() <= 0.0133,
+        "{file}: {median}"
+    );
     s.to_bytes()
 }
 

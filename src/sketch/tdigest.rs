@@ -392,9 +392,17 @@ impl TargetedDigest {
 
     /// Centroids held once the buffer is sorted in.
     pub fn num_centroids(&self) -> usize {
+        self.flushed().means.len()
+    }
+
+    /// This sketch with its buffer sorted in (itself when the buffer is empty).
+    fn flushed(&self) -> Cow<'_, Self> {
+        if self.buffer.is_empty() {
+            return Cow::Borrowed(self);
+        }
         let mut copy = self.clone();
         copy.flush();
-        copy.means.len()
+        Cow::Owned(copy)
     }
 
     /// The rank error bound of the guard at 99% confidence; answers are within twice this.
@@ -587,15 +595,7 @@ impl TargetedDigest {
             return Ok(());
         }
         self.flush();
-        let flushed;
-        let theirs = if other.buffer.is_empty() {
-            other
-        } else {
-            let mut copy = other.clone();
-            copy.flush();
-            flushed = copy;
-            &flushed
-        };
+        let theirs = other.flushed();
         self.guard.merge(&theirs.guard)?;
         self.n = n;
         self.min = self.min.min(theirs.min);
@@ -726,15 +726,7 @@ impl TargetedDigest {
             );
             return self.write_parts(out, &guard, &means, &weights, extremes);
         }
-        let flushed;
-        let s = if self.buffer.is_empty() {
-            self
-        } else {
-            let mut copy = self.clone();
-            copy.flush();
-            flushed = copy;
-            &flushed
-        };
+        let s = self.flushed();
         s.write_parts(out, &s.guard, &s.means, &s.weights, (s.min, s.max));
     }
 
