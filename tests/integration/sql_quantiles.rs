@@ -1,8 +1,6 @@
-#![cfg(feature = "datafusion")]
 //! SQL-level tests of the quantile functions (KLL and DDSketch).
 
-mod common;
-use common::*;
+use crate::common::*;
 use datafusion::prelude::SessionContext;
 
 /// `x` is a permutation of 0..100,000 (so a value is its own rank), `y` spans five orders of

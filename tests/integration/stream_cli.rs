@@ -1,4 +1,3 @@
-#![cfg(feature = "datafusion")]
 //! `hazy stream` as a user runs it: windows come out while the input is still open, late and
 //! malformed records are reported, and a checkpoint survives `kill -9`.
 

@@ -1,9 +1,7 @@
-#![cfg(feature = "datafusion")]
 //! The tutorial's three programs and four exercises as SQL files (sql/), run over the shipped
 //! data/ as `hazy sql -f` runs them, with their key results checked against exact SQL.
 
-mod common;
-use common::*;
+use crate::common::*;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
 

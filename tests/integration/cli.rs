@@ -1,4 +1,3 @@
-#![cfg(feature = "datafusion")]
 //! The `hazy` binary, as a user runs it.
 
 use std::path::PathBuf;

@@ -1,8 +1,6 @@
-#![cfg(feature = "datafusion")]
 //! SQL-level tests of the Count-Min functions.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const SETUP: &str = "
 CREATE TABLE t AS SELECT

@@ -1,4 +1,3 @@
-#![cfg(feature = "datafusion")]
 //! docs/SQL.md is generated from the functions' `Documentation` and must be current; every
 //! function is documented, and every example in it parses.
 

@@ -1,8 +1,6 @@
-#![cfg(feature = "datafusion")]
 //! SQL-level tests of the Top-K functions.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 async fn setup() -> datafusion::prelude::SessionContext {
     let ctx = ctx();

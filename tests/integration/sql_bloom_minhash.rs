@@ -1,8 +1,6 @@
-#![cfg(feature = "datafusion")]
 //! SQL-level tests of the Bloom filter and MinHash functions.
 
-mod common;
-use common::*;
+use crate::common::*;
 use datafusion::prelude::SessionContext;
 
 const SETUP: &str = "

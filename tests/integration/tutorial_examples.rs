@@ -1,4 +1,3 @@
-#![cfg(feature = "datafusion")]
 //! The stream processing tutorial's examples (`examples/*.rs`) checked against exact
 //! computation over the same generated events: the sketches' answers must lie within the
 //! error each sketch guarantees, not merely run.
@@ -6,15 +5,15 @@
 // including all three here loads that file three times, as three separate modules.
 #![allow(clippy::duplicate_mod)]
 
-#[path = "../examples/stream_processor.rs"]
+#[path = "../../examples/stream_processor.rs"]
 #[allow(dead_code)]
 mod stream_processor;
 
-#[path = "../examples/windowed.rs"]
+#[path = "../../examples/windowed.rs"]
 #[allow(dead_code)]
 mod windowed;
 
-#[path = "../examples/anomaly_detection.rs"]
+#[path = "../../examples/anomaly_detection.rs"]
 #[allow(dead_code)]
 mod anomaly_detection;
 

@@ -1,9 +1,7 @@
-#![cfg(feature = "datafusion")]
 //! Every SQL file under sql/ runs over the shipped data/ and gives the tutorial's answers,
 //! checked against exact SQL over the same events.
 
-mod common;
-use common::*;
+use crate::common::*;
 use datafusion::prelude::SessionContext;
 
 async fn run_file(ctx: &SessionContext, name: &str) -> Vec<Vec<String>> {

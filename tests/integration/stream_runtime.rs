@@ -1,9 +1,7 @@
-#![cfg(feature = "datafusion")]
 //! The windowed stream runtime (the Rust API behind `hazy stream`), checked against the same
 //! query run over all events at once.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::sync::Arc;
 
