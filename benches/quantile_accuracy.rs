@@ -82,8 +82,8 @@ fn write_parquet(path: &Path, values: &[f64]) {
 
 /// Hazy's two answers and DataFusion's, in `ENGINES` order.
 async fn in_process_answers(path: &Path, q: f64) -> Vec<f64> {
-    let ctx = SessionContext::new();
-    hazy::register_all(&ctx);
+    let mut ctx = SessionContext::new();
+    hazy::register_all(&mut ctx).unwrap();
     ctx.register_parquet(
         "t",
         path.to_string_lossy().as_ref(),

@@ -249,8 +249,8 @@ fn run_one(sql: &str, file: &Path, runs: usize) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let ctx = SessionContext::new();
-        hazy::register_all(&ctx);
+        let mut ctx = SessionContext::new();
+        hazy::register_all(&mut ctx).unwrap();
         ctx.register_parquet(
             "bench",
             file.to_string_lossy().as_ref(),

@@ -31,7 +31,7 @@ use hazy::sketch::cms::CountMin;
 use hazy::sketch::hash::hash_str;
 use hazy::sketch::minhash::MinHash;
 use hazy::sketch::topk::TopK;
-use hazy::sketch::{HyperLogLog, SketchError};
+use hazy::sketch::{HyperLogLog, Sketch, SketchError};
 
 use common::{BoxError, Event, for_each_event, stream_args, thousands};
 

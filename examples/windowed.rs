@@ -21,11 +21,11 @@ pub mod common;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use hazy::r#gen::EVENT_TYPES;
+use hazy::generator::EVENT_TYPES;
 use hazy::sketch::cms::CountMin;
 use hazy::sketch::hash::hash_str;
 use hazy::sketch::topk::TopK;
-use hazy::sketch::{HyperLogLog, SketchError};
+use hazy::sketch::{HyperLogLog, Sketch, SketchError};
 
 use common::{BoxError, Event, for_each_event, stream_args, thousands};
 
@@ -260,7 +260,9 @@ impl WindowedStreamProcessor {
         // Merging folds to the smaller precision, so start at the windows' own.
         let mut merged = HyperLogLog::new(WINDOW_PRECISION).expect("valid precision");
         for window in self.history.iter().chain(&self.current) {
-            merged.merge(&window.uniques);
+            merged
+                .merge(&window.uniques)
+                .expect("HyperLogLogs of any precision merge");
         }
         merged.estimate()
     }

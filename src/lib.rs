@@ -15,7 +15,7 @@ pub mod cli;
 pub mod cluster;
 /// `hazy gen`: the tutorial's synthetic event stream.
 #[cfg(feature = "datafusion")]
-pub mod r#gen;
+pub mod generator;
 #[cfg(feature = "datafusion")]
 pub mod stream;
 #[cfg(feature = "datafusion")]

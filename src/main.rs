@@ -38,7 +38,7 @@ enum Command {
     /// Run a windowed SQL query over an endless stream of NDJSON or CSV records.
     Stream(Box<cli::stream::StreamArgs>),
     /// Generate the tutorial's synthetic event stream.
-    Gen(hazy::r#gen::GenArgs),
+    Gen(hazy::generator::GenArgs),
     /// The report over the shipped sample (what `hazy` with no arguments runs).
     Demo {
         /// Events Parquet file (default: data/events.parquet).
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
             remote,
         }) => sql(command, file, format, remote.as_deref()),
         Some(Command::Stream(args)) => cli::stream::run(&args),
-        Some(Command::Gen(args)) => hazy::r#gen::run(&args).map_err(|e| e.to_string()),
+        Some(Command::Gen(args)) => hazy::generator::run(&args).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,12 +1,12 @@
 //! Shared by the tutorial examples: reads Hazy's deterministic event generator
-//! (`hazy::gen::EventGenerator`, the stream behind `hazy gen`) one event at a time.
+//! (`hazy::generator::EventGenerator`, the stream behind `hazy gen`) one event at a time.
 //!
 //! Not an example itself (Cargo only builds `examples/*.rs` and `examples/*/main.rs`);
 //! each example includes it with `#[path = "common/mod.rs"] mod common;`.
 
 use arrow::array::AsArray;
 use arrow::datatypes::TimestampMicrosecondType;
-use hazy::r#gen::{EventGenerator, GenArgs};
+use hazy::generator::{EventGenerator, GenArgs};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -11,7 +11,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 /// directly (`SELECT … FROM 'data/events.parquet'`), as in datafusion-cli.
 pub fn session() -> SessionContext {
     let config = SessionConfig::new().with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config).enable_url_table();
-    crate::register_all(&ctx);
+    let mut ctx = SessionContext::new_with_config(config).enable_url_table();
+    crate::register_all(&mut ctx).expect("a new session accepts every function");
     ctx
 }

@@ -1,15 +1,15 @@
 //! `hazy stream`: runs a windowed SQL query over NDJSON or CSV records as they arrive.
 //!
-//! A reader thread reads and decodes the input (so parsing and aggregation use two cores);
-//! the main thread feeds the decoded batches to a [`WindowedStream`], writes each closed
-//! window's rows as soon as it closes, closes open windows when the input goes idle, and
-//! saves checkpoints.
+//! A [`RecordSource`] reads and decodes the input on its own threads (so parsing and
+//! aggregation use both cores); this module parses the flags, feeds the decoded batches to a
+//! [`WindowedStream`], writes each closed window's rows as soon as it closes, closes open
+//! windows when the input goes idle, and saves checkpoints.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
@@ -17,9 +17,8 @@ use arrow::datatypes::SchemaRef;
 use datafusion::common::{DataFusionError, Result};
 use serde_json::json;
 
-use crate::stream::input::{
-    Chunk, EpochUnit, InputFormat, LineDecoder, LineSource, Malformed, infer_schema,
-};
+use crate::stream::input::{EpochUnit, InputFormat, Malformed};
+use crate::stream::source::{Decoded, Position, RecordSource, SourceOptions};
 use crate::stream::window::rfc3339;
 use crate::stream::{
     Checkpoint, ClosedWindow, FirstSeenOptions, StreamOptions, WindowedStream, stream_session,
@@ -151,21 +150,6 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
         .map_err(|_| format!("'{s}' is not a non-negative duration"))
 }
 
-/// What the reader thread sends: decoded records with their input position.
-struct Decoded {
-    batch: RecordBatch,
-    malformed: Vec<Malformed>,
-    end_offset: u64,
-    next_line: u64,
-}
-
-/// Input position of the next record, kept in checkpoints.
-#[derive(Debug, Clone, Copy, Default)]
-struct Position {
-    offset: u64,
-    line: u64,
-}
-
 /// Runs `hazy stream` until the input ends or a signal arrives.
 pub fn run(args: &StreamArgs) -> std::result::Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -203,7 +187,7 @@ struct Runner<'a> {
     args: &'a StreamArgs,
     runtime: &'a tokio::runtime::Runtime,
     stream: WindowedStream,
-    rx: Receiver<Result<Decoded>>,
+    source: RecordSource,
     stop: Arc<AtomicBool>,
     out: Box<dyn Write>,
     late_out: Option<std::io::BufWriter<std::fs::File>>,
@@ -238,42 +222,29 @@ impl<'a> Runner<'a> {
             Some(dir) => Checkpoint::read(dir)?,
             None => None,
         };
-        let resume = checkpoint
-            .as_ref()
-            .map_or(Position { offset: 0, line: 1 }, |c| Position {
-                offset: c.meta.position["offset"].as_u64().unwrap_or(0),
-                line: c.meta.position["line"].as_u64().unwrap_or(1),
-            });
-        // The schema (and a CSV header) come from the start of the input, also when resuming.
-        let mut source = LineSource::open(&args.input, 0, 1, args.follow)?;
-        let mut first = source.next_chunk(args.batch_bytes)?.unwrap_or_default();
-        let header = match args.format {
-            InputFormat::Csv => Some(take_first_line(&mut first)),
-            InputFormat::Ndjson => None,
-        };
-        let schema = match &args.schema {
-            Some(ddl) => runtime.block_on(schema_from_ddl(ddl))?,
-            None => {
-                let mut sample = header.clone().unwrap_or_default();
-                sample.extend_from_slice(&first.data);
-                infer_schema(args.format, &sample, &args.time_column)?
-            }
-        };
-        let decoder = LineDecoder::new(
-            args.format,
-            Arc::clone(&schema),
-            &args.time_column,
-            args.time_unit,
-            header.as_deref(),
-        )?;
-        if resume.offset > 0 && args.input != Path::new("-") {
-            source = LineSource::open(&args.input, resume.offset, resume.line, args.follow)?;
-            first = Chunk::default();
-        } else if resume.offset > 0 {
+        let resume = checkpoint.as_ref().map_or(Position::START, |c| Position {
+            offset: c.meta.position["offset"].as_u64().unwrap_or(0),
+            line: c.meta.position["line"].as_u64().unwrap_or(1),
+        });
+        let source = RecordSource::open(SourceOptions {
+            path: args.input.clone(),
+            format: args.format,
+            time_column: args.time_column.clone(),
+            time_unit: args.time_unit,
+            schema: match &args.schema {
+                Some(ddl) => Some(runtime.block_on(schema_from_ddl(ddl))?),
+                None => None,
+            },
+            follow: args.follow,
+            batch_bytes: args.batch_bytes,
+            resume,
+        })?;
+        if source.resumed_at_start() {
             eprintln!(
                 "hazy stream: standard input cannot be re-read: the saved windows go on with what arrives now"
             );
         }
+        let schema = source.schema();
         let options = StreamOptions {
             time_column: args.time_column.clone(),
             lateness_ns: i64::try_from(args.lateness.as_nanos()).unwrap_or(i64::MAX),
@@ -323,12 +294,11 @@ impl<'a> Runner<'a> {
                 ))
             })?;
         }
-        let rx = spawn_reader(source, first, decoder, args.batch_bytes);
         Ok(Self {
             args,
             runtime,
             stream,
-            rx,
+            source,
             stop,
             out: Box::new(std::io::BufWriter::with_capacity(
                 1 << 16,
@@ -354,7 +324,7 @@ impl<'a> Runner<'a> {
             if self.stop.load(Ordering::SeqCst) {
                 return self.shutdown();
             }
-            match self.rx.recv_timeout(tick) {
+            match self.source.next_within(tick) {
                 Ok(decoded) => {
                     self.take(decoded?)?;
                     last_input = Instant::now();
@@ -405,10 +375,7 @@ impl<'a> Runner<'a> {
     fn take(&mut self, decoded: Decoded) -> Result<()> {
         self.report_malformed(&decoded.malformed)?;
         let closed = self.runtime.block_on(self.stream.push(decoded.batch))?;
-        self.position = Position {
-            offset: decoded.end_offset,
-            line: decoded.next_line,
-        };
+        self.position = decoded.end;
         self.write_late()?;
         let any = !closed.is_empty();
         self.emit(closed)?;
@@ -566,18 +533,6 @@ fn io(e: std::io::Error) -> DataFusionError {
     DataFusionError::Execution(format!("hazy stream: writing output: {e}"))
 }
 
-fn take_first_line(chunk: &mut Chunk) -> Vec<u8> {
-    let end = chunk
-        .data
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(chunk.data.len(), |i| i + 1);
-    let header: Vec<u8> = chunk.data.drain(..end).collect();
-    chunk.first_line += 1;
-    chunk.lines = chunk.lines.saturating_sub(1);
-    header
-}
-
 /// Column definitions as SQL (`ts TIMESTAMP, entity VARCHAR`) to an Arrow schema.
 async fn schema_from_ddl(ddl: &str) -> Result<SchemaRef> {
     let ctx = datafusion::prelude::SessionContext::new();
@@ -588,78 +543,6 @@ async fn schema_from_ddl(ddl: &str) -> Result<SchemaRef> {
         })?;
     let table = ctx.table("hazy_stream_schema").await?;
     Ok(Arc::new(table.schema().as_arrow().clone()))
-}
-
-/// Reads in one thread and decodes in several (decoding is most of the cost of a record);
-/// the results come back in input order. Bounded channels hold back a fast input.
-fn spawn_reader(
-    mut source: LineSource,
-    first: Chunk,
-    decoder: LineDecoder,
-    batch_bytes: usize,
-) -> Receiver<Result<Decoded>> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4);
-    let (work_tx, work_rx) = sync_channel::<(u64, Result<Chunk>)>(workers * 2);
-    let work_rx = Arc::new(std::sync::Mutex::new(work_rx));
-    let (done_tx, done_rx) = sync_channel::<(u64, Result<Decoded>)>(workers * 2);
-    let (out_tx, out_rx) = sync_channel(4);
-    std::thread::spawn(move || {
-        let mut pending = Some(first).filter(|c| !c.data.is_empty());
-        for seq in 0.. {
-            let next = match pending.take() {
-                Some(c) => Some(Ok(c)),
-                None => source.next_chunk(batch_bytes).transpose(),
-            };
-            let Some(next) = next else { return };
-            let failed = next.is_err();
-            if work_tx.send((seq, next)).is_err() || failed {
-                return;
-            }
-        }
-    });
-    for _ in 0..workers {
-        let (work_rx, done_tx, decoder) = (Arc::clone(&work_rx), done_tx.clone(), decoder.clone());
-        std::thread::spawn(move || {
-            loop {
-                let item = work_rx
-                    .lock()
-                    .map_err(|_| ())
-                    .and_then(|rx| rx.recv().map_err(|_| ()));
-                let Ok((seq, chunk)) = item else { return };
-                let decoded = chunk.and_then(|chunk| decode(&decoder, &chunk));
-                if done_tx.send((seq, decoded)).is_err() {
-                    return;
-                }
-            }
-        });
-    }
-    drop(done_tx);
-    std::thread::spawn(move || {
-        let mut waiting = std::collections::BTreeMap::new();
-        let mut next = 0u64;
-        for (seq, decoded) in done_rx {
-            waiting.insert(seq, decoded);
-            while let Some(d) = waiting.remove(&next) {
-                if out_tx.send(d).is_err() {
-                    return;
-                }
-                next += 1;
-            }
-        }
-    });
-    out_rx
-}
-
-fn decode(decoder: &LineDecoder, chunk: &Chunk) -> Result<Decoded> {
-    let (batch, malformed) = decoder.decode(&chunk.data, chunk.first_line)?;
-    Ok(Decoded {
-        batch,
-        malformed,
-        end_offset: chunk.end_offset,
-        next_line: chunk.first_line + chunk.lines,
-    })
 }
 
 /// Writes a window's states as `<dir>/<start>.parquet` (rewritten whole if it comes again).

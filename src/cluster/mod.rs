@@ -50,12 +50,7 @@ pub fn session_state(config: SessionConfig) -> Result<SessionState> {
         .with_config(config)
         .with_default_features()
         .build();
-    for f in crate::udf::aggregate_functions() {
-        state.register_udaf(Arc::new(f))?;
-    }
-    for f in crate::udf::scalar_functions() {
-        state.register_udf(Arc::new(f))?;
-    }
+    crate::register_all(&mut state)?;
     Ok(state)
 }
 
@@ -95,8 +90,8 @@ where
 /// readable at the same path on every executor.
 pub async fn remote_context(url: &str) -> Result<SessionContext> {
     let config = SessionConfig::new_with_ballista().with_information_schema(true);
-    let ctx = SessionContext::remote_with_state(url, session_state(config)?).await?;
+    let mut ctx = SessionContext::remote_with_state(url, session_state(config)?).await?;
     // Ballista's upgrade of the state resets the function lists to DataFusion's.
-    crate::register_all(&ctx);
+    crate::register_all(&mut ctx)?;
     Ok(ctx)
 }

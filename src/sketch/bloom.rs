@@ -38,6 +38,7 @@
 //! merge; build every filter that will be merged with the same `expected_items` and `fpr`.
 //!
 //! ```
+//! use hazy::sketch::Sketch;
 //! use hazy::sketch::bloom::BloomFilter;
 //! let mut seen = BloomFilter::with_capacity(10_000, 0.01).unwrap();
 //! let mut more = BloomFilter::with_capacity(10_000, 0.01).unwrap();
@@ -55,6 +56,7 @@
 use super::envelope::{self, Family, Reader};
 use super::error::{Result, SketchError};
 use super::hash::CanonicalHash;
+use super::state::{Description, Sketch};
 use std::borrow::Cow;
 
 /// Distinct values a filter is sized for when none is given.
@@ -451,64 +453,6 @@ impl BloomFilter {
         Ok(())
     }
 
-    /// Adds `other` in: afterwards this filter contains everything either contained (the
-    /// filter of the union). Filters of different sizes do not merge.
-    pub fn merge(&mut self, other: &BloomFilter) -> Result<()> {
-        self.check_compatible(other.num_blocks)?;
-        self.items = self.items.saturating_add(other.items);
-        match (&mut self.repr, &other.repr) {
-            (_, Repr::Dense(theirs)) => {
-                self.densify();
-                if let Repr::Dense(mine) = &mut self.repr {
-                    or_blocks(mine, theirs);
-                }
-            }
-            (Repr::Dense(mine), Repr::Sparse(theirs)) => {
-                theirs.iter().for_each(|&h| set_bits(mine, h));
-            }
-            (Repr::Sparse(mine), Repr::Sparse(theirs)) => {
-                if !theirs.is_empty() {
-                    mine.extend_from_slice(theirs);
-                    self.pending += theirs.len();
-                    self.compact();
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Merges a serialized filter in without decoding it into a filter first (what a
-    /// `GROUP BY` merge does for every partial state). The state is validated completely
-    /// before anything changes, so on error this filter is untouched.
-    pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        let view = StateView::parse(bytes)?;
-        self.check_compatible(view.num_blocks)?;
-        self.items = self.items.saturating_add(view.items);
-        match (view.data, &mut self.repr) {
-            (Data::Sparse(raw), Repr::Dense(mine)) => {
-                u64s(raw).for_each(|h| set_bits(mine, h));
-            }
-            (Data::Sparse(raw), Repr::Sparse(mine)) => {
-                if !raw.is_empty() {
-                    mine.extend(u64s(raw));
-                    self.pending += raw.len() / 8;
-                    self.compact();
-                }
-            }
-            (Data::Dense(raw), _) => {
-                self.densify();
-                if let Repr::Dense(mine) = &mut self.repr {
-                    for (block, chunk) in mine.iter_mut().zip(raw.chunks_exact(BLOCK_BYTES)) {
-                        for (lane, b) in block.iter_mut().zip(chunk.chunks_exact(4)) {
-                            *lane |= u32::from_le_bytes(b.try_into().expect("4 bytes"));
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The fraction of the `num_bits` bits set in the dense form (for a sparse filter: of the
     /// bits its dense form would set).
     pub fn fill(&self) -> f64 {
@@ -564,24 +508,22 @@ impl BloomFilter {
         let per_bit = -1.0 / (32.0 * self.num_blocks as f64);
         (-set / bits).ln_1p() / per_bit.ln_1p()
     }
+}
+
+impl Sketch for BloomFilter {
+    const FAMILY: Family = Family::Bloom;
 
     /// Heap bytes held (for memory accounting).
-    pub fn heap_size(&self) -> usize {
+    fn heap_size(&self) -> usize {
         match &self.repr {
             Repr::Sparse(hashes) => hashes.capacity() * 8,
             Repr::Dense(blocks) => blocks.len() * BLOCK_BYTES,
         }
     }
 
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.write_to(&mut out);
-        out
-    }
-
     /// Appends the complete serialized state (see `docs/FORMAT.md`): equal filters in the
     /// same form give equal bytes.
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    fn write_to(&self, out: &mut Vec<u8>) {
         let this = self.canonical();
         let this = this.as_ref();
         envelope::encode_with(
@@ -612,7 +554,7 @@ impl BloomFilter {
     }
 
     /// Decodes a state, validating every field; never panics.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let view = StateView::parse(bytes)?;
         let mut filter = BloomFilter::new(view.num_blocks)?;
         filter.items = view.items;
@@ -631,6 +573,78 @@ impl BloomFilter {
             ),
         };
         Ok(filter)
+    }
+
+    /// Adds `other` in: afterwards this filter contains everything either contained (the
+    /// filter of the union). Filters of different sizes do not merge.
+    fn merge(&mut self, other: &BloomFilter) -> Result<()> {
+        self.check_compatible(other.num_blocks)?;
+        self.items = self.items.saturating_add(other.items);
+        match (&mut self.repr, &other.repr) {
+            (_, Repr::Dense(theirs)) => {
+                self.densify();
+                if let Repr::Dense(mine) = &mut self.repr {
+                    or_blocks(mine, theirs);
+                }
+            }
+            (Repr::Dense(mine), Repr::Sparse(theirs)) => {
+                theirs.iter().for_each(|&h| set_bits(mine, h));
+            }
+            (Repr::Sparse(mine), Repr::Sparse(theirs)) => {
+                if !theirs.is_empty() {
+                    mine.extend_from_slice(theirs);
+                    self.pending += theirs.len();
+                    self.compact();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges a serialized filter in without decoding it into a filter first (what a
+    /// `GROUP BY` merge does for every partial state). The state is validated completely
+    /// before anything changes, so on error this filter is untouched.
+    fn merge_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let view = StateView::parse(bytes)?;
+        self.check_compatible(view.num_blocks)?;
+        self.items = self.items.saturating_add(view.items);
+        match (view.data, &mut self.repr) {
+            (Data::Sparse(raw), Repr::Dense(mine)) => {
+                u64s(raw).for_each(|h| set_bits(mine, h));
+            }
+            (Data::Sparse(raw), Repr::Sparse(mine)) => {
+                if !raw.is_empty() {
+                    mine.extend(u64s(raw));
+                    self.pending += raw.len() / 8;
+                    self.compact();
+                }
+            }
+            (Data::Dense(raw), _) => {
+                self.densify();
+                if let Repr::Dense(mine) = &mut self.repr {
+                    for (block, chunk) in mine.iter_mut().zip(raw.chunks_exact(BLOCK_BYTES)) {
+                        for (lane, b) in block.iter_mut().zip(chunk.chunks_exact(4)) {
+                            *lane |= u32::from_le_bytes(b.try_into().expect("4 bytes"));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> Description {
+        Description {
+            parameters: format!("blocks={}, bits={}", self.num_blocks(), self.num_bits()),
+            mode: if self.is_sparse() { "sparse" } else { "dense" }.to_string(),
+            items: self.items(),
+            details: format!(
+                "fill={:.4}, estimated_fpr={:.4}%, estimated_distinct={:.0}",
+                self.fill(),
+                self.estimated_fpr() * 100.0,
+                self.estimated_distinct()
+            ),
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 //! give 2,719 × 5 counters: within 0.1% of the total at 99% confidence, 108,760 bytes dense.
 //!
 //! ```
+//! use hazy::sketch::Sketch;
 //! use hazy::sketch::cms::CountMin;
 //! use hazy::sketch::hash::hash_str;
 //! let mut s = CountMin::with_error(0.001, 0.01).unwrap();
@@ -31,6 +32,7 @@
 
 use super::envelope::{self, Family, Reader};
 use super::error::{Result, SketchError};
+use super::state::{Description, Sketch};
 
 /// Default relative error: 0.1% of the total weight.
 pub const DEFAULT_EPSILON: f64 = 0.001;
@@ -259,29 +261,6 @@ impl CountMin {
         Ok(())
     }
 
-    /// Adds `other` in: afterwards this sketch answers for both streams.
-    pub fn merge(&mut self, other: &CountMin) -> Result<()> {
-        self.check_compatible(other)?;
-        match &other.repr {
-            Repr::Items(items) => {
-                for &(h, w) in items {
-                    self.insert_hash(h, w);
-                }
-            }
-            Repr::Dense(theirs) => {
-                self.densify();
-                self.total = self.total.saturating_add(other.total);
-                if let Repr::Dense(cells) = &mut self.repr {
-                    cells
-                        .iter_mut()
-                        .zip(theirs.iter())
-                        .for_each(|(a, b)| *a = a.saturating_add(*b));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Subtracts a sketch that was merged in before (moving window frames).
     pub fn retract(&mut self, other: &CountMin) -> Result<()> {
         self.check_compatible(other)?;
@@ -319,23 +298,21 @@ impl CountMin {
         self.total = self.total.saturating_sub(other.total);
         Ok(())
     }
+}
+
+impl Sketch for CountMin {
+    const FAMILY: Family = Family::CountMin;
 
     /// Heap bytes held (for memory accounting).
-    pub fn heap_size(&self) -> usize {
+    fn heap_size(&self) -> usize {
         match &self.repr {
             Repr::Items(v) => v.capacity() * 16,
             Repr::Dense(c) => c.len() * 8,
         }
     }
 
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.write_to(&mut out);
-        out
-    }
-
     /// Appends the serialized state (see `docs/FORMAT.md`).
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    fn write_to(&self, out: &mut Vec<u8>) {
         let this = self.canonical();
         let this = this.as_ref();
         let mut params = [0u8; 8];
@@ -362,7 +339,7 @@ impl CountMin {
     }
 
     /// Decodes a state, validating every field.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let env = envelope::decode(bytes, Family::CountMin)?;
         let mut params = Reader::new(env.params);
         let (width, depth) = (params.u32()?, params.u32()?);
@@ -405,6 +382,44 @@ impl CountMin {
         }
         body.finish("cms body")?;
         Ok(sketch)
+    }
+
+    /// Adds `other` in: afterwards this sketch answers for both streams.
+    fn merge(&mut self, other: &CountMin) -> Result<()> {
+        self.check_compatible(other)?;
+        match &other.repr {
+            Repr::Items(items) => {
+                for &(h, w) in items {
+                    self.insert_hash(h, w);
+                }
+            }
+            Repr::Dense(theirs) => {
+                self.densify();
+                self.total = self.total.saturating_add(other.total);
+                if let Repr::Dense(cells) = &mut self.repr {
+                    cells
+                        .iter_mut()
+                        .zip(theirs.iter())
+                        .for_each(|(a, b)| *a = a.saturating_add(*b));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> Description {
+        let epsilon = std::f64::consts::E / self.width() as f64;
+        Description {
+            parameters: format!("width={}, depth={}", self.width(), self.depth()),
+            mode: if self.is_dense() { "dense" } else { "items" }.to_string(),
+            items: self.total(),
+            details: format!(
+                "epsilon={:.6}, delta={:.6}, max_overestimate={:.0}",
+                epsilon,
+                (-(self.depth() as f64)).exp(),
+                epsilon * self.total() as f64
+            ),
+        }
     }
 }
 

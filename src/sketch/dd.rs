@@ -39,6 +39,7 @@
 //! NaN is ignored (not counted). `+inf` and `-inf` are counted and returned at their ranks.
 //!
 //! ```
+//! use hazy::sketch::Sketch;
 //! use hazy::sketch::dd::DdSketch;
 //! let mut s = DdSketch::new(0.01).unwrap();
 //! for i in 1..=100_000 {
@@ -56,6 +57,7 @@
 
 use super::envelope::{self, Family, Reader};
 use super::error::{Result, SketchError};
+use super::state::{Description, Sketch, show};
 
 /// Default relative accuracy: 1%.
 pub const DEFAULT_ALPHA: f64 = 0.01;
@@ -481,34 +483,6 @@ impl DdSketch {
         values.iter().for_each(|&v| self.insert(v));
     }
 
-    /// Adds `other` in: afterwards this sketch answers for both streams. Only sketches of the
-    /// same `alpha` and `max_buckets` merge.
-    pub fn merge(&mut self, other: &DdSketch) -> Result<()> {
-        if self.alpha != other.alpha || self.max_buckets != other.max_buckets {
-            return Err(SketchError::Incompatible(format!(
-                "dd sketches of alpha {} and max_buckets {} cannot merge with alpha {} and max_buckets {} (build both with the same parameters)",
-                self.alpha, self.max_buckets, other.alpha, other.max_buckets
-            )));
-        }
-        let count = self.count.checked_add(other.count).ok_or_else(|| {
-            SketchError::Incompatible("dd merge: the total count overflows u64".into())
-        })?;
-        if other.count == 0 {
-            return Ok(());
-        }
-        self.count = count;
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
-        self.zero += other.zero;
-        self.neg_inf += other.neg_inf;
-        self.pos_inf += other.pos_inf;
-        let mb = self.max_buckets as usize;
-        let collapsed_pos = self.positive.merge(&other.positive, mb);
-        let collapsed_neg = self.negative.merge(&other.negative, mb);
-        self.collapsed |= other.collapsed || collapsed_pos || collapsed_neg;
-        Ok(())
-    }
-
     /// The value at 0-based rank `floor(q · (n - 1))`, within relative error `alpha` (unless
     /// its bucket was collapsed) and clamped to `[min, max]`; `q = 0` and `q = 1` give the
     /// exact minimum and maximum. `None` when empty; an error when `q` is NaN or outside
@@ -553,20 +527,18 @@ impl DdSketch {
         };
         value.clamp(self.min, self.max)
     }
+}
+
+impl Sketch for DdSketch {
+    const FAMILY: Family = Family::DDSketch;
 
     /// Heap bytes held (for memory accounting).
-    pub fn heap_size(&self) -> usize {
+    fn heap_size(&self) -> usize {
         (self.positive.counts.capacity() + self.negative.counts.capacity()) * 8
     }
 
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.write_to(&mut out);
-        out
-    }
-
     /// Appends the serialized state (see `docs/FORMAT.md`).
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    fn write_to(&self, out: &mut Vec<u8>) {
         let mut params = [0u8; 12];
         params[..8].copy_from_slice(&self.alpha.to_le_bytes());
         params[8..].copy_from_slice(&self.max_buckets.to_le_bytes());
@@ -594,7 +566,7 @@ impl DdSketch {
     }
 
     /// Decodes a state, validating every field.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let env = envelope::decode(bytes, Family::DDSketch)?;
         let mut params = Reader::new(env.params);
         let (alpha, max_buckets) = (params.f64()?, params.u32()?);
@@ -668,6 +640,53 @@ impl DdSketch {
         s.negative = negative;
         s.collapsed = flags & FLAG_COLLAPSED != 0;
         Ok(s)
+    }
+
+    /// Adds `other` in: afterwards this sketch answers for both streams. Only sketches of the
+    /// same `alpha` and `max_buckets` merge.
+    fn merge(&mut self, other: &DdSketch) -> Result<()> {
+        if self.alpha != other.alpha || self.max_buckets != other.max_buckets {
+            return Err(SketchError::Incompatible(format!(
+                "dd sketches of alpha {} and max_buckets {} cannot merge with alpha {} and max_buckets {} (build both with the same parameters)",
+                self.alpha, self.max_buckets, other.alpha, other.max_buckets
+            )));
+        }
+        let count = self.count.checked_add(other.count).ok_or_else(|| {
+            SketchError::Incompatible("dd merge: the total count overflows u64".into())
+        })?;
+        if other.count == 0 {
+            return Ok(());
+        }
+        self.count = count;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.zero += other.zero;
+        self.neg_inf += other.neg_inf;
+        self.pos_inf += other.pos_inf;
+        let mb = self.max_buckets as usize;
+        let collapsed_pos = self.positive.merge(&other.positive, mb);
+        let collapsed_neg = self.negative.merge(&other.negative, mb);
+        self.collapsed |= other.collapsed || collapsed_pos || collapsed_neg;
+        Ok(())
+    }
+
+    fn describe(&self) -> Description {
+        let mode = if self.is_collapsed() {
+            "collapsed"
+        } else {
+            "exact-range"
+        };
+        Description {
+            parameters: format!("alpha={}, max_buckets={}", self.alpha(), self.max_buckets()),
+            mode: mode.to_string(),
+            items: self.count(),
+            details: format!(
+                "buckets={}, min={}, max={}",
+                self.num_buckets(),
+                show(self.min()),
+                show(self.max())
+            ),
+        }
     }
 }
 

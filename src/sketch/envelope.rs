@@ -42,6 +42,18 @@ pub enum Family {
 }
 
 impl Family {
+    /// Every family, in code order.
+    pub const ALL: [Family; 8] = [
+        Self::HyperLogLog,
+        Self::CountMin,
+        Self::TopK,
+        Self::Bloom,
+        Self::MinHash,
+        Self::Kll,
+        Self::DDSketch,
+        Self::TDigest,
+    ];
+
     pub fn from_code(code: u8) -> Result<Self> {
         Ok(match code {
             1 => Self::HyperLogLog,

@@ -25,12 +25,13 @@
 //!   precision (HyperLogLog allows this without loss beyond that of the smaller precision).
 //!
 //! ```
+//! use hazy::sketch::Sketch;
 //! use hazy::sketch::hll::HyperLogLog;
 //! let mut a = HyperLogLog::new(14).unwrap();
 //! let mut b = HyperLogLog::new(12).unwrap();
 //! for i in 0..50_000u64 { a.insert(&i); }
 //! for i in 25_000..100_000u64 { b.insert(&i); }
-//! a.merge(&b);                     // folds to p = 12
+//! a.merge(&b).unwrap();                   // folds to p = 12
 //! assert_eq!(a.precision(), 12);
 //! let est = a.estimate();
 //! assert!((est - 100_000.0).abs() < 100_000.0 * 0.05, "{est}");
@@ -41,6 +42,7 @@
 use super::envelope::{self, Family, Reader};
 use super::error::{Result, SketchError};
 use super::hash::CanonicalHash;
+use super::state::{Description, Sketch};
 
 /// Smallest supported precision.
 pub const MIN_PRECISION: u8 = 4;
@@ -308,20 +310,6 @@ impl HyperLogLog {
         ALPHA_INF * m * m / z
     }
 
-    /// Merges `other` in; when precisions differ, the result has the smaller one.
-    pub fn merge(&mut self, other: &HyperLogLog) {
-        self.compact();
-        let other = other.canonical();
-        if other.precision < self.precision {
-            *self = self.folded(other.precision);
-        }
-        if other.precision > self.precision {
-            self.merge_same_precision(&other.folded(self.precision));
-        } else {
-            self.merge_same_precision(&other);
-        }
-    }
-
     fn merge_same_precision(&mut self, other: &HyperLogLog) {
         debug_assert_eq!(self.precision, other.precision);
         self.items = self.items.saturating_add(other.items);
@@ -378,23 +366,47 @@ impl HyperLogLog {
         out
     }
 
+    /// Bytes of the serialized body (the envelope adds [`envelope::OVERHEAD`] + 1).
+    fn serialized_body_len(&self) -> usize {
+        9 + match &self.canonical().repr {
+            Repr::Sparse(e) => 4 + 4 * e.len(),
+            Repr::Dense(r) => (r.len() * BITS_PER_REGISTER).div_ceil(8),
+        }
+    }
+
+    /// Bytes of the serialized state.
+    pub fn serialized_len(&self) -> usize {
+        envelope::OVERHEAD + 1 + self.serialized_body_len()
+    }
+
+    /// Writes the state of a sketch holding the single hash `hash`, without building it:
+    /// the per-row state of skipped partial aggregation.
+    pub fn write_singleton(precision: u8, hash: u64, out: &mut Vec<u8>) -> Result<()> {
+        check_precision(precision)?;
+        let (index, rank) = index_and_rank(hash, SPARSE_PRECISION);
+        let mut body = [0u8; 17];
+        body[0] = MODE_SPARSE;
+        body[1..9].copy_from_slice(&1u64.to_le_bytes());
+        body[9..13].copy_from_slice(&1u32.to_le_bytes());
+        body[13..17].copy_from_slice(&entry(index, rank).to_le_bytes());
+        envelope::encode_into(Family::HyperLogLog, &[precision], &body, out);
+        Ok(())
+    }
+}
+
+impl Sketch for HyperLogLog {
+    const FAMILY: Family = Family::HyperLogLog;
+
     /// Heap bytes held by this sketch (for memory accounting).
-    pub fn heap_size(&self) -> usize {
+    fn heap_size(&self) -> usize {
         match &self.repr {
             Repr::Sparse(v) => v.capacity() * 4,
             Repr::Dense(r) => r.len(),
         }
     }
 
-    /// Serializes into the Hazy envelope (see `docs/FORMAT.md`).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.write_to(&mut out);
-        out
-    }
-
     /// Appends the serialized state to `out`.
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    fn write_to(&self, out: &mut Vec<u8>) {
         let this = self.canonical();
         let this = this.as_ref();
         out.reserve(this.serialized_len());
@@ -416,21 +428,8 @@ impl HyperLogLog {
         });
     }
 
-    /// Bytes of the serialized body (the envelope adds [`envelope::OVERHEAD`] + 1).
-    fn serialized_body_len(&self) -> usize {
-        9 + match &self.canonical().repr {
-            Repr::Sparse(e) => 4 + 4 * e.len(),
-            Repr::Dense(r) => (r.len() * BITS_PER_REGISTER).div_ceil(8),
-        }
-    }
-
-    /// Bytes of the serialized state.
-    pub fn serialized_len(&self) -> usize {
-        envelope::OVERHEAD + 1 + self.serialized_body_len()
-    }
-
     /// Decodes a state written by [`Self::to_bytes`], validating every field.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let view = StateView::parse(bytes)?;
         let mut sketch = HyperLogLog::new(view.precision)?;
         sketch.items = view.items;
@@ -447,9 +446,24 @@ impl HyperLogLog {
         Ok(sketch)
     }
 
+    /// Merges `other` in; when precisions differ, the result has the smaller one.
+    fn merge(&mut self, other: &HyperLogLog) -> Result<()> {
+        self.compact();
+        let other = other.canonical();
+        if other.precision < self.precision {
+            *self = self.folded(other.precision);
+        }
+        if other.precision > self.precision {
+            self.merge_same_precision(&other.folded(self.precision));
+        } else {
+            self.merge_same_precision(&other);
+        }
+        Ok(())
+    }
+
     /// Merges a serialized state in without building it first: what a `GROUP BY` merge does
     /// for every partial state, so a small sparse state costs no allocation.
-    pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+    fn merge_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         let view = StateView::parse(bytes)?;
         if view.precision < self.precision {
             *self = self.folded(view.precision);
@@ -494,27 +508,25 @@ impl HyperLogLog {
                     .for_each(|(x, &y)| *x = (*x).max(y));
             }
             _ => {
-                let other = HyperLogLog::from_bytes(bytes)?;
-                self.merge(&other);
-                return Ok(());
+                return self.merge(&HyperLogLog::from_bytes(bytes)?);
             }
         }
         self.items = self.items.saturating_add(view.items);
         Ok(())
     }
 
-    /// Writes the state of a sketch holding the single hash `hash`, without building it:
-    /// the per-row state of skipped partial aggregation.
-    pub fn write_singleton(precision: u8, hash: u64, out: &mut Vec<u8>) -> Result<()> {
-        check_precision(precision)?;
-        let (index, rank) = index_and_rank(hash, SPARSE_PRECISION);
-        let mut body = [0u8; 17];
-        body[0] = MODE_SPARSE;
-        body[1..9].copy_from_slice(&1u64.to_le_bytes());
-        body[9..13].copy_from_slice(&1u32.to_le_bytes());
-        body[13..17].copy_from_slice(&entry(index, rank).to_le_bytes());
-        envelope::encode_into(Family::HyperLogLog, &[precision], &body, out);
-        Ok(())
+    fn describe(&self) -> Description {
+        Description {
+            parameters: format!("p={}", self.precision()),
+            mode: if self.is_sparse() { "sparse" } else { "dense" }.to_string(),
+            items: self.items(),
+            details: format!(
+                "registers={}, estimate={:.0}, rse={:.2}%",
+                self.registers(),
+                self.estimate(),
+                self.relative_standard_error() * 100.0
+            ),
+        }
     }
 }
 
@@ -794,7 +806,7 @@ mod tests {
         let dense = s.clone();
         // The same registers, re-entered through a sparse sketch, give the same estimate.
         let mut rebuilt = HyperLogLog::new(10).unwrap();
-        rebuilt.merge(&dense);
+        rebuilt.merge(&dense).unwrap();
         assert_eq!(rebuilt.estimate(), dense.estimate());
         assert!(dense.serialized_len() <= envelope::OVERHEAD + 1 + 9 + 768);
     }
@@ -819,9 +831,9 @@ mod tests {
             let sb = sketch_of(p, b.clone());
             let union = sketch_of(p, a.start.min(b.start)..a.end.max(b.end));
             let mut ab = sa.clone();
-            ab.merge(&sb);
+            ab.merge(&sb).unwrap();
             let mut ba = sb.clone();
-            ba.merge(&sa);
+            ba.merge(&sa).unwrap();
             assert_eq!(ab.estimate(), union.estimate());
             assert_eq!(ab.estimate(), ba.estimate());
         }
@@ -835,12 +847,12 @@ mod tests {
             sketch_of(11, 4000..9000),
         );
         let mut left = a.clone();
-        left.merge(&b);
-        left.merge(&c);
+        left.merge(&b).unwrap();
+        left.merge(&c).unwrap();
         let mut bc = b.clone();
-        bc.merge(&c);
+        bc.merge(&c).unwrap();
         let mut right = a.clone();
-        right.merge(&bc);
+        right.merge(&bc).unwrap();
         assert_eq!(left.estimate(), right.estimate());
     }
 
@@ -851,7 +863,7 @@ mod tests {
             let coarse = sketch_of(11, 0..n);
             assert_eq!(fine.folded(11).estimate(), coarse.estimate(), "n={n}");
             let mut merged = sketch_of(11, 0..0);
-            merged.merge(&fine);
+            merged.merge(&fine).unwrap();
             assert_eq!(merged.precision(), 11);
             assert_eq!(merged.estimate(), coarse.estimate());
         }
@@ -874,7 +886,7 @@ mod tests {
             for (pb, rb) in shapes.iter().cloned() {
                 let mut expected = sketch_of(pa, ra.clone());
                 let other = sketch_of(pb, rb.clone());
-                expected.merge(&other);
+                expected.merge(&other).unwrap();
                 let mut got = sketch_of(pa, ra.clone());
                 got.merge_bytes(&other.to_bytes()).unwrap();
                 assert_eq!(

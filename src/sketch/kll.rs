@@ -47,6 +47,7 @@
 //! ordered at the ends: `-inf` is the minimum if present. `-0.0` is stored as `0.0`.
 //!
 //! ```
+//! use hazy::sketch::Sketch;
 //! use hazy::sketch::kll::Kll;
 //! let mut s = Kll::new(200).unwrap();
 //! for i in 0..100_000 {
@@ -67,6 +68,7 @@
 
 use super::envelope::{self, Family, Reader};
 use super::error::{Result, SketchError};
+use super::state::{Description, Sketch, show};
 
 /// Default `k`: 1.33% normalized rank error at 99% confidence.
 pub const DEFAULT_K: u16 = 200;
@@ -523,38 +525,6 @@ impl Kll {
         }
     }
 
-    /// Adds `other` in: afterwards this sketch answers for both streams. Sketches of different
-    /// `k` merge; the result has the smaller `k`.
-    pub fn merge(&mut self, other: &Kll) -> Result<()> {
-        if other.n == 0 {
-            return Ok(());
-        }
-        let n = self.n.checked_add(other.n).ok_or_else(|| {
-            SketchError::Incompatible("kll merge: the total count overflows u64".into())
-        })?;
-        self.n = n;
-        self.k = self.k.min(other.k);
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
-        if self.levels.len() < other.levels.len() {
-            self.levels.resize_with(other.levels.len(), Vec::new);
-        }
-        self.levels[0].extend_from_slice(&other.levels[0]);
-        for (mine, theirs) in self.levels.iter_mut().zip(&other.levels).skip(1) {
-            merge_sorted_into(mine, theirs);
-        }
-        self.retained += other.retained;
-        self.set_capacities();
-        while self.retained > self.capacity {
-            let before = self.retained;
-            self.compress_once();
-            if self.retained == before {
-                break; // unreachable: some level is over its capacity
-            }
-        }
-        Ok(())
-    }
-
     /// All retained items with their cumulative weights, sorted by value.
     fn sorted_view(&self) -> Vec<(f64, u64)> {
         let mut items: Vec<(f64, u64)> = Vec::with_capacity(self.retained);
@@ -630,25 +600,23 @@ impl Kll {
         Some((weight as f64 / self.n as f64).min(1.0))
     }
 
-    /// Heap bytes held (for memory accounting).
-    pub fn heap_size(&self) -> usize {
-        self.levels.capacity() * std::mem::size_of::<Vec<f64>>()
-            + self.levels.iter().map(|l| l.capacity() * 8).sum::<usize>()
-    }
-
     /// Serialized size in bytes.
     pub fn serialized_len(&self) -> usize {
         envelope::OVERHEAD + 2 + 25 + 4 * self.levels.len() + 8 * self.retained
     }
+}
 
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.serialized_len());
-        self.write_to(&mut out);
-        out
+impl Sketch for Kll {
+    const FAMILY: Family = Family::Kll;
+
+    /// Heap bytes held (for memory accounting).
+    fn heap_size(&self) -> usize {
+        self.levels.capacity() * std::mem::size_of::<Vec<f64>>()
+            + self.levels.iter().map(|l| l.capacity() * 8).sum::<usize>()
     }
 
     /// Appends the serialized state (see `docs/FORMAT.md`).
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    fn write_to(&self, out: &mut Vec<u8>) {
         envelope::encode_with(Family::Kll, &self.k.to_le_bytes(), out, |body| {
             body.reserve(25 + 4 * self.levels.len() + 8 * self.retained);
             body.extend_from_slice(&self.n.to_le_bytes());
@@ -667,7 +635,7 @@ impl Kll {
     }
 
     /// Decodes a state, validating every field.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let env = envelope::decode(bytes, Family::Kll)?;
         let mut params = Reader::new(env.params);
         let k = params.u16()?;
@@ -742,6 +710,59 @@ impl Kll {
         sketch.retained = retained;
         sketch.set_capacities();
         Ok(sketch)
+    }
+
+    /// Adds `other` in: afterwards this sketch answers for both streams. Sketches of different
+    /// `k` merge; the result has the smaller `k`.
+    fn merge(&mut self, other: &Kll) -> Result<()> {
+        if other.n == 0 {
+            return Ok(());
+        }
+        let n = self.n.checked_add(other.n).ok_or_else(|| {
+            SketchError::Incompatible("kll merge: the total count overflows u64".into())
+        })?;
+        self.n = n;
+        self.k = self.k.min(other.k);
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        if self.levels.len() < other.levels.len() {
+            self.levels.resize_with(other.levels.len(), Vec::new);
+        }
+        self.levels[0].extend_from_slice(&other.levels[0]);
+        for (mine, theirs) in self.levels.iter_mut().zip(&other.levels).skip(1) {
+            merge_sorted_into(mine, theirs);
+        }
+        self.retained += other.retained;
+        self.set_capacities();
+        while self.retained > self.capacity {
+            let before = self.retained;
+            self.compress_once();
+            if self.retained == before {
+                break; // unreachable: some level is over its capacity
+            }
+        }
+        Ok(())
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.serialized_len());
+        self.write_to(&mut out);
+        out
+    }
+
+    fn describe(&self) -> Description {
+        Description {
+            parameters: format!("k={}", self.k()),
+            mode: "compactors".to_string(),
+            items: self.n(),
+            details: format!(
+                "retained={}, min={}, max={}, rank_error={:.2}%",
+                self.num_retained(),
+                show(self.min()),
+                show(self.max()),
+                self.normalized_rank_error() * 100.0
+            ),
+        }
     }
 }
 

@@ -62,6 +62,7 @@
 //! | 4 × 32 | 0.96 | 0.000 | 0.000 | 0.130 |
 //!
 //! ```
+//! use hazy::sketch::Sketch;
 //! use hazy::sketch::minhash::{MinHash, lsh_threshold};
 //! let mut a = MinHash::new(128).unwrap();
 //! let mut b = MinHash::new(128).unwrap();
@@ -80,6 +81,7 @@
 use super::envelope::{self, Family, Reader};
 use super::error::{Result, SketchError};
 use super::hash::CanonicalHash;
+use super::state::{Description, Sketch};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Signature length when none is given.
@@ -201,30 +203,6 @@ impl MinHash {
         Ok(())
     }
 
-    /// Adds `other` in: afterwards this is exactly the sketch of the union of both inputs.
-    pub fn merge(&mut self, other: &MinHash) -> Result<()> {
-        self.check_compatible(other.num_perm, "merged")?;
-        self.items = self.items.saturating_add(other.items);
-        self.bins
-            .iter_mut()
-            .zip(other.bins.iter())
-            .for_each(|(a, &b)| *a = (*a).min(b));
-        Ok(())
-    }
-
-    /// Merges a serialized sketch in without decoding it into a sketch first. The state is
-    /// validated completely before anything changes, so on error this sketch is untouched.
-    pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        let (num_perm, items, raw) = parse(bytes)?;
-        self.check_compatible(num_perm, "merged")?;
-        self.items = self.items.saturating_add(items);
-        self.bins
-            .iter_mut()
-            .zip(u32s(raw))
-            .for_each(|(a, b)| *a = (*a).min(b));
-        Ok(())
-    }
-
     /// Whether no value was inserted.
     pub fn is_empty(&self) -> bool {
         self.items == 0
@@ -328,20 +306,18 @@ impl MinHash {
             })
             .collect())
     }
+}
+
+impl Sketch for MinHash {
+    const FAMILY: Family = Family::MinHash;
 
     /// Heap bytes held (for memory accounting).
-    pub fn heap_size(&self) -> usize {
+    fn heap_size(&self) -> usize {
         self.bins.len() * 4
     }
 
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(envelope::OVERHEAD + 12 + self.bins.len() * 4);
-        self.write_to(&mut out);
-        out
-    }
-
     /// Appends the complete serialized state (see `docs/FORMAT.md`).
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    fn write_to(&self, out: &mut Vec<u8>) {
         envelope::encode_with(Family::MinHash, &self.num_perm.to_le_bytes(), out, |body| {
             body.reserve(8 + self.bins.len() * 4);
             body.extend_from_slice(&self.items.to_le_bytes());
@@ -352,13 +328,56 @@ impl MinHash {
     }
 
     /// Decodes a state, validating every field; never panics.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let (num_perm, items, raw) = parse(bytes)?;
         Ok(Self {
             num_perm,
             items,
             bins: u32s(raw).collect(),
         })
+    }
+
+    /// Adds `other` in: afterwards this is exactly the sketch of the union of both inputs.
+    fn merge(&mut self, other: &MinHash) -> Result<()> {
+        self.check_compatible(other.num_perm, "merged")?;
+        self.items = self.items.saturating_add(other.items);
+        self.bins
+            .iter_mut()
+            .zip(other.bins.iter())
+            .for_each(|(a, &b)| *a = (*a).min(b));
+        Ok(())
+    }
+
+    /// Merges a serialized sketch in without decoding it into a sketch first. The state is
+    /// validated completely before anything changes, so on error this sketch is untouched.
+    fn merge_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let (num_perm, items, raw) = parse(bytes)?;
+        self.check_compatible(num_perm, "merged")?;
+        self.items = self.items.saturating_add(items);
+        self.bins
+            .iter_mut()
+            .zip(u32s(raw))
+            .for_each(|(a, b)| *a = (*a).min(b));
+        Ok(())
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(envelope::OVERHEAD + 12 + self.bins.len() * 4);
+        self.write_to(&mut out);
+        out
+    }
+
+    fn describe(&self) -> Description {
+        Description {
+            parameters: format!("num_perm={}", self.num_perm()),
+            mode: "one-permutation".to_string(),
+            items: self.items(),
+            details: format!(
+                "filled_bins={}, jaccard_sd_at_0.5={:.4}",
+                self.filled_bins(),
+                (0.25 / self.num_perm() as f64).sqrt()
+            ),
+        }
     }
 }
 

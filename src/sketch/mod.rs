@@ -15,6 +15,7 @@ pub mod hll;
 pub mod info;
 pub mod kll;
 pub mod minhash;
+pub mod state;
 pub mod tdigest;
 #[cfg(test)]
 pub(crate) mod testdata;
@@ -25,3 +26,4 @@ pub use error::SketchError;
 pub use hash::CanonicalHash;
 pub use hll::HyperLogLog;
 pub use info::{SketchInfo, describe};
+pub use state::{Description, FamilyVisitor, Sketch, visit_family};

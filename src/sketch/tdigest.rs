@@ -45,6 +45,7 @@
 //! touches one returns it); `-0.0` is stored as `0.0`.
 //!
 //! ```
+//! use hazy::sketch::Sketch;
 //! use hazy::sketch::tdigest::TargetedDigest;
 //! let mut s = TargetedDigest::new(&[0.99], 200).unwrap();
 //! let values: Vec<f64> = (0..1_000_000u64).map(|i| ((i * 7_919) % 1_000_000) as f64).collect();
@@ -58,6 +59,7 @@
 use super::envelope::{self, Family, Reader};
 use super::error::{Result, SketchError};
 use super::kll::{self, Kll};
+use super::state::{Description, Sketch, show};
 use std::borrow::Cow;
 
 /// Values buffered before they are sorted into the centroids.
@@ -567,43 +569,6 @@ impl TargetedDigest {
         items
     }
 
-    /// Adds `other` in; the targets become the union of both.
-    pub fn merge(&mut self, other: &TargetedDigest) -> Result<()> {
-        let n = self.n.checked_add(other.n).ok_or_else(|| {
-            SketchError::Incompatible("tdigest merge: the total count overflows u64".into())
-        })?;
-        let mut union = self.targets.clone();
-        union.extend_from_slice(&other.targets);
-        self.targets = normalized_targets(&union).map_err(|_| {
-            SketchError::Incompatible(format!(
-                "tdigest merge: the targets of both sides together exceed {MAX_TARGETS}"
-            ))
-        })?;
-        self.resolution = self.resolution.min(other.resolution);
-        let single_values = other.weights.iter().all(|&w| w == 1);
-        if single_values && self.buffer.len() + other.means.len() + other.buffer.len() <= BUFFER {
-            // A few exact values (the states of small groups) join the buffer as if inserted:
-            // no compression, and they reach the guard at the next flush instead of through a
-            // merge of guards.
-            self.buffer
-                .extend(other.means.iter().map(|&m| kll::to_key(m + 0.0)));
-            self.buffer.extend_from_slice(&other.buffer);
-            self.n = n;
-            if self.buffer.len() >= BUFFER {
-                self.flush();
-            }
-            return Ok(());
-        }
-        self.flush();
-        let theirs = other.flushed();
-        self.guard.merge(&theirs.guard)?;
-        self.n = n;
-        self.min = self.min.min(theirs.min);
-        self.max = self.max.max(theirs.max);
-        self.absorb(theirs.means.len(), |j| (theirs.means[j], theirs.weights[j]));
-        Ok(())
-    }
-
     /// The digest's estimate at `q` in `(0, 1)` from sorted centroids (not empty).
     fn estimate(&self, means: &[f64], weights: &[u64], q: f64, (min, max): (f64, f64)) -> f64 {
         let rank = q * self.n as f64;
@@ -698,38 +663,6 @@ impl TargetedDigest {
         (Cow::Owned(guard), Cow::Owned(means), Cow::Owned(weights))
     }
 
-    /// Heap bytes held (for memory accounting).
-    pub fn heap_size(&self) -> usize {
-        self.means.capacity() * 8
-            + self.weights.capacity() * 8
-            + self.buffer.capacity() * 8
-            + self.targets.capacity() * 8
-            + self.guard.heap_size()
-    }
-
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.write_to(&mut out);
-        out
-    }
-
-    /// Appends the serialized state (see `docs/FORMAT.md`). A sketch that holds only buffered
-    /// values (a small group, or a row's state when partial aggregation is skipped) writes them
-    /// as single-value centroids, exact and without compression work; otherwise the buffer is
-    /// sorted in first.
-    pub fn write_to(&self, out: &mut Vec<u8>) {
-        if self.means.is_empty() {
-            let (guard, means, weights) = self.with_buffer_sorted_in();
-            let extremes = (
-                self.min().unwrap_or(self.min),
-                self.max().unwrap_or(self.max),
-            );
-            return self.write_parts(out, &guard, &means, &weights, extremes);
-        }
-        let s = self.flushed();
-        s.write_parts(out, &s.guard, &s.means, &s.weights, (s.min, s.max));
-    }
-
     fn write_parts(
         &self,
         out: &mut Vec<u8>,
@@ -756,9 +689,39 @@ impl TargetedDigest {
             guard.write_to(body);
         });
     }
+}
+
+impl Sketch for TargetedDigest {
+    const FAMILY: Family = Family::TDigest;
+
+    /// Heap bytes held (for memory accounting).
+    fn heap_size(&self) -> usize {
+        self.means.capacity() * 8
+            + self.weights.capacity() * 8
+            + self.buffer.capacity() * 8
+            + self.targets.capacity() * 8
+            + self.guard.heap_size()
+    }
+
+    /// Appends the serialized state (see `docs/FORMAT.md`). A sketch that holds only buffered
+    /// values (a small group, or a row's state when partial aggregation is skipped) writes them
+    /// as single-value centroids, exact and without compression work; otherwise the buffer is
+    /// sorted in first.
+    fn write_to(&self, out: &mut Vec<u8>) {
+        if self.means.is_empty() {
+            let (guard, means, weights) = self.with_buffer_sorted_in();
+            let extremes = (
+                self.min().unwrap_or(self.min),
+                self.max().unwrap_or(self.max),
+            );
+            return self.write_parts(out, &guard, &means, &weights, extremes);
+        }
+        let s = self.flushed();
+        s.write_parts(out, &s.guard, &s.means, &s.weights, (s.min, s.max));
+    }
 
     /// Decodes a state, validating every field.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let env = envelope::decode(bytes, Family::TDigest)?;
         let corrupt = |m: String| Err(SketchError::Corrupt(m));
         let mut params = Reader::new(env.params);
@@ -824,6 +787,64 @@ impl TargetedDigest {
             buffer: Vec::new(),
             guard,
         })
+    }
+
+    /// Adds `other` in; the targets become the union of both.
+    fn merge(&mut self, other: &TargetedDigest) -> Result<()> {
+        let n = self.n.checked_add(other.n).ok_or_else(|| {
+            SketchError::Incompatible("tdigest merge: the total count overflows u64".into())
+        })?;
+        let mut union = self.targets.clone();
+        union.extend_from_slice(&other.targets);
+        self.targets = normalized_targets(&union).map_err(|_| {
+            SketchError::Incompatible(format!(
+                "tdigest merge: the targets of both sides together exceed {MAX_TARGETS}"
+            ))
+        })?;
+        self.resolution = self.resolution.min(other.resolution);
+        let single_values = other.weights.iter().all(|&w| w == 1);
+        if single_values && self.buffer.len() + other.means.len() + other.buffer.len() <= BUFFER {
+            // A few exact values (the states of small groups) join the buffer as if inserted:
+            // no compression, and they reach the guard at the next flush instead of through a
+            // merge of guards.
+            self.buffer
+                .extend(other.means.iter().map(|&m| kll::to_key(m + 0.0)));
+            self.buffer.extend_from_slice(&other.buffer);
+            self.n = n;
+            if self.buffer.len() >= BUFFER {
+                self.flush();
+            }
+            return Ok(());
+        }
+        self.flush();
+        let theirs = other.flushed();
+        self.guard.merge(&theirs.guard)?;
+        self.n = n;
+        self.min = self.min.min(theirs.min);
+        self.max = self.max.max(theirs.max);
+        self.absorb(theirs.means.len(), |j| (theirs.means[j], theirs.weights[j]));
+        Ok(())
+    }
+
+    fn describe(&self) -> Description {
+        let targets: Vec<String> = self.targets().iter().map(|t| t.to_string()).collect();
+        Description {
+            parameters: format!(
+                "targets=[{}], resolution={}, k={}",
+                targets.join(", "),
+                self.resolution(),
+                self.k()
+            ),
+            mode: "targeted, kll-guarded".to_string(),
+            items: self.n(),
+            details: format!(
+                "centroids={}, min={}, max={}, guard_rank_error={:.2}%",
+                self.num_centroids(),
+                show(self.min()),
+                show(self.max()),
+                self.guard_rank_error() * 100.0
+            ),
+        }
     }
 }
 

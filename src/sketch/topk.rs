@@ -37,6 +37,7 @@
 //! deterministic for a given set of counters whatever the insertion order.
 //!
 //! ```
+//! use hazy::sketch::Sketch;
 //! use hazy::sketch::hash::hash_str;
 //! use hazy::sketch::topk::TopK;
 //! let mut s = TopK::new(64).unwrap();
@@ -58,6 +59,7 @@
 
 use super::envelope::{self, Family, Reader};
 use super::error::{Result, SketchError};
+use super::state::{Description, Sketch};
 
 /// Smallest supported capacity (number of counters).
 pub const MIN_CAPACITY: u32 = 8;
@@ -282,14 +284,6 @@ impl TopK {
         self.slots.is_empty()
     }
 
-    /// Approximate heap bytes held by this sketch (for memory accounting): an upper estimate,
-    /// as it counts inline item bytes twice.
-    pub fn heap_size(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self.index.capacity() * std::mem::size_of::<u64>()
-            + self.item_bytes
-    }
-
     /// Adds `weight` occurrences of an item, given its 64-bit canonical hash and its bytes.
     ///
     /// The hash identifies the item: the bytes are copied when its counter starts and are only
@@ -438,50 +432,6 @@ impl TopK {
         *counts.select_nth_unstable(mid).1
     }
 
-    /// Merges `other` in: the result summarizes both streams, with the bounds of the module
-    /// documentation. Sketches of different capacities do not merge.
-    pub fn merge(&mut self, other: &TopK) -> Result<()> {
-        if self.capacity != other.capacity {
-            return Err(SketchError::Incompatible(format!(
-                "topk capacity {} vs {}: only sketches of equal capacity merge",
-                self.capacity, other.capacity
-            )));
-        }
-        // Each side satisfies `count_s <= true_s <= count_s + offset_s` for every item; the
-        // sum of two such inequalities is the same inequality for the added counters with the
-        // added offsets. The purges below then keep it as they do after an insert, and the
-        // weight they remove keeps the offset within `2 * total / capacity` (see `purge`).
-        self.total = self.total.saturating_add(other.total);
-        self.offset = self.offset.saturating_add(other.offset);
-        self.slots.reserve_exact(other.slots.len());
-        for o in &other.slots {
-            match self.probe(o.hash) {
-                Probe::Found(i) => {
-                    let mine = &mut self.slots[i];
-                    mine.count = mine.count.saturating_add(o.count);
-                }
-                // Appended without an index entry: the hashes of `other` are distinct, so
-                // later lookups need only find the counters that were here before.
-                Probe::Vacant(_) => {
-                    self.slots.push(o.clone());
-                    self.item_bytes += o.item.len();
-                }
-            }
-        }
-        if self.slots.len() <= self.capacity as usize {
-            self.reindex(self.slots.len().max(self.index.len() / 2));
-        }
-        // One purge always suffices (it drops more than half of at most 2 * capacity
-        // counters); the loop states the invariant rather than relying on that. Each purge
-        // rebuilds the index.
-        while self.slots.len() > self.capacity as usize {
-            self.purge();
-        }
-        // Give back the room of the merged counters: at most one more than capacity is needed.
-        self.slots.shrink_to(self.capacity as usize + 1);
-        Ok(())
-    }
-
     /// The bounds on the true weight of the item with this hash.
     pub fn estimate(&self, hash: u64) -> Bounds {
         let count = match self.probe(hash) {
@@ -534,12 +484,17 @@ impl TopK {
             + self.slots.len() * ENTRY_HEADER_LEN
             + self.item_bytes
     }
+}
 
-    /// Serializes into the Hazy envelope (see `docs/FORMAT.md`).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.write_to(&mut out);
-        out
+impl Sketch for TopK {
+    const FAMILY: Family = Family::TopK;
+
+    /// Approximate heap bytes held by this sketch (for memory accounting): an upper estimate,
+    /// as it counts inline item bytes twice.
+    fn heap_size(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.index.capacity() * std::mem::size_of::<u64>()
+            + self.item_bytes
     }
 
     /// Appends the serialized state to `out`: entries sorted by hash, so equal sketches
@@ -547,7 +502,7 @@ impl TopK {
     ///
     /// # Panics
     /// If an item is 4 GiB or longer (the envelope cannot hold such a body anyway).
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    fn write_to(&self, out: &mut Vec<u8>) {
         let mut sorted: Vec<&Slot> = self.slots.iter().collect();
         sorted.sort_unstable_by_key(|s| s.hash);
         out.reserve(self.serialized_len());
@@ -567,7 +522,7 @@ impl TopK {
     }
 
     /// Decodes a state written by [`Self::to_bytes`], validating every field; never panics.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let env = envelope::decode(bytes, Family::TopK)?;
         let mut params = Reader::new(env.params);
         let capacity = params.u32()?;
@@ -627,6 +582,59 @@ impl TopK {
         sketch.total = total;
         sketch.offset = offset;
         Ok(sketch)
+    }
+
+    /// Merges `other` in: the result summarizes both streams, with the bounds of the module
+    /// documentation. Sketches of different capacities do not merge.
+    fn merge(&mut self, other: &TopK) -> Result<()> {
+        if self.capacity != other.capacity {
+            return Err(SketchError::Incompatible(format!(
+                "topk capacity {} vs {}: only sketches of equal capacity merge",
+                self.capacity, other.capacity
+            )));
+        }
+        // Each side satisfies `count_s <= true_s <= count_s + offset_s` for every item; the
+        // sum of two such inequalities is the same inequality for the added counters with the
+        // added offsets. The purges below then keep it as they do after an insert, and the
+        // weight they remove keeps the offset within `2 * total / capacity` (see `purge`).
+        self.total = self.total.saturating_add(other.total);
+        self.offset = self.offset.saturating_add(other.offset);
+        self.slots.reserve_exact(other.slots.len());
+        for o in &other.slots {
+            match self.probe(o.hash) {
+                Probe::Found(i) => {
+                    let mine = &mut self.slots[i];
+                    mine.count = mine.count.saturating_add(o.count);
+                }
+                // Appended without an index entry: the hashes of `other` are distinct, so
+                // later lookups need only find the counters that were here before.
+                Probe::Vacant(_) => {
+                    self.slots.push(o.clone());
+                    self.item_bytes += o.item.len();
+                }
+            }
+        }
+        if self.slots.len() <= self.capacity as usize {
+            self.reindex(self.slots.len().max(self.index.len() / 2));
+        }
+        // One purge always suffices (it drops more than half of at most 2 * capacity
+        // counters); the loop states the invariant rather than relying on that. Each purge
+        // rebuilds the index.
+        while self.slots.len() > self.capacity as usize {
+            self.purge();
+        }
+        // Give back the room of the merged counters: at most one more than capacity is needed.
+        self.slots.shrink_to(self.capacity as usize + 1);
+        Ok(())
+    }
+
+    fn describe(&self) -> Description {
+        Description {
+            parameters: format!("capacity={}", self.capacity()),
+            mode: "counters".to_string(),
+            items: self.total(),
+            details: format!("tracked={}, max_error={}", self.len(), self.offset()),
+        }
     }
 }
 

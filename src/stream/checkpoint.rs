@@ -19,6 +19,7 @@ use datafusion::common::{DataFusionError, Result};
 use serde::{Deserialize, Serialize};
 
 use super::runtime::{StreamStats, WindowedStream};
+use crate::sketch::Sketch;
 use crate::sketch::bloom::BloomFilter;
 
 /// The in-memory form of a checkpoint.

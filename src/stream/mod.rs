@@ -40,6 +40,7 @@ pub mod checkpoint;
 pub mod input;
 pub mod plan;
 mod runtime;
+pub mod source;
 pub mod window;
 
 pub use checkpoint::Checkpoint;

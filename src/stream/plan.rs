@@ -139,8 +139,8 @@ pub fn stream_session() -> SessionContext {
         .with_default_features()
         .with_optimizer_rules(rules)
         .build();
-    let ctx = SessionContext::new_with_state(state);
-    crate::register_all(&ctx);
+    let mut ctx = SessionContext::new_with_state(state);
+    crate::register_all(&mut ctx).expect("a new session accepts every function");
     ctx
 }
 

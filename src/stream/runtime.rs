@@ -13,6 +13,7 @@ use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
 use super::plan::{StreamPlans, check_time_column, plan, stream_session};
+use crate::sketch::Sketch;
 use crate::sketch::bloom::BloomFilter;
 
 /// Name of the column `first_seen` adds to the events table.

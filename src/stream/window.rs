@@ -41,7 +41,7 @@ pub fn rfc3339(ns: i64) -> String {
     let nanos = ns.rem_euclid(1_000_000_000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = crate::r#gen::civil_from_days(days);
+    let (y, m, d) = crate::generator::time::civil_from_days(days);
     let (hh, mm, ss) = (rem / 3600, (rem / 60) % 60, rem % 60);
     if nanos == 0 {
         format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")

@@ -1,14 +1,310 @@
-//! Argument handling shared by every function: literal parameters, state columns, errors.
+//! Arguments of every function: literal parameters described once ([`Param`]), state columns,
+//! row filters.
+//!
+//! A [`Param`] is the single description of a literal parameter: its name, type, range,
+//! default and doc sentence. The plan-time check (under `simplify`, so a bad literal fails
+//! while planning, also under EXPLAIN), the accumulator-time read (which also runs where
+//! `simplify` does not, as through the FFI of datafusion-python) and the `Documentation` text
+//! are all made from it, so they cannot drift apart. Both checks give the same message.
 
+use super::numbers::q_list;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, plan_datafusion_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, Expr};
 use datafusion::physical_expr::PhysicalExpr;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
+/// A literal parameter of a function.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: &'static str,
+    pub kind: ParamKind,
+    /// The value when the argument is absent; `None` makes the parameter required.
+    pub default: Option<Default>,
+    /// What the parameter does, after the generated "an integer literal from … (default …)".
+    pub doc: &'static str,
+}
+
+/// The type and range of a [`Param`].
+#[derive(Debug, Clone)]
+pub enum ParamKind {
+    /// An integer literal within the range.
+    Integer(RangeInclusive<i64>),
+    /// A numeric literal accepted by `valid`, described by `expected` ("in [0, 1]").
+    Number {
+        valid: fn(f64) -> bool,
+        expected: &'static str,
+    },
+    /// A list literal of quantiles in [0, 1], such as `[0.5, 0.99]`.
+    Quantiles,
+    /// A string literal, one of `choices` (case-insensitive).
+    Choice(&'static [&'static str]),
+}
+
+/// A parameter's default, written as a constant.
+#[derive(Debug, Clone, Copy)]
+pub enum Default {
+    Integer(i64),
+    Number(f64),
+    Choice(&'static str),
+}
+
+/// The value of a parameter, read and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    Integer(i64),
+    Number(f64),
+    Quantiles(Vec<f64>),
+    Choice(&'static str),
+}
+
+impl ParamValue {
+    /// The integer of an [`ParamKind::Integer`] parameter.
+    pub fn integer(&self) -> i64 {
+        match self {
+            Self::Integer(n) => *n,
+            other => unreachable!("an integer parameter read as {other:?}"),
+        }
+    }
+
+    /// The number of a [`ParamKind::Number`] (or integer) parameter.
+    pub fn number(&self) -> f64 {
+        match self {
+            Self::Number(x) => *x,
+            Self::Integer(n) => *n as f64,
+            other => unreachable!("a number parameter read as {other:?}"),
+        }
+    }
+
+    pub fn quantiles(&self) -> &[f64] {
+        match self {
+            Self::Quantiles(qs) => qs,
+            other => unreachable!("a quantile list read as {other:?}"),
+        }
+    }
+
+    pub fn choice(&self) -> &'static str {
+        match self {
+            Self::Choice(c) => c,
+            other => unreachable!("a choice read as {other:?}"),
+        }
+    }
+}
+
+/// `0 < x < 1`, the range of error rates and probabilities.
+pub fn open_unit(x: f64) -> bool {
+    x > 0.0 && x < 1.0
+}
+
+/// `0 <= x <= 1`, the range of quantile ranks.
+pub fn closed_unit(x: f64) -> bool {
+    (0.0..=1.0).contains(&x)
+}
+
+impl Param {
+    /// Plan-time check of the argument's type (in `return_type`).
+    pub fn check_type(&self, function: &str, dt: &DataType) -> Result<()> {
+        let ok = match &self.kind {
+            ParamKind::Integer(_) => dt.is_integer(),
+            ParamKind::Number { .. } => dt.is_numeric(),
+            ParamKind::Quantiles => match dt {
+                DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                    f.data_type().is_numeric() || f.data_type().is_null()
+                }
+                _ => false,
+            },
+            ParamKind::Choice(_) => {
+                matches!(
+                    dt,
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                )
+            }
+        };
+        if ok || dt.is_null() {
+            Ok(())
+        } else {
+            plan_err!(
+                "{function}: {} must be {}, got {dt}",
+                self.name,
+                self.what()
+            )
+        }
+    }
+
+    /// What the literal must be, for messages and docs ("an integer literal from 4 to 18").
+    fn what(&self) -> String {
+        match &self.kind {
+            ParamKind::Integer(r) => {
+                format!("an integer literal from {} to {}", r.start(), r.end())
+            }
+            ParamKind::Number { expected, .. } => format!("a numeric literal {expected}"),
+            ParamKind::Quantiles => "a list of quantiles in [0, 1] such as [0.5, 0.99]".to_string(),
+            ParamKind::Choice(choices) => format!("one of '{}'", choices.join("', '")),
+        }
+    }
+
+    /// Checks a literal value; `None` for NULL.
+    fn check_value(&self, function: &str, value: &ScalarValue) -> Result<ParamValue> {
+        let name = self.name;
+        if value.is_null() {
+            return plan_err!("{function}: {name} must not be NULL");
+        }
+        match &self.kind {
+            ParamKind::Integer(range) => {
+                let n = scalar_to_i64(value).ok_or_else(|| {
+                    plan_datafusion_err!(
+                        "{function}: {name} must be an integer literal, got {value}"
+                    )
+                })?;
+                if !range.contains(&n) {
+                    return plan_err!(
+                        "{function}: {name} must be between {} and {}, got {n}",
+                        range.start(),
+                        range.end()
+                    );
+                }
+                Ok(ParamValue::Integer(n))
+            }
+            ParamKind::Number { valid, expected } => {
+                let x = scalar_to_f64(value).ok_or_else(|| {
+                    plan_datafusion_err!(
+                        "{function}: {name} must be a numeric literal, got {value}"
+                    )
+                })?;
+                if !valid(x) {
+                    return plan_err!("{function}: {name} must be {expected}, got {x}");
+                }
+                Ok(ParamValue::Number(x))
+            }
+            ParamKind::Quantiles => match q_list(function, value)? {
+                Some(qs) => Ok(ParamValue::Quantiles(qs)),
+                None => plan_err!("{function}: {name} must not be NULL"),
+            },
+            ParamKind::Choice(choices) => {
+                let text = match value {
+                    ScalarValue::Utf8(Some(s))
+                    | ScalarValue::LargeUtf8(Some(s))
+                    | ScalarValue::Utf8View(Some(s)) => s,
+                    other => {
+                        return plan_err!(
+                            "{function}: {name} must be a string literal, got {other}"
+                        );
+                    }
+                };
+                choices
+                    .iter()
+                    .find(|c| c.eq_ignore_ascii_case(text))
+                    .map(|c| ParamValue::Choice(c))
+                    .ok_or_else(|| {
+                        plan_datafusion_err!(
+                            "{function}: {name} must be one of '{}', got '{text}'",
+                            choices.join("', '")
+                        )
+                    })
+            }
+        }
+    }
+
+    fn default_value(&self, function: &str) -> Result<ParamValue> {
+        match self.default {
+            Some(Default::Integer(n)) => Ok(ParamValue::Integer(n)),
+            Some(Default::Number(x)) => Ok(ParamValue::Number(x)),
+            Some(Default::Choice(c)) => Ok(ParamValue::Choice(c)),
+            None => plan_err!("{function}: {} is required", self.name),
+        }
+    }
+
+    /// Plan-time check of the argument as written: a literal is checked, a column refused,
+    /// other expressions (which constant folding may not have reached yet) left to
+    /// [`Self::read`]. Returns the value when it is known.
+    pub fn check_literal(&self, function: &str, arg: Option<&Expr>) -> Result<Option<ParamValue>> {
+        match arg {
+            None => self.default_value(function).map(Some),
+            Some(Expr::Literal(value, _)) => self.check_value(function, value).map(Some),
+            Some(Expr::Column(c)) => {
+                plan_err!(
+                    "{function}: {} must be a constant, got column {c}",
+                    self.name
+                )
+            }
+            Some(_) => Ok(None),
+        }
+    }
+
+    /// The parameter's value when the accumulator is made, from its physical expression
+    /// evaluated against an empty batch (so `14`, `CAST(14 AS TINYINT)` and `7 * 2` all
+    /// work; a column does not).
+    pub fn read(
+        &self,
+        function: &str,
+        exprs: &[Arc<dyn PhysicalExpr>],
+        index: usize,
+    ) -> Result<ParamValue> {
+        match constant_arg(function, self.name, exprs, index)? {
+            Some(value) => self.check_value(function, &value),
+            None => self.default_value(function),
+        }
+    }
+
+    /// The argument's documentation: what it must be, its default, what it does.
+    pub fn documentation(&self) -> String {
+        let what = self.what();
+        let head = match self.default {
+            None => capitalize(&what),
+            Some(d) => format!("Optional, {what} (default {})", show_default(d)),
+        };
+        format!("{head}. {}", self.doc)
+    }
+}
+
+fn show_default(d: Default) -> String {
+    match d {
+        Default::Integer(n) => n.to_string(),
+        Default::Number(x) => x.to_string(),
+        Default::Choice(c) => format!("'{c}'"),
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+/// Plan-time check of every parameter of a call whose parameters start at argument `first`;
+/// returns their values when all are literals (or absent), for checks of their combination.
+pub fn check_literals(
+    function: &str,
+    params: &[Param],
+    args: &[Expr],
+    first: usize,
+) -> Result<Option<Vec<ParamValue>>> {
+    let mut values = Vec::with_capacity(params.len());
+    for (i, param) in params.iter().enumerate() {
+        values.push(param.check_literal(function, args.get(first + i))?);
+    }
+    Ok(values.into_iter().collect())
+}
+
+/// Every parameter's value when the accumulator is made (see [`Param::read`]).
+pub fn read_params(
+    function: &str,
+    params: &[Param],
+    exprs: &[Arc<dyn PhysicalExpr>],
+    first: usize,
+) -> Result<Vec<ParamValue>> {
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| p.read(function, exprs, first + i))
+        .collect()
+}
+
 /// The value of a constant argument, read by evaluating its physical expression against an
-/// empty batch (so `14`, `CAST(14 AS TINYINT)` and `7 * 2` all work; a column does not).
+/// empty batch; `None` when the argument is absent.
 pub fn constant_arg(
     function: &str,
     name: &str,
@@ -26,108 +322,13 @@ pub fn constant_arg(
     }
 }
 
-/// An integer parameter within `range`, or `default` when absent.
-pub fn integer_arg(
-    function: &str,
-    name: &str,
-    exprs: &[Arc<dyn PhysicalExpr>],
-    index: usize,
-    range: std::ops::RangeInclusive<i64>,
-    default: i64,
-) -> Result<i64> {
-    match constant_arg(function, name, exprs, index)? {
-        Some(value) => integer_in_range(function, name, &value, range),
-        None => Ok(default),
-    }
-}
-
-fn integer_in_range(
-    function: &str,
-    name: &str,
-    value: &ScalarValue,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<i64> {
-    let n = scalar_to_i64(value).ok_or_else(|| {
-        plan_datafusion_err!("{function}: {name} must be an integer literal, got {value}")
-    })?;
-    if !range.contains(&n) {
-        return plan_err!(
-            "{function}: {name} must be between {} and {}, got {n}",
-            range.start(),
-            range.end()
-        );
-    }
-    Ok(n)
-}
-
-/// Logical-plan check of an integer parameter, so a bad literal fails while planning (also
-/// under EXPLAIN), before any data is read. Expressions that are neither literals nor columns
-/// are checked when the accumulator is created.
-pub fn check_integer_param(
-    function: &str,
-    name: &str,
-    arg: Option<&Expr>,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<()> {
-    match arg {
-        Some(Expr::Literal(value, _)) => integer_in_range(function, name, value, range).map(|_| ()),
-        Some(Expr::Column(c)) => plan_err!("{function}: {name} must be a constant, got column {c}"),
-        _ => Ok(()),
-    }
-}
-
-/// A float parameter accepted by `valid` (described by `expected`), or `default` when absent.
-pub fn float_arg(
-    function: &str,
-    name: &str,
-    exprs: &[Arc<dyn PhysicalExpr>],
-    index: usize,
-    expected: &str,
-    valid: fn(f64) -> bool,
-    default: f64,
-) -> Result<f64> {
-    match constant_arg(function, name, exprs, index)? {
-        Some(value) => float_in_range(function, name, &value, expected, valid),
-        None => Ok(default),
-    }
-}
-
-fn float_in_range(
-    function: &str,
-    name: &str,
-    value: &ScalarValue,
-    expected: &str,
-    valid: fn(f64) -> bool,
-) -> Result<f64> {
-    let x = match value {
-        ScalarValue::Float64(Some(x)) => *x,
-        ScalarValue::Float32(Some(x)) => *x as f64,
-        ScalarValue::Decimal128(Some(m), _, s) => *m as f64 / 10f64.powi(*s as i32),
-        other => match scalar_to_i64(other) {
-            Some(n) => n as f64,
-            None => return plan_err!("{function}: {name} must be a numeric literal, got {value}"),
-        },
-    };
-    if !valid(x) {
-        return plan_err!("{function}: {name} must be {expected}, got {x}");
-    }
-    Ok(x)
-}
-
-/// Logical-plan check of a float parameter (see [`check_integer_param`]).
-pub fn check_float_param(
-    function: &str,
-    name: &str,
-    arg: Option<&Expr>,
-    expected: &str,
-    valid: fn(f64) -> bool,
-) -> Result<()> {
-    match arg {
-        Some(Expr::Literal(value, _)) => {
-            float_in_range(function, name, value, expected, valid).map(|_| ())
-        }
-        Some(Expr::Column(c)) => plan_err!("{function}: {name} must be a constant, got column {c}"),
-        _ => Ok(()),
+fn scalar_to_f64(v: &ScalarValue) -> Option<f64> {
+    match v {
+        ScalarValue::Float64(Some(x)) => Some(*x),
+        ScalarValue::Float32(Some(x)) => Some(*x as f64),
+        ScalarValue::Float16(Some(x)) => Some(f64::from(*x)),
+        ScalarValue::Decimal128(Some(m), _, s) => Some(*m as f64 / 10f64.powi(*s as i32)),
+        other => scalar_to_i64(other).map(|n| n as f64),
     }
 }
 
@@ -174,19 +375,17 @@ pub fn check_arity(
     Ok(())
 }
 
-/// Calls `f(row, bytes)` for each non-null state (and each row passing the optional filter).
+/// Calls `f(row, bytes)` for each non-null state of `array`.
 pub fn for_each_state(
     function: &str,
     array: &dyn Array,
-    filter: Option<&BooleanArray>,
     mut f: impl FnMut(usize, &[u8]) -> Result<()>,
 ) -> Result<()> {
-    let keep = |i: usize| filter.is_none_or(|m| m.is_valid(i) && m.value(i));
     macro_rules! visit {
         ($a:expr) => {{
             let a = $a;
             for i in 0..a.len() {
-                if a.is_valid(i) && keep(i) {
+                if a.is_valid(i) {
                     f(i, a.value(i))?;
                 }
             }

@@ -1,34 +1,25 @@
-//! DDSketch functions: `dd_sketch`, `dd_merge` (aggregates) and `dd_quantile`.
+//! DDSketch functions: `dd_sketch`, `dd_merge` (aggregates) and `dd_quantile` (scalar).
 
-use super::args::{check_arity, check_float_param, check_integer_param, float_arg, integer_arg};
-use super::docs::doc;
-use super::family::{AggregateSpec, SketchAggregate, StateSketch, stored_like_its_methods};
-use super::numbers::check_number_input;
+use super::args::{Default, Param, ParamKind, ParamValue};
+use super::docs::{doc, doc_with_params};
+use super::family::{
+    AggregateSpec, Input, Magnitudes, Output, Rows, SketchAggregate, Sliding, StateSketch,
+    collect_numbers,
+};
 use super::numbers::check_numeric_q;
-use super::scalar::{per_state_and_q, state_scalar};
+use super::scalar::{ScalarSpec, StateScalar, per_state_and_q, state_and};
 use crate::sketch::dd::{
     DEFAULT_ALPHA, DEFAULT_MAX_BUCKETS, DdSketch, MAX_MAX_BUCKETS, MIN_MAX_BUCKETS,
 };
 use arrow::datatypes::DataType;
-use datafusion::common::{Result, exec_datafusion_err, plan_err};
-use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::common::{Result, exec_datafusion_err};
+use datafusion::logical_expr::Documentation;
 use std::sync::LazyLock;
-
-const SKETCH: &str = "dd_sketch";
-const MERGE: &str = "dd_merge";
-const ALPHA_RANGE: &str = "strictly between 0 and 1";
-const BUCKETS: std::ops::RangeInclusive<i64> = MIN_MAX_BUCKETS as i64..=MAX_MAX_BUCKETS as i64;
-
-fn alpha_ok(a: f64) -> bool {
-    DdSketch::new(a).is_ok()
-}
 
 impl StateSketch for DdSketch {
     /// The relative accuracy alpha and the bucket bound.
     type Params = (f64, u32);
-    type Input = f64;
+    type Input = Magnitudes;
 
     fn create((alpha, max_buckets): (f64, u32)) -> Self {
         DdSketch::with_max_buckets(alpha, max_buckets).expect("parameters checked when planning")
@@ -38,70 +29,54 @@ impl StateSketch for DdSketch {
         DdSketch::insert(self, v)
     }
 
-    fn insert_all(&mut self, values: &[f64]) {
-        DdSketch::insert_many(self, values)
+    fn insert_rows(&mut self, rows: &Rows<'_>) -> Result<()> {
+        self.insert_many(&collect_numbers::<Magnitudes>(rows)?);
+        Ok(())
     }
-
-    stored_like_its_methods!(DdSketch);
 }
 
-/// `dd_sketch(x [, alpha])`.
+static PARAMS: [Param; 2] = [
+    Param {
+        name: "alpha",
+        kind: ParamKind::Number {
+            valid: |a| DdSketch::new(a).is_ok(),
+            expected: "strictly between 0 and 1",
+        },
+        default: Some(Default::Number(DEFAULT_ALPHA)),
+        doc: "Relative accuracy.",
+    },
+    Param {
+        name: "max_buckets",
+        kind: ParamKind::Integer(MIN_MAX_BUCKETS as i64..=MAX_MAX_BUCKETS as i64),
+        default: Some(Default::Integer(DEFAULT_MAX_BUCKETS as i64)),
+        doc: "Bound on the buckets per sign; each bucket takes a few bytes.",
+    },
+];
+
+/// `dd_sketch(x [, alpha, max_buckets])`.
 pub fn sketch() -> SketchAggregate<DdSketch> {
     SketchAggregate::new(AggregateSpec {
-        name: SKETCH,
-        reads_states: false,
-        return_type: |_, args| {
-            check_arity(
-                SKETCH,
-                args,
-                1,
-                3,
-                "a numeric value, an optional alpha and max_buckets",
-            )?;
-            check_number_input(SKETCH, &args[0], false)?;
-            match args[1..].iter().find(|t| !t.is_numeric() && !t.is_null()) {
-                Some(t) => {
-                    plan_err!("{SKETCH}: alpha and max_buckets must be numeric literals, got {t}")
-                }
-                None => Ok(DataType::LargeBinary),
-            }
+        name: "dd_sketch",
+        input: Input::Values,
+        params: &PARAMS,
+        make_params: |_, values: &[ParamValue]| {
+            Ok((values[0].number(), values[1].integer() as u32))
         },
-        params: |args| {
-            let alpha = float_arg(
-                SKETCH,
-                "alpha",
-                args.exprs,
-                1,
-                ALPHA_RANGE,
-                alpha_ok,
-                DEFAULT_ALPHA,
-            )?;
-            let buckets = integer_arg(
-                SKETCH,
-                "max_buckets",
-                args.exprs,
-                2,
-                BUCKETS,
-                DEFAULT_MAX_BUCKETS as i64,
-            )?;
-            Ok((alpha, buckets as u32))
-        },
-        check_literals: |args| {
-            check_float_param(SKETCH, "alpha", args.get(1), ALPHA_RANGE, alpha_ok)?;
-            check_integer_param(SKETCH, "max_buckets", args.get(2), BUCKETS)
-        },
-        finish: None,
+        output: Output::State,
+        sliding: Sliding::TwoStack,
+        state_field: "sketch",
         documentation: || &SKETCH_DOC,
     })
 }
 
 /// `dd_merge(state)`.
 pub fn merge() -> SketchAggregate<DdSketch> {
-    SketchAggregate::merging(MERGE, || &MERGE_DOC)
+    SketchAggregate::merging("dd_merge", "sketch", Sliding::TwoStack, || &MERGE_DOC)
 }
 
 static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc(
+    doc_with_params(
+        "dd_sketch",
         "Builds a DDSketch of `x`: a mergeable binary state whose quantiles (dd_quantile) are \
          within relative error alpha of a true value at that rank, after any merges: with the \
          default alpha of 1%, a p99 latency of 250 ms comes back between 247.5 and 252.5. Made \
@@ -112,21 +87,11 @@ static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
          that the buckets nearest zero are collapsed into one, so the lowest quantiles lose \
          the guarantee while the high ones keep it (sketch_info then shows mode \
          'collapsed'). Also runs in moving window frames.",
-        "dd_sketch(x [, alpha [, max_buckets]])",
-        &[
-            (
-                "x",
-                "A numeric or duration column (durations as nanoseconds).",
-            ),
-            (
-                "alpha",
-                "Optional relative accuracy, a literal strictly between 0 and 1 (default 0.01).",
-            ),
-            (
-                "max_buckets",
-                "Optional bound on the buckets per sign, an integer literal from 16 to 1,048,576 (default 2,048); each bucket takes a few bytes.",
-            ),
-        ],
+        &[(
+            "x",
+            "A numeric or duration column (durations as nanoseconds).",
+        )],
+        &PARAMS,
         "```sql\nSELECT dd_quantile(dd_sketch(latency_ms), 0.99) AS p99 FROM requests;\n```",
     )
 });
@@ -142,29 +107,35 @@ static MERGE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     )
 });
 
-fn decode(function: &str, bytes: &[u8]) -> Result<DdSketch> {
-    DdSketch::from_bytes(bytes).map_err(|e| exec_datafusion_err!("{function}: {e}"))
+/// `dd_quantile(state, q)`.
+pub fn quantile() -> StateScalar {
+    StateScalar::new(ScalarSpec {
+        name: "dd_quantile",
+        return_type: |f, args| {
+            state_and(f, args, "a dd state and q", check_numeric_q)?;
+            Ok(DataType::Float64)
+        },
+        invoke: |f, args| {
+            per_state_and_q(f, args, |s: &DdSketch, q| {
+                s.quantile(q).map_err(|e| exec_datafusion_err!("{f}: {e}"))
+            })
+        },
+        documentation: || {
+            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+                doc(
+                    "The approximate quantile `q` of the values behind a DDSketch state, as \
+                     DOUBLE: within relative error alpha of the true value at rank \
+                     floor(q (n - 1)). NULL for a NULL or empty state; q outside [0, 1] is an \
+                     error.",
+                    "dd_quantile(state, q)",
+                    &[
+                        ("state", "A dd state."),
+                        ("q", "The quantile in [0, 1], a literal or a column."),
+                    ],
+                    "```sql\nSELECT w, dd_quantile(s, 0.99) AS p99 FROM per_minute ORDER BY w;\n```",
+                )
+            });
+            &DOC
+        },
+    })
 }
-
-state_scalar!(
-    DdQuantile,
-    "dd_quantile",
-    "a dd state and q",
-    DataType::Float64,
-    check_numeric_q,
-    |args| per_state_and_q("dd_quantile", args, decode, |s: &DdSketch, q| {
-        s.quantile(q)
-            .map_err(|e| exec_datafusion_err!("dd_quantile: {e}"))
-    }),
-    || doc(
-        "The approximate quantile `q` of the values behind a DDSketch state, as DOUBLE: within \
-         relative error alpha of the true value at rank floor(q (n - 1)). NULL for a NULL or \
-         empty state; q outside [0, 1] is an error.",
-        "dd_quantile(state, q)",
-        &[
-            ("state", "A dd state."),
-            ("q", "The quantile in [0, 1], a literal or a column."),
-        ],
-        "```sql\nSELECT w, dd_quantile(s, 0.99) AS p99 FROM per_minute ORDER BY w;\n```",
-    )
-);

@@ -1,5 +1,6 @@
 //! `Documentation` for every Hazy function, and the renderer of `docs/SQL.md`.
 
+use super::args::Param;
 use datafusion::logical_expr::{DocSection, Documentation};
 
 /// The documentation section of every Hazy function.
@@ -21,6 +22,48 @@ pub fn doc(
         builder = builder.with_argument(*name, *text);
     }
     builder.with_sql_example(example).build()
+}
+
+/// Builds the documentation of a function whose literal parameters are described by
+/// [`Param`]s: the syntax and the parameters' text come from them.
+pub fn doc_with_params(
+    name: &str,
+    description: &str,
+    columns: &[(&str, &str)],
+    params: &[Param],
+    example: &str,
+) -> Documentation {
+    let texts: Vec<String> = params.iter().map(Param::documentation).collect();
+    let mut arguments: Vec<(&str, &str)> = columns.to_vec();
+    arguments.extend(params.iter().zip(&texts).map(|(p, t)| (p.name, t.as_str())));
+    doc(
+        description,
+        &syntax(name, columns, params),
+        &arguments,
+        example,
+    )
+}
+
+/// `name(x, q [, k])`: required arguments, then the optional ones in brackets.
+fn syntax(name: &str, columns: &[(&str, &str)], params: &[Param]) -> String {
+    let mut required: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+    required.extend(
+        params
+            .iter()
+            .filter(|p| p.default.is_none())
+            .map(|p| p.name),
+    );
+    let optional: Vec<&str> = params
+        .iter()
+        .filter(|p| p.default.is_some())
+        .map(|p| p.name)
+        .collect();
+    let mut out = format!("{name}({}", required.join(", "));
+    if !optional.is_empty() {
+        out.push_str(&format!(" [, {}]", optional.join(", ")));
+    }
+    out.push(')');
+    out
 }
 
 /// Renders the Markdown reference of the given functions (name, kind, documentation).

@@ -1,18 +1,24 @@
-//! One generic aggregate for the families whose functions differ only in data: how a row feeds
-//! a sketch, which literal parameters a new sketch takes, and what the final value is.
+//! One generic aggregate for every sketch family: the families differ only in data.
 //!
-//! A family implements [`StateSketch`] for its sketch type and describes each SQL function with
-//! an [`AggregateSpec`]; [`SketchAggregate`] then provides the DataFusion side once: the native
-//! `GroupsAccumulator` (through [`SketchGroups`]), the single-group accumulator, plan-time
-//! parameter checks, and moving window frames through [`TwoStackMerge`], which works for any
-//! mergeable sketch, linear or not.
+//! A family implements [`StateSketch`] for its sketch type (how a row feeds it, what a new
+//! sketch is built from) and describes each SQL aggregate with an [`AggregateSpec`]: what the
+//! rows are (values, weighted values or states), its literal [`Param`]s, what the result is (a
+//! state or a computed value), how it slides in moving window frames. [`SketchAggregate`]
+//! then provides the DataFusion side once: argument checks and return type, the native
+//! `GroupsAccumulator` ([`SketchGroups`]), the single-group accumulator, moving frames
+//! ([`super::sliding`]), plan-time parameter checks and `Documentation`.
+//!
+//! Adding a family is an `impl StateSketch` and its specs; see docs/ARCHITECTURE.md.
 
-use super::args::check_state_type;
-use super::groups::{GroupSketch, SketchAccumulator, SketchGroups, states_array, update_any};
-use crate::sketch::SketchError;
+use super::args::{
+    Param, ParamValue, check_arity, check_literals, check_state_type, is_integer_type, read_params,
+};
+use super::groups::{SketchAccumulator, SketchGroups};
+use super::sliding::{RetractingAccumulator, TwoStackMerge};
+use crate::sketch::{Sketch, SketchError};
 use arrow::array::{ArrayRef, LargeBinaryBuilder};
 use arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{DataFusionError, Result, ScalarValue, exec_datafusion_err, internal_err};
+use datafusion::common::{DataFusionError, Result, ScalarValue, exec_datafusion_err, plan_err};
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
 };
@@ -23,119 +29,235 @@ use datafusion::logical_expr::{
 };
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
-use std::mem::size_of;
 use std::sync::Arc;
 
 /// A sketch as the generic aggregate sees it.
-pub trait StateSketch: Clone + Debug + Send + Sync + 'static {
+pub trait StateSketch: Sketch + Debug + Send + Sync + 'static {
     /// What a new sketch is built from (precision, size, …).
     type Params: Copy + Debug + Send + Sync + 'static;
-    /// What one input row contributes (a hash, a number).
+    /// How rows reach the sketch (hashes, numbers, weighted items, …).
     type Input: RowInput;
 
     fn create(params: Self::Params) -> Self;
-    fn insert(&mut self, input: Self::Input);
-    /// Adds many inputs to one sketch (families with a faster batch path override it).
-    fn insert_all(&mut self, inputs: &[Self::Input]) {
-        inputs.iter().for_each(|&i| self.insert(i));
+
+    fn insert(&mut self, item: <Self::Input as RowInput>::Item<'_>);
+
+    /// Adds the kept rows of a batch to this one sketch. Families with a faster batch path
+    /// (sorting a buffer once) override it.
+    fn insert_rows(&mut self, rows: &Rows<'_>) -> Result<()> {
+        rows.feed::<Self::Input>(|_, item| self.insert(item))
     }
-    fn heap_size(&self) -> usize;
-    fn write_to(&self, out: &mut Vec<u8>);
-    fn decode(bytes: &[u8]) -> Result<Self, SketchError>;
-    fn merge(&mut self, other: &Self) -> Result<(), SketchError>;
+
+    /// Writes the state to return or pass on; families that tidy up first (HyperLogLog folds
+    /// its pending values) override it.
+    fn write_state(&mut self, out: &mut Vec<u8>) {
+        self.write_to(out)
+    }
+
+    /// Writes the state of a sketch of one row, for skipped partial aggregation; families
+    /// that can write it without building the sketch override it.
+    fn write_single(
+        params: Self::Params,
+        item: <Self::Input as RowInput>::Item<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        let mut one = Self::create(params);
+        one.insert(item);
+        one.write_state(out)
+    }
 }
 
-/// Implements the storage half of [`StateSketch`] (heap size, serialization, merge) by the
-/// sketch's own methods of the same names, which every Hazy sketch has.
-macro_rules! stored_like_its_methods {
-    ($t:ty) => {
-        fn heap_size(&self) -> usize {
-            <$t>::heap_size(self)
-        }
+/// How the rows of a value argument reach a sketch: what each row gives it.
+pub trait RowInput: 'static {
+    /// What one row contributes.
+    type Item<'r>;
 
-        fn write_to(&self, out: &mut Vec<u8>) {
-            <$t>::write_to(self, out)
-        }
+    /// Plan-time check of the value argument's type.
+    fn check_type(function: &str, dt: &DataType) -> Result<()>;
 
-        fn decode(bytes: &[u8]) -> Result<Self, crate::sketch::SketchError> {
-            <$t>::from_bytes(bytes)
-        }
-
-        fn merge(&mut self, other: &Self) -> Result<(), crate::sketch::SketchError> {
-            <$t>::merge(self, other)
-        }
-    };
-}
-pub(crate) use stored_like_its_methods;
-
-/// What a row gives a sketch, read from the value argument.
-pub trait RowInput: Copy + 'static {
-    /// Calls `f(row, input)` for each kept non-null row of the value argument.
-    fn feed(
-        values: &[ArrayRef],
-        keep: &dyn Fn(usize) -> bool,
-        f: &mut dyn FnMut(usize, Self),
-    ) -> Result<()>;
+    /// Calls `f(row, item)` for each kept row with a value (and a weight, when weighted).
+    /// Generic over `f` so the per-row call inlines into the sketch update.
+    fn feed<F>(rows: &Rows<'_>, f: F) -> Result<()>
+    where
+        F: for<'r> FnMut(usize, Self::Item<'r>);
 }
 
-/// The canonical hash of any hashable value.
-impl RowInput for u64 {
-    fn feed(
-        values: &[ArrayRef],
-        keep: &dyn Fn(usize) -> bool,
-        f: &mut dyn FnMut(usize, u64),
-    ) -> Result<()> {
-        super::hashing::for_each_hash(values[0].as_ref(), |row, h| {
-            if keep(row) {
+/// The input rows of one batch as a family reads them: the value column, the weight column
+/// of weighted aggregates, and which rows to keep (FILTER and grouping).
+pub struct Rows<'a> {
+    pub function: &'static str,
+    pub values: &'a ArrayRef,
+    pub weights: Option<&'a ArrayRef>,
+    pub keep: &'a dyn Fn(usize) -> bool,
+}
+
+impl Rows<'_> {
+    pub fn feed<I: RowInput>(&self, f: impl for<'r> FnMut(usize, I::Item<'r>)) -> Result<()> {
+        I::feed(self, f)
+    }
+
+    /// Whether any kept row has a value: a quick look at validity, without reading values.
+    fn any_value(&self) -> bool {
+        let nulls = self.values.logical_nulls();
+        (0..self.values.len()).any(|r| nulls.as_ref().is_none_or(|n| n.is_valid(r)) && (self.keep)(r))
+    }
+}
+
+/// Rows as canonical hashes: every hashable type, equal values alike across types.
+#[derive(Debug)]
+pub struct Hashes;
+
+impl RowInput for Hashes {
+    type Item<'r> = u64;
+
+    fn check_type(function: &str, dt: &DataType) -> Result<()> {
+        super::hashing::check_hashable(function, dt)
+    }
+
+    fn feed<F: for<'r> FnMut(usize, u64)>(rows: &Rows<'_>, mut f: F) -> Result<()> {
+        super::hashing::for_each_hash(rows.values.as_ref(), |row, h| {
+            if (rows.keep)(row) {
                 f(row, h)
             }
         })
     }
 }
 
-/// A number, date, timestamp or duration as `f64` (see [`super::numbers`]).
-impl RowInput for f64 {
-    fn feed(
-        values: &[ArrayRef],
-        keep: &dyn Fn(usize) -> bool,
-        f: &mut dyn FnMut(usize, f64),
-    ) -> Result<()> {
-        super::numbers::for_each_number(values[0].as_ref(), keep, f)
+/// Rows as (hash, weight): weight 1, or the weight column's value in weighted aggregates.
+#[derive(Debug)]
+pub struct WeightedHashes;
+
+impl RowInput for WeightedHashes {
+    type Item<'r> = (u64, u64);
+
+    fn check_type(function: &str, dt: &DataType) -> Result<()> {
+        super::hashing::check_hashable(function, dt)
     }
+
+    fn feed<F: for<'r> FnMut(usize, (u64, u64))>(rows: &Rows<'_>, mut f: F) -> Result<()> {
+        super::hashing::for_each_weighted_hash(
+            rows.function,
+            rows.values.as_ref(),
+            rows.weights,
+            rows.keep,
+            |row, h, w| f(row, (h, w)),
+        )
+    }
+}
+
+/// Rows as numbers (`f64`): numeric, date, timestamp and duration columns.
+#[derive(Debug)]
+pub struct Numbers;
+
+impl RowInput for Numbers {
+    type Item<'r> = f64;
+
+    fn check_type(function: &str, dt: &DataType) -> Result<()> {
+        super::numbers::check_number_input(function, dt, true)
+    }
+
+    fn feed<F: for<'r> FnMut(usize, f64)>(rows: &Rows<'_>, f: F) -> Result<()> {
+        super::numbers::for_each_number(rows.values.as_ref(), rows.keep, f)
+    }
+}
+
+/// Rows as numbers whose relative error means something: no dates or timestamps.
+#[derive(Debug)]
+pub struct Magnitudes;
+
+impl RowInput for Magnitudes {
+    type Item<'r> = f64;
+
+    fn check_type(function: &str, dt: &DataType) -> Result<()> {
+        super::numbers::check_number_input(function, dt, false)
+    }
+
+    fn feed<F: for<'r> FnMut(usize, f64)>(rows: &Rows<'_>, f: F) -> Result<()> {
+        Numbers::feed(rows, f)
+    }
+}
+
+/// The kept numbers of a batch, for sketches that insert a sorted buffer at once.
+pub fn collect_numbers<I>(rows: &Rows<'_>) -> Result<Vec<f64>>
+where
+    I: for<'r> RowInput<Item<'r> = f64>,
+{
+    let mut out = Vec::with_capacity(rows.values.len());
+    rows.feed::<I>(|_, v| out.push(v))?;
+    Ok(out)
+}
+
+/// What the input rows of an aggregate are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Values of one column (the first argument).
+    Values,
+    /// Values and a non-negative integer weight per row (the first two arguments).
+    Weighted,
+    /// States made by the family's aggregates (the `_merge` aggregates).
+    States,
+}
+
+impl Input {
+    /// The arguments before the literal parameters.
+    fn columns(self) -> usize {
+        match self {
+            Input::Weighted => 2,
+            Input::Values | Input::States => 1,
+        }
+    }
+}
+
+/// What an aggregate returns.
+pub enum Output<S: StateSketch> {
+    /// The state.
+    State,
+    /// A value computed from the sketch at the end (`approx_*`).
+    Computed {
+        /// The result type, from the value argument's type.
+        return_type: fn(&DataType) -> DataType,
+        finish: MakeFinish<S>,
+        /// The result over no rows where it is not NULL (0 distinct values).
+        empty: Option<fn() -> ScalarValue>,
+    },
 }
 
 /// The final values of emitted groups, for aggregates that do not return states.
 pub type Finish<S> = Arc<dyn Fn(Vec<Option<S>>) -> Result<ArrayRef> + Send + Sync>;
 
-/// Builds the [`Finish`] of a one-shot aggregate from its arguments.
-pub type MakeFinish<S> = fn(&AccumulatorArgs) -> Result<Finish<S>>;
+/// Builds the [`Finish`] of a computed aggregate from its parameters.
+pub type MakeFinish<S> = fn(&FinishArgs<'_>) -> Result<Finish<S>>;
 
-/// How one sketch aggregate differs from the others: plain functions of its arguments.
+/// What a [`Finish`] is built from.
+pub struct FinishArgs<'a> {
+    pub function: &'static str,
+    pub params: &'a [ParamValue],
+    pub return_type: &'a DataType,
+}
+
+/// How an aggregate runs in moving window frames.
+#[derive(Clone, Copy)]
+pub enum Sliding<S> {
+    /// Two-stack sliding aggregation: any mergeable sketch, an amortized two merges per row.
+    TwoStack,
+    /// Subtracting the rows that leave (linear sketches): one addition and one subtraction.
+    Retract(fn(&mut S, &S) -> Result<(), SketchError>),
+}
+
+/// How one sketch aggregate differs from the others: plain data and functions.
 pub struct AggregateSpec<S: StateSketch> {
     pub name: &'static str,
-    /// True for `_merge` aggregates, whose input is states.
-    pub reads_states: bool,
-    /// Checks argument types (the function's name given for errors) and gives the result type.
-    pub return_type: fn(&str, &[DataType]) -> Result<DataType>,
-    /// Parameters of new sketches from the (constant) arguments; unused when reading states.
-    pub params: fn(&AccumulatorArgs) -> Result<S::Params>,
-    /// Plan-time check of literal parameters (also under EXPLAIN).
-    pub check_literals: fn(&[Expr]) -> Result<()>,
-    /// For one-shot aggregates: the final values from the sketches. `None`: return states.
-    pub finish: Option<MakeFinish<S>>,
+    pub input: Input,
+    /// Literal parameters, after the value (and weight) arguments.
+    pub params: &'static [Param],
+    /// The parameters of new sketches, from the parameters' values (which are checked one by
+    /// one already; this checks their combination).
+    pub make_params: fn(&str, &[ParamValue]) -> Result<S::Params>,
+    pub output: Output<S>,
+    pub sliding: Sliding<S>,
+    /// The state field's name suffix (states cross from partial to final aggregation in it).
+    pub state_field: &'static str,
     pub documentation: fn() -> &'static Documentation,
-}
-
-/// The `return_type` of `_merge` aggregates: one state argument, a state out.
-pub fn merge_return_type(function: &str, args: &[DataType]) -> Result<DataType> {
-    super::args::check_arity(function, args, 1, 1, "one argument (a sketch state)")?;
-    check_state_type(function, &args[0])?;
-    Ok(DataType::LargeBinary)
-}
-
-/// No literal parameters to check.
-pub fn no_literals(_: &[Expr]) -> Result<()> {
-    Ok(())
 }
 
 /// The SQL aggregate described by an [`AggregateSpec`].
@@ -153,30 +275,77 @@ impl<S: StateSketch> SketchAggregate<S> {
     }
 
     /// The family's `_merge` aggregate: states in, their union out.
-    pub fn merging(name: &'static str, documentation: fn() -> &'static Documentation) -> Self {
+    pub fn merging(
+        name: &'static str,
+        state_field: &'static str,
+        sliding: Sliding<S>,
+        documentation: fn() -> &'static Documentation,
+    ) -> Self {
         Self::new(AggregateSpec {
             name,
-            reads_states: true,
-            return_type: merge_return_type,
-            params: |_| internal_err!("a merge aggregate takes its states' parameters"),
-            check_literals: no_literals,
-            finish: None,
+            input: Input::States,
+            params: &[],
+            make_params: |f, _| plan_err!("{f}: a merge aggregate takes its states' parameters"),
+            output: Output::State,
+            sliding,
+            state_field,
             documentation,
         })
     }
 
+    /// What the accumulators need: the sketch parameters and the finish, read once.
     fn glue(&self, args: &AccumulatorArgs) -> Result<Glue<S>> {
-        let params = if self.spec.reads_states {
-            None
-        } else {
-            Some((self.spec.params)(args)?)
+        let spec = &self.spec;
+        let (params, finish) = match spec.input {
+            Input::States => (None, None),
+            input => {
+                let values = read_params(spec.name, spec.params, args.exprs, input.columns())?;
+                let finish = match &spec.output {
+                    Output::State => None,
+                    Output::Computed { finish, .. } => Some(finish(&FinishArgs {
+                        function: spec.name,
+                        params: &values,
+                        return_type: args.return_field.data_type(),
+                    })?),
+                };
+                (Some((spec.make_params)(spec.name, &values)?), finish)
+            }
         };
-        let finish = self.spec.finish.map(|f| f(args)).transpose()?;
         Ok(Glue {
-            function: self.spec.name,
+            function: spec.name,
+            weighted: spec.input == Input::Weighted,
             params,
             finish,
         })
+    }
+
+    /// "a value, a weight, q and an optional k": what the arguments are, for arity errors.
+    fn usage(&self) -> String {
+        let mut parts = vec!["a value".to_string()];
+        if self.spec.input == Input::Weighted {
+            parts.push("a weight".to_string());
+        }
+        let (required, optional): (Vec<&Param>, Vec<&Param>) =
+            self.spec.params.iter().partition(|p| p.default.is_none());
+        parts.extend(required.iter().map(|p| p.name.to_string()));
+        match optional.as_slice() {
+            [] => {}
+            [one] => parts.push(format!("an optional {}", one.name)),
+            many => {
+                let names: Vec<&str> = many.iter().map(|p| p.name).collect();
+                parts.push(format!("optional {}", join_and(&names)));
+            }
+        }
+        join_and(&parts.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+}
+
+/// "a, b and c".
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 
@@ -213,7 +382,37 @@ impl<S: StateSketch> AggregateUDFImpl for SketchAggregate<S> {
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        (self.spec.return_type)(self.spec.name, args)
+        let (f, spec) = (self.spec.name, &self.spec);
+        if spec.input == Input::States {
+            check_arity(f, args, 1, 1, "one argument (a sketch state)")?;
+            check_state_type(f, &args[0])?;
+            return Ok(DataType::LargeBinary);
+        }
+        let first = spec.input.columns();
+        let required = spec.params.iter().filter(|p| p.default.is_none()).count();
+        let max = first + spec.params.len();
+        check_arity(f, args, first + required, max, &self.usage())?;
+        S::Input::check_type(f, &args[0])?;
+        if spec.input == Input::Weighted && !is_integer_type(&args[1]) {
+            return plan_err!("{f}: weight must be an integer column, got {}", args[1]);
+        }
+        for (param, t) in spec.params.iter().zip(&args[first..]) {
+            param.check_type(f, t)?;
+        }
+        Ok(match &spec.output {
+            Output::State => DataType::LargeBinary,
+            Output::Computed { return_type, .. } => return_type(&args[0]),
+        })
+    }
+
+    /// Value aggregates that return a state always return one (the empty sketch over no
+    /// rows); merges of no states and most computed values are NULL.
+    fn is_nullable(&self) -> bool {
+        match (&self.spec.input, &self.spec.output) {
+            (Input::States, _) => true,
+            (_, Output::State) => false,
+            (_, Output::Computed { empty, .. }) => empty.is_none(),
+        }
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -221,8 +420,9 @@ impl<S: StateSketch> AggregateUDFImpl for SketchAggregate<S> {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        // LargeBinary: a batch of dense states easily passes the 2 GiB of i32 offsets.
         Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "sketch"),
+            format_state_name(args.name, self.spec.state_field),
             DataType::LargeBinary,
             true,
         ))])
@@ -240,13 +440,23 @@ impl<S: StateSketch> AggregateUDFImpl for SketchAggregate<S> {
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(TwoStackMerge::new(self.glue(&args)?)))
+        let glue = self.glue(&args)?;
+        Ok(match self.spec.sliding {
+            Sliding::TwoStack => Box::new(TwoStackMerge::new(glue)),
+            Sliding::Retract(retract) => Box::new(RetractingAccumulator::new(glue, retract)),
+        })
     }
 
     fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        let check = self.spec.check_literals;
+        if self.spec.input == Input::States {
+            return None;
+        }
+        let (name, params, first) = (self.spec.name, self.spec.params, self.spec.input.columns());
+        let make_params = self.spec.make_params;
         Some(Box::new(move |aggregate, _| {
-            check(&aggregate.params.args)?;
+            if let Some(values) = check_literals(name, params, &aggregate.params.args, first)? {
+                make_params(name, &values)?;
+            }
             Ok(Expr::AggregateFunction(aggregate))
         }))
     }
@@ -259,15 +469,25 @@ impl<S: StateSketch> AggregateUDFImpl for SketchAggregate<S> {
         ReversedUDAF::Identical
     }
 
+    fn default_value(&self, data_type: &DataType) -> Result<ScalarValue> {
+        match &self.spec.output {
+            Output::Computed {
+                empty: Some(empty), ..
+            } => Ok(empty()),
+            _ => ScalarValue::try_from(data_type),
+        }
+    }
+
     fn documentation(&self) -> Option<&Documentation> {
         Some((self.spec.documentation)())
     }
 }
 
-/// How a [`StateSketch`] plugs into the generic accumulators.
+/// How a [`StateSketch`] aggregate runs, as its accumulators see it.
 #[derive(Clone)]
 pub struct Glue<S: StateSketch> {
-    function: &'static str,
+    pub function: &'static str,
+    weighted: bool,
     /// Parameters of new sketches; `None` for `_merge`, which takes its states'.
     params: Option<S::Params>,
     finish: Option<Finish<S>>,
@@ -283,55 +503,27 @@ impl<S: StateSketch> Debug for Glue<S> {
 }
 
 impl<S: StateSketch> Glue<S> {
-    fn error(&self, e: SketchError) -> DataFusionError {
+    pub fn error(&self, e: SketchError) -> DataFusionError {
         exec_datafusion_err!("{}: {e}", self.function)
     }
 
-    fn new_sketch(&self) -> Option<S> {
-        self.params.map(S::create)
-    }
-
-    /// All rows into one sketch (no GROUP BY, or a batch of one group): one batch insert,
-    /// one heap measurement.
-    fn update_one(
-        &self,
-        slot: &mut Option<S>,
-        values: &[ArrayRef],
-        keep: &dyn Fn(usize) -> bool,
-        params: S::Params,
-    ) -> Result<isize> {
-        let before = slot.as_ref().map_or(0, S::heap_size);
-        let mut inputs = Vec::with_capacity(values[0].len());
-        S::Input::feed(values, keep, &mut |_, input| inputs.push(input))?;
-        if inputs.is_empty() {
-            return Ok(0);
-        }
-        let sketch = slot.get_or_insert_with(|| S::create(params));
-        sketch.insert_all(&inputs);
-        Ok(sketch.heap_size() as isize - before as isize)
-    }
-
-    fn merge_into(&self, into: &mut S, other: &S) -> Result<()> {
-        into.merge(other).map_err(|e| self.error(e))
-    }
-}
-
-impl<S: StateSketch> GroupSketch for Glue<S> {
-    type Sketch = S;
-
-    fn function(&self) -> &'static str {
-        self.function
-    }
-
-    fn reads_states(&self) -> bool {
+    /// Whether the input rows are states (the `_merge` aggregates) rather than values.
+    pub fn reads_states(&self) -> bool {
         self.params.is_none()
     }
 
-    fn heap_size(sketch: &S) -> usize {
-        sketch.heap_size()
+    /// The input rows of a batch of values.
+    pub fn rows<'a>(&self, values: &'a [ArrayRef], keep: &'a dyn Fn(usize) -> bool) -> Rows<'a> {
+        Rows {
+            function: self.function,
+            values: &values[0],
+            weights: self.weighted.then(|| &values[1]),
+            keep,
+        }
     }
 
-    fn update(
+    /// Adds the kept values to their groups' sketches; returns the change in heap bytes.
+    pub fn update(
         &self,
         sketches: &mut [Option<S>],
         values: &[ArrayRef],
@@ -339,34 +531,60 @@ impl<S: StateSketch> GroupSketch for Glue<S> {
         keep: &dyn Fn(usize) -> bool,
     ) -> Result<isize> {
         let Some(params) = self.params else {
-            return internal_err!("{}: values given to a state aggregate", self.function);
+            return Err(exec_datafusion_err!(
+                "{}: values given to a state aggregate",
+                self.function
+            ));
         };
+        let rows = self.rows(values, keep);
         if let Some(&group) = groups.first()
             && groups.iter().all(|&g| g == group)
         {
-            return self.update_one(&mut sketches[group], values, keep, params);
+            return self.update_one(&mut sketches[group], &rows, params);
         }
         let mut delta = 0isize;
-        S::Input::feed(values, keep, &mut |row, input| {
+        rows.feed::<S::Input>(|row, item| {
             let slot = &mut sketches[groups[row]];
             // A sketch created here counts from zero, so its initial allocation is accounted.
             let before = slot.as_ref().map_or(0, S::heap_size);
             let sketch = slot.get_or_insert_with(|| S::create(params));
-            sketch.insert(input);
+            sketch.insert(item);
             delta += sketch.heap_size() as isize - before as isize;
         })?;
         Ok(delta)
     }
 
-    fn merge_state(&self, slot: &mut Option<S>, bytes: &[u8]) -> Result<isize> {
-        let incoming = S::decode(bytes).map_err(|e| self.error(e))?;
+    /// All rows into one sketch (no GROUP BY, or a batch of one group): one batch insert,
+    /// one heap measurement. No sketch is made when no row is kept.
+    fn update_one(
+        &self,
+        slot: &mut Option<S>,
+        rows: &Rows<'_>,
+        params: S::Params,
+    ) -> Result<isize> {
+        if !rows.any_value() {
+            return Ok(0);
+        }
+        let before = slot.as_ref().map_or(0, S::heap_size);
+        let sketch = slot.get_or_insert_with(|| S::create(params));
+        sketch.insert_rows(rows)?;
+        Ok(sketch.heap_size() as isize - before as isize)
+    }
+
+    pub fn merge_into(&self, into: &mut S, other: &S) -> Result<()> {
+        into.merge(other).map_err(|e| self.error(e))
+    }
+
+    /// Merges one serialized state into a group; returns the change in heap bytes.
+    pub fn merge_state(&self, slot: &mut Option<S>, bytes: &[u8]) -> Result<isize> {
         Ok(match slot {
             Some(s) => {
                 let before = s.heap_size();
-                self.merge_into(s, &incoming)?;
+                s.merge_bytes(bytes).map_err(|e| self.error(e))?;
                 s.heap_size() as isize - before as isize
             }
             None => {
+                let incoming = S::from_bytes(bytes).map_err(|e| self.error(e))?;
                 let size = incoming.heap_size() as isize;
                 *slot = Some(incoming);
                 size
@@ -374,181 +592,92 @@ impl<S: StateSketch> GroupSketch for Glue<S> {
         })
     }
 
-    fn write_state(&self, sketch: Option<&mut S>, out: &mut Vec<u8>) -> bool {
-        match (sketch, self.new_sketch()) {
-            (Some(s), _) => s.write_to(out),
+    /// Appends the state of a group (`None`: the empty sketch of a value aggregate, or no
+    /// state at all for a merge); returns whether a state was written.
+    pub fn write_state(&self, sketch: Option<&mut S>, out: &mut Vec<u8>) -> bool {
+        match (sketch, self.params) {
+            (Some(s), _) => s.write_state(out),
             // A value aggregate over no rows gives the empty sketch, not NULL.
-            (None, Some(empty)) => empty.write_to(out),
+            (None, Some(params)) => S::create(params).write_state(out),
             (None, None) => return false,
         }
         true
     }
 
-    fn evaluate(&self, sketches: Vec<Option<S>>) -> Result<ArrayRef> {
+    /// The final values of emitted groups.
+    pub fn evaluate(&self, sketches: Vec<Option<S>>) -> Result<ArrayRef> {
         match &self.finish {
             Some(finish) => finish(sketches),
             None => Ok(states_array(self, sketches)),
         }
     }
 
-    fn convert_to_state(
+    /// One state per kept input value row (null for the others), for skipped partial
+    /// aggregation.
+    pub fn convert_to_state(
         &self,
         values: &[ArrayRef],
         keep: &dyn Fn(usize) -> bool,
     ) -> Result<ArrayRef> {
         let Some(params) = self.params else {
-            return internal_err!("{}: values given to a state aggregate", self.function);
+            return Err(exec_datafusion_err!(
+                "{}: values given to a state aggregate",
+                self.function
+            ));
         };
-        let rows = values[0].len();
-        let mut builder = LargeBinaryBuilder::with_capacity(rows, rows * 48);
+        let n = values[0].len();
+        let mut builder = LargeBinaryBuilder::with_capacity(n, n * 48);
         let (mut next_row, mut buf) = (0, Vec::with_capacity(64));
-        S::Input::feed(values, keep, &mut |row, input| {
+        self.rows(values, keep).feed::<S::Input>(|row, item| {
             (next_row..row).for_each(|_| builder.append_null());
-            let mut one = S::create(params);
-            one.insert(input);
             buf.clear();
-            one.write_to(&mut buf);
+            S::write_single(params, item, &mut buf);
             builder.append_value(&buf);
             next_row = row + 1;
         })?;
-        (next_row..rows).for_each(|_| builder.append_null());
+        (next_row..n).for_each(|_| builder.append_null());
         Ok(Arc::new(builder.finish()))
     }
 }
 
-/// Moving window frames for any mergeable sketch (two-stack sliding aggregation): rows enter a
-/// back stack with a running union; when rows leave and the front stack is empty, the back
-/// stack is flipped into suffix unions. Each row is merged O(1) times amortized, whatever the
-/// frame length, and no sketch needs to be subtractable.
-#[derive(Debug)]
-pub struct TwoStackMerge<S: StateSketch> {
-    glue: Glue<S>,
-    /// Rows that entered since the last flip, oldest first (`None`: a row without a value).
-    back: Vec<Option<S>>,
-    /// The union of `back`.
-    back_union: Option<S>,
-    /// Suffix unions of the older rows; the last element covers all of them.
-    front: Vec<Option<S>>,
-    /// Heap bytes of everything held, kept current so `size()` is O(1).
-    heap: usize,
+/// Serializes sketches into one `LargeBinary` array: a batch of dense states easily passes
+/// the 2 GiB that i32 offsets allow.
+pub fn states_array<S: StateSketch>(glue: &Glue<S>, sketches: Vec<Option<S>>) -> ArrayRef {
+    let mut builder = LargeBinaryBuilder::with_capacity(sketches.len(), sketches.len() * 64);
+    let mut buf = Vec::new();
+    for mut sketch in sketches {
+        buf.clear();
+        if glue.write_state(sketch.as_mut(), &mut buf) {
+            builder.append_value(&buf);
+        } else {
+            builder.append_null();
+        }
+    }
+    Arc::new(builder.finish())
 }
 
-impl<S: StateSketch> TwoStackMerge<S> {
-    pub fn new(glue: Glue<S>) -> Self {
-        Self {
-            glue,
-            back: Vec::new(),
-            back_union: None,
-            front: Vec::new(),
-            heap: 0,
+#[cfg(test)]
+impl<S: StateSketch> Glue<S> {
+    /// The glue of `aggregate` with the given sketch parameters, for unit tests of the
+    /// accumulators (computed results must not depend on parameter values).
+    pub fn for_test(aggregate: &SketchAggregate<S>, params: Option<S::Params>) -> Self {
+        let spec = &aggregate.spec;
+        let finish = match &spec.output {
+            Output::State => None,
+            Output::Computed { finish, .. } => Some(
+                finish(&FinishArgs {
+                    function: spec.name,
+                    params: &[],
+                    return_type: &DataType::Null,
+                })
+                .expect("a finish without parameters"),
+            ),
+        };
+        Glue {
+            function: spec.name,
+            weighted: spec.input == Input::Weighted,
+            params: params.filter(|_| spec.input != Input::States),
+            finish,
         }
-    }
-
-    fn heap_of(s: &Option<S>) -> usize {
-        s.as_ref().map_or(0, S::heap_size)
-    }
-
-    /// The union of two optional sketches (`None` when both are).
-    fn union(&self, a: Option<&S>, b: Option<&S>) -> Result<Option<S>> {
-        Ok(match (a, b) {
-            (Some(a), Some(b)) => {
-                let mut u = a.clone();
-                self.glue.merge_into(&mut u, b)?;
-                Some(u)
-            }
-            (Some(x), None) | (None, Some(x)) => Some(x.clone()),
-            (None, None) => None,
-        })
-    }
-
-    fn flip(&mut self) -> Result<()> {
-        self.heap -= Self::heap_of(&self.back_union);
-        self.back_union = None;
-        while let Some(row) = self.back.pop() {
-            self.heap -= Self::heap_of(&row);
-            let suffix = self.union(row.as_ref(), self.front.last().and_then(Option::as_ref))?;
-            self.heap += Self::heap_of(&suffix);
-            self.front.push(suffix);
-        }
-        Ok(())
-    }
-
-    fn push(&mut self, row: Option<S>) -> Result<()> {
-        if let Some(s) = &row {
-            self.heap -= Self::heap_of(&self.back_union);
-            match &mut self.back_union {
-                Some(u) => self.glue.merge_into(u, s)?,
-                None => self.back_union = Some(s.clone()),
-            }
-            self.heap += Self::heap_of(&self.back_union);
-        }
-        self.heap += Self::heap_of(&row);
-        self.back.push(row);
-        Ok(())
-    }
-
-    fn current(&self) -> Result<Option<S>> {
-        self.union(
-            self.front.last().and_then(Option::as_ref),
-            self.back_union.as_ref(),
-        )
-    }
-}
-
-impl<S: StateSketch> Accumulator for TwoStackMerge<S> {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        // Each row becomes its own "group", so values and states decode in one vectorized pass.
-        let rows = values.first().map_or(0, |v| v.len());
-        let mut per_row: Vec<Option<S>> = vec![None; rows];
-        let groups: Vec<usize> = (0..rows).collect();
-        update_any(&self.glue, &mut per_row, values, &groups, &|_| true)?;
-        per_row.into_iter().try_for_each(|row| self.push(row))
-    }
-
-    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        for _ in 0..values.first().map_or(0, |v| v.len()) {
-            if self.front.is_empty() {
-                self.flip()?;
-            }
-            match self.front.pop() {
-                Some(row) => self.heap -= Self::heap_of(&row),
-                None => {
-                    return internal_err!(
-                        "{}: retracting a row that never entered the frame",
-                        self.glue.function
-                    );
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn supports_retract_batch(&self) -> bool {
-        true
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let mut merged = None;
-        super::args::for_each_state(self.glue.function, states[0].as_ref(), None, |_, b| {
-            self.glue.merge_state(&mut merged, b).map(|_| ())
-        })?;
-        self.push(merged)
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let mut buf = Vec::new();
-        let written = self.glue.write_state(self.current()?.as_mut(), &mut buf);
-        Ok(vec![ScalarValue::LargeBinary(written.then_some(buf))])
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let out = self.glue.evaluate(vec![self.current()?])?;
-        ScalarValue::try_from_array(&out, 0)
-    }
-
-    fn size(&self) -> usize {
-        size_of::<Self>()
-            + (self.back.capacity() + self.front.capacity()) * size_of::<Option<S>>()
-            + self.heap
     }
 }

@@ -1,4 +1,8 @@
 //! The DataFusion layer: one aggregate or scalar UDF per SQL function, and [`register_all`].
+//!
+//! Every aggregate is a [`family::SketchAggregate`] described by data (an `AggregateSpec`),
+//! every scalar a [`scalar::StateScalar`] described by a `ScalarSpec`; docs/ARCHITECTURE.md
+//! says how to add a family.
 
 pub mod args;
 pub mod bloom;
@@ -9,88 +13,90 @@ pub mod family;
 pub mod groups;
 pub mod hashing;
 pub mod hll;
-pub mod hll_scalar;
 pub mod kll;
 pub mod minhash;
 pub mod numbers;
+pub mod quantile;
 pub mod scalar;
 pub mod sketch_info;
+pub mod sliding;
 pub mod topk;
 
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
-use datafusion::prelude::SessionContext;
+use datafusion::common::Result;
+use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
+use std::sync::Arc;
 
-/// Every Hazy aggregate function.
+/// Every Hazy aggregate function, in reference order.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
     vec![
-        AggregateUDF::from(hll::HllAggregate::sketch()),
-        AggregateUDF::from(hll::HllAggregate::merge()),
-        AggregateUDF::from(hll::HllAggregate::count_distinct()),
-        AggregateUDF::from(cms::CmsAggregate::sketch()),
-        AggregateUDF::from(cms::CmsAggregate::weighted()),
-        AggregateUDF::from(cms::CmsAggregate::merge()),
-        AggregateUDF::from(topk::TopKAggregate::sketch()),
-        AggregateUDF::from(topk::TopKAggregate::merge()),
-        AggregateUDF::from(topk::TopKAggregate::approx()),
-        AggregateUDF::from(topk::TopKAggregate::approx_weighted()),
+        AggregateUDF::from(hll::sketch()),
+        AggregateUDF::from(hll::merge()),
+        AggregateUDF::from(hll::count_distinct()),
+        AggregateUDF::from(cms::sketch()),
+        AggregateUDF::from(cms::weighted()),
+        AggregateUDF::from(cms::merge()),
+        AggregateUDF::from(topk::sketch()),
+        AggregateUDF::from(topk::merge()),
+        AggregateUDF::from(topk::approx()),
+        AggregateUDF::from(topk::approx_weighted()),
         AggregateUDF::from(bloom::sketch()),
         AggregateUDF::from(bloom::merge()),
         AggregateUDF::from(minhash::sketch()),
         AggregateUDF::from(minhash::merge()),
         AggregateUDF::from(kll::sketch()),
         AggregateUDF::from(kll::merge()),
-        AggregateUDF::from(kll::approx()),
-        AggregateUDF::from(kll::approx_many()),
+        AggregateUDF::from(quantile::approx()),
+        AggregateUDF::from(quantile::approx_many()),
         AggregateUDF::from(dd::sketch()),
         AggregateUDF::from(dd::merge()),
     ]
 }
 
-/// Every Hazy scalar function.
+/// Every Hazy scalar function, in reference order.
 pub fn scalar_functions() -> Vec<ScalarUDF> {
-    vec![
-        ScalarUDF::from(hll_scalar::HllEstimate::default()),
-        ScalarUDF::from(hll_scalar::HllUnion::default()),
-        ScalarUDF::from(cms::CmsEstimate::default()),
-        ScalarUDF::from(cms::CmsTotal::default()),
-        ScalarUDF::from(topk::TopKItems::default()),
-        ScalarUDF::from(bloom::BloomContains::default()),
-        ScalarUDF::from(minhash::MinHashJaccard::default()),
-        ScalarUDF::from(minhash::MinHashLshBands::default()),
-        ScalarUDF::from(kll::KllQuantile::default()),
-        ScalarUDF::from(kll::KllQuantiles::default()),
-        ScalarUDF::from(kll::KllRank::default()),
-        ScalarUDF::from(dd::DdQuantile::default()),
-        ScalarUDF::from(sketch_info::SketchInfoUdf::default()),
+    [
+        hll::estimate(),
+        hll::union(),
+        cms::estimate(),
+        cms::total(),
+        topk::items(),
+        bloom::contains(),
+        minhash::jaccard(),
+        minhash::lsh_bands(),
+        kll::quantile(),
+        kll::quantiles(),
+        kll::rank(),
+        dd::quantile(),
+        sketch_info::sketch_info(),
     ]
+    .into_iter()
+    .map(ScalarUDF::from)
+    .collect()
 }
 
-/// Registers every Hazy function with `ctx`.
-pub fn register_all(ctx: &SessionContext) {
+/// Registers every Hazy function with `registry` (a `SessionContext`, a `SessionState`, …).
+pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
     for f in aggregate_functions() {
-        ctx.register_udaf(f);
+        registry.register_udaf(Arc::new(f))?;
     }
     for f in scalar_functions() {
-        ctx.register_udf(f);
+        registry.register_udf(Arc::new(f))?;
     }
+    Ok(())
 }
 
 /// Name, kind and documentation of every function, in reference order.
-pub fn documented_functions() -> Vec<(
-    String,
-    &'static str,
-    datafusion::logical_expr::Documentation,
-)> {
-    let mut out = Vec::new();
-    for f in aggregate_functions() {
-        if let Some(d) = f.documentation() {
-            out.push((f.name().to_string(), "aggregate", d.clone()));
-        }
-    }
-    for f in scalar_functions() {
-        if let Some(d) = f.documentation() {
-            out.push((f.name().to_string(), "scalar", d.clone()));
-        }
-    }
-    out
+pub fn documented_functions() -> Vec<(String, &'static str, Documentation)> {
+    let aggregates = aggregate_functions().into_iter().filter_map(|f| {
+        Some((
+            f.name().to_string(),
+            "aggregate",
+            f.documentation()?.clone(),
+        ))
+    });
+    let scalars = scalar_functions()
+        .into_iter()
+        .filter_map(|f| Some((f.name().to_string(), "scalar", f.documentation()?.clone())));
+    aggregates.chain(scalars).collect()
 }

@@ -1,11 +1,104 @@
-//! Plumbing shared by the scalar functions over sketch states.
+//! The scalar functions over sketch states: one generic [`StateScalar`] described by a
+//! [`ScalarSpec`], and the plumbing they share (reading states row by row, probing a sketch
+//! with hashed items, decoding a constant state once).
 
 use super::args::{check_arity, check_state_type};
 use super::numbers::check_q;
+use crate::sketch::Sketch;
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+use std::hash::{Hash, Hasher};
+
+/// How one scalar function differs from the others.
+pub struct ScalarSpec {
+    pub name: &'static str,
+    /// Checks the argument types (the function's name given for errors), gives the result type.
+    pub return_type: fn(&str, &[DataType]) -> Result<DataType>,
+    pub invoke: fn(&str, &ScalarFunctionArgs) -> Result<ColumnarValue>,
+    pub documentation: fn() -> &'static Documentation,
+}
+
+/// The SQL scalar function described by a [`ScalarSpec`].
+pub struct StateScalar {
+    spec: ScalarSpec,
+    signature: Signature,
+}
+
+impl StateScalar {
+    pub fn new(spec: ScalarSpec) -> Self {
+        Self {
+            spec,
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+impl std::fmt::Debug for StateScalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateScalar")
+            .field("name", &self.spec.name)
+            .finish()
+    }
+}
+
+/// Functions are identified by name: the spec is fixed per name.
+impl PartialEq for StateScalar {
+    fn eq(&self, other: &Self) -> bool {
+        self.spec.name == other.spec.name
+    }
+}
+
+impl Eq for StateScalar {}
+
+impl Hash for StateScalar {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.spec.name.hash(state)
+    }
+}
+
+impl ScalarUDFImpl for StateScalar {
+    fn name(&self) -> &str {
+        self.spec.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        (self.spec.return_type)(self.spec.name, args)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        (self.spec.invoke)(self.spec.name, &args)
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some((self.spec.documentation)())
+    }
+}
+
+/// Decodes a state for `function`, whose name the error carries.
+pub fn decode<S: Sketch>(function: &str, bytes: &[u8]) -> Result<S> {
+    S::from_bytes(bytes).map_err(|e| exec_datafusion_err!("{function}: {e}"))
+}
+
+/// The `return_type` of a function of a state and one more argument, whose type `check`
+/// checks.
+pub fn state_and(
+    function: &str,
+    args: &[DataType],
+    usage: &str,
+    check: impl Fn(&str, &DataType) -> Result<()>,
+) -> Result<()> {
+    check_arity(function, args, 2, 2, usage)?;
+    check_state_type(function, &args[0])?;
+    check(function, &args[1])
+}
 
 /// Plan-time check that every argument of `function` is a state.
 pub fn check_state_args(
@@ -71,13 +164,12 @@ pub fn map_rows(
 /// both non-null (`None` otherwise). A constant state, the common case of one sketch probed
 /// with many items, is decoded once. Returns the values and whether every argument was a
 /// scalar (then there is one value, and the result should be a scalar).
-pub fn probe_hashes<S: Send + Sync + 'static, T>(
+pub fn probe_hashes<S: Sketch + Send + Sync + 'static, T>(
     function: &str,
     args: &ScalarFunctionArgs,
-    decode: impl Fn(&[u8]) -> Result<S, crate::sketch::SketchError>,
     probe: impl Fn(&S, u64) -> T,
 ) -> Result<(Vec<Option<T>>, bool)> {
-    let decode = |bytes: &[u8]| decode(bytes).map_err(|e| exec_datafusion_err!("{function}: {e}"));
+    let decode = |bytes: &[u8]| decode::<S>(function, bytes);
     let all_scalar = args
         .args
         .iter()
@@ -162,59 +254,10 @@ fn decode_constant<S: Send + Sync + 'static>(
     Ok(sketch)
 }
 
-/// A scalar function of a state and one more argument: `$check` checks the second argument's
-/// type at plan time, `$invoke` evaluates, `$doc` documents.
-macro_rules! state_scalar {
-    ($name:ident, $sql:literal, $usage:literal, $ret:expr, $check:expr, $invoke:expr, $doc:expr) => {
-        #[derive(Debug, PartialEq, Eq, Hash)]
-        pub struct $name {
-            signature: Signature,
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self {
-                    signature: Signature::any(2, Volatility::Immutable),
-                }
-            }
-        }
-
-        impl ScalarUDFImpl for $name {
-            fn name(&self) -> &str {
-                $sql
-            }
-
-            fn signature(&self) -> &Signature {
-                &self.signature
-            }
-
-            fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-                $crate::udf::args::check_arity($sql, args, 2, 2, $usage)?;
-                $crate::udf::args::check_state_type($sql, &args[0])?;
-                let check: fn(&str, &DataType) -> Result<()> = $check;
-                check($sql, &args[1])?;
-                Ok($ret)
-            }
-
-            fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-                let invoke: fn(&ScalarFunctionArgs) -> Result<ColumnarValue> = $invoke;
-                invoke(&args)
-            }
-
-            fn documentation(&self) -> Option<&Documentation> {
-                static DOC: LazyLock<Documentation> = LazyLock::new($doc);
-                Some(&DOC)
-            }
-        }
-    };
-}
-pub(crate) use state_scalar;
-
 /// Rows of a `(state, q)` call: `value(sketch, q)` where both are present.
-pub fn per_state_and_q<S>(
+pub fn per_state_and_q<S: Sketch>(
     function: &str,
     args: &ScalarFunctionArgs,
-    decode: fn(&str, &[u8]) -> Result<S>,
     value: impl Fn(&S, f64) -> Result<Option<f64>>,
 ) -> Result<ColumnarValue> {
     let mut qs: Option<Vec<Option<f64>>> = None;
@@ -228,6 +271,9 @@ pub fn per_state_and_q<S>(
             return Ok(ScalarValue::Float64(None));
         };
         let q = check_q(function, q)?;
-        Ok(ScalarValue::Float64(value(&decode(function, bytes)?, q)?))
+        Ok(ScalarValue::Float64(value(
+            &decode::<S>(function, bytes)?,
+            q,
+        )?))
     })
 }

@@ -1,28 +1,12 @@
 //! `sketch_info(state)`: describes any Hazy state.
 
 use super::docs::doc;
-use super::scalar::{check_state_args, map_rows, state_at};
+use super::scalar::{ScalarSpec, StateScalar, check_state_args, map_rows, state_at};
 use crate::sketch::describe;
 use arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
-use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs};
 use std::sync::{Arc, LazyLock};
-
-/// `sketch_info(state)` → struct {family, version, parameters, mode, bytes, items, details}.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct SketchInfoUdf {
-    signature: Signature,
-}
-
-impl Default for SketchInfoUdf {
-    fn default() -> Self {
-        Self {
-            signature: Signature::any(1, Volatility::Immutable),
-        }
-    }
-}
 
 fn info_fields() -> Fields {
     Fields::from(vec![
@@ -36,61 +20,56 @@ fn info_fields() -> Fields {
     ])
 }
 
-impl ScalarUDFImpl for SketchInfoUdf {
-    fn name(&self) -> &str {
-        "sketch_info"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        check_state_args(self.name(), args, 1, "one argument (a sketch state)")?;
-        Ok(DataType::Struct(info_fields()))
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let f = self.name();
-        map_rows(&args, |arrays, row| {
-            let Some(bytes) = state_at(f, arrays[0].as_ref(), row)? else {
-                return ScalarValue::try_from(DataType::Struct(info_fields()));
-            };
-            let info = describe(bytes).map_err(|e| exec_datafusion_err!("{f}: {e}"))?;
-            let values = [
-                ScalarValue::Utf8(Some(info.family.name().to_string())),
-                ScalarValue::Int32(Some(info.version as i32)),
-                ScalarValue::Utf8(Some(info.parameters)),
-                ScalarValue::Utf8(Some(info.mode)),
-                ScalarValue::Int64(Some(info.bytes as i64)),
-                ScalarValue::Int64(Some(info.items.min(i64::MAX as u64) as i64)),
-                ScalarValue::Utf8(Some(info.details)),
-            ];
-            let arrays = values
-                .iter()
-                .map(|v| v.to_array())
-                .collect::<Result<Vec<_>>>()?;
-            let s = arrow::array::StructArray::try_new(info_fields(), arrays, None)?;
-            Ok(ScalarValue::Struct(Arc::new(s)))
-        })
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-            doc(
-                "Describes any Hazy sketch state, of every family: a struct with `family` \
+/// `sketch_info(state)` → struct {family, version, parameters, mode, bytes, items, details}.
+pub fn sketch_info() -> StateScalar {
+    StateScalar::new(ScalarSpec {
+        name: "sketch_info",
+        return_type: |f, args| {
+            check_state_args(f, args, 1, "one argument (a sketch state)")?;
+            Ok(DataType::Struct(info_fields()))
+        },
+        invoke: infos,
+        documentation: || {
+            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+                doc(
+                    "Describes any Hazy sketch state, of every family: a struct with `family` \
                  (hll, cms, …), format `version`, `parameters`, `mode` (e.g. sparse or dense), \
                  serialized `bytes`, `items` added (non-null values, summed over merges) and \
                  family-specific `details` (estimate and standard error for hll). The state is \
                  fully validated: malformed bytes give an error that names the defect.",
-                "sketch_info(state)",
-                &[(
-                    "state",
-                    "A state made by any Hazy *_sketch or *_merge function.",
-                )],
-                "```sql\nSELECT sketch_info(hll_sketch(entity))['bytes'] AS bytes FROM events;\n```",
-            )
-        });
-        Some(&DOC)
-    }
+                    "sketch_info(state)",
+                    &[(
+                        "state",
+                        "A state made by any Hazy *_sketch or *_merge function.",
+                    )],
+                    "```sql\nSELECT sketch_info(hll_sketch(entity))['bytes'] AS bytes FROM events;\n```",
+                )
+            });
+            &DOC
+        },
+    })
+}
+
+fn infos(f: &str, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
+    map_rows(args, |arrays, row| {
+        let Some(bytes) = state_at(f, arrays[0].as_ref(), row)? else {
+            return ScalarValue::try_from(DataType::Struct(info_fields()));
+        };
+        let info = describe(bytes).map_err(|e| exec_datafusion_err!("{f}: {e}"))?;
+        let values = [
+            ScalarValue::Utf8(Some(info.family.name().to_string())),
+            ScalarValue::Int32(Some(info.version as i32)),
+            ScalarValue::Utf8(Some(info.parameters)),
+            ScalarValue::Utf8(Some(info.mode)),
+            ScalarValue::Int64(Some(info.bytes as i64)),
+            ScalarValue::Int64(Some(info.items.min(i64::MAX as u64) as i64)),
+            ScalarValue::Utf8(Some(info.details)),
+        ];
+        let arrays = values
+            .iter()
+            .map(|v| v.to_array())
+            .collect::<Result<Vec<_>>>()?;
+        let s = arrow::array::StructArray::try_new(info_fields(), arrays, None)?;
+        Ok(ScalarValue::Struct(Arc::new(s)))
+    })
 }

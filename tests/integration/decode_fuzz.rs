@@ -12,7 +12,7 @@ use hazy::sketch::kll::Kll;
 use hazy::sketch::minhash::MinHash;
 use hazy::sketch::tdigest::TargetedDigest;
 use hazy::sketch::topk::TopK;
-use hazy::sketch::{HyperLogLog, describe};
+use hazy::sketch::{FamilyVisitor, HyperLogLog, Sketch, describe, visit_family};
 
 struct Rng(u64);
 
@@ -273,46 +273,80 @@ fn exercise_tdigest(s: TargetedDigest, bytes: &[u8]) {
     }
 }
 
+/// What every family's decoder must do with any bytes, through the one trait: return Ok or
+/// Err, never panic; what decodes describes itself, re-encodes to a state that decodes to
+/// the same encoding, and merges with itself (or refuses to) without panicking.
+struct Decode<'a>(&'a [u8]);
+
+impl FamilyVisitor for Decode<'_> {
+    type Output = bool;
+
+    fn visit<S: Sketch>(self) -> bool {
+        let Ok(s) = S::from_bytes(self.0) else {
+            return false;
+        };
+        let _ = s.describe();
+        let again = s.to_bytes();
+        let decoded = S::from_bytes(&again).expect("a re-encoded state decodes");
+        assert_eq!(
+            decoded.to_bytes(),
+            again,
+            "{:?}: re-encoding is stable",
+            S::FAMILY
+        );
+        let mut m = s.clone();
+        if m.merge(&s).is_ok() {
+            S::from_bytes(&m.to_bytes()).expect("a merged state decodes");
+        }
+        let mut m = s;
+        if m.merge_bytes(self.0).is_ok() {
+            S::from_bytes(&m.to_bytes()).expect("a state merged from bytes decodes");
+        }
+        true
+    }
+}
+
+/// Queries a decoded state beyond what the trait covers.
+type Query = fn(&[u8]);
+
+/// The queries of each family that the trait does not cover, on a decoded state.
+const QUERIES: &[(Family, Query)] = &[
+    (Family::HyperLogLog, |b| {
+        let _ = HyperLogLog::from_bytes(b).unwrap().estimate();
+    }),
+    (Family::CountMin, |b| {
+        let _ = CountMin::from_bytes(b).unwrap().estimate(7);
+    }),
+    (Family::TopK, |b| {
+        let _ = TopK::from_bytes(b).unwrap().top(5).len();
+    }),
+    (Family::Bloom, |b| {
+        exercise_bloom(BloomFilter::from_bytes(b).unwrap(), b)
+    }),
+    (Family::MinHash, |b| {
+        exercise_minhash(MinHash::from_bytes(b).unwrap(), b)
+    }),
+    (Family::Kll, |b| {
+        exercise_kll(Kll::from_bytes(b).unwrap(), b)
+    }),
+    (Family::DDSketch, |b| {
+        exercise_dd(DdSketch::from_bytes(b).unwrap(), b)
+    }),
+    (Family::TDigest, |b| {
+        exercise_tdigest(TargetedDigest::from_bytes(b).unwrap(), b)
+    }),
+];
+
 /// Every decoder over `bytes`: must return Ok or Err, never panic. What decodes is exercised.
 /// Returns the code of the family whose decoder accepted the bytes, if any.
 fn decode_all(bytes: &[u8]) -> Option<u8> {
     let mut ok = None;
-    let mut accepted = |family: Family, decoded: bool| {
-        if decoded {
+    for family in Family::ALL {
+        if visit_family(family, Decode(bytes)) {
+            let (_, query) = QUERIES.iter().find(|(f, _)| *f == family).expect("a query");
+            query(bytes);
             ok = Some(family as u8);
         }
-    };
-    accepted(
-        Family::HyperLogLog,
-        HyperLogLog::from_bytes(bytes).map(|s| s.estimate()).is_ok(),
-    );
-    accepted(
-        Family::CountMin,
-        CountMin::from_bytes(bytes).map(|s| s.estimate(7)).is_ok(),
-    );
-    accepted(
-        Family::TopK,
-        TopK::from_bytes(bytes).map(|s| s.top(5).len()).is_ok(),
-    );
-    if let Ok(s) = BloomFilter::from_bytes(bytes) {
-        exercise_bloom(s, bytes);
-        accepted(Family::Bloom, true);
-    }
-    if let Ok(s) = MinHash::from_bytes(bytes) {
-        exercise_minhash(s, bytes);
-        accepted(Family::MinHash, true);
-    }
-    if let Ok(s) = Kll::from_bytes(bytes) {
-        exercise_kll(s, bytes);
-        accepted(Family::Kll, true);
-    }
-    if let Ok(s) = DdSketch::from_bytes(bytes) {
-        exercise_dd(s, bytes);
-        accepted(Family::DDSketch, true);
-    }
-    if let Ok(s) = TargetedDigest::from_bytes(bytes) {
-        exercise_tdigest(s, bytes);
-        accepted(Family::TDigest, true);
     }
     assert_eq!(describe(bytes).is_ok(), ok.is_some());
     ok
@@ -438,7 +472,7 @@ fn random_bytes_never_panic() {
         if rng.below(2) == 0 && v.len() >= 6 {
             v[..4].copy_from_slice(&envelope::MAGIC);
             v[4] = 1;
-            v[5] = 1 + rng.below(7) as u8;
+            v[5] = 1 + rng.below(Family::ALL.len()) as u8;
         }
         decode_all(&v);
         // Random bodies behind a valid envelope reach the body decoders.
@@ -488,25 +522,24 @@ fn mutated_states_never_panic() {
 
 /// The decoded seed encoded again, by its family's decoder.
 fn reencode(s: &[u8]) -> Vec<u8> {
-    match Family::from_code(s[5]).unwrap() {
-        Family::HyperLogLog => HyperLogLog::from_bytes(s).unwrap().to_bytes(),
-        Family::CountMin => CountMin::from_bytes(s).unwrap().to_bytes(),
-        Family::TopK => TopK::from_bytes(s).unwrap().to_bytes(),
-        Family::Bloom => BloomFilter::from_bytes(s).unwrap().to_bytes(),
-        Family::MinHash => MinHash::from_bytes(s).unwrap().to_bytes(),
-        Family::Kll => Kll::from_bytes(s).unwrap().to_bytes(),
-        Family::DDSketch => DdSketch::from_bytes(s).unwrap().to_bytes(),
-        Family::TDigest => TargetedDigest::from_bytes(s).unwrap().to_bytes(),
+    struct Reencode<'a>(&'a [u8]);
+    impl FamilyVisitor for Reencode<'_> {
+        type Output = Vec<u8>;
+        fn visit<S: Sketch>(self) -> Vec<u8> {
+            S::from_bytes(self.0).unwrap().to_bytes()
+        }
     }
+    visit_family(Family::from_code(s[5]).unwrap(), Reencode(s))
 }
 
 #[test]
 fn unmodified_seeds_decode() {
     let seeds = seeds();
-    for family in 1..=8u8 {
+    for family in Family::ALL {
         assert!(
-            seeds.iter().any(|s| s[5] == family),
-            "no seed of family {family}"
+            seeds.iter().any(|s| s[5] == family as u8),
+            "no seed of family {}",
+            family.name()
         );
     }
     for s in seeds {

@@ -8,7 +8,7 @@ use hazy::sketch::dd::DdSketch;
 use hazy::sketch::kll::Kll;
 use hazy::sketch::minhash::MinHash;
 use hazy::sketch::tdigest::TargetedDigest;
-use hazy::sketch::{HyperLogLog, describe};
+use hazy::sketch::{HyperLogLog, Sketch, describe};
 use std::path::PathBuf;
 
 fn golden_dir() -> PathBuf {

@@ -8,6 +8,7 @@ mod cli;
 mod decode_fuzz;
 mod golden;
 mod hll_accuracy;
+mod sliding;
 mod sql_bloom_minhash;
 mod sql_cms;
 mod sql_docs;

@@ -172,11 +172,6 @@ async fn nulls_empty_input_and_bad_input() {
             "{sql}\n  error: {e}\n  expected: {needle}"
         );
     }
-    let e = error(&ctx, "SELECT approx_topk(entity, 3) OVER (ORDER BY ts ROWS BETWEEN 5 PRECEDING AND CURRENT ROW) FROM events").await;
-    assert!(
-        e.contains("approx_topk cannot run in a moving window frame"),
-        "{e}"
-    );
     let e = error(&ctx, "SELECT topk_merge(st) FROM (SELECT topk_sketch(entity, 10) AS st FROM events UNION ALL SELECT topk_sketch(entity, 100) FROM events)").await;
     assert!(e.contains("topk_merge") && e.contains("capacity"), "{e}");
 }

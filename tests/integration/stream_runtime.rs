@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use datafusion::datasource::MemTable;
-use hazy::r#gen::{EventGenerator, GenArgs};
+use hazy::generator::{EventGenerator, GenArgs};
 use hazy::stream::{ClosedWindow, FirstSeenOptions, StreamOptions, WindowedStream};
 
 const SEC: i64 = 1_000_000_000;

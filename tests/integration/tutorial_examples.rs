@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use arrow::array::AsArray;
 use arrow::datatypes::TimestampMicrosecondType;
-use hazy::r#gen::{EVENT_TYPES, EventGenerator, GenArgs};
+use hazy::generator::{EVENT_TYPES, EventGenerator, GenArgs};
 use hazy::sketch::bloom::{BloomFilter, expected_fpr};
 
 /// One generated event, owned.

@@ -1,0 +1,104 @@
+//! What every Hazy sketch does with its state, as one trait, and the one dispatch from a
+//! state's family byte to its sketch type.
+//!
+//! Generic code (the SQL aggregates, `sketch_info`, the golden and fuzz tests) works through
+//! [`Sketch`] and [`visit_family`] instead of matching on every family, so a new family is one
+//! `impl Sketch` and one line in [`visit_family`].
+//!
+//! ```
+//! use hazy::sketch::{HyperLogLog, Sketch};
+//!
+//! let mut a = HyperLogLog::new(12).unwrap();
+//! a.insert(&"alice");
+//! let mut b = HyperLogLog::new(12).unwrap();
+//! b.insert(&"bob");
+//! a.merge_bytes(&b.to_bytes()).unwrap();
+//! let again = HyperLogLog::from_bytes(&a.to_bytes()).unwrap();
+//! assert_eq!(again.estimate().round(), 2.0);
+//! assert_eq!(again.describe().parameters, "p=12");
+//! ```
+
+use super::bloom::BloomFilter;
+use super::cms::CountMin;
+use super::dd::DdSketch;
+use super::envelope::Family;
+use super::error::Result;
+use super::hll::HyperLogLog;
+use super::kll::Kll;
+use super::minhash::MinHash;
+use super::tdigest::TargetedDigest;
+use super::topk::TopK;
+
+/// A sketch whose state is a Hazy envelope: sized, written, decoded, merged and described
+/// the same way for every family.
+pub trait Sketch: Sized + Clone {
+    /// The family byte of the sketch's envelope.
+    const FAMILY: Family;
+
+    /// Heap bytes held, for memory accounting.
+    fn heap_size(&self) -> usize;
+
+    /// Appends the serialized state (see `docs/FORMAT.md`) to `out`.
+    fn write_to(&self, out: &mut Vec<u8>);
+
+    /// Decodes a state, validating every field.
+    fn from_bytes(bytes: &[u8]) -> Result<Self>;
+
+    /// Merges `other` in: the sketch of both inputs. Parameters that cannot be combined are
+    /// an error, never a silently different sketch.
+    fn merge(&mut self, other: &Self) -> Result<()>;
+
+    /// Merges a serialized state in. Families that can merge without building the incoming
+    /// sketch first override this; for the others it is decode, then merge.
+    fn merge_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        self.merge(&Self::from_bytes(bytes)?)
+    }
+
+    /// Parameters, representation, items and family-specific figures, for `sketch_info`.
+    fn describe(&self) -> Description;
+
+    /// The serialized state.
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_to(&mut out);
+        out
+    }
+}
+
+/// What a sketch says about itself (the family-specific part of [`super::SketchInfo`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Description {
+    /// Parameters as `name=value` pairs, e.g. `p=14`.
+    pub parameters: String,
+    /// The representation, e.g. `sparse` or `dense`.
+    pub mode: String,
+    /// Non-null values added, summed over merges.
+    pub items: u64,
+    /// Family-specific figures as `name=value` pairs (estimate, error, fill, …).
+    pub details: String,
+}
+
+/// Code that runs for one sketch type, chosen at run time by [`visit_family`].
+pub trait FamilyVisitor {
+    type Output;
+    fn visit<S: Sketch>(self) -> Self::Output;
+}
+
+/// Runs `visitor` with the sketch type of `family`: the one place that lists every family.
+pub fn visit_family<V: FamilyVisitor>(family: Family, visitor: V) -> V::Output {
+    match family {
+        Family::HyperLogLog => visitor.visit::<HyperLogLog>(),
+        Family::CountMin => visitor.visit::<CountMin>(),
+        Family::TopK => visitor.visit::<TopK>(),
+        Family::Bloom => visitor.visit::<BloomFilter>(),
+        Family::MinHash => visitor.visit::<MinHash>(),
+        Family::Kll => visitor.visit::<Kll>(),
+        Family::DDSketch => visitor.visit::<DdSketch>(),
+        Family::TDigest => visitor.visit::<TargetedDigest>(),
+    }
+}
+
+/// A figure that may be absent (an empty sketch has no minimum), as `describe` shows it.
+pub(crate) fn show(v: Option<f64>) -> String {
+    v.map_or_else(|| "none".to_string(), |v| v.to_string())
+}
