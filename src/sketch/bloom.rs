@@ -749,14 +749,7 @@ impl<'a> StateView<'a> {
 mod tests {
     use super::*;
     use crate::sketch::hash::{hash_i64, hash_str};
-
-    fn splitmix(state: &mut u64) -> u64 {
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
+    use crate::sketch::testdata::splitmix;
 
     /// `n` distinct random values' hashes (random i64 values through the canonical hash).
     fn random_hashes(n: usize, seed: u64) -> Vec<u64> {

@@ -179,19 +179,13 @@ impl CountMin {
         let limit = self.items_limit();
         if let Repr::Items(items) = &mut self.repr {
             items.sort_unstable_by_key(|&(h, _)| h);
-            let mut kept = 0;
-            for read in 0..items.len() {
-                let (h, w) = items[read];
-                if kept > 0 && items[kept - 1].0 == h {
-                    items[kept - 1].1 = items[kept - 1].1.saturating_add(w);
-                } else {
-                    items[kept] = (h, w);
-                    kept += 1;
-                }
-            }
-            items.truncate(kept);
+            super::fold_sorted_runs(
+                items,
+                |a, b| a.0 == b.0,
+                |kept, (_, w)| kept.1 = kept.1.saturating_add(w),
+            );
             self.pending = 0;
-            if kept > limit {
+            if items.len() > limit {
                 self.densify();
             }
         }
@@ -427,14 +421,7 @@ impl Sketch for CountMin {
 mod tests {
     use super::*;
     use crate::sketch::hash::hash_i64;
-
-    fn splitmix(state: &mut u64) -> u64 {
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
+    use crate::sketch::testdata::splitmix;
 
     /// A Zipf(1.1) stream over `distinct` values with exact counts.
     fn zipf_stream(n: usize, distinct: usize, seed: u64) -> (Vec<i64>, Vec<u64>) {

@@ -160,17 +160,11 @@ impl HyperLogLog {
             if self.pending > 0 {
                 entries.sort_unstable();
                 // Sorted by (index, rank): the last entry of each index run has the max rank.
-                let mut kept = 0;
-                for read in 0..entries.len() {
-                    let e = entries[read];
-                    if kept > 0 && entry_index(entries[kept - 1]) == entry_index(e) {
-                        entries[kept - 1] = e;
-                    } else {
-                        entries[kept] = e;
-                        kept += 1;
-                    }
-                }
-                entries.truncate(kept);
+                super::fold_sorted_runs(
+                    entries,
+                    |a, b| entry_index(*a) == entry_index(*b),
+                    |kept, e| *kept = e,
+                );
                 self.pending = 0;
             }
             if entries.len() > limit {
@@ -268,7 +262,7 @@ impl HyperLogLog {
         if let Repr::Sparse(entries) = &self.repr {
             // Duplicates among pending entries are harmless: folding keeps the maximum.
             let mut regs = vec![0u8; self.registers()].into_boxed_slice();
-            fold_entries_into(entries, self.precision, &mut regs);
+            fold_entries_into(entries.iter().copied(), self.precision, &mut regs);
             self.repr = Repr::Dense(regs);
             self.pending = 0;
         }
@@ -325,10 +319,12 @@ impl HyperLogLog {
                     *x = (*x).max(y);
                 }
             }
-            (Repr::Dense(a), Repr::Sparse(b)) => fold_entries_into(b, self.precision, a),
+            (Repr::Dense(a), Repr::Sparse(b)) => {
+                fold_entries_into(b.iter().copied(), self.precision, a)
+            }
             (Repr::Sparse(a), Repr::Dense(b)) => {
                 let mut regs = b.clone();
-                fold_entries_into(a, self.precision, &mut regs);
+                fold_entries_into(a.iter().copied(), self.precision, &mut regs);
                 self.repr = Repr::Dense(regs);
             }
         }
@@ -470,15 +466,7 @@ impl Sketch for HyperLogLog {
         }
         match (view.data, &mut self.repr) {
             (Data::Sparse(raw), Repr::Dense(regs)) => {
-                for e in sparse_entries(raw) {
-                    let (i, r) = fold_register(
-                        entry_index(e),
-                        entry_rank(e),
-                        SPARSE_PRECISION,
-                        self.precision,
-                    );
-                    regs[i as usize] = regs[i as usize].max(r);
-                }
+                fold_entries_into(sparse_entries(raw), self.precision, regs)
             }
             (Data::Sparse(raw), Repr::Sparse(_)) => {
                 let mut entries = sparse_entries(raw);
@@ -490,15 +478,7 @@ impl Sketch for HyperLogLog {
                     }
                 }
                 if let Repr::Dense(regs) = &mut self.repr {
-                    for e in entries {
-                        let (i, r) = fold_register(
-                            entry_index(e),
-                            entry_rank(e),
-                            SPARSE_PRECISION,
-                            self.precision,
-                        );
-                        regs[i as usize] = regs[i as usize].max(r);
-                    }
+                    fold_entries_into(entries, self.precision, regs);
                 }
             }
             (Data::Dense(packed), Repr::Dense(regs)) if view.precision == self.precision => {
@@ -642,8 +622,8 @@ fn check_precision(p: u8) -> Result<()> {
 }
 
 /// Folds sparse entries into dense registers of precision `precision` (max per register).
-fn fold_entries_into(entries: &[u32], precision: u8, regs: &mut [u8]) {
-    for &e in entries {
+fn fold_entries_into(entries: impl IntoIterator<Item = u32>, precision: u8, regs: &mut [u8]) {
+    for e in entries {
         let (i, r) = fold_register(entry_index(e), entry_rank(e), SPARSE_PRECISION, precision);
         let x = &mut regs[i as usize];
         *x = (*x).max(r);
@@ -753,14 +733,7 @@ fn tau(mut x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn splitmix(state: &mut u64) -> u64 {
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
+    use crate::sketch::testdata::splitmix;
 
     fn sketch_of(p: u8, range: std::ops::Range<u64>) -> HyperLogLog {
         let mut s = HyperLogLog::new(p).unwrap();

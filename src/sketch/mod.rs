@@ -27,3 +27,24 @@ pub use hash::CanonicalHash;
 pub use hll::HyperLogLog;
 pub use info::{SketchInfo, describe};
 pub use state::{Description, FamilyVisitor, Sketch, visit_family};
+
+/// Folds runs of equal keys of a sorted vector in place: `same(kept, next)` says whether
+/// `next` belongs to the run ending in `kept`, `fold` adds it in. Sparse sketches keep sorted
+/// entries this way (HyperLogLog keeps the highest rank per register, Count-Min sums weights).
+pub(crate) fn fold_sorted_runs<T: Copy>(
+    items: &mut Vec<T>,
+    same: impl Fn(&T, &T) -> bool,
+    fold: impl Fn(&mut T, T),
+) {
+    let mut kept = 0;
+    for read in 0..items.len() {
+        let item = items[read];
+        if kept > 0 && same(&items[kept - 1], &item) {
+            fold(&mut items[kept - 1], item);
+        } else {
+            items[kept] = item;
+            kept += 1;
+        }
+    }
+    items.truncate(kept);
+}

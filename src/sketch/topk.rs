@@ -652,15 +652,8 @@ fn check_capacity(capacity: u32) -> Result<()> {
 mod tests {
     use super::*;
     use crate::sketch::hash::hash_u64;
+    use crate::sketch::testdata::splitmix;
     use std::collections::BTreeMap;
-
-    fn splitmix(state: &mut u64) -> u64 {
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 
     /// A uniform double in [0, 1).
     fn unit(state: &mut u64) -> f64 {

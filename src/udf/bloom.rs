@@ -1,7 +1,7 @@
 //! Bloom filter functions: `bloom_sketch`, `bloom_merge` (aggregates) and `bloom_contains`.
 
 use super::args::{Default, Param, ParamKind, ParamValue, open_unit};
-use super::docs::{doc, doc_with_params};
+use super::docs::Doc;
 use super::family::{AggregateSpec, Hashes, Input, Output, SketchAggregate, Sliding, StateSketch};
 use super::hashing::check_hashable;
 use super::scalar::{ScalarSpec, StateScalar, columnar, probe_hashes, state_and};
@@ -9,8 +9,7 @@ use crate::sketch::bloom::{BloomFilter, DEFAULT_EXPECTED_ITEMS, DEFAULT_FPR};
 use arrow::array::BooleanArray;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, plan_datafusion_err};
-use datafusion::logical_expr::Documentation;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 const SKETCH: &str = "bloom_sketch";
 
@@ -63,19 +62,17 @@ pub fn sketch() -> SketchAggregate<BloomFilter> {
         output: Output::State,
         sliding: Sliding::TwoStack,
         state_field: "sketch",
-        documentation: || &SKETCH_DOC,
+        doc: &SKETCH_DOC,
     })
 }
 
 /// `bloom_merge(state)`.
 pub fn merge() -> SketchAggregate<BloomFilter> {
-    SketchAggregate::merging("bloom_merge", "sketch", Sliding::TwoStack, || &MERGE_DOC)
+    SketchAggregate::merging("bloom_merge", "sketch", Sliding::TwoStack, &MERGE_DOC)
 }
 
-static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        SKETCH,
-        "Builds a Bloom filter of the values of `x`: a mergeable binary state that answers \
+const SKETCH_DOC: Doc = Doc {
+    description: "Builds a Bloom filter of the values of `x`: a mergeable binary state that answers \
          \"have I seen this value?\" with bloom_contains. No false negatives, ever; false \
          positives at about the rate `fpr` while at most `expected_items` distinct values were \
          added (sketch_info reports the fill and the current false-positive rate, so an \
@@ -83,27 +80,22 @@ static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
          Small filters keep their values' hashes and grow into the bit array only when that is \
          smaller, so many small groups stay cheap. Nulls are skipped. Also runs in moving \
          window frames.",
-        &[("x", "A column of any hashable type (see hll_sketch).")],
-        &PARAMS,
-        "```sql\nSELECT bloom_contains(bloom_sketch(entity, 10000, 0.01), 'entity_42') AS seen FROM events;\n```",
-    )
-});
+    arguments: &[("x", "A column of any hashable type (see hll_sketch).")],
+    example: "```sql\nSELECT bloom_contains(bloom_sketch(entity, 10000, 0.01), 'entity_42') AS seen FROM events;\n```",
+};
 
-static MERGE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc(
-        "Unions Bloom filter states (bitwise OR): the filter of all their inputs, as if built \
+const MERGE_DOC: Doc = Doc {
+    description: "Unions Bloom filter states (bitwise OR): the filter of all their inputs, as if built \
          in one pass. States must have the same size (the same expected_items and fpr); \
          otherwise an error says so. Null states are skipped; no states gives NULL. Runs in \
          moving window frames (each row is merged a constant number of times, whatever the \
          frame length).",
-        "bloom_merge(state)",
-        &[(
-            "state",
-            "A column of states made by bloom_sketch or bloom_merge.",
-        )],
-        "```sql\n-- Entities seen on any earlier day\nSELECT bloom_merge(seen) FROM daily WHERE day < DATE '2026-11-28';\n```",
-    )
-});
+    arguments: &[(
+        "state",
+        "A column of states made by bloom_sketch or bloom_merge.",
+    )],
+    example: "```sql\n-- Entities seen on any earlier day\nSELECT bloom_merge(seen) FROM daily WHERE day < DATE '2026-11-28';\n```",
+};
 
 /// `bloom_contains(state, item)`: whether the filter may contain `item`.
 pub fn contains() -> StateScalar {
@@ -117,25 +109,20 @@ pub fn contains() -> StateScalar {
             let (values, all_scalar) = probe_hashes(f, args, BloomFilter::contains_hash)?;
             columnar(Arc::new(BooleanArray::from(values)), all_scalar)
         },
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "Whether a Bloom filter state may contain `item`: false means certainly never \
+        syntax: "bloom_contains(state, item)",
+        doc: Doc {
+            description: "Whether a Bloom filter state may contain `item`: false means certainly never \
                      added; true means added, or a false positive (at about the filter's fpr). The \
                      item may be a literal or a column of any type that hashes like the sketched \
                      values (an integer literal finds INT, BIGINT or DOUBLE values alike). NULL \
                      state or item gives NULL. To probe many rows with one filter, pass it as a \
                      scalar subquery (evaluated once) rather than through a CROSS JOIN, which \
                      copies the state into every row.",
-                    "bloom_contains(state, item)",
-                    &[
-                        ("state", "A bloom state."),
-                        ("item", "The value to look up: a literal or a column."),
-                    ],
-                    "```sql\n-- Entities new today, given the filters of all earlier days. The scalar subquery\n-- runs once and its filter is decoded once.\nSELECT DISTINCT entity FROM today\nWHERE NOT bloom_contains((SELECT bloom_merge(seen) FROM daily WHERE day < DATE '2026-11-28'), entity);\n```",
-                )
-            });
-            &DOC
+            arguments: &[
+                ("state", "A bloom state."),
+                ("item", "The value to look up: a literal or a column."),
+            ],
+            example: "```sql\n-- Entities new today, given the filters of all earlier days. The scalar subquery\n-- runs once and its filter is decoded once.\nSELECT DISTINCT entity FROM today\nWHERE NOT bloom_contains((SELECT bloom_merge(seen) FROM daily WHERE day < DATE '2026-11-28'), entity);\n```",
         },
     })
 }

@@ -5,7 +5,7 @@
 //! rows that leave are subtracted, at a cost per row independent of the frame length.
 
 use super::args::{Default, Param, ParamKind, ParamValue, open_unit};
-use super::docs::{doc, doc_with_params};
+use super::docs::Doc;
 use super::family::{
     AggregateSpec, Input, Output, SketchAggregate, Sliding, StateSketch, WeightedHashes,
 };
@@ -18,8 +18,7 @@ use crate::sketch::cms::{self, CountMin, DEFAULT_DELTA, DEFAULT_EPSILON};
 use arrow::array::Int64Array;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, plan_datafusion_err};
-use datafusion::logical_expr::Documentation;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 impl StateSketch for CountMin {
     /// Width and depth.
@@ -78,7 +77,7 @@ pub fn sketch() -> SketchAggregate<CountMin> {
         output: Output::State,
         sliding: Sliding::Retract(retract),
         state_field: "cms",
-        documentation: || &SKETCH_DOC,
+        doc: &SKETCH_DOC,
     })
 }
 
@@ -92,58 +91,47 @@ pub fn weighted() -> SketchAggregate<CountMin> {
         output: Output::State,
         sliding: Sliding::Retract(retract),
         state_field: "cms",
-        documentation: || &WEIGHTED_DOC,
+        doc: &WEIGHTED_DOC,
     })
 }
 
 /// `cms_merge(state)`.
 pub fn merge() -> SketchAggregate<CountMin> {
-    SketchAggregate::merging("cms_merge", "cms", Sliding::Retract(retract), || &MERGE_DOC)
+    SketchAggregate::merging("cms_merge", "cms", Sliding::Retract(retract), &MERGE_DOC)
 }
 
-static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        "cms_sketch",
-        "Builds a Count-Min sketch of how often each value of `x` occurs: a mergeable binary \
+const SKETCH_DOC: Doc = Doc {
+    description: "Builds a Count-Min sketch of how often each value of `x` occurs: a mergeable binary \
          state, probed with cms_estimate. Never under-estimates; over-estimates by at most \
          epsilon x N with probability 1 - delta. Nulls are skipped. Small states keep their \
          (hash, weight) pairs and grow into the counter table. Also runs in moving window frames \
          (Count-Min is linear, so rows leaving the frame are subtracted).",
-        &[("x", "A column of any hashable type (see hll_sketch).")],
-        &ERROR_PARAMS,
-        "```sql\nSELECT cms_estimate(cms_sketch(event_type), 'purchase') AS purchases FROM events;\n```",
-    )
-});
+    arguments: &[("x", "A column of any hashable type (see hll_sketch).")],
+    example: "```sql\nSELECT cms_estimate(cms_sketch(event_type), 'purchase') AS purchases FROM events;\n```",
+};
 
-static WEIGHTED_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        "cms_sketch_weighted",
-        "Builds a Count-Min sketch in which each row of `x` counts `weight` times (bytes sent, \
+const WEIGHTED_DOC: Doc = Doc {
+    description: "Builds a Count-Min sketch in which each row of `x` counts `weight` times (bytes sent, \
          items bought). Rows with a NULL value or weight are skipped; a negative weight is an \
          error.",
-        &[
-            ("x", "A column of any hashable type."),
-            ("weight", "A non-negative integer column."),
-        ],
-        &ERROR_PARAMS,
-        "```sql\nSELECT cms_estimate(cms_sketch_weighted(entity, CAST(value * 100 AS BIGINT)), 'entity_0') FROM events;\n```",
-    )
-});
+    arguments: &[
+        ("x", "A column of any hashable type."),
+        ("weight", "A non-negative integer column."),
+    ],
+    example: "```sql\nSELECT cms_estimate(cms_sketch_weighted(entity, CAST(value * 100 AS BIGINT)), 'entity_0') FROM events;\n```",
+};
 
-static MERGE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc(
-        "Adds Count-Min states together: the sketch of all their inputs. States must have the \
+const MERGE_DOC: Doc = Doc {
+    description: "Adds Count-Min states together: the sketch of all their inputs. States must have the \
          same width and depth (the same epsilon and delta); otherwise an error says so. Null \
          states are skipped; no states gives NULL. In moving window frames each row costs one \
          addition and one subtraction of a state, whatever the frame length.",
-        "cms_merge(state)",
-        &[(
-            "state",
-            "A column of states made by cms_sketch, cms_sketch_weighted or cms_merge.",
-        )],
-        "```sql\nSELECT minute, cms_estimate(cms_merge(s) OVER (ORDER BY minute ROWS BETWEEN 59 PRECEDING AND CURRENT ROW), 'error')\nFROM per_minute;\n```",
-    )
-});
+    arguments: &[(
+        "state",
+        "A column of states made by cms_sketch, cms_sketch_weighted or cms_merge.",
+    )],
+    example: "```sql\nSELECT minute, cms_estimate(cms_merge(s) OVER (ORDER BY minute ROWS BETWEEN 59 PRECEDING AND CURRENT ROW), 'error')\nFROM per_minute;\n```",
+};
 
 /// `cms_estimate(state, item)`: the estimated count of `item`.
 pub fn estimate() -> StateScalar {
@@ -159,22 +147,17 @@ pub fn estimate() -> StateScalar {
             })?;
             columnar(Arc::new(Int64Array::from(values)), all_scalar)
         },
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "The estimated number of occurrences (total weight) of `item` in a Count-Min \
+        syntax: "cms_estimate(state, item)",
+        doc: Doc {
+            description: "The estimated number of occurrences (total weight) of `item` in a Count-Min \
                      state: never below the truth. The item may be a literal or a column, of any \
                      type that hashes like the sketched values (an integer literal finds INT, \
                      BIGINT or DOUBLE values alike). NULL state or item gives NULL.",
-                    "cms_estimate(state, item)",
-                    &[
-                        ("state", "A cms state."),
-                        ("item", "The value to look up: a literal or a column."),
-                    ],
-                    "```sql\nSELECT t.event_type, cms_estimate(s.st, t.event_type) AS estimated\nFROM (SELECT cms_sketch(event_type) AS st FROM events) s CROSS JOIN (VALUES ('click'), ('purchase')) AS t(event_type);\n```",
-                )
-            });
-            &DOC
+            arguments: &[
+                ("state", "A cms state."),
+                ("item", "The value to look up: a literal or a column."),
+            ],
+            example: "```sql\nSELECT t.event_type, cms_estimate(s.st, t.event_type) AS estimated\nFROM (SELECT cms_sketch(event_type) AS st FROM events) s CROSS JOIN (VALUES ('click'), ('purchase')) AS t(event_type);\n```",
         },
     })
 }
@@ -198,18 +181,13 @@ pub fn total() -> StateScalar {
                 Ok(ScalarValue::Int64(total))
             })
         },
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "The total weight (row count for cms_sketch) that went into a Count-Min \
+        syntax: "cms_total(state)",
+        doc: Doc {
+            description: "The total weight (row count for cms_sketch) that went into a Count-Min \
                      state, exact. With it, epsilon x cms_total(state) is the error bound of \
                      every estimate.",
-                    "cms_total(state)",
-                    &[("state", "A cms state.")],
-                    "```sql\nSELECT cms_total(cms_sketch(event_type)) AS events FROM events;\n```",
-                )
-            });
-            &DOC
+            arguments: &[("state", "A cms state.")],
+            example: "```sql\nSELECT cms_total(cms_sketch(event_type)) AS events FROM events;\n```",
         },
     })
 }

@@ -1,7 +1,7 @@
 //! DDSketch functions: `dd_sketch`, `dd_merge` (aggregates) and `dd_quantile` (scalar).
 
 use super::args::{Default, Param, ParamKind, ParamValue};
-use super::docs::{doc, doc_with_params};
+use super::docs::Doc;
 use super::family::{
     AggregateSpec, Input, Magnitudes, Output, Rows, SketchAggregate, Sliding, StateSketch,
     collect_numbers,
@@ -13,8 +13,6 @@ use crate::sketch::dd::{
 };
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_datafusion_err};
-use datafusion::logical_expr::Documentation;
-use std::sync::LazyLock;
 
 impl StateSketch for DdSketch {
     /// The relative accuracy alpha and the bucket bound.
@@ -65,19 +63,17 @@ pub fn sketch() -> SketchAggregate<DdSketch> {
         output: Output::State,
         sliding: Sliding::TwoStack,
         state_field: "sketch",
-        documentation: || &SKETCH_DOC,
+        doc: &SKETCH_DOC,
     })
 }
 
 /// `dd_merge(state)`.
 pub fn merge() -> SketchAggregate<DdSketch> {
-    SketchAggregate::merging("dd_merge", "sketch", Sliding::TwoStack, || &MERGE_DOC)
+    SketchAggregate::merging("dd_merge", "sketch", Sliding::TwoStack, &MERGE_DOC)
 }
 
-static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        "dd_sketch",
-        "Builds a DDSketch of `x`: a mergeable binary state whose quantiles (dd_quantile) are \
+const SKETCH_DOC: Doc = Doc {
+    description: "Builds a DDSketch of `x`: a mergeable binary state whose quantiles (dd_quantile) are \
          within relative error alpha of a true value at that rank, after any merges: with the \
          default alpha of 1%, a p99 latency of 250 ms comes back between 247.5 and 252.5. Made \
          for latencies and sizes, whose range spans orders of magnitude. Zero and negative \
@@ -87,25 +83,20 @@ static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
          that the buckets nearest zero are collapsed into one, so the lowest quantiles lose \
          the guarantee while the high ones keep it (sketch_info then shows mode \
          'collapsed'). Also runs in moving window frames.",
-        &[(
-            "x",
-            "A numeric or duration column (durations as nanoseconds).",
-        )],
-        &PARAMS,
-        "```sql\nSELECT dd_quantile(dd_sketch(latency_ms), 0.99) AS p99 FROM requests;\n```",
-    )
-});
+    arguments: &[(
+        "x",
+        "A numeric or duration column (durations as nanoseconds).",
+    )],
+    example: "```sql\nSELECT dd_quantile(dd_sketch(latency_ms), 0.99) AS p99 FROM requests;\n```",
+};
 
-static MERGE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc(
-        "Merges DDSketch states: the sketch of all their inputs, with the same relative-error \
+const MERGE_DOC: Doc = Doc {
+    description: "Merges DDSketch states: the sketch of all their inputs, with the same relative-error \
          guarantee. States must have the same alpha and bucket bound; otherwise an error says \
          so. Null states are skipped; no states gives NULL. Runs in moving window frames.",
-        "dd_merge(state)",
-        &[("state", "A column of states made by dd_sketch or dd_merge.")],
-        "```sql\nSELECT dd_quantile(dd_merge(s), 0.99) FROM per_minute WHERE w >= now() - INTERVAL '1 hour';\n```",
-    )
-});
+    arguments: &[("state", "A column of states made by dd_sketch or dd_merge.")],
+    example: "```sql\nSELECT dd_quantile(dd_merge(s), 0.99) FROM per_minute WHERE w >= now() - INTERVAL '1 hour';\n```",
+};
 
 /// `dd_quantile(state, q)`.
 pub fn quantile() -> StateScalar {
@@ -120,22 +111,17 @@ pub fn quantile() -> StateScalar {
                 s.quantile(q).map_err(|e| exec_datafusion_err!("{f}: {e}"))
             })
         },
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "The approximate quantile `q` of the values behind a DDSketch state, as \
+        syntax: "dd_quantile(state, q)",
+        doc: Doc {
+            description: "The approximate quantile `q` of the values behind a DDSketch state, as \
                      DOUBLE: within relative error alpha of the true value at rank \
                      floor(q (n - 1)). NULL for a NULL or empty state; q outside [0, 1] is an \
                      error.",
-                    "dd_quantile(state, q)",
-                    &[
-                        ("state", "A dd state."),
-                        ("q", "The quantile in [0, 1], a literal or a column."),
-                    ],
-                    "```sql\nSELECT w, dd_quantile(s, 0.99) AS p99 FROM per_minute ORDER BY w;\n```",
-                )
-            });
-            &DOC
+            arguments: &[
+                ("state", "A dd state."),
+                ("q", "The quantile in [0, 1], a literal or a column."),
+            ],
+            example: "```sql\nSELECT w, dd_quantile(s, 0.99) AS p99 FROM per_minute ORDER BY w;\n```",
         },
     })
 }

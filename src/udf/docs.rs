@@ -11,7 +11,7 @@ pub const DOC_SECTION_HAZY: DocSection = DocSection {
 };
 
 /// Builds one function's documentation.
-pub fn doc(
+fn doc(
     description: &str,
     syntax: &str,
     arguments: &[(&str, &str)],
@@ -24,24 +24,33 @@ pub fn doc(
     builder.with_sql_example(example).build()
 }
 
-/// Builds the documentation of a function whose literal parameters are described by
-/// [`Param`]s: the syntax and the parameters' text come from them.
-pub fn doc_with_params(
-    name: &str,
-    description: &str,
-    columns: &[(&str, &str)],
-    params: &[Param],
-    example: &str,
-) -> Documentation {
-    let texts: Vec<String> = params.iter().map(Param::documentation).collect();
-    let mut arguments: Vec<(&str, &str)> = columns.to_vec();
-    arguments.extend(params.iter().zip(&texts).map(|(p, t)| (p.name, t.as_str())));
-    doc(
-        description,
-        &syntax(name, columns, params),
-        &arguments,
-        example,
-    )
+/// A function's documentation as data, written beside its spec and built into DataFusion's
+/// [`Documentation`] once, when first asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Doc {
+    pub description: &'static str,
+    /// The column arguments (values, weights, states), each with its text. Literal
+    /// parameters of aggregates are documented by their [`Param`]s.
+    pub arguments: &'static [(&'static str, &'static str)],
+    /// An SQL example, fenced.
+    pub example: &'static str,
+}
+
+impl Doc {
+    /// The documentation of a scalar function of the given syntax.
+    pub fn build(&self, syntax: &str) -> Documentation {
+        doc(self.description, syntax, self.arguments, self.example)
+    }
+
+    /// The documentation of an aggregate `name`: its syntax and the text of its literal
+    /// parameters come from their [`Param`]s.
+    pub fn build_with_params(&self, name: &str, params: &[Param]) -> Documentation {
+        let texts: Vec<String> = params.iter().map(Param::documentation).collect();
+        let mut arguments: Vec<(&str, &str)> = self.arguments.to_vec();
+        arguments.extend(params.iter().zip(&texts).map(|(p, t)| (p.name, t.as_str())));
+        let syntax = syntax(name, self.arguments, params);
+        doc(self.description, &syntax, &arguments, self.example)
+    }
 }
 
 /// `name(x, q [, k])`: required arguments, then the optional ones in brackets.

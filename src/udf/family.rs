@@ -13,6 +13,7 @@
 use super::args::{
     Param, ParamValue, check_arity, check_literals, check_state_type, is_integer_type, read_params,
 };
+use super::docs::Doc;
 use super::groups::{SketchAccumulator, SketchGroups};
 use super::sliding::{RetractingAccumulator, TwoStackMerge};
 use crate::sketch::{Sketch, SketchError};
@@ -29,7 +30,7 @@ use datafusion::logical_expr::{
 };
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A sketch as the generic aggregate sees it.
 pub trait StateSketch: Sketch + Debug + Send + Sync + 'static {
@@ -99,7 +100,8 @@ impl Rows<'_> {
     /// Whether any kept row has a value: a quick look at validity, without reading values.
     fn any_value(&self) -> bool {
         let nulls = self.values.logical_nulls();
-        (0..self.values.len()).any(|r| nulls.as_ref().is_none_or(|n| n.is_valid(r)) && (self.keep)(r))
+        (0..self.values.len())
+            .any(|r| nulls.as_ref().is_none_or(|n| n.is_valid(r)) && (self.keep)(r))
     }
 }
 
@@ -257,13 +259,14 @@ pub struct AggregateSpec<S: StateSketch> {
     pub sliding: Sliding<S>,
     /// The state field's name suffix (states cross from partial to final aggregation in it).
     pub state_field: &'static str,
-    pub documentation: fn() -> &'static Documentation,
+    pub doc: &'static Doc,
 }
 
 /// The SQL aggregate described by an [`AggregateSpec`].
 pub struct SketchAggregate<S: StateSketch> {
     spec: AggregateSpec<S>,
     signature: Signature,
+    documentation: OnceLock<Documentation>,
 }
 
 impl<S: StateSketch> SketchAggregate<S> {
@@ -271,6 +274,7 @@ impl<S: StateSketch> SketchAggregate<S> {
         Self {
             spec,
             signature: Signature::variadic_any(Volatility::Immutable),
+            documentation: OnceLock::new(),
         }
     }
 
@@ -279,7 +283,7 @@ impl<S: StateSketch> SketchAggregate<S> {
         name: &'static str,
         state_field: &'static str,
         sliding: Sliding<S>,
-        documentation: fn() -> &'static Documentation,
+        doc: &'static Doc,
     ) -> Self {
         Self::new(AggregateSpec {
             name,
@@ -289,7 +293,7 @@ impl<S: StateSketch> SketchAggregate<S> {
             output: Output::State,
             sliding,
             state_field,
-            documentation,
+            doc,
         })
     }
 
@@ -479,7 +483,11 @@ impl<S: StateSketch> AggregateUDFImpl for SketchAggregate<S> {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some((self.spec.documentation)())
+        let spec = &self.spec;
+        Some(
+            self.documentation
+                .get_or_init(|| spec.doc.build_with_params(spec.name, spec.params)),
+        )
     }
 }
 

@@ -7,7 +7,7 @@
 //! directly ([`HyperLogLog::write_singleton`]).
 
 use super::args::{Default, Param, ParamKind, ParamValue};
-use super::docs::{doc, doc_with_params};
+use super::docs::Doc;
 use super::family::{
     AggregateSpec, FinishArgs, Hashes, Input, Output, SketchAggregate, Sliding, StateSketch,
 };
@@ -17,8 +17,7 @@ use crate::sketch::{HyperLogLog, Sketch};
 use arrow::array::Int64Array;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::Documentation;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 impl StateSketch for HyperLogLog {
     type Params = u8;
@@ -70,7 +69,7 @@ pub fn sketch() -> SketchAggregate<HyperLogLog> {
         output: Output::State,
         sliding: Sliding::TwoStack,
         state_field: "hll",
-        documentation: || &SKETCH_DOC,
+        doc: &SKETCH_DOC,
     })
 }
 
@@ -88,13 +87,13 @@ pub fn count_distinct() -> SketchAggregate<HyperLogLog> {
         },
         sliding: Sliding::TwoStack,
         state_field: "hll",
-        documentation: || &COUNT_DISTINCT_DOC,
+        doc: &COUNT_DISTINCT_DOC,
     })
 }
 
 /// `hll_merge(state)`.
 pub fn merge() -> SketchAggregate<HyperLogLog> {
-    SketchAggregate::merging("hll_merge", "hll", Sliding::TwoStack, || &MERGE_DOC)
+    SketchAggregate::merging("hll_merge", "hll", Sliding::TwoStack, &MERGE_DOC)
 }
 
 /// The estimates of emitted groups; a group without values counts 0.
@@ -111,46 +110,35 @@ pub(crate) fn estimate_i64(sketch: &HyperLogLog) -> i64 {
     sketch.estimate().round() as i64
 }
 
-static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        "hll_sketch",
-        "Builds a HyperLogLog sketch of the distinct values of `x`: a mergeable binary state. \
+const SKETCH_DOC: Doc = Doc {
+    description: "Builds a HyperLogLog sketch of the distinct values of `x`: a mergeable binary state. \
          Nulls are skipped; a group with no values gives an empty sketch (estimate 0). Equal \
          values hash equal across types (42 as INT, BIGINT, DOUBLE or DECIMAL; strings in any \
          encoding; dictionary columns by value). Small sketches are sparse (a few bytes per \
          distinct value) and near exact. Also runs in moving window frames.",
-        &[VALUE],
-        &PRECISION,
-        "```sql\n-- one state per day, stored for later rollups\nCOPY (SELECT date_trunc('day', ts) AS day, hll_sketch(entity) AS users FROM events GROUP BY 1)\nTO 'daily_users.parquet';\n```",
-    )
-});
+    arguments: &[VALUE],
+    example: "```sql\n-- one state per day, stored for later rollups\nCOPY (SELECT date_trunc('day', ts) AS day, hll_sketch(entity) AS users FROM events GROUP BY 1)\nTO 'daily_users.parquet';\n```",
+};
 
-static COUNT_DISTINCT_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        "approx_count_distinct",
-        "Approximate number of distinct non-null values of `x`, in bounded memory; equal to \
+const COUNT_DISTINCT_DOC: Doc = Doc {
+    description: "Approximate number of distinct non-null values of `x`, in bounded memory; equal to \
          `hll_estimate(hll_sketch(x, precision))`; 0 over no rows. Unlike DataFusion's \
          `approx_distinct` it accepts dictionary columns and a precision, and costs a few bytes \
          per small group. Also runs in moving window frames.",
-        &[("x", "A column of any hashable type (see hll_sketch).")],
-        &PRECISION,
-        "```sql\nSELECT date_bin(INTERVAL '1 minute', ts) AS minute, approx_count_distinct(entity) AS users\nFROM events GROUP BY 1 ORDER BY 1;\n```",
-    )
-});
+    arguments: &[("x", "A column of any hashable type (see hll_sketch).")],
+    example: "```sql\nSELECT date_bin(INTERVAL '1 minute', ts) AS minute, approx_count_distinct(entity) AS users\nFROM events GROUP BY 1 ORDER BY 1;\n```",
+};
 
-static MERGE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc(
-        "Merges HyperLogLog states into one: the sketch of the union of their inputs. States \
+const MERGE_DOC: Doc = Doc {
+    description: "Merges HyperLogLog states into one: the sketch of the union of their inputs. States \
          of different precisions merge at the smallest precision. Null states are skipped; \
          no states at all gives NULL. Also works in moving window frames.",
-        "hll_merge(state)",
-        &[(
-            "state",
-            "A column of states made by hll_sketch or hll_merge.",
-        )],
-        "```sql\n-- distinct users over the last hour, sliding minute by minute\nSELECT minute, hll_estimate(hll_merge(users) OVER (ORDER BY minute ROWS BETWEEN 59 PRECEDING AND CURRENT ROW))\nFROM per_minute;\n```",
-    )
-});
+    arguments: &[(
+        "state",
+        "A column of states made by hll_sketch or hll_merge.",
+    )],
+    example: "```sql\n-- distinct users over the last hour, sliding minute by minute\nSELECT minute, hll_estimate(hll_merge(users) OVER (ORDER BY minute ROWS BETWEEN 59 PRECEDING AND CURRENT ROW))\nFROM per_minute;\n```",
+};
 
 /// `hll_estimate(state)`: the estimated number of distinct values.
 pub fn estimate() -> StateScalar {
@@ -169,21 +157,16 @@ pub fn estimate() -> StateScalar {
                 Ok(ScalarValue::Int64(estimate))
             })
         },
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "The estimated number of distinct values in a HyperLogLog state, rounded to \
+        syntax: "hll_estimate(state)",
+        doc: Doc {
+            description: "The estimated number of distinct values in a HyperLogLog state, rounded to \
                      an integer. NULL for a NULL state; an error names the defect of a \
                      malformed one.",
-                    "hll_estimate(state)",
-                    &[(
-                        "state",
-                        "A state made by hll_sketch, hll_merge or hll_union.",
-                    )],
-                    "```sql\nSELECT hll_estimate(hll_merge(users)) AS monthly_users FROM daily_users;\n```",
-                )
-            });
-            &DOC
+            arguments: &[(
+                "state",
+                "A state made by hll_sketch, hll_merge or hll_union.",
+            )],
+            example: "```sql\nSELECT hll_estimate(hll_merge(users)) AS monthly_users FROM daily_users;\n```",
         },
     })
 }
@@ -214,18 +197,13 @@ pub fn union() -> StateScalar {
                 Ok(ScalarValue::LargeBinary(union.map(|s| s.to_bytes())))
             })
         },
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "The union of two HyperLogLog states, row by row (the scalar form of \
+        syntax: "hll_union(a, b)",
+        doc: Doc {
+            description: "The union of two HyperLogLog states, row by row (the scalar form of \
                      hll_merge). A NULL side counts as empty; two NULLs give NULL. Different \
                      precisions give the smaller one.",
-                    "hll_union(a, b)",
-                    &[("a", "A hll state."), ("b", "A hll state.")],
-                    "```sql\nSELECT hll_estimate(hll_union(web.users, app.users)) AS users_on_either\nFROM web JOIN app USING (day);\n```",
-                )
-            });
-            &DOC
+            arguments: &[("a", "A hll state."), ("b", "A hll state.")],
+            example: "```sql\nSELECT hll_estimate(hll_union(web.users, app.users)) AS users_on_either\nFROM web JOIN app USING (day);\n```",
         },
     })
 }

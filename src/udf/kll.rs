@@ -2,7 +2,7 @@
 //! `kll_quantiles` and `kll_rank` (scalars).
 
 use super::args::{Default, Param, ParamKind, ParamValue};
-use super::docs::{doc, doc_with_params};
+use super::docs::Doc;
 use super::family::{
     AggregateSpec, Input, Numbers, Output, Rows, SketchAggregate, Sliding, StateSketch,
     collect_numbers,
@@ -16,8 +16,7 @@ use crate::sketch::kll::{DEFAULT_K, Kll};
 use arrow::array::Array;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
-use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs};
-use std::sync::LazyLock;
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 
 /// The accuracy parameter `k` of KLL sketches (also the guard of `approx_quantile`).
 pub const K_RANGE: std::ops::RangeInclusive<i64> = 8..=65_535;
@@ -59,43 +58,36 @@ pub fn sketch() -> SketchAggregate<Kll> {
         output: Output::State,
         sliding: Sliding::TwoStack,
         state_field: "sketch",
-        documentation: || &SKETCH_DOC,
+        doc: &SKETCH_DOC,
     })
 }
 
 /// `kll_merge(state)`.
 pub fn merge() -> SketchAggregate<Kll> {
-    SketchAggregate::merging("kll_merge", "sketch", Sliding::TwoStack, || &MERGE_DOC)
+    SketchAggregate::merging("kll_merge", "sketch", Sliding::TwoStack, &MERGE_DOC)
 }
 
-static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        "kll_sketch",
-        "Builds a KLL quantile sketch of `x`: a mergeable binary state that answers \
+const SKETCH_DOC: Doc = Doc {
+    description: "Builds a KLL quantile sketch of `x`: a mergeable binary state that answers \
          \"what is the p99\" (kll_quantile) and \"what fraction is at most v\" (kll_rank) \
          within a rank error of about 1.33% at the default k, with 99% confidence, also after \
          any number of merges. Numbers of every type are sketched as DOUBLE; dates, \
          timestamps and durations as nanoseconds. NULL and NaN are skipped; infinities are \
          ordinary values at the ends. Also runs in moving window frames.",
-        &[("x", "A numeric, date, timestamp or duration column.")],
-        &K,
-        "```sql\nSELECT kll_quantile(kll_sketch(value), 0.99) AS p99 FROM events;\n```",
-    )
-});
+    arguments: &[("x", "A numeric, date, timestamp or duration column.")],
+    example: "```sql\nSELECT kll_quantile(kll_sketch(value), 0.99) AS p99 FROM events;\n```",
+};
 
-static MERGE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc(
-        "Merges KLL states: the sketch of all their inputs, with the same rank-error \
+const MERGE_DOC: Doc = Doc {
+    description: "Merges KLL states: the sketch of all their inputs, with the same rank-error \
          guarantee. States with different k merge (the result keeps the smaller k). Null \
          states are skipped; no states gives NULL. Runs in moving window frames.",
-        "kll_merge(state)",
-        &[(
-            "state",
-            "A column of states made by kll_sketch or kll_merge.",
-        )],
-        "```sql\nSELECT kll_quantile(kll_merge(latency), 0.99) FROM hourly WHERE day = DATE '2026-11-28';\n```",
-    )
-});
+    arguments: &[(
+        "state",
+        "A column of states made by kll_sketch or kll_merge.",
+    )],
+    example: "```sql\nSELECT kll_quantile(kll_merge(latency), 0.99) FROM hourly WHERE day = DATE '2026-11-28';\n```",
+};
 
 /// `kll_quantile(state, q)`.
 pub fn quantile() -> StateScalar {
@@ -110,21 +102,16 @@ pub fn quantile() -> StateScalar {
                 s.quantile(q).map_err(|e| exec_datafusion_err!("{f}: {e}"))
             })
         },
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "The approximate quantile `q` of the values behind a KLL state, as DOUBLE (dates and \
+        syntax: "kll_quantile(state, q)",
+        doc: Doc {
+            description: "The approximate quantile `q` of the values behind a KLL state, as DOUBLE (dates and \
                  timestamps as nanoseconds since the epoch: wrap in to_timestamp_nanos(CAST(... AS \
                  BIGINT))). NULL for a NULL or empty state; q outside [0, 1] is an error.",
-                    "kll_quantile(state, q)",
-                    &[
-                        ("state", "A kll state."),
-                        ("q", "The quantile in [0, 1], a literal or a column."),
-                    ],
-                    "```sql\nSELECT w, kll_quantile(s, 0.5) AS p50, kll_quantile(s, 0.99) AS p99 FROM per_minute;\n```",
-                )
-            });
-            &DOC
+            arguments: &[
+                ("state", "A kll state."),
+                ("q", "The quantile in [0, 1], a literal or a column."),
+            ],
+            example: "```sql\nSELECT w, kll_quantile(s, 0.5) AS p50, kll_quantile(s, 0.99) AS p99 FROM per_minute;\n```",
         },
     })
 }
@@ -143,20 +130,15 @@ pub fn quantiles() -> StateScalar {
             Ok(list_of(DataType::Float64))
         },
         invoke: quantile_lists,
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "Several approximate quantiles of the values behind a KLL state, as a list of DOUBLE \
+        syntax: "kll_quantiles(state, [q, ...])",
+        doc: Doc {
+            description: "Several approximate quantiles of the values behind a KLL state, as a list of DOUBLE \
                  (one pass over the sketch). NULL for a NULL or empty state.",
-                    "kll_quantiles(state, [q, ...])",
-                    &[
-                        ("state", "A kll state."),
-                        ("quantiles", "A list of quantiles in [0, 1]."),
-                    ],
-                    "```sql\nSELECT kll_quantiles(kll_sketch(value), [0.5, 0.9, 0.99]) FROM events;\n```",
-                )
-            });
-            &DOC
+            arguments: &[
+                ("state", "A kll state."),
+                ("quantiles", "A list of quantiles in [0, 1]."),
+            ],
+            example: "```sql\nSELECT kll_quantiles(kll_sketch(value), [0.5, 0.9, 0.99]) FROM events;\n```",
         },
     })
 }
@@ -197,24 +179,19 @@ pub fn rank() -> StateScalar {
             Ok(DataType::Float64)
         },
         invoke: ranks,
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "The approximate fraction of the values behind a KLL state that are at most `value` \
+        syntax: "kll_rank(state, value)",
+        doc: Doc {
+            description: "The approximate fraction of the values behind a KLL state that are at most `value` \
                  (its normalized rank, in [0, 1]), within the sketch's rank error. NULL for a NULL or \
                  empty state or a NULL value.",
-                    "kll_rank(state, value)",
-                    &[
-                        ("state", "A kll state."),
-                        (
-                            "value",
-                            "A number (or date, timestamp, duration), a literal or a column.",
-                        ),
-                    ],
-                    "```sql\n-- Share of requests served within 250 ms\nSELECT kll_rank(kll_sketch(latency_ms), 250) FROM requests;\n```",
-                )
-            });
-            &DOC
+            arguments: &[
+                ("state", "A kll state."),
+                (
+                    "value",
+                    "A number (or date, timestamp, duration), a literal or a column.",
+                ),
+            ],
+            example: "```sql\n-- Share of requests served within 250 ms\nSELECT kll_rank(kll_sketch(latency_ms), 250) FROM requests;\n```",
         },
     })
 }

@@ -2,15 +2,14 @@
 //! `minhash_lsh_bands` (scalars).
 
 use super::args::{Default, Param, ParamKind, ParamValue, check_arity, check_state_type};
-use super::docs::{doc, doc_with_params};
+use super::docs::Doc;
 use super::family::{AggregateSpec, Hashes, Input, Output, SketchAggregate, Sliding, StateSketch};
 use super::scalar::{ScalarSpec, StateScalar, check_state_args, decode, map_rows, state_at};
 use crate::sketch::minhash::{DEFAULT_NUM_PERM, MinHash};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Field, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
-use datafusion::logical_expr::Documentation;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 impl StateSketch for MinHash {
     /// Number of permutations (signature length).
@@ -43,43 +42,36 @@ pub fn sketch() -> SketchAggregate<MinHash> {
         output: Output::State,
         sliding: Sliding::TwoStack,
         state_field: "sketch",
-        documentation: || &SKETCH_DOC,
+        doc: &SKETCH_DOC,
     })
 }
 
 /// `minhash_merge(state)`.
 pub fn merge() -> SketchAggregate<MinHash> {
-    SketchAggregate::merging("minhash_merge", "sketch", Sliding::TwoStack, || &MERGE_DOC)
+    SketchAggregate::merging("minhash_merge", "sketch", Sliding::TwoStack, &MERGE_DOC)
 }
 
-static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        "minhash_sketch",
-        "Builds a MinHash signature of the set of values of `x`: a mergeable binary state \
+const SKETCH_DOC: Doc = Doc {
+    description: "Builds a MinHash signature of the set of values of `x`: a mergeable binary state \
          compared with minhash_jaccard and indexed with minhash_lsh_bands. Each value costs \
          one hash (one-permutation hashing; empty bins are filled by optimal densification \
          when signatures are compared). The Jaccard estimate has standard deviation about \
          sqrt(J (1 - J) / num_perm): 0.044 at J = 0.5 with the default 128. Nulls are skipped. \
          Also runs in moving window frames.",
-        &[("x", "A column of any hashable type (see hll_sketch).")],
-        &NUM_PERM,
-        "```sql\nSELECT entity, minhash_sketch(event_type) AS sig FROM events GROUP BY entity;\n```",
-    )
-});
+    arguments: &[("x", "A column of any hashable type (see hll_sketch).")],
+    example: "```sql\nSELECT entity, minhash_sketch(event_type) AS sig FROM events GROUP BY entity;\n```",
+};
 
-static MERGE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc(
-        "Unions MinHash states: exactly the signature of the union of their sets. States must \
+const MERGE_DOC: Doc = Doc {
+    description: "Unions MinHash states: exactly the signature of the union of their sets. States must \
          have the same num_perm; otherwise an error says so. Null states are skipped; no \
          states gives NULL. Runs in moving window frames.",
-        "minhash_merge(state)",
-        &[(
-            "state",
-            "A column of states made by minhash_sketch or minhash_merge.",
-        )],
-        "```sql\nSELECT entity, minhash_merge(sig) FROM daily_signatures GROUP BY entity;\n```",
-    )
-});
+    arguments: &[(
+        "state",
+        "A column of states made by minhash_sketch or minhash_merge.",
+    )],
+    example: "```sql\nSELECT entity, minhash_merge(sig) FROM daily_signatures GROUP BY entity;\n```",
+};
 
 /// `minhash_jaccard(a, b)`: the estimated Jaccard similarity of two sets.
 pub fn jaccard() -> StateScalar {
@@ -103,18 +95,13 @@ pub fn jaccard() -> StateScalar {
                 Ok(ScalarValue::Float64(Some(j)))
             })
         },
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "The estimated Jaccard similarity |A ∩ B| / |A ∪ B| of the sets behind two \
+        syntax: "minhash_jaccard(a, b)",
+        doc: Doc {
+            description: "The estimated Jaccard similarity |A ∩ B| / |A ∪ B| of the sets behind two \
                      MinHash states, between 0 and 1 (two empty sets: 1). The states must have the \
                      same num_perm. NULL if either state is NULL.",
-                    "minhash_jaccard(a, b)",
-                    &[("a", "A minhash state."), ("b", "Another minhash state.")],
-                    "```sql\nSELECT a.entity, b.entity, minhash_jaccard(a.sig, b.sig) AS j\nFROM sigs a JOIN sigs b ON a.entity < b.entity ORDER BY j DESC LIMIT 10;\n```",
-                )
-            });
-            &DOC
+            arguments: &[("a", "A minhash state."), ("b", "Another minhash state.")],
+            example: "```sql\nSELECT a.entity, b.entity, minhash_jaccard(a.sig, b.sig) AS j\nFROM sigs a JOIN sigs b ON a.entity < b.entity ORDER BY j DESC LIMIT 10;\n```",
         },
     })
 }
@@ -136,10 +123,9 @@ pub fn lsh_bands() -> StateScalar {
             Ok(band_list_type())
         },
         invoke: band_keys,
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "Locality-sensitive hashing of a MinHash state: the signature cut into `bands` \
+        syntax: "minhash_lsh_bands(state, bands)",
+        doc: Doc {
+            description: "Locality-sensitive hashing of a MinHash state: the signature cut into `bands` \
                      bands of r = num_perm / bands rows, one key per band. Two sets share a key \
                      with probability 1 - (1 - J^r)^bands, an S-curve that rises steeply around \
                      J = (1 / bands)^(1 / r); so a self-join on equal keys finds the similar pairs \
@@ -148,18 +134,14 @@ pub fn lsh_bands() -> StateScalar {
                      near 0.71, 8 bands (r = 16) near 0.88. More bands find more pairs and more \
                      false candidates. Keys of different bands never coincide. An empty set has \
                      no keys.",
-                    "minhash_lsh_bands(state, bands)",
-                    &[
-                        ("state", "A minhash state."),
-                        (
-                            "bands",
-                            "Number of bands, from 1 to num_perm; bands x rows of the signature are used.",
-                        ),
-                    ],
-                    "```sql\nWITH keys AS (SELECT entity, unnest(minhash_lsh_bands(sig, 32)) AS k FROM sigs)\nSELECT DISTINCT a.entity, b.entity FROM keys a JOIN keys b ON a.k = b.k AND a.entity < b.entity;\n```",
-                )
-            });
-            &DOC
+            arguments: &[
+                ("state", "A minhash state."),
+                (
+                    "bands",
+                    "Number of bands, from 1 to num_perm; bands x rows of the signature are used.",
+                ),
+            ],
+            example: "```sql\nWITH keys AS (SELECT entity, unnest(minhash_lsh_bands(sig, 32)) AS k FROM sigs)\nSELECT DISTINCT a.entity, b.entity FROM keys a JOIN keys b ON a.k = b.k AND a.entity < b.entity;\n```",
         },
     })
 }

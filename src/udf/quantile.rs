@@ -2,7 +2,7 @@
 //! for. The state is a targeted digest (`crate::sketch::tdigest`) guarded by a KLL sketch.
 
 use super::args::{Default, Param, ParamKind, ParamValue, closed_unit};
-use super::docs::doc_with_params;
+use super::docs::Doc;
 use super::family::{
     AggregateSpec, Finish, FinishArgs, Input, Numbers, Output, Rows, SketchAggregate, Sliding,
     StateSketch, collect_numbers,
@@ -15,8 +15,7 @@ use arrow::array::{ArrayRef, ListArray};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, exec_datafusion_err, plan_err};
-use datafusion::logical_expr::Documentation;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 const APPROX: &str = "approx_quantile";
 const APPROX_MANY: &str = "approx_quantiles";
@@ -152,7 +151,7 @@ pub fn approx() -> SketchAggregate<TargetedDigest> {
         },
         sliding: Sliding::TwoStack,
         state_field: "sketch",
-        documentation: || &APPROX_DOC,
+        doc: &APPROX_DOC,
     })
 }
 
@@ -230,14 +229,12 @@ pub fn approx_many() -> SketchAggregate<TargetedDigest> {
         },
         sliding: Sliding::TwoStack,
         state_field: "sketch",
-        documentation: || &APPROX_MANY_DOC,
+        doc: &APPROX_MANY_DOC,
     })
 }
 
-static APPROX_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        APPROX,
-        "The approximate quantile `q` of `x`, in the type of `x`. One pass, bounded memory and \
+const APPROX_DOC: Doc = Doc {
+    description: "The approximate quantile `q` of `x`, in the type of `x`. One pass, bounded memory and \
          parallel partial aggregation, with the precision aimed at q: the state is a t-digest \
          whose centroids shrink to single values around rank q, so the answer is the exact \
          quantile or a few values away from it (1M rows: about 0.5 ranks off at p99 over 12 \
@@ -247,20 +244,14 @@ static APPROX_DOC: LazyLock<Documentation> = LazyLock::new(|| {
          Partial states aimed at other ranks (each partition of range-partitioned data sees \
          its own q) merge to a coarser answer, typically within 0.1%. NULL and NaN are \
          skipped; infinities are ordinary values at the ends; no values give NULL.",
-        &[("x", "A numeric, date, timestamp or duration column.")],
-        &SINGLE,
-        "```sql\nSELECT event_type, approx_quantile(value, 0.5) AS median, approx_quantile(value, 0.99) AS p99\nFROM events GROUP BY event_type;\n```",
-    )
-});
+    arguments: &[("x", "A numeric, date, timestamp or duration column.")],
+    example: "```sql\nSELECT event_type, approx_quantile(value, 0.5) AS median, approx_quantile(value, 0.99) AS p99\nFROM events GROUP BY event_type;\n```",
+};
 
-static APPROX_MANY_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        APPROX_MANY,
-        "Several approximate quantiles of `x` from one state, as a list in the type of `x` \
+const APPROX_MANY_DOC: Doc = Doc {
+    description: "Several approximate quantiles of `x` from one state, as a list in the type of `x` \
          (see approx_quantile): the digest aims at every quantile of the list, at most 16 \
          besides 0 and 1 (for more, kll_quantiles(kll_sketch(x), [...]) takes any number).",
-        &[("x", "A numeric, date, timestamp or duration column.")],
-        &MANY,
-        "```sql\nSELECT approx_quantiles(value, [0.5, 0.9, 0.99]) AS p FROM events;\n```",
-    )
-});
+    arguments: &[("x", "A numeric, date, timestamp or duration column.")],
+    example: "```sql\nSELECT approx_quantiles(value, [0.5, 0.9, 0.99]) AS p FROM events;\n```",
+};

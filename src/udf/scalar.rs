@@ -3,6 +3,7 @@
 //! with hashed items, decoding a constant state once).
 
 use super::args::{check_arity, check_state_type};
+use super::docs::Doc;
 use super::numbers::check_q;
 use crate::sketch::Sketch;
 use arrow::array::{Array, ArrayRef, AsArray};
@@ -12,6 +13,7 @@ use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 
 /// How one scalar function differs from the others.
 pub struct ScalarSpec {
@@ -19,13 +21,16 @@ pub struct ScalarSpec {
     /// Checks the argument types (the function's name given for errors), gives the result type.
     pub return_type: fn(&str, &[DataType]) -> Result<DataType>,
     pub invoke: fn(&str, &ScalarFunctionArgs) -> Result<ColumnarValue>,
-    pub documentation: fn() -> &'static Documentation,
+    /// `topk_items(state [, n])`.
+    pub syntax: &'static str,
+    pub doc: Doc,
 }
 
 /// The SQL scalar function described by a [`ScalarSpec`].
 pub struct StateScalar {
     spec: ScalarSpec,
     signature: Signature,
+    documentation: OnceLock<Documentation>,
 }
 
 impl StateScalar {
@@ -33,6 +38,7 @@ impl StateScalar {
         Self {
             spec,
             signature: Signature::variadic_any(Volatility::Immutable),
+            documentation: OnceLock::new(),
         }
     }
 }
@@ -78,7 +84,11 @@ impl ScalarUDFImpl for StateScalar {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some((self.spec.documentation)())
+        let spec = &self.spec;
+        Some(
+            self.documentation
+                .get_or_init(|| spec.doc.build(spec.syntax)),
+        )
     }
 }
 

@@ -1,12 +1,12 @@
 //! `sketch_info(state)`: describes any Hazy state.
 
-use super::docs::doc;
+use super::docs::Doc;
 use super::scalar::{ScalarSpec, StateScalar, check_state_args, map_rows, state_at};
 use crate::sketch::describe;
 use arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
-use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs};
-use std::sync::{Arc, LazyLock};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
+use std::sync::Arc;
 
 fn info_fields() -> Fields {
     Fields::from(vec![
@@ -29,23 +29,18 @@ pub fn sketch_info() -> StateScalar {
             Ok(DataType::Struct(info_fields()))
         },
         invoke: infos,
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "Describes any Hazy sketch state, of every family: a struct with `family` \
+        syntax: "sketch_info(state)",
+        doc: Doc {
+            description: "Describes any Hazy sketch state, of every family: a struct with `family` \
                  (hll, cms, …), format `version`, `parameters`, `mode` (e.g. sparse or dense), \
                  serialized `bytes`, `items` added (non-null values, summed over merges) and \
                  family-specific `details` (estimate and standard error for hll). The state is \
                  fully validated: malformed bytes give an error that names the defect.",
-                    "sketch_info(state)",
-                    &[(
-                        "state",
-                        "A state made by any Hazy *_sketch or *_merge function.",
-                    )],
-                    "```sql\nSELECT sketch_info(hll_sketch(entity))['bytes'] AS bytes FROM events;\n```",
-                )
-            });
-            &DOC
+            arguments: &[(
+                "state",
+                "A state made by any Hazy *_sketch or *_merge function.",
+            )],
+            example: "```sql\nSELECT sketch_info(hll_sketch(entity))['bytes'] AS bytes FROM events;\n```",
         },
     })
 }

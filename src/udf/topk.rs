@@ -9,7 +9,7 @@
 
 use super::args::is_integer_type;
 use super::args::{Default, Param, ParamKind, ParamValue, check_arity, check_state_type};
-use super::docs::{doc, doc_with_params};
+use super::docs::Doc;
 use super::family::{
     AggregateSpec, Finish, FinishArgs, Input, Output, RowInput, Rows, SketchAggregate, Sliding,
     StateSketch,
@@ -24,8 +24,8 @@ use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Fields, Int64Type};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs};
-use std::sync::{Arc, LazyLock};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
+use std::sync::Arc;
 
 /// Counters kept for `k` items of interest: enough that the error bound 2N/capacity stays
 /// small next to the counts of the top `k` on skewed data.
@@ -178,13 +178,13 @@ pub fn sketch() -> SketchAggregate<TopK> {
         output: Output::State,
         sliding: Sliding::TwoStack,
         state_field: "topk",
-        documentation: || &SKETCH_DOC,
+        doc: &SKETCH_DOC,
     })
 }
 
 /// `topk_merge(state)`.
 pub fn merge() -> SketchAggregate<TopK> {
-    SketchAggregate::merging("topk_merge", "topk", Sliding::TwoStack, || &MERGE_DOC)
+    SketchAggregate::merging("topk_merge", "topk", Sliding::TwoStack, &MERGE_DOC)
 }
 
 /// `approx_topk(x, k)`.
@@ -197,7 +197,7 @@ pub fn approx() -> SketchAggregate<TopK> {
         output: approx_output(),
         sliding: Sliding::TwoStack,
         state_field: "topk",
-        documentation: || &APPROX_DOC,
+        doc: &APPROX_DOC,
     })
 }
 
@@ -211,64 +211,49 @@ pub fn approx_weighted() -> SketchAggregate<TopK> {
         output: approx_output(),
         sliding: Sliding::TwoStack,
         state_field: "topk",
-        documentation: || &APPROX_WEIGHTED_DOC,
+        doc: &APPROX_WEIGHTED_DOC,
     })
 }
 
-static SKETCH_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        "topk_sketch",
-        "Builds a mergeable heavy-hitters state (Misra-Gries frequent items): the most frequent \
+const SKETCH_DOC: Doc = Doc {
+    description: "Builds a mergeable heavy-hitters state (Misra-Gries frequent items): the most frequent \
          values of `x` with counts whose lower and upper bounds hold after any number of merges. \
          The items themselves are kept. Nulls are skipped. Read it with topk_items. Also runs \
          in moving window frames.",
-        &[("x", "A column of any hashable type (see hll_sketch).")],
-        &OPTIONAL_K,
-        "```sql\nSELECT topk_items(topk_merge(st), 5) FROM daily_top;\n```",
-    )
-});
+    arguments: &[("x", "A column of any hashable type (see hll_sketch).")],
+    example: "```sql\nSELECT topk_items(topk_merge(st), 5) FROM daily_top;\n```",
+};
 
-static MERGE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc(
-        "Merges Top-K states: the state of all their inputs, bounds still valid. States must \
+const MERGE_DOC: Doc = Doc {
+    description: "Merges Top-K states: the state of all their inputs, bounds still valid. States must \
          have the same number of counters (the same k); otherwise an error says so. No states \
          gives NULL. Runs in moving window frames.",
-        "topk_merge(state)",
-        &[(
-            "state",
-            "A column of states made by topk_sketch or topk_merge.",
-        )],
-        "```sql\nSELECT topk_items(topk_merge(st), 10) FROM (SELECT day, topk_sketch(entity) AS st FROM events GROUP BY day);\n```",
-    )
-});
+    arguments: &[(
+        "state",
+        "A column of states made by topk_sketch or topk_merge.",
+    )],
+    example: "```sql\nSELECT topk_items(topk_merge(st), 10) FROM (SELECT day, topk_sketch(entity) AS st FROM events GROUP BY day);\n```",
+};
 
-static APPROX_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        "approx_topk",
-        "The `k` most frequent values of `x`, most frequent first, as a list of \
+const APPROX_DOC: Doc = Doc {
+    description: "The `k` most frequent values of `x`, most frequent first, as a list of \
          {item, count, lower, upper} with `item` in the input's type: `count` (= `lower`) never \
          exceeds the true count and `upper` never falls below it. Ties are broken by item. \
          Also runs in moving window frames.",
-        &[("x", "A column of any hashable type.")],
-        &REQUIRED_K,
-        "```sql\nSELECT approx_topk(event_type, 3) FROM events;\n```",
-    )
-});
+    arguments: &[("x", "A column of any hashable type.")],
+    example: "```sql\nSELECT approx_topk(event_type, 3) FROM events;\n```",
+};
 
-static APPROX_WEIGHTED_DOC: LazyLock<Documentation> = LazyLock::new(|| {
-    doc_with_params(
-        "approx_topk_weighted",
-        "The `k` values of `x` with the largest total `weight` (ClickHouse topKWeighted, \
+const APPROX_WEIGHTED_DOC: Doc = Doc {
+    description: "The `k` values of `x` with the largest total `weight` (ClickHouse topKWeighted, \
          BigQuery APPROX_TOP_SUM), as approx_topk. Rows with a NULL value or weight are \
          skipped; a negative weight is an error.",
-        &[
-            ("x", "A column of any hashable type."),
-            ("weight", "A non-negative integer column."),
-        ],
-        &REQUIRED_K,
-        "```sql\nSELECT approx_topk_weighted(entity, CAST(value * 100 AS BIGINT), 5) FROM events;\n```",
-    )
-});
+    arguments: &[
+        ("x", "A column of any hashable type."),
+        ("weight", "A non-negative integer column."),
+    ],
+    example: "```sql\nSELECT approx_topk_weighted(entity, CAST(value * 100 AS BIGINT), 5) FROM events;\n```",
+};
 
 /// Reads the bytes an item is stored as: a string's or binary's own bytes, else its text.
 ///
@@ -387,21 +372,16 @@ pub fn items() -> StateScalar {
             Ok(list_type(DataType::Utf8))
         },
         invoke: top_items,
-        documentation: || {
-            static DOC: LazyLock<Documentation> = LazyLock::new(|| {
-                doc(
-                    "The `n` most frequent items of a Top-K state (default 10), most frequent \
+        syntax: "topk_items(state [, n])",
+        doc: Doc {
+            description: "The `n` most frequent items of a Top-K state (default 10), most frequent \
                      first, as a list of {item, count, lower, upper} with the item as text: the \
                      true count lies in [lower, upper], also after merges. NULL state gives NULL.",
-                    "topk_items(state [, n])",
-                    &[
-                        ("state", "A topk state."),
-                        ("n", "Optional number of items (default 10)."),
-                    ],
-                    "```sql\nSELECT topk_items(topk_sketch(entity), 5) FROM events;\n```",
-                )
-            });
-            &DOC
+            arguments: &[
+                ("state", "A topk state."),
+                ("n", "Optional number of items (default 10)."),
+            ],
+            example: "```sql\nSELECT topk_items(topk_sketch(entity), 5) FROM events;\n```",
         },
     })
 }
