@@ -28,6 +28,57 @@ const CHECKSUM_LEN: usize = 8;
 /// Bytes the envelope adds around parameters and body.
 pub const OVERHEAD: usize = HEADER_LEN + CHECKSUM_LEN;
 
+/// Magic bytes of a transit state: a sketch on its way from a partial to a final aggregate of
+/// one query (or of one cluster, or a stream's checkpoint). Transit states have no checksum
+/// and a raw layout that is cheap to write and merge; they are never what a query returns,
+/// and every decoder also reads them. Specified in `docs/FORMAT.md`.
+pub const TRANSIT_MAGIC: [u8; 4] = *b"HZTR";
+/// The transit version this build writes (and the newest it reads).
+pub const TRANSIT_VERSION: u8 = 1;
+/// Bytes of the transit header: magic, version, family.
+pub const TRANSIT_HEADER_LEN: usize = 6;
+
+/// Whether `bytes` are a transit state (rather than a stored one).
+pub fn is_transit(bytes: &[u8]) -> bool {
+    bytes.len() >= 4 && bytes[..4] == TRANSIT_MAGIC
+}
+
+/// Appends the transit header of `family`.
+pub fn write_transit_header(family: Family, out: &mut Vec<u8>) {
+    out.extend_from_slice(&TRANSIT_MAGIC);
+    out.push(TRANSIT_VERSION);
+    out.push(family as u8);
+}
+
+/// The family of a transit state, its header checked.
+pub fn transit_family(bytes: &[u8]) -> Result<Family> {
+    if bytes.len() < TRANSIT_HEADER_LEN {
+        return Err(SketchError::Truncated {
+            needed: TRANSIT_HEADER_LEN,
+            available: bytes.len(),
+        });
+    }
+    if bytes[..4] != TRANSIT_MAGIC {
+        return Err(SketchError::BadMagic);
+    }
+    if bytes[4] == 0 || bytes[4] > TRANSIT_VERSION {
+        return Err(SketchError::UnsupportedVersion(bytes[4]));
+    }
+    Family::from_code(bytes[5])
+}
+
+/// The payload of a transit state of the `expected` family.
+pub fn transit_payload(bytes: &[u8], expected: Family) -> Result<&[u8]> {
+    let family = transit_family(bytes)?;
+    if family != expected {
+        return Err(SketchError::WrongFamily {
+            expected: expected.name(),
+            found: family.name(),
+        });
+    }
+    Ok(&bytes[TRANSIT_HEADER_LEN..])
+}
+
 /// Sketch families, with their stable one-byte codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {

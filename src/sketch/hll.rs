@@ -375,6 +375,51 @@ impl HyperLogLog {
         envelope::OVERHEAD + 1 + self.serialized_body_len()
     }
 
+    /// Writes the transit state of a sketch holding the single hash `hash`: the per-row state
+    /// of skipped partial aggregation, 12 bytes.
+    pub fn write_transit_single(precision: u8, hash: u64, out: &mut Vec<u8>) -> Result<()> {
+        check_precision(precision)?;
+        let (index, rank) = index_and_rank(hash, SPARSE_PRECISION);
+        envelope::write_transit_header(Family::HyperLogLog, out);
+        out.push(precision);
+        out.push(TRANSIT_SINGLE);
+        out.extend_from_slice(&entry(index, rank).to_le_bytes());
+        Ok(())
+    }
+
+    /// Adds a checked transit state of the same precision.
+    fn merge_transit_view(&mut self, view: &TransitView<'_>) {
+        match view.data {
+            TransitData::Single(e) => {
+                self.items = self.items.saturating_add(1);
+                self.insert_entry(e);
+            }
+            TransitData::Sparse(raw) => {
+                self.items = self.items.saturating_add(view.items);
+                sparse_entries(raw).for_each(|e| self.insert_entry(e));
+            }
+            TransitData::Dense(regs) => {
+                self.items = self.items.saturating_add(view.items);
+                if let Repr::Sparse(_) = self.repr {
+                    self.densify();
+                }
+                if let Repr::Dense(mine) = &mut self.repr {
+                    mine.iter_mut()
+                        .zip(regs)
+                        .for_each(|(x, &y)| *x = (*x).max(y));
+                }
+            }
+        }
+    }
+
+    /// Adds one sparse entry, into the registers when dense.
+    fn insert_entry(&mut self, e: u32) {
+        match &mut self.repr {
+            Repr::Sparse(_) => self.insert_sparse(entry_index(e), entry_rank(e)),
+            Repr::Dense(regs) => fold_entries_into([e], self.precision, regs),
+        }
+    }
+
     /// Writes the state of a sketch holding the single hash `hash`, without building it:
     /// the per-row state of skipped partial aggregation.
     pub fn write_singleton(precision: u8, hash: u64, out: &mut Vec<u8>) -> Result<()> {
@@ -495,6 +540,50 @@ impl Sketch for HyperLogLog {
         Ok(())
     }
 
+    /// Transit form: precision, mode, then the registers or entries unpacked and without a
+    /// checksum (see docs/FORMAT.md): one store per value to write, no checksum to check.
+    fn write_transit(&self, out: &mut Vec<u8>) {
+        let this = self.canonical();
+        let this = this.as_ref();
+        envelope::write_transit_header(Family::HyperLogLog, out);
+        out.push(this.precision);
+        match &this.repr {
+            Repr::Sparse(entries) if entries.len() == 1 && this.items == 1 => {
+                out.push(TRANSIT_SINGLE);
+                out.extend_from_slice(&entries[0].to_le_bytes());
+            }
+            Repr::Sparse(entries) => {
+                out.push(MODE_SPARSE);
+                out.extend_from_slice(&this.items.to_le_bytes());
+                out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+                entries
+                    .iter()
+                    .for_each(|e| out.extend_from_slice(&e.to_le_bytes()));
+            }
+            Repr::Dense(regs) => {
+                out.push(MODE_DENSE);
+                out.extend_from_slice(&this.items.to_le_bytes());
+                out.extend_from_slice(regs);
+            }
+        }
+    }
+
+    fn from_transit(bytes: &[u8]) -> Result<Self> {
+        let view = TransitView::parse(bytes)?;
+        let mut sketch = HyperLogLog::new(view.precision)?;
+        sketch.merge_transit_view(&view);
+        Ok(sketch)
+    }
+
+    fn merge_transit(&mut self, bytes: &[u8]) -> Result<()> {
+        let view = TransitView::parse(bytes)?;
+        if view.precision != self.precision {
+            return self.merge(&HyperLogLog::from_transit(bytes)?);
+        }
+        self.merge_transit_view(&view);
+        Ok(())
+    }
+
     fn describe(&self) -> Description {
         Description {
             parameters: format!("p={}", self.precision()),
@@ -519,6 +608,74 @@ impl PartialEq for HyperLogLog {
 }
 
 impl Eq for HyperLogLog {}
+
+/// Transit mode of a sketch holding one value (items 1, one entry).
+const TRANSIT_SINGLE: u8 = 2;
+
+/// A validated, borrowed view of a transit state.
+struct TransitView<'a> {
+    precision: u8,
+    items: u64,
+    data: TransitData<'a>,
+}
+
+enum TransitData<'a> {
+    Single(u32),
+    /// Little-endian u32 entries, checked as in a stored state.
+    Sparse(&'a [u8]),
+    /// One byte per register, checked.
+    Dense(&'a [u8]),
+}
+
+impl<'a> TransitView<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let mut r = Reader::new(envelope::transit_payload(bytes, Family::HyperLogLog)?);
+        let precision = r.u8()?;
+        check_precision(precision)?;
+        let (items, data) = match r.u8()? {
+            TRANSIT_SINGLE => {
+                let e = r.u32()?;
+                check_sparse_entries(&e.to_le_bytes())?;
+                (1, TransitData::Single(e))
+            }
+            MODE_SPARSE => {
+                let items = r.u64()?;
+                let n = r.u32()? as usize;
+                if n > 1 << SPARSE_PRECISION || n * 4 != r.remaining() {
+                    return Err(SketchError::Corrupt(format!(
+                        "hll transit list declares {n} entries in {} bytes",
+                        r.remaining()
+                    )));
+                }
+                let raw = r.take(n * 4)?;
+                check_sparse_entries(raw)?;
+                (items, TransitData::Sparse(raw))
+            }
+            MODE_DENSE => {
+                let items = r.u64()?;
+                let regs = r.take(1 << precision)?;
+                let max_rank = 64 - precision + 1;
+                if let Some(bad) = regs.iter().find(|&&x| x > max_rank) {
+                    return Err(SketchError::Corrupt(format!(
+                        "hll register value {bad} exceeds {max_rank} at precision {precision}"
+                    )));
+                }
+                (items, TransitData::Dense(regs))
+            }
+            other => {
+                return Err(SketchError::Corrupt(format!(
+                    "unknown hll transit mode {other}"
+                )));
+            }
+        };
+        r.finish("hll transit state")?;
+        Ok(Self {
+            precision,
+            items,
+            data,
+        })
+    }
+}
 
 /// A validated, borrowed view of a serialized state.
 struct StateView<'a> {

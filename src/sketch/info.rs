@@ -21,20 +21,25 @@ pub struct SketchInfo {
     pub details: String,
 }
 
-/// Decodes and describes any Hazy state, validating it completely.
+/// Decodes and describes any Hazy state, stored or in transit, validating it completely.
 pub fn describe(bytes: &[u8]) -> Result<SketchInfo> {
     struct Describe<'a>(&'a [u8]);
     impl FamilyVisitor for Describe<'_> {
         type Output = Result<super::state::Description>;
         fn visit<S: Sketch>(self) -> Self::Output {
-            Ok(S::from_bytes(self.0)?.describe())
+            Ok(S::decode_any(self.0)?.describe())
         }
     }
-    let env = envelope::decode_any(bytes)?;
-    let d = visit_family(env.family, Describe(bytes))?;
+    let (family, version) = if envelope::is_transit(bytes) {
+        (envelope::transit_family(bytes)?, bytes[4])
+    } else {
+        let env = envelope::decode_any(bytes)?;
+        (env.family, env.version)
+    };
+    let d = visit_family(family, Describe(bytes))?;
     Ok(SketchInfo {
-        family: env.family,
-        version: env.version,
+        family,
+        version,
         parameters: d.parameters,
         mode: d.mode,
         bytes: bytes.len(),

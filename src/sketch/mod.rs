@@ -26,7 +26,7 @@ pub use error::SketchError;
 pub use hash::CanonicalHash;
 pub use hll::HyperLogLog;
 pub use info::{SketchInfo, describe};
-pub use state::{Description, FamilyVisitor, Sketch, visit_family};
+pub use state::{Description, FamilyVisitor, Sketch, to_stored, visit_family};
 
 /// Folds runs of equal keys of a sorted vector in place: `same(kept, next)` says whether
 /// `next` belongs to the run ending in `kept`, `fold` adds it in. Sparse sketches keep sorted

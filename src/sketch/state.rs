@@ -57,6 +57,46 @@ pub trait Sketch: Sized + Clone {
     /// Parameters, representation, items and family-specific figures, for `sketch_info`.
     fn describe(&self) -> Description;
 
+    /// Appends the state in its transit form (see [`super::envelope::TRANSIT_MAGIC`]):
+    /// for the hop from a partial to a final aggregate. Families without a cheaper form
+    /// send their stored state.
+    fn write_transit(&self, out: &mut Vec<u8>) {
+        self.write_to(out)
+    }
+
+    /// Decodes a transit state of this family.
+    fn from_transit(bytes: &[u8]) -> Result<Self> {
+        let family = super::envelope::transit_family(bytes)?;
+        Err(super::SketchError::Corrupt(format!(
+            "{} states have no transit form",
+            family.name()
+        )))
+    }
+
+    /// Merges a transit state in; families with a transit form may override it to merge
+    /// without building the incoming sketch.
+    fn merge_transit(&mut self, bytes: &[u8]) -> Result<()> {
+        self.merge(&Self::from_transit(bytes)?)
+    }
+
+    /// Decodes a stored or a transit state.
+    fn decode_any(bytes: &[u8]) -> Result<Self> {
+        if super::envelope::is_transit(bytes) {
+            Self::from_transit(bytes)
+        } else {
+            Self::from_bytes(bytes)
+        }
+    }
+
+    /// Merges a stored or a transit state in.
+    fn merge_any(&mut self, bytes: &[u8]) -> Result<()> {
+        if super::envelope::is_transit(bytes) {
+            self.merge_transit(bytes)
+        } else {
+            self.merge_bytes(bytes)
+        }
+    }
+
     /// The serialized state.
     fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -96,6 +136,23 @@ pub fn visit_family<V: FamilyVisitor>(family: Family, visitor: V) -> V::Output {
         Family::DDSketch => visitor.visit::<DdSketch>(),
         Family::TDigest => visitor.visit::<TargetedDigest>(),
     }
+}
+
+/// A state in its stored form: transit states (see [`super::envelope::TRANSIT_MAGIC`]) are
+/// decoded and written as stored states, stored states come back as they are.
+pub fn to_stored(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
+    struct Store<'a>(&'a [u8]);
+    impl FamilyVisitor for Store<'_> {
+        type Output = Result<Vec<u8>>;
+        fn visit<S: Sketch>(self) -> Self::Output {
+            Ok(S::from_transit(self.0)?.to_bytes())
+        }
+    }
+    if !super::envelope::is_transit(bytes) {
+        return Ok(std::borrow::Cow::Borrowed(bytes));
+    }
+    let family = super::envelope::transit_family(bytes)?;
+    visit_family(family, Store(bytes)).map(std::borrow::Cow::Owned)
 }
 
 /// A figure that may be absent (an empty sketch has no minimum), as `describe` shows it.

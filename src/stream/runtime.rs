@@ -483,7 +483,12 @@ impl WindowedStream {
         states: RecordBatch,
     ) -> Result<ClosedWindow> {
         self.stats.windows_closed += 1;
-        let states = RecordBatch::try_new(self.state_schema(), states.columns().to_vec())?;
+        let columns = states
+            .columns()
+            .iter()
+            .map(stored_states)
+            .collect::<Result<_>>()?;
+        let states = RecordBatch::try_new(self.state_schema(), columns)?;
         Ok(ClosedWindow {
             start,
             end,
@@ -491,6 +496,25 @@ impl WindowedStream {
             states,
         })
     }
+}
+
+/// A column of partial states in the stored form users keep (rollups are merged later with
+/// the `_merge` functions); other columns as they are.
+fn stored_states(column: &ArrayRef) -> Result<ArrayRef> {
+    let DataType::LargeBinary = column.data_type() else {
+        return Ok(Arc::clone(column));
+    };
+    let binary = column.as_binary::<i64>();
+    let mut out = arrow::array::LargeBinaryBuilder::with_capacity(binary.len(), 0);
+    for value in binary.iter() {
+        match value {
+            Some(bytes) => out.append_value(crate::sketch::to_stored(bytes).map_err(|e| {
+                datafusion::common::DataFusionError::Execution(format!("hazy stream: {e}"))
+            })?),
+            None => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
 }
 
 /// Event times of a timestamp column as nanoseconds.

@@ -49,14 +49,17 @@ pub trait StateSketch: Sketch + Debug + Send + Sync + 'static {
         rows.feed::<Self::Input>(|_, item| self.insert(item))
     }
 
-    /// Writes the state to return or pass on; families that tidy up first (HyperLogLog folds
-    /// its pending values) override it.
-    fn write_state(&mut self, out: &mut Vec<u8>) {
-        self.write_to(out)
+    /// Writes the state to return (stored) or to pass on (transit); families that tidy up
+    /// first (HyperLogLog folds its pending values) override it.
+    fn write_state(&mut self, form: Form, out: &mut Vec<u8>) {
+        match form {
+            Form::Stored => self.write_to(out),
+            Form::Transit => self.write_transit(out),
+        }
     }
 
-    /// Writes the state of a sketch of one row, for skipped partial aggregation; families
-    /// that can write it without building the sketch override it.
+    /// Writes the transit state of a sketch of one row, for skipped partial aggregation;
+    /// families that can write it without building the sketch override it.
     fn write_single(
         params: Self::Params,
         item: <Self::Input as RowInput>::Item<'_>,
@@ -64,8 +67,16 @@ pub trait StateSketch: Sketch + Debug + Send + Sync + 'static {
     ) {
         let mut one = Self::create(params);
         one.insert(item);
-        one.write_state(out)
+        one.write_state(Form::Transit, out)
     }
+}
+
+/// Which form a state is written in: stored (what a query returns: the versioned, checksummed
+/// envelope) or transit (from a partial to a final aggregate; see docs/FORMAT.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Stored,
+    Transit,
 }
 
 /// How the rows of a value argument reach a sketch: what each row gives it.
@@ -588,11 +599,11 @@ impl<S: StateSketch> Glue<S> {
         Ok(match slot {
             Some(s) => {
                 let before = s.heap_size();
-                s.merge_bytes(bytes).map_err(|e| self.error(e))?;
+                s.merge_any(bytes).map_err(|e| self.error(e))?;
                 s.heap_size() as isize - before as isize
             }
             None => {
-                let incoming = S::from_bytes(bytes).map_err(|e| self.error(e))?;
+                let incoming = S::decode_any(bytes).map_err(|e| self.error(e))?;
                 let size = incoming.heap_size() as isize;
                 *slot = Some(incoming);
                 size
@@ -602,11 +613,11 @@ impl<S: StateSketch> Glue<S> {
 
     /// Appends the state of a group (`None`: the empty sketch of a value aggregate, or no
     /// state at all for a merge); returns whether a state was written.
-    pub fn write_state(&self, sketch: Option<&mut S>, out: &mut Vec<u8>) -> bool {
+    pub fn write_state(&self, sketch: Option<&mut S>, form: Form, out: &mut Vec<u8>) -> bool {
         match (sketch, self.params) {
-            (Some(s), _) => s.write_state(out),
+            (Some(s), _) => s.write_state(form, out),
             // A value aggregate over no rows gives the empty sketch, not NULL.
-            (None, Some(params)) => S::create(params).write_state(out),
+            (None, Some(params)) => S::create(params).write_state(form, out),
             (None, None) => return false,
         }
         true
@@ -616,7 +627,7 @@ impl<S: StateSketch> Glue<S> {
     pub fn evaluate(&self, sketches: Vec<Option<S>>) -> Result<ArrayRef> {
         match &self.finish {
             Some(finish) => finish(sketches),
-            None => Ok(states_array(self, sketches)),
+            None => Ok(states_array(self, sketches, Form::Stored)),
         }
     }
 
@@ -650,12 +661,16 @@ impl<S: StateSketch> Glue<S> {
 
 /// Serializes sketches into one `LargeBinary` array: a batch of dense states easily passes
 /// the 2 GiB that i32 offsets allow.
-pub fn states_array<S: StateSketch>(glue: &Glue<S>, sketches: Vec<Option<S>>) -> ArrayRef {
+pub fn states_array<S: StateSketch>(
+    glue: &Glue<S>,
+    sketches: Vec<Option<S>>,
+    form: Form,
+) -> ArrayRef {
     let mut builder = LargeBinaryBuilder::with_capacity(sketches.len(), sketches.len() * 64);
     let mut buf = Vec::new();
     for mut sketch in sketches {
         buf.clear();
-        if glue.write_state(sketch.as_mut(), &mut buf) {
+        if glue.write_state(sketch.as_mut(), form, &mut buf) {
             builder.append_value(&buf);
         } else {
             builder.append_null();

@@ -4,7 +4,7 @@
 //! Everything about groups lives here once; what a family does is in its [`Glue`].
 
 use super::args::{for_each_state, row_filter};
-use super::family::{Glue, StateSketch, states_array};
+use super::family::{Form, Glue, StateSketch, states_array};
 use arrow::array::{Array, ArrayRef, BooleanArray, LargeBinaryBuilder};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
@@ -123,7 +123,7 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let taken = self.take(emit_to);
-        Ok(vec![states_array(&self.glue, taken)])
+        Ok(vec![states_array(&self.glue, taken, Form::Transit)])
     }
 
     fn merge_batch(
@@ -205,7 +205,9 @@ impl<S: StateSketch> SketchAccumulator<S> {
 
     pub(super) fn state_value(&mut self) -> Result<ScalarValue> {
         let mut buf = Vec::new();
-        let written = self.glue.write_state(self.slot[0].as_mut(), &mut buf);
+        let written = self
+            .glue
+            .write_state(self.slot[0].as_mut(), Form::Transit, &mut buf);
         Ok(ScalarValue::LargeBinary(written.then_some(buf)))
     }
 

@@ -4,12 +4,13 @@
 //! Every aggregate has the native `GroupsAccumulator` of the generic layer and runs in moving
 //! window frames (two-stack aggregation). `hll_merge` merges states without building them
 //! ([`Sketch::merge_bytes`]), and skipped partial aggregation writes one-value states
-//! directly ([`HyperLogLog::write_singleton`]).
+//! directly ([`HyperLogLog::write_transit_single`]). States on their way from partial to final
+//! aggregation are in the transit form (docs/FORMAT.md): unpacked and without a checksum.
 
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
 use super::family::{
-    AggregateSpec, FinishArgs, Hashes, Input, Output, SketchAggregate, Sliding, StateSketch,
+    AggregateSpec, FinishArgs, Form, Hashes, Input, Output, SketchAggregate, Sliding, StateSketch,
 };
 use super::scalar::{ScalarSpec, StateScalar, check_state_args, decode, map_rows, state_at};
 use crate::sketch::hll::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION};
@@ -31,13 +32,17 @@ impl StateSketch for HyperLogLog {
         self.insert_hash(hash)
     }
 
-    fn write_state(&mut self, out: &mut Vec<u8>) {
+    fn write_state(&mut self, form: Form, out: &mut Vec<u8>) {
         self.compact();
-        self.write_to(out)
+        match form {
+            Form::Stored => self.write_to(out),
+            Form::Transit => self.write_transit(out),
+        }
     }
 
     fn write_single(precision: u8, hash: u64, out: &mut Vec<u8>) {
-        HyperLogLog::write_singleton(precision, hash, out).expect("precision checked when planning")
+        HyperLogLog::write_transit_single(precision, hash, out)
+            .expect("precision checked when planning")
     }
 }
 
@@ -229,7 +234,7 @@ mod tests {
         let states = acc.state(emit).unwrap();
         let mut out = Vec::new();
         crate::udf::args::for_each_state("test", states[0].as_ref(), |_, b| {
-            out.push(estimate_i64(&HyperLogLog::from_bytes(b).unwrap()));
+            out.push(estimate_i64(&HyperLogLog::decode_any(b).unwrap()));
             Ok(())
         })
         .unwrap();

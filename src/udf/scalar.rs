@@ -92,9 +92,9 @@ impl ScalarUDFImpl for StateScalar {
     }
 }
 
-/// Decodes a state for `function`, whose name the error carries.
+/// Decodes a state (stored or in transit) for `function`, whose name the error carries.
 pub fn decode<S: Sketch>(function: &str, bytes: &[u8]) -> Result<S> {
-    S::from_bytes(bytes).map_err(|e| exec_datafusion_err!("{function}: {e}"))
+    S::decode_any(bytes).map_err(|e| exec_datafusion_err!("{function}: {e}"))
 }
 
 /// The `return_type` of a function of a state and one more argument, whose type `check`

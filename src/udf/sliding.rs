@@ -8,7 +8,7 @@
 //! * [`RetractingAccumulator`]: for linear sketches (Count-Min), the rows that leave are
 //!   subtracted: one addition and one subtraction per row.
 
-use super::family::{Glue, StateSketch};
+use super::family::{Form, Glue, StateSketch};
 use super::groups::{SketchAccumulator, per_row, update_any};
 use crate::sketch::SketchError;
 use arrow::array::ArrayRef;
@@ -132,7 +132,9 @@ impl<S: StateSketch> Accumulator for TwoStackMerge<S> {
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let mut buf = Vec::new();
-        let written = self.glue.write_state(self.current()?.as_mut(), &mut buf);
+        let written = self
+            .glue
+            .write_state(self.current()?.as_mut(), Form::Transit, &mut buf);
         Ok(vec![ScalarValue::LargeBinary(written.then_some(buf))])
     }
 

@@ -74,6 +74,10 @@ fn seeds() -> Vec<Vec<u8>> {
         let mut s = HyperLogLog::new(p).unwrap();
         (0..n).for_each(|i| s.insert(&i));
         out.push(s.to_bytes());
+        // The transit form too: every mode (one value, sparse, dense).
+        let mut transit = Vec::new();
+        s.write_transit(&mut transit);
+        out.push(transit);
     }
     for n in [0u64, 5, 2_000] {
         let mut c = CountMin::new(64, 3).unwrap();
@@ -282,7 +286,7 @@ impl FamilyVisitor for Decode<'_> {
     type Output = bool;
 
     fn visit<S: Sketch>(self) -> bool {
-        let Ok(s) = S::from_bytes(self.0) else {
+        let Ok(s) = S::decode_any(self.0) else {
             return false;
         };
         let _ = s.describe();
@@ -299,7 +303,7 @@ impl FamilyVisitor for Decode<'_> {
             S::from_bytes(&m.to_bytes()).expect("a merged state decodes");
         }
         let mut m = s;
-        if m.merge_bytes(self.0).is_ok() {
+        if m.merge_any(self.0).is_ok() {
             S::from_bytes(&m.to_bytes()).expect("a state merged from bytes decodes");
         }
         true
@@ -312,7 +316,7 @@ type Query = fn(&[u8]);
 /// The queries of each family that the trait does not cover, on a decoded state.
 const QUERIES: &[(Family, Query)] = &[
     (Family::HyperLogLog, |b| {
-        let _ = HyperLogLog::from_bytes(b).unwrap().estimate();
+        let _ = HyperLogLog::decode_any(b).unwrap().estimate();
     }),
     (Family::CountMin, |b| {
         let _ = CountMin::from_bytes(b).unwrap().estimate(7);
@@ -526,7 +530,14 @@ fn reencode(s: &[u8]) -> Vec<u8> {
     impl FamilyVisitor for Reencode<'_> {
         type Output = Vec<u8>;
         fn visit<S: Sketch>(self) -> Vec<u8> {
-            S::from_bytes(self.0).unwrap().to_bytes()
+            let sketch = S::decode_any(self.0).unwrap();
+            if envelope::is_transit(self.0) {
+                let mut out = Vec::new();
+                sketch.write_transit(&mut out);
+                out
+            } else {
+                sketch.to_bytes()
+            }
         }
     }
     visit_family(Family::from_code(s[5]).unwrap(), Reencode(s))
