@@ -11,7 +11,8 @@
 //! Adding a family is an `impl StateSketch` and its specs; see docs/ARCHITECTURE.md.
 
 use super::args::{
-    Param, ParamValue, check_arity, check_literals, check_state_type, is_integer_type, read_params,
+    Keep, Param, ParamValue, check_arity, check_literals, check_state_type, is_integer_type,
+    read_params,
 };
 use super::docs::Doc;
 use super::groups::{SketchAccumulator, SketchGroups};
@@ -100,7 +101,7 @@ pub struct Rows<'a> {
     pub function: &'static str,
     pub values: &'a ArrayRef,
     pub weights: Option<&'a ArrayRef>,
-    pub keep: &'a dyn Fn(usize) -> bool,
+    pub keep: Keep<'a>,
 }
 
 impl Rows<'_> {
@@ -112,7 +113,7 @@ impl Rows<'_> {
     fn any_value(&self) -> bool {
         let nulls = self.values.logical_nulls();
         (0..self.values.len())
-            .any(|r| nulls.as_ref().is_none_or(|n| n.is_valid(r)) && (self.keep)(r))
+            .any(|r| nulls.as_ref().is_none_or(|n| n.is_valid(r)) && self.keep.row(r))
     }
 }
 
@@ -129,7 +130,7 @@ impl RowInput for Hashes {
 
     fn feed<F: for<'r> FnMut(usize, u64)>(rows: &Rows<'_>, mut f: F) -> Result<()> {
         super::hashing::for_each_hash(rows.values.as_ref(), |row, h| {
-            if (rows.keep)(row) {
+            if rows.keep.row(row) {
                 f(row, h)
             }
         })
@@ -420,14 +421,11 @@ impl<S: StateSketch> AggregateUDFImpl for SketchAggregate<S> {
         })
     }
 
-    /// Value aggregates that return a state always return one (the empty sketch over no
-    /// rows); merges of no states and most computed values are NULL.
+    /// Only aggregates with a value over no rows (0 distinct values) are never NULL: an
+    /// empty window frame gives NULL even for aggregates that return the empty sketch over
+    /// an empty table, since DataFusion fills it with `default_value`.
     fn is_nullable(&self) -> bool {
-        match (&self.spec.input, &self.spec.output) {
-            (Input::States, _) => true,
-            (_, Output::State) => false,
-            (_, Output::Computed { empty, .. }) => empty.is_none(),
-        }
+        !matches!(self.spec.output, Output::Computed { empty: Some(_), .. })
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -532,7 +530,7 @@ impl<S: StateSketch> Glue<S> {
     }
 
     /// The input rows of a batch of values.
-    pub fn rows<'a>(&self, values: &'a [ArrayRef], keep: &'a dyn Fn(usize) -> bool) -> Rows<'a> {
+    pub fn rows<'a>(&self, values: &'a [ArrayRef], keep: Keep<'a>) -> Rows<'a> {
         Rows {
             function: self.function,
             values: &values[0],
@@ -547,7 +545,7 @@ impl<S: StateSketch> Glue<S> {
         sketches: &mut [Option<S>],
         values: &[ArrayRef],
         groups: &[usize],
-        keep: &dyn Fn(usize) -> bool,
+        keep: Keep<'_>,
     ) -> Result<isize> {
         let Some(params) = self.params else {
             return Err(exec_datafusion_err!(
@@ -633,11 +631,7 @@ impl<S: StateSketch> Glue<S> {
 
     /// One state per kept input value row (null for the others), for skipped partial
     /// aggregation.
-    pub fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        keep: &dyn Fn(usize) -> bool,
-    ) -> Result<ArrayRef> {
+    pub fn convert_to_state(&self, values: &[ArrayRef], keep: Keep<'_>) -> Result<ArrayRef> {
         let Some(params) = self.params else {
             return Err(exec_datafusion_err!(
                 "{}: values given to a state aggregate",

@@ -3,7 +3,7 @@
 //! `LargeBinary`) and the single-group accumulator (no GROUP BY, cumulative window frames).
 //! Everything about groups lives here once; what a family does is in its [`Glue`].
 
-use super::args::{for_each_state, row_filter};
+use super::args::{Keep, for_each_state};
 use super::family::{Form, Glue, StateSketch, states_array};
 use arrow::array::{Array, ArrayRef, BooleanArray, LargeBinaryBuilder};
 use datafusion::common::{Result, ScalarValue};
@@ -17,11 +17,11 @@ fn merge_states<S: StateSketch>(
     sketches: &mut [Option<S>],
     states: &dyn Array,
     groups: &[usize],
-    keep: &dyn Fn(usize) -> bool,
+    keep: Keep<'_>,
 ) -> Result<isize> {
     let mut delta = 0isize;
     for_each_state(glue.function, states, |row, bytes| {
-        if keep(row) {
+        if keep.row(row) {
             delta += glue.merge_state(&mut sketches[groups[row]], bytes)?;
         }
         Ok(())
@@ -36,7 +36,7 @@ pub fn update_any<S: StateSketch>(
     sketches: &mut [Option<S>],
     values: &[ArrayRef],
     groups: &[usize],
-    keep: &dyn Fn(usize) -> bool,
+    keep: Keep<'_>,
 ) -> Result<isize> {
     if glue.reads_states() {
         merge_states(glue, sketches, values[0].as_ref(), groups, keep)
@@ -51,7 +51,7 @@ pub fn per_row<S: StateSketch>(glue: &Glue<S>, values: &[ArrayRef]) -> Result<Ve
     let rows = values.first().map_or(0, |v| v.len());
     let mut out: Vec<Option<S>> = vec![None; rows];
     let groups: Vec<usize> = (0..rows).collect();
-    update_any(glue, &mut out, values, &groups, &|_| true)?;
+    update_any(glue, &mut out, values, &groups, Keep::All)?;
     Ok(out)
 }
 
@@ -110,8 +110,8 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
         total_num_groups: usize,
     ) -> Result<()> {
         self.sketches.resize_with(total_num_groups, || None);
-        let keep = row_filter(opt_filter);
-        let delta = update_any(&self.glue, &mut self.sketches, values, group_indices, &keep)?;
+        let keep = Keep::from_filter(opt_filter);
+        let delta = update_any(&self.glue, &mut self.sketches, values, group_indices, keep)?;
         self.add_heap(delta);
         Ok(())
     }
@@ -138,7 +138,7 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
             &mut self.sketches,
             values[0].as_ref(),
             group_indices,
-            &|_| true,
+            Keep::All,
         )?;
         self.add_heap(delta);
         Ok(())
@@ -149,11 +149,11 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let keep = row_filter(opt_filter);
+        let keep = Keep::from_filter(opt_filter);
         let states = if self.glue.reads_states() {
-            pass_states_through(self.glue.function, values[0].as_ref(), &keep)?
+            pass_states_through(self.glue.function, values[0].as_ref(), keep)?
         } else {
-            self.glue.convert_to_state(values, &keep)?
+            self.glue.convert_to_state(values, keep)?
         };
         Ok(vec![states])
     }
@@ -165,15 +165,11 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
 
 /// `convert_to_state` for aggregates whose input already is a state: pass the states through
 /// (they are validated when merged), null where a row is not kept.
-fn pass_states_through(
-    function: &str,
-    input: &dyn Array,
-    keep: &dyn Fn(usize) -> bool,
-) -> Result<ArrayRef> {
+fn pass_states_through(function: &str, input: &dyn Array, keep: Keep<'_>) -> Result<ArrayRef> {
     let mut builder = LargeBinaryBuilder::with_capacity(input.len(), 0);
     let mut next_row = 0;
     for_each_state(function, input, |row, bytes| {
-        if keep(row) {
+        if keep.row(row) {
             (next_row..row).for_each(|_| builder.append_null());
             builder.append_value(bytes);
             next_row = row + 1;
@@ -225,7 +221,7 @@ impl<S: StateSketch> Accumulator for SketchAccumulator<S> {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let rows = values.first().map_or(0, |v| v.len());
         self.zeros.resize(rows, 0);
-        update_any(&self.glue, &mut self.slot, values, &self.zeros, &|_| true)?;
+        update_any(&self.glue, &mut self.slot, values, &self.zeros, Keep::All)?;
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! One pass per array, no per-row `ScalarValue`: the array's type is matched once and the loop
 //! runs over its native values. Dictionary arrays hash each distinct value once, then map keys.
 
+use super::args::Keep;
 use crate::sketch::hash::{
     NANOS_PER_DAY, hash_bool, hash_bytes, hash_decimal, hash_f64, hash_i64, hash_u64,
 };
@@ -65,12 +66,12 @@ pub fn for_each_weighted_hash(
     function: &str,
     values: &dyn Array,
     weights: Option<&arrow::array::ArrayRef>,
-    keep: &dyn Fn(usize) -> bool,
+    keep: Keep<'_>,
     mut f: impl FnMut(usize, u64, u64),
 ) -> Result<()> {
     let Some(weights) = weights else {
         return for_each_hash(values, |row, h| {
-            if keep(row) {
+            if keep.row(row) {
                 f(row, h, 1)
             }
         });
@@ -79,7 +80,7 @@ pub fn for_each_weighted_hash(
     let weights = weights.as_primitive::<Int64Type>();
     let mut negative = None;
     for_each_hash(values, |row, h| {
-        if keep(row) && weights.is_valid(row) {
+        if keep.row(row) && weights.is_valid(row) {
             match u64::try_from(weights.value(row)) {
                 Ok(w) => f(row, h, w),
                 Err(_) => negative = Some(weights.value(row)),

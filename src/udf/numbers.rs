@@ -5,6 +5,7 @@
 //! millisecond and a nanosecond timestamp column merge and compare alike. Nanoseconds of
 //! present-day instants exceed 2^53, so they keep a precision of about 0.25 µs in the sketch.
 
+use super::args::Keep;
 use crate::sketch::hash::NANOS_PER_DAY;
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, Int64Array};
 use arrow::compute::cast;
@@ -77,7 +78,7 @@ pub fn output_type(dt: &DataType) -> DataType {
 /// Calls `f(row, value)` for every kept non-null row (NaN included: sketches decide).
 pub fn for_each_number(
     array: &dyn Array,
-    keep: &dyn Fn(usize) -> bool,
+    keep: Keep<'_>,
     mut f: impl FnMut(usize, f64),
 ) -> Result<()> {
     let dt = array.data_type();
@@ -103,13 +104,13 @@ pub fn for_each_number(
     let values = floats.values();
     if floats.null_count() == 0 {
         for (row, v) in values.iter().enumerate() {
-            if keep(row) {
+            if keep.row(row) {
                 f(row, *v)
             }
         }
     } else {
         for row in 0..values.len() {
-            if floats.is_valid(row) && keep(row) {
+            if floats.is_valid(row) && keep.row(row) {
                 f(row, values[row])
             }
         }
@@ -203,7 +204,7 @@ pub fn q_list(function: &str, value: &datafusion::common::ScalarValue) -> Result
 /// Every row of a numeric argument in the sketches' domain (`None` for nulls).
 pub fn numbers_of(array: &dyn Array) -> Result<Vec<Option<f64>>> {
     let mut out = vec![None; array.len()];
-    for_each_number(array, &|_| true, |row, v| out[row] = Some(v))?;
+    for_each_number(array, Keep::All, |row, v| out[row] = Some(v))?;
     Ok(out)
 }
 
@@ -214,7 +215,7 @@ mod tests {
 
     fn numbers(array: &dyn Array) -> Vec<(usize, f64)> {
         let mut out = Vec::new();
-        for_each_number(array, &|_| true, |row, v| out.push((row, v))).unwrap();
+        for_each_number(array, Keep::All, |row, v| out.push((row, v))).unwrap();
         out
     }
 

@@ -8,6 +8,7 @@
 //! * [`RetractingAccumulator`]: for linear sketches (Count-Min), the rows that leave are
 //!   subtracted: one addition and one subtraction per row.
 
+use super::args::Keep;
 use super::family::{Form, Glue, StateSketch};
 use super::groups::{SketchAccumulator, per_row, update_any};
 use crate::sketch::SketchError;
@@ -182,7 +183,7 @@ impl<S: StateSketch> Accumulator for RetractingAccumulator<S> {
         let glue = &self.inner.glue;
         let mut leaving = [None];
         let zeros = vec![0; values.first().map_or(0, |v| v.len())];
-        update_any(glue, &mut leaving, values, &zeros, &|_| true)?;
+        update_any(glue, &mut leaving, values, &zeros, Keep::All)?;
         match (self.inner.slot[0].as_mut(), &leaving[0]) {
             (Some(s), Some(l)) => (self.retract)(s, l).map_err(|e| glue.error(e)),
             (_, None) => Ok(()),

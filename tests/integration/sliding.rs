@@ -200,3 +200,38 @@ async fn topk_bounds_hold_in_wide_frames() {
         );
     }
 }
+
+/// A frame with no rows (the first row of `1 PRECEDING` frames): NULL for aggregates with no
+/// value over nothing, 0 distinct values for approx_count_distinct; never an error.
+#[tokio::test]
+async fn empty_frames_give_null_or_zero() {
+    let ctx = setup().await;
+    for (aggregate, first) in [
+        ("hll_sketch(x)", "NULL"),
+        ("approx_count_distinct(x)", "0"),
+        ("cms_sketch(x)", "NULL"),
+        ("topk_sketch(x)", "NULL"),
+        ("approx_topk(x, 3)", "NULL"),
+        ("bloom_sketch(x)", "NULL"),
+        ("minhash_sketch(x)", "NULL"),
+        ("kll_sketch(v)", "NULL"),
+        ("dd_sketch(v)", "NULL"),
+        ("approx_quantile(v, 0.5)", "NULL"),
+    ] {
+        let sql = format!(
+            "SELECT {aggregate} OVER (ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) \
+             IS NULL, {aggregate} OVER (ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) \
+             FROM t ORDER BY i LIMIT 2"
+        );
+        let r = rows(&ctx, &sql).await;
+        let expected_null = first == "NULL";
+        assert_eq!(r[0][0], expected_null.to_string(), "{aggregate}: {r:?}");
+        if !expected_null {
+            assert_eq!(r[0][1], first, "{aggregate}");
+        }
+        assert_eq!(
+            r[1][0], "false",
+            "{aggregate}: the second frame holds a row"
+        );
+    }
+}
