@@ -223,12 +223,7 @@ impl Param {
         match arg {
             None => self.default_value(function).map(Some),
             Some(Expr::Literal(value, _)) => self.check_value(function, value).map(Some),
-            Some(Expr::Column(c)) => {
-                plan_err!(
-                    "{function}: {} must be a constant, got column {c}",
-                    self.name
-                )
-            }
+            Some(Expr::Column(_)) => not_constant(function, self.name),
             Some(_) => Ok(None),
         }
     }
@@ -318,8 +313,16 @@ pub fn constant_arg(
         arrow::record_batch::RecordBatch::new_empty(Arc::new(arrow::datatypes::Schema::empty()));
     match expr.evaluate(&batch) {
         Ok(ColumnarValue::Scalar(v)) => Ok(Some(v)),
-        _ => plan_err!("{function}: {name} must be a constant, got {expr}"),
+        _ => not_constant(function, name),
     }
+}
+
+/// The error for a parameter given as a column or an expression over columns. Worded alike
+/// at plan time and when the accumulator is made: through datafusion-python's FFI, which drops
+/// the plan-time check, the latter is where it comes from (and there a foreign expression
+/// cannot be told from a column).
+fn not_constant<T>(function: &str, name: &str) -> Result<T> {
+    plan_err!("{function}: {name} must be a constant, not a column or an expression over columns")
 }
 
 fn scalar_to_f64(v: &ScalarValue) -> Option<f64> {

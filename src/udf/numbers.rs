@@ -156,12 +156,13 @@ pub fn check_numeric_q(function: &str, t: &DataType) -> Result<()> {
     }
 }
 
-/// A quantile rank `q`, checked to lie in [0, 1].
+/// A quantile rank `q`, checked to lie in [0, 1]; worded as the plan-time check of a literal q
+/// (`check_float_param`), which datafusion-python's FFI drops, so both paths read the same.
 pub fn check_q(function: &str, q: f64) -> Result<f64> {
     if (0.0..=1.0).contains(&q) {
         Ok(q)
     } else {
-        datafusion::common::exec_err!("{function}: q must lie in [0, 1], got {q}")
+        datafusion::common::exec_err!("{function}: q must be in [0, 1], got {q}")
     }
 }
 

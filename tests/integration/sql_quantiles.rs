@@ -313,7 +313,7 @@ async fn nan_infinities_nulls_empty_input_and_bad_input() {
         ("SELECT approx_quantile(x, g) FROM t", "must be a constant"),
         (
             "SELECT approx_quantiles(x, [0.5, 2]) FROM t",
-            "approx_quantiles: q must lie in [0, 1], got 2",
+            "approx_quantiles: q must be in [0, 1], got 2",
         ),
         (
             "SELECT approx_quantiles(x, [0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08,0.09,0.1,0.11,0.12,0.13,0.14,0.15,0.16,0.17]) FROM t",
@@ -321,11 +321,11 @@ async fn nan_infinities_nulls_empty_input_and_bad_input() {
         ),
         (
             "SELECT kll_quantile(kll_sketch(x), 1.5) FROM t",
-            "kll_quantile: q must lie in [0, 1], got 1.5",
+            "kll_quantile: q must be in [0, 1], got 1.5",
         ),
         (
             "SELECT dd_quantile(dd_sketch(y), -1) FROM t",
-            "dd_quantile: q must lie in [0, 1], got -1",
+            "dd_quantile: q must be in [0, 1], got -1",
         ),
         (
             "SELECT kll_sketch(x, 4) FROM t",
