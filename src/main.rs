@@ -47,7 +47,27 @@ enum Command {
     },
 }
 
+/// Stack of the thread that plans and of the runtime's workers. Generated SQL with thousands of
+/// terms recurses deeply in the SQL parser, the planner and expression evaluation, beyond the
+/// places DataFusion's `recursive_protection` grows the stack; 64 MiB of address space per
+/// thread (committed only as used) holds a 10,000-term expression with room to spare.
+const STACK_BYTES: usize = 64 << 20;
+
 fn main() -> ExitCode {
+    match std::thread::Builder::new()
+        .name("hazy".into())
+        .stack_size(STACK_BYTES)
+        .spawn(run)
+    {
+        Ok(thread) => thread.join().unwrap_or(ExitCode::FAILURE),
+        Err(e) => {
+            eprintln!("Error: cannot start: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         None => demo(None),
@@ -74,6 +94,7 @@ fn main() -> ExitCode {
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(STACK_BYTES)
         .build()
         .map_err(|e| e.to_string())
 }

@@ -42,8 +42,6 @@ WRONG_PARAMETERS = [
     ("dd_quantile", "SELECT dd_quantile(dd_sketch(value), -1) FROM events"),
     ("minhash_lsh_bands", "SELECT minhash_lsh_bands(minhash_sketch(entity), 0) FROM events"),
     ("hll_estimate", "SELECT hll_estimate(entity) FROM events"),
-    ("approx_count_distinct",
-     "SELECT approx_count_distinct(entity) OVER (ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM events"),
 ]
 
 # A valid HLL state, cut short; a foreign envelope version; bytes of other formats.

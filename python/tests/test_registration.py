@@ -49,8 +49,8 @@ def test_functions_carry_the_documentation():
     by_name = {f.name: f for f in hazy.functions()}
     hll = by_name["hll_sketch"]
     assert hll.kind == "aggregate"
-    assert hll.syntax == "hll_sketch(x [, p])"
-    assert [a for a, _ in hll.arguments] == ["x", "p"]
+    assert hll.syntax == "hll_sketch(x [, precision])"
+    assert [a for a, _ in hll.arguments] == ["x", "precision"]
     assert "HyperLogLog" in hll.description
     assert hll.example.startswith("-- one state per day")
     for f in hazy.functions():

@@ -2,9 +2,9 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue, open_unit};
 use super::docs::Doc;
-use super::family::{AggregateSpec, Hashes, Input, Output, SketchAggregate, Sliding, StateSketch};
+use super::family::{Aggregates, Hashes, SketchAggregate, StateSketch};
 use super::hashing::check_hashable;
-use super::scalar::{ScalarSpec, StateScalar, columnar, probe_hashes, state_and};
+use super::scalar::{Args, ScalarSpec, StateScalar, columnar, probe_hashes};
 use crate::sketch::bloom::{BloomFilter, DEFAULT_EXPECTED_ITEMS, DEFAULT_FPR};
 use arrow::array::BooleanArray;
 use arrow::datatypes::DataType;
@@ -52,23 +52,16 @@ fn blocks(function: &str, values: &[ParamValue]) -> Result<u32> {
         .map_err(|e| plan_datafusion_err!("{function}: {e}"))
 }
 
+const AGGREGATES: Aggregates<BloomFilter> = Aggregates::two_stack("sketch");
+
 /// `bloom_sketch(x [, expected_items, fpr])`.
 pub fn sketch() -> SketchAggregate<BloomFilter> {
-    SketchAggregate::new(AggregateSpec {
-        name: SKETCH,
-        input: Input::Values,
-        params: &PARAMS,
-        make_params: blocks,
-        output: Output::State,
-        sliding: Sliding::TwoStack,
-        state_field: "sketch",
-        doc: &SKETCH_DOC,
-    })
+    AGGREGATES.sketch(SKETCH, &PARAMS, blocks, &SKETCH_DOC)
 }
 
 /// `bloom_merge(state)`.
 pub fn merge() -> SketchAggregate<BloomFilter> {
-    SketchAggregate::merging("bloom_merge", "sketch", Sliding::TwoStack, &MERGE_DOC)
+    AGGREGATES.merge("bloom_merge", &MERGE_DOC)
 }
 
 const SKETCH_DOC: Doc = Doc {
@@ -101,10 +94,8 @@ const MERGE_DOC: Doc = Doc {
 pub fn contains() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "bloom_contains",
-        return_type: |f, args| {
-            state_and(f, args, "a bloom state and an item", check_hashable)?;
-            Ok(DataType::Boolean)
-        },
+        args: Args::StateAnd("a bloom state and an item", check_hashable),
+        returns: || DataType::Boolean,
         invoke: |f, args| {
             let (values, all_scalar) = probe_hashes(f, args, BloomFilter::contains_hash)?;
             columnar(Arc::new(BooleanArray::from(values)), all_scalar)

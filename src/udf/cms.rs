@@ -6,14 +6,9 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue, open_unit};
 use super::docs::Doc;
-use super::family::{
-    AggregateSpec, Input, Output, SketchAggregate, Sliding, StateSketch, WeightedHashes,
-};
+use super::family::{Aggregates, SketchAggregate, Sliding, StateSketch, WeightedHashes};
 use super::hashing::check_hashable;
-use super::scalar::{
-    ScalarSpec, StateScalar, check_state_args, columnar, decode, map_rows, probe_hashes, state_and,
-    state_at,
-};
+use super::scalar::{Args, ScalarSpec, StateScalar, columnar, per_state, probe_hashes};
 use crate::sketch::cms::{self, CountMin, DEFAULT_DELTA, DEFAULT_EPSILON};
 use arrow::array::Int64Array;
 use arrow::datatypes::DataType;
@@ -67,37 +62,31 @@ fn retract(sketch: &mut CountMin, leaving: &CountMin) -> Result<(), crate::sketc
     sketch.retract(leaving)
 }
 
+const AGGREGATES: Aggregates<CountMin> = Aggregates {
+    state_field: "cms",
+    sliding: Sliding::Retract(retract),
+};
+
 /// `cms_sketch(x [, epsilon, delta])`.
 pub fn sketch() -> SketchAggregate<CountMin> {
-    SketchAggregate::new(AggregateSpec {
-        name: "cms_sketch",
-        input: Input::Values,
-        params: &ERROR_PARAMS,
-        make_params: dimensions,
-        output: Output::State,
-        sliding: Sliding::Retract(retract),
-        state_field: "cms",
-        doc: &SKETCH_DOC,
-    })
+    AGGREGATES.sketch("cms_sketch", &ERROR_PARAMS, dimensions, &SKETCH_DOC)
 }
 
 /// `cms_sketch_weighted(x, weight [, epsilon, delta])`.
 pub fn weighted() -> SketchAggregate<CountMin> {
-    SketchAggregate::new(AggregateSpec {
-        name: "cms_sketch_weighted",
-        input: Input::Weighted,
-        params: &ERROR_PARAMS,
-        make_params: dimensions,
-        output: Output::State,
-        sliding: Sliding::Retract(retract),
-        state_field: "cms",
-        doc: &WEIGHTED_DOC,
-    })
+    AGGREGATES
+        .sketch(
+            "cms_sketch_weighted",
+            &ERROR_PARAMS,
+            dimensions,
+            &WEIGHTED_DOC,
+        )
+        .weighted()
 }
 
 /// `cms_merge(state)`.
 pub fn merge() -> SketchAggregate<CountMin> {
-    SketchAggregate::merging("cms_merge", "cms", Sliding::Retract(retract), &MERGE_DOC)
+    AGGREGATES.merge("cms_merge", &MERGE_DOC)
 }
 
 const SKETCH_DOC: Doc = Doc {
@@ -137,10 +126,8 @@ const MERGE_DOC: Doc = Doc {
 pub fn estimate() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "cms_estimate",
-        return_type: |f, args| {
-            state_and(f, args, "a cms state and an item", check_hashable)?;
-            Ok(DataType::Int64)
-        },
+        args: Args::StateAnd("a cms state and an item", check_hashable),
+        returns: || DataType::Int64,
         invoke: |f, args| {
             let (values, all_scalar) = probe_hashes(f, args, |s: &CountMin, h| {
                 s.estimate(h).min(i64::MAX as u64) as i64
@@ -166,19 +153,13 @@ pub fn estimate() -> StateScalar {
 pub fn total() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "cms_total",
-        return_type: |f, args| {
-            check_state_args(f, args, 1, "one argument (a cms state)")?;
-            Ok(DataType::Int64)
-        },
+        args: Args::States(1, "one argument (a cms state)"),
+        returns: || DataType::Int64,
         invoke: |f, args| {
-            map_rows(args, |arrays, row| {
-                let total = match state_at(f, arrays[0].as_ref(), row)? {
-                    Some(bytes) => {
-                        Some(decode::<CountMin>(f, bytes)?.total().min(i64::MAX as u64) as i64)
-                    }
-                    None => None,
-                };
-                Ok(ScalarValue::Int64(total))
+            per_state(f, args, |s: Option<CountMin>| {
+                Ok(ScalarValue::Int64(
+                    s.map(|s| s.total().min(i64::MAX as u64) as i64),
+                ))
             })
         },
         syntax: "cms_total(state)",

@@ -2,17 +2,13 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
-use super::family::{
-    AggregateSpec, Input, Magnitudes, Output, Rows, SketchAggregate, Sliding, StateSketch,
-    collect_numbers,
-};
-use super::numbers::check_numeric_q;
-use super::scalar::{ScalarSpec, StateScalar, per_state_and_q, state_and};
+use super::family::{Aggregates, Magnitudes, Rows, SketchAggregate, StateSketch, collect_numbers};
+use super::scalar::{Quantiles, StateScalar, quantile_scalar};
+use crate::sketch::SketchError;
 use crate::sketch::dd::{
     DEFAULT_ALPHA, DEFAULT_MAX_BUCKETS, DdSketch, MAX_MAX_BUCKETS, MIN_MAX_BUCKETS,
 };
-use arrow::datatypes::DataType;
-use datafusion::common::{Result, exec_datafusion_err};
+use datafusion::common::Result;
 
 impl StateSketch for DdSketch {
     /// The relative accuracy alpha and the bucket bound.
@@ -51,25 +47,20 @@ static PARAMS: [Param; 2] = [
     },
 ];
 
+const AGGREGATES: Aggregates<DdSketch> = Aggregates::two_stack("sketch");
+
 /// `dd_sketch(x [, alpha, max_buckets])`.
 pub fn sketch() -> SketchAggregate<DdSketch> {
-    SketchAggregate::new(AggregateSpec {
-        name: "dd_sketch",
-        input: Input::Values,
-        params: &PARAMS,
-        make_params: |_, values: &[ParamValue]| {
-            Ok((values[0].number(), values[1].integer() as u32))
-        },
-        output: Output::State,
-        sliding: Sliding::TwoStack,
-        state_field: "sketch",
-        doc: &SKETCH_DOC,
-    })
+    AGGREGATES.sketch("dd_sketch", &PARAMS, accuracy_and_buckets, &SKETCH_DOC)
+}
+
+fn accuracy_and_buckets(_: &str, values: &[ParamValue]) -> Result<(f64, u32)> {
+    Ok((values[0].number(), values[1].integer() as u32))
 }
 
 /// `dd_merge(state)`.
 pub fn merge() -> SketchAggregate<DdSketch> {
-    SketchAggregate::merging("dd_merge", "sketch", Sliding::TwoStack, &MERGE_DOC)
+    AGGREGATES.merge("dd_merge", &MERGE_DOC)
 }
 
 const SKETCH_DOC: Doc = Doc {
@@ -98,30 +89,30 @@ const MERGE_DOC: Doc = Doc {
     example: "```sql\nSELECT dd_quantile(dd_merge(s), 0.99) FROM per_minute WHERE w >= now() - INTERVAL '1 hour';\n```",
 };
 
+impl Quantiles for DdSketch {
+    fn quantile_at(&self, q: f64) -> Result<Option<f64>, SketchError> {
+        self.quantile(q)
+    }
+}
+
 /// `dd_quantile(state, q)`.
 pub fn quantile() -> StateScalar {
-    StateScalar::new(ScalarSpec {
-        name: "dd_quantile",
-        return_type: |f, args| {
-            state_and(f, args, "a dd state and q", check_numeric_q)?;
-            Ok(DataType::Float64)
-        },
-        invoke: |f, args| {
-            per_state_and_q(f, args, |s: &DdSketch, q| {
-                s.quantile(q).map_err(|e| exec_datafusion_err!("{f}: {e}"))
-            })
-        },
-        syntax: "dd_quantile(state, q)",
-        doc: Doc {
-            description: "The approximate quantile `q` of the values behind a DDSketch state, as \
-                     DOUBLE: within relative error alpha of the true value at rank \
-                     floor(q (n - 1)). NULL for a NULL or empty state; q outside [0, 1] is an \
-                     error.",
-            arguments: &[
-                ("state", "A dd state."),
-                ("q", "The quantile in [0, 1], a literal or a column."),
-            ],
-            example: "```sql\nSELECT w, dd_quantile(s, 0.99) AS p99 FROM per_minute ORDER BY w;\n```",
-        },
-    })
+    quantile_scalar::<DdSketch>(
+        "dd_quantile",
+        "dd_quantile(state, q)",
+        "a dd state and q",
+        QUANTILE_DOC,
+    )
 }
+
+const QUANTILE_DOC: Doc = Doc {
+    description: "The approximate quantile `q` of the values behind a DDSketch state, as \
+             DOUBLE: within relative error alpha of the true value at rank \
+             floor(q (n - 1)). NULL for a NULL or empty state; q outside [0, 1] is an \
+             error.",
+    arguments: &[
+        ("state", "A dd state."),
+        ("q", "The quantile in [0, 1], a literal or a column."),
+    ],
+    example: "```sql\nSELECT w, dd_quantile(s, 0.99) AS p99 FROM per_minute ORDER BY w;\n```",
+};

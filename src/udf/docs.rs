@@ -80,7 +80,7 @@ pub fn render_markdown(functions: &[(String, &'static str, Documentation)]) -> S
     let mut out = String::from(
         "# Hazy SQL reference\n\n\
          Generated from each function's DataFusion `Documentation` by \
-         `HAZY_BLESS=1 cargo test --release --test sql_docs`; do not edit by hand.\n\n\
+         `HAZY_BLESS=1 cargo test --release sql_docs`; do not edit by hand.\n\n\
          Every sketch state is a binary value in the format of [FORMAT.md](FORMAT.md): store it \
          in a Parquet column, merge it later with the family's `_merge` aggregate, probe it with \
          the scalar functions.\n\n",

@@ -159,35 +159,26 @@ impl RowInput for WeightedHashes {
     }
 }
 
-/// Rows as numbers (`f64`): numeric, date, timestamp and duration columns.
+/// Rows as numbers (`f64`): numeric and duration columns, and date and timestamp columns
+/// where `TIMES` (not where a relative error would mean nothing).
 #[derive(Debug)]
-pub struct Numbers;
+pub struct NumberRows<const TIMES: bool>;
 
-impl RowInput for Numbers {
+/// Numeric, date, timestamp and duration columns.
+pub type Numbers = NumberRows<true>;
+
+/// Numbers whose relative error means something: no dates or timestamps.
+pub type Magnitudes = NumberRows<false>;
+
+impl<const TIMES: bool> RowInput for NumberRows<TIMES> {
     type Item<'r> = f64;
 
     fn check_type(function: &str, dt: &DataType) -> Result<()> {
-        super::numbers::check_number_input(function, dt, true)
+        super::numbers::check_number_input(function, dt, TIMES)
     }
 
     fn feed<F: for<'r> FnMut(usize, f64)>(rows: &Rows<'_>, f: F) -> Result<()> {
         super::numbers::for_each_number(rows.values.as_ref(), rows.keep, f)
-    }
-}
-
-/// Rows as numbers whose relative error means something: no dates or timestamps.
-#[derive(Debug)]
-pub struct Magnitudes;
-
-impl RowInput for Magnitudes {
-    type Item<'r> = f64;
-
-    fn check_type(function: &str, dt: &DataType) -> Result<()> {
-        super::numbers::check_number_input(function, dt, false)
-    }
-
-    fn feed<F: for<'r> FnMut(usize, f64)>(rows: &Rows<'_>, f: F) -> Result<()> {
-        Numbers::feed(rows, f)
     }
 }
 
@@ -250,12 +241,74 @@ pub struct FinishArgs<'a> {
 }
 
 /// How an aggregate runs in moving window frames.
-#[derive(Clone, Copy)]
 pub enum Sliding<S> {
     /// Two-stack sliding aggregation: any mergeable sketch, an amortized two merges per row.
     TwoStack,
     /// Subtracting the rows that leave (linear sketches): one addition and one subtraction.
     Retract(fn(&mut S, &S) -> Result<(), SketchError>),
+}
+
+// By hand: derived impls would ask the sketch type to be `Copy` too.
+impl<S> Clone for Sliding<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for Sliding<S> {}
+
+/// What every aggregate of one family shares, written once per family: the state field's
+/// name suffix (states cross from partial to final aggregation in it, and stream checkpoints
+/// keep it) and how the family slides in moving window frames. Its methods make the family's
+/// aggregates.
+pub struct Aggregates<S: StateSketch> {
+    pub state_field: &'static str,
+    pub sliding: Sliding<S>,
+}
+
+impl<S: StateSketch> Aggregates<S> {
+    /// A family whose aggregates slide with two stacks.
+    pub const fn two_stack(state_field: &'static str) -> Self {
+        Self {
+            state_field,
+            sliding: Sliding::TwoStack,
+        }
+    }
+
+    /// `<family>_sketch(x, params…)`: values in, the state out. [`SketchAggregate::weighted`]
+    /// and [`SketchAggregate::computing`] make the other aggregates of values from it.
+    pub fn sketch(
+        &self,
+        name: &'static str,
+        params: &'static [Param],
+        make_params: fn(&str, &[ParamValue]) -> Result<S::Params>,
+        doc: &'static Doc,
+    ) -> SketchAggregate<S> {
+        SketchAggregate::new(AggregateSpec {
+            name,
+            input: Input::Values,
+            params,
+            make_params,
+            output: Output::State,
+            sliding: self.sliding,
+            state_field: self.state_field,
+            doc,
+        })
+    }
+
+    /// `<family>_merge(state)`: states in, their union out.
+    pub fn merge(&self, name: &'static str, doc: &'static Doc) -> SketchAggregate<S> {
+        SketchAggregate::new(AggregateSpec {
+            name,
+            input: Input::States,
+            params: &[],
+            make_params: |f, _| plan_err!("{f}: a merge aggregate takes its states' parameters"),
+            output: Output::State,
+            sliding: self.sliding,
+            state_field: self.state_field,
+            doc,
+        })
+    }
 }
 
 /// How one sketch aggregate differs from the others: plain data and functions.
@@ -290,23 +343,16 @@ impl<S: StateSketch> SketchAggregate<S> {
         }
     }
 
-    /// The family's `_merge` aggregate: states in, their union out.
-    pub fn merging(
-        name: &'static str,
-        state_field: &'static str,
-        sliding: Sliding<S>,
-        doc: &'static Doc,
-    ) -> Self {
-        Self::new(AggregateSpec {
-            name,
-            input: Input::States,
-            params: &[],
-            make_params: |f, _| plan_err!("{f}: a merge aggregate takes its states' parameters"),
-            output: Output::State,
-            sliding,
-            state_field,
-            doc,
-        })
+    /// The same aggregate over `(value, weight)` rows.
+    pub fn weighted(mut self) -> Self {
+        self.spec.input = Input::Weighted;
+        self
+    }
+
+    /// The same aggregate returning a value computed from the sketch (`approx_*`).
+    pub fn computing(mut self, output: Output<S>) -> Self {
+        self.spec.output = output;
+        self
     }
 
     /// What the accumulators need: the sketch parameters and the finish, read once.

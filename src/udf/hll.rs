@@ -9,10 +9,8 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
-use super::family::{
-    AggregateSpec, FinishArgs, Form, Hashes, Input, Output, SketchAggregate, Sliding, StateSketch,
-};
-use super::scalar::{ScalarSpec, StateScalar, check_state_args, decode, map_rows, state_at};
+use super::family::{Aggregates, FinishArgs, Form, Hashes, Output, SketchAggregate, StateSketch};
+use super::scalar::{Args, ScalarSpec, StateScalar, per_state, per_state_pair};
 use crate::sketch::hll::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION};
 use crate::sketch::{HyperLogLog, Sketch};
 use arrow::array::Int64Array;
@@ -64,41 +62,32 @@ const VALUE: (&str, &str) = (
     "A column of integers, floats, decimals, strings, binaries, booleans, dates or timestamps.",
 );
 
+const AGGREGATES: Aggregates<HyperLogLog> = Aggregates::two_stack("hll");
+
 /// `hll_sketch(x [, precision])`.
 pub fn sketch() -> SketchAggregate<HyperLogLog> {
-    SketchAggregate::new(AggregateSpec {
-        name: "hll_sketch",
-        input: Input::Values,
-        params: &PRECISION,
-        make_params: precision,
-        output: Output::State,
-        sliding: Sliding::TwoStack,
-        state_field: "hll",
-        doc: &SKETCH_DOC,
-    })
+    AGGREGATES.sketch("hll_sketch", &PRECISION, precision, &SKETCH_DOC)
 }
 
 /// `approx_count_distinct(x [, precision])`.
 pub fn count_distinct() -> SketchAggregate<HyperLogLog> {
-    SketchAggregate::new(AggregateSpec {
-        name: "approx_count_distinct",
-        input: Input::Values,
-        params: &PRECISION,
-        make_params: precision,
-        output: Output::Computed {
+    AGGREGATES
+        .sketch(
+            "approx_count_distinct",
+            &PRECISION,
+            precision,
+            &COUNT_DISTINCT_DOC,
+        )
+        .computing(Output::Computed {
             return_type: |_| DataType::Int64,
             finish: |_: &FinishArgs| Ok(Arc::new(estimates)),
             empty: Some(|| ScalarValue::Int64(Some(0))),
-        },
-        sliding: Sliding::TwoStack,
-        state_field: "hll",
-        doc: &COUNT_DISTINCT_DOC,
-    })
+        })
 }
 
 /// `hll_merge(state)`.
 pub fn merge() -> SketchAggregate<HyperLogLog> {
-    SketchAggregate::merging("hll_merge", "hll", Sliding::TwoStack, &MERGE_DOC)
+    AGGREGATES.merge("hll_merge", &MERGE_DOC)
 }
 
 /// The estimates of emitted groups; a group without values counts 0.
@@ -149,17 +138,11 @@ const MERGE_DOC: Doc = Doc {
 pub fn estimate() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "hll_estimate",
-        return_type: |f, args| {
-            check_state_args(f, args, 1, "one argument (a hll state)")?;
-            Ok(DataType::Int64)
-        },
+        args: Args::States(1, "one argument (a hll state)"),
+        returns: || DataType::Int64,
         invoke: |f, args| {
-            map_rows(args, |arrays, row| {
-                let estimate = match state_at(f, arrays[0].as_ref(), row)? {
-                    Some(bytes) => Some(estimate_i64(&decode(f, bytes)?)),
-                    None => None,
-                };
-                Ok(ScalarValue::Int64(estimate))
+            per_state(f, args, |s: Option<HyperLogLog>| {
+                Ok(ScalarValue::Int64(s.as_ref().map(estimate_i64)))
             })
         },
         syntax: "hll_estimate(state)",
@@ -180,18 +163,11 @@ pub fn estimate() -> StateScalar {
 pub fn union() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "hll_union",
-        return_type: |f, args| {
-            check_state_args(f, args, 2, "two arguments (hll states)")?;
-            Ok(DataType::LargeBinary)
-        },
+        args: Args::States(2, "two arguments (hll states)"),
+        returns: || DataType::LargeBinary,
         invoke: |f, args| {
-            map_rows(args, |arrays, row| {
-                let side = |i: usize| -> Result<Option<HyperLogLog>> {
-                    state_at(f, arrays[i].as_ref(), row)?
-                        .map(|b| decode(f, b))
-                        .transpose()
-                };
-                let union = match (side(0)?, side(1)?) {
+            per_state_pair(f, args, |a: Option<HyperLogLog>, b| {
+                let union = match (a, b) {
                     (Some(mut a), Some(b)) => {
                         a.merge(&b)
                             .map_err(|e| datafusion::common::exec_datafusion_err!("{f}: {e}"))?;

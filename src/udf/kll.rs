@@ -1,17 +1,15 @@
 //! KLL quantile functions: `kll_sketch`, `kll_merge` (aggregates), `kll_quantile`,
 //! `kll_quantiles` and `kll_rank` (scalars).
 
-use super::args::{Default, Param, ParamKind, ParamValue};
+use super::args::{Default, Param, ParamKind};
 use super::docs::Doc;
-use super::family::{
-    AggregateSpec, Input, Numbers, Output, Rows, SketchAggregate, Sliding, StateSketch,
-    collect_numbers,
-};
-use super::numbers::{check_number_input, check_numeric_q, numbers_of, q_list};
+use super::family::{Aggregates, Numbers, Rows, SketchAggregate, StateSketch, collect_numbers};
+use super::numbers::{check_number_input, numbers_of, q_list};
 use super::quantile::{check_q_list_type, list_of};
 use super::scalar::{
-    ScalarSpec, StateScalar, decode, map_rows, per_state_and_q, state_and, state_at,
+    Args, Quantiles, ScalarSpec, StateScalar, decode, map_rows, quantile_scalar, state_at,
 };
+use crate::sketch::SketchError;
 use crate::sketch::kll::{DEFAULT_K, Kll};
 use arrow::array::Array;
 use arrow::datatypes::DataType;
@@ -48,23 +46,21 @@ static K: [Param; 1] = [Param {
           200).",
 }];
 
+const AGGREGATES: Aggregates<Kll> = Aggregates::two_stack("sketch");
+
 /// `kll_sketch(x [, k])`.
 pub fn sketch() -> SketchAggregate<Kll> {
-    SketchAggregate::new(AggregateSpec {
-        name: "kll_sketch",
-        input: Input::Values,
-        params: &K,
-        make_params: |_, values: &[ParamValue]| Ok(values[0].integer() as u16),
-        output: Output::State,
-        sliding: Sliding::TwoStack,
-        state_field: "sketch",
-        doc: &SKETCH_DOC,
-    })
+    AGGREGATES.sketch(
+        "kll_sketch",
+        &K,
+        |_, values| Ok(values[0].integer() as u16),
+        &SKETCH_DOC,
+    )
 }
 
 /// `kll_merge(state)`.
 pub fn merge() -> SketchAggregate<Kll> {
-    SketchAggregate::merging("kll_merge", "sketch", Sliding::TwoStack, &MERGE_DOC)
+    AGGREGATES.merge("kll_merge", &MERGE_DOC)
 }
 
 const SKETCH_DOC: Doc = Doc {
@@ -89,46 +85,39 @@ const MERGE_DOC: Doc = Doc {
     example: "```sql\nSELECT kll_quantile(kll_merge(latency), 0.99) FROM hourly WHERE day = DATE '2026-11-28';\n```",
 };
 
+impl Quantiles for Kll {
+    fn quantile_at(&self, q: f64) -> Result<Option<f64>, SketchError> {
+        self.quantile(q)
+    }
+}
+
 /// `kll_quantile(state, q)`.
 pub fn quantile() -> StateScalar {
-    StateScalar::new(ScalarSpec {
-        name: "kll_quantile",
-        return_type: |f, args| {
-            state_and(f, args, "a kll state and q", check_numeric_q)?;
-            Ok(DataType::Float64)
-        },
-        invoke: |f, args| {
-            per_state_and_q(f, args, |s: &Kll, q| {
-                s.quantile(q).map_err(|e| exec_datafusion_err!("{f}: {e}"))
-            })
-        },
-        syntax: "kll_quantile(state, q)",
-        doc: Doc {
-            description: "The approximate quantile `q` of the values behind a KLL state, as DOUBLE (dates and \
-                 timestamps as nanoseconds since the epoch: wrap in to_timestamp_nanos(CAST(... AS \
-                 BIGINT))). NULL for a NULL or empty state; q outside [0, 1] is an error.",
-            arguments: &[
-                ("state", "A kll state."),
-                ("q", "The quantile in [0, 1], a literal or a column."),
-            ],
-            example: "```sql\nSELECT w, kll_quantile(s, 0.5) AS p50, kll_quantile(s, 0.99) AS p99 FROM per_minute;\n```",
-        },
-    })
+    quantile_scalar::<Kll>(
+        "kll_quantile",
+        "kll_quantile(state, q)",
+        "a kll state and q",
+        QUANTILE_DOC,
+    )
 }
+
+const QUANTILE_DOC: Doc = Doc {
+    description: "The approximate quantile `q` of the values behind a KLL state, as DOUBLE (dates and \
+         timestamps as nanoseconds since the epoch: wrap in to_timestamp_nanos(CAST(... AS \
+         BIGINT))). NULL for a NULL or empty state; q outside [0, 1] is an error.",
+    arguments: &[
+        ("state", "A kll state."),
+        ("q", "The quantile in [0, 1], a literal or a column."),
+    ],
+    example: "```sql\nSELECT w, kll_quantile(s, 0.5) AS p50, kll_quantile(s, 0.99) AS p99 FROM per_minute;\n```",
+};
 
 /// `kll_quantiles(state, [q, ...])`.
 pub fn quantiles() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "kll_quantiles",
-        return_type: |f, args| {
-            state_and(
-                f,
-                args,
-                "a kll state and a list of quantiles",
-                check_q_list_type,
-            )?;
-            Ok(list_of(DataType::Float64))
-        },
+        args: Args::StateAnd("a kll state and a list of quantiles", check_q_list_type),
+        returns: || list_of(DataType::Float64),
         invoke: quantile_lists,
         syntax: "kll_quantiles(state, [q, ...])",
         doc: Doc {
@@ -172,12 +161,10 @@ fn quantile_lists(f: &str, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
 pub fn rank() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "kll_rank",
-        return_type: |f, args| {
-            state_and(f, args, "a kll state and a value", |f, t| {
-                check_number_input(f, t, true)
-            })?;
-            Ok(DataType::Float64)
-        },
+        args: Args::StateAnd("a kll state and a value", |f, t| {
+            check_number_input(f, t, true)
+        }),
+        returns: || DataType::Float64,
         invoke: ranks,
         syntax: "kll_rank(state, value)",
         doc: Doc {

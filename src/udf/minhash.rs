@@ -1,10 +1,10 @@
 //! MinHash functions: `minhash_sketch`, `minhash_merge` (aggregates), `minhash_jaccard` and
 //! `minhash_lsh_bands` (scalars).
 
-use super::args::{Default, Param, ParamKind, ParamValue, check_arity, check_state_type};
+use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
-use super::family::{AggregateSpec, Hashes, Input, Output, SketchAggregate, Sliding, StateSketch};
-use super::scalar::{ScalarSpec, StateScalar, check_state_args, decode, map_rows, state_at};
+use super::family::{Aggregates, Hashes, SketchAggregate, StateSketch};
+use super::scalar::{Args, ScalarSpec, StateScalar, decode, map_rows, per_state_pair, state_at};
 use crate::sketch::minhash::{DEFAULT_NUM_PERM, MinHash};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Field, Int64Type};
@@ -32,23 +32,20 @@ static NUM_PERM: [Param; 1] = [Param {
     doc: "Signature length: the state takes 4 bytes per slot.",
 }];
 
+const AGGREGATES: Aggregates<MinHash> = Aggregates::two_stack("sketch");
+
 /// `minhash_sketch(x [, num_perm])`.
 pub fn sketch() -> SketchAggregate<MinHash> {
-    SketchAggregate::new(AggregateSpec {
-        name: "minhash_sketch",
-        input: Input::Values,
-        params: &NUM_PERM,
-        make_params: |_, values: &[ParamValue]| Ok(values[0].integer() as u32),
-        output: Output::State,
-        sliding: Sliding::TwoStack,
-        state_field: "sketch",
-        doc: &SKETCH_DOC,
-    })
+    AGGREGATES.sketch("minhash_sketch", &NUM_PERM, num_perm, &SKETCH_DOC)
+}
+
+fn num_perm(_: &str, values: &[ParamValue]) -> Result<u32> {
+    Ok(values[0].integer() as u32)
 }
 
 /// `minhash_merge(state)`.
 pub fn merge() -> SketchAggregate<MinHash> {
-    SketchAggregate::merging("minhash_merge", "sketch", Sliding::TwoStack, &MERGE_DOC)
+    AGGREGATES.merge("minhash_merge", &MERGE_DOC)
 }
 
 const SKETCH_DOC: Doc = Doc {
@@ -77,20 +74,15 @@ const MERGE_DOC: Doc = Doc {
 pub fn jaccard() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "minhash_jaccard",
-        return_type: |f, args| {
-            check_state_args(f, args, 2, "two minhash states")?;
-            Ok(DataType::Float64)
-        },
+        args: Args::States(2, "two minhash states"),
+        returns: || DataType::Float64,
         invoke: |f, args| {
-            map_rows(args, |arrays, row| {
-                let (Some(a), Some(b)) = (
-                    state_at(f, arrays[0].as_ref(), row)?,
-                    state_at(f, arrays[1].as_ref(), row)?,
-                ) else {
+            per_state_pair(f, args, |a: Option<MinHash>, b| {
+                let (Some(a), Some(b)) = (a, b) else {
                     return Ok(ScalarValue::Float64(None));
                 };
-                let j = decode::<MinHash>(f, a)?
-                    .jaccard(&decode(f, b)?)
+                let j = a
+                    .jaccard(&b)
                     .map_err(|e| exec_datafusion_err!("{f}: {e}"))?;
                 Ok(ScalarValue::Float64(Some(j)))
             })
@@ -114,14 +106,14 @@ fn band_list_type() -> DataType {
 pub fn lsh_bands() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "minhash_lsh_bands",
-        return_type: |f, args| {
-            check_arity(f, args, 2, 2, "a minhash state and a band count")?;
-            check_state_type(f, &args[0])?;
-            if !args[1].is_integer() && !args[1].is_null() {
-                return plan_err!("{f}: bands must be an integer, got {}", args[1]);
+        args: Args::StateAnd("a minhash state and a band count", |f, t| {
+            if t.is_integer() || t.is_null() {
+                Ok(())
+            } else {
+                plan_err!("{f}: bands must be an integer, got {t}")
             }
-            Ok(band_list_type())
-        },
+        }),
+        returns: band_list_type,
         invoke: band_keys,
         syntax: "minhash_lsh_bands(state, bands)",
         doc: Doc {

@@ -4,8 +4,8 @@
 use super::args::{Default, Param, ParamKind, ParamValue, closed_unit};
 use super::docs::Doc;
 use super::family::{
-    AggregateSpec, Finish, FinishArgs, Input, Numbers, Output, Rows, SketchAggregate, Sliding,
-    StateSketch, collect_numbers,
+    Aggregates, Finish, FinishArgs, Numbers, Output, Rows, SketchAggregate, StateSketch,
+    collect_numbers,
 };
 use super::kll::K_RANGE;
 use super::numbers::{output_type, to_output};
@@ -133,12 +133,9 @@ fn quantile_column(
 
 /// `approx_quantile(x, q [, k])`.
 pub fn approx() -> SketchAggregate<TargetedDigest> {
-    SketchAggregate::new(AggregateSpec {
-        name: APPROX,
-        input: Input::Values,
-        params: &SINGLE,
-        make_params: params,
-        output: Output::Computed {
+    AGGREGATES
+        .sketch(APPROX, &SINGLE, params, &APPROX_DOC)
+        .computing(Output::Computed {
             return_type: output_type,
             finish: |args: &FinishArgs| {
                 let q = args.params[0].number();
@@ -148,12 +145,10 @@ pub fn approx() -> SketchAggregate<TargetedDigest> {
                 Ok(finish)
             },
             empty: None,
-        },
-        sliding: Sliding::TwoStack,
-        state_field: "sketch",
-        doc: &APPROX_DOC,
-    })
+        })
 }
+
+const AGGREGATES: Aggregates<TargetedDigest> = Aggregates::two_stack("sketch");
 
 /// The quantiles `qs` of each sketch, as lists of `item_type`.
 fn quantile_lists(
@@ -207,12 +202,9 @@ pub fn check_q_list_type(function: &str, t: &DataType) -> Result<()> {
 
 /// `approx_quantiles(x, [q, ...] [, k])`.
 pub fn approx_many() -> SketchAggregate<TargetedDigest> {
-    SketchAggregate::new(AggregateSpec {
-        name: APPROX_MANY,
-        input: Input::Values,
-        params: &MANY,
-        make_params: params,
-        output: Output::Computed {
+    AGGREGATES
+        .sketch(APPROX_MANY, &MANY, params, &APPROX_MANY_DOC)
+        .computing(Output::Computed {
             return_type: |input| list_of(output_type(input)),
             finish: |args: &FinishArgs| {
                 let qs = args.params[0].quantiles().to_vec();
@@ -226,11 +218,7 @@ pub fn approx_many() -> SketchAggregate<TargetedDigest> {
                 Ok(finish)
             },
             empty: None,
-        },
-        sliding: Sliding::TwoStack,
-        state_field: "sketch",
-        doc: &APPROX_MANY_DOC,
-    })
+        })
 }
 
 const APPROX_DOC: Doc = Doc {

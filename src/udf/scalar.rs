@@ -4,8 +4,8 @@
 
 use super::args::{check_arity, check_state_type};
 use super::docs::Doc;
-use super::numbers::check_q;
-use crate::sketch::Sketch;
+use super::numbers::{check_numeric_q, check_q};
+use crate::sketch::{Sketch, SketchError};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
@@ -18,12 +18,35 @@ use std::sync::OnceLock;
 /// How one scalar function differs from the others.
 pub struct ScalarSpec {
     pub name: &'static str,
-    /// Checks the argument types (the function's name given for errors), gives the result type.
-    pub return_type: fn(&str, &[DataType]) -> Result<DataType>,
+    /// What the arguments must be, checked when planning.
+    pub args: Args,
+    /// The result type.
+    pub returns: fn() -> DataType,
     pub invoke: fn(&str, &ScalarFunctionArgs) -> Result<ColumnarValue>,
     /// `topk_items(state [, n])`.
     pub syntax: &'static str,
     pub doc: Doc,
+}
+
+/// The arguments of a scalar function, with the words its arity error uses ("a kll state and
+/// q").
+pub enum Args {
+    /// This many states.
+    States(usize, &'static str),
+    /// A state and one more argument, whose type the function checks.
+    StateAnd(&'static str, fn(&str, &DataType) -> Result<()>),
+    /// Other argument lists, checked by the function.
+    Checked(fn(&str, &[DataType]) -> Result<()>),
+}
+
+impl Args {
+    fn check(&self, function: &str, args: &[DataType]) -> Result<()> {
+        match *self {
+            Args::States(count, usage) => check_state_args(function, args, count, usage),
+            Args::StateAnd(usage, check) => state_and(function, args, usage, check),
+            Args::Checked(check) => check(function, args),
+        }
+    }
 }
 
 /// The SQL scalar function described by a [`ScalarSpec`].
@@ -76,7 +99,8 @@ impl ScalarUDFImpl for StateScalar {
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        (self.spec.return_type)(self.spec.name, args)
+        self.spec.args.check(self.spec.name, args)?;
+        Ok((self.spec.returns)())
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -262,6 +286,71 @@ fn decode_constant<S: Send + Sync + 'static>(
     let sketch = std::sync::Arc::new(decode(bytes)?);
     LAST.with_borrow_mut(|last| *last = Some((key.0, key.1, key.2, sketch.clone())));
     Ok(sketch)
+}
+
+/// Rows of a call on one state: `value(sketch)` of each row's decoded state (`None` for a null
+/// one).
+pub fn per_state<S: Sketch>(
+    function: &str,
+    args: &ScalarFunctionArgs,
+    value: impl Fn(Option<S>) -> Result<ScalarValue>,
+) -> Result<ColumnarValue> {
+    map_rows(args, |arrays, row| {
+        value(state_of(function, arrays, 0, row)?)
+    })
+}
+
+/// Rows of a call on two states: `value(a, b)` of each row's decoded states.
+pub fn per_state_pair<S: Sketch>(
+    function: &str,
+    args: &ScalarFunctionArgs,
+    value: impl Fn(Option<S>, Option<S>) -> Result<ScalarValue>,
+) -> Result<ColumnarValue> {
+    map_rows(args, |arrays, row| {
+        let a = state_of(function, arrays, 0, row)?;
+        value(a, state_of(function, arrays, 1, row)?)
+    })
+}
+
+/// The decoded state of argument `arg` at `row` (`None` for null).
+fn state_of<S: Sketch>(
+    function: &str,
+    arrays: &[ArrayRef],
+    arg: usize,
+    row: usize,
+) -> Result<Option<S>> {
+    state_at(function, arrays[arg].as_ref(), row)?
+        .map(|bytes| decode(function, bytes))
+        .transpose()
+}
+
+/// A sketch that answers quantiles, for the `<family>_quantile(state, q)` functions.
+pub trait Quantiles: Sketch {
+    /// The quantile `q` (checked to lie in [0, 1]); `None` when the sketch is empty.
+    fn quantile_at(&self, q: f64) -> Result<Option<f64>, SketchError>;
+}
+
+/// `<family>_quantile(state, q)`: the quantile `q` of the values behind each state, as DOUBLE.
+/// `usage` names the arguments in arity errors ("a kll state and q").
+pub fn quantile_scalar<S: Quantiles>(
+    name: &'static str,
+    syntax: &'static str,
+    usage: &'static str,
+    doc: Doc,
+) -> StateScalar {
+    StateScalar::new(ScalarSpec {
+        name,
+        args: Args::StateAnd(usage, check_numeric_q),
+        returns: || DataType::Float64,
+        invoke: |f, args| {
+            per_state_and_q(f, args, |s: &S, q| {
+                s.quantile_at(q)
+                    .map_err(|e| exec_datafusion_err!("{f}: {e}"))
+            })
+        },
+        syntax,
+        doc,
+    })
 }
 
 /// Rows of a `(state, q)` call: `value(sketch, q)` where both are present.

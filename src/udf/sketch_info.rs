@@ -1,7 +1,7 @@
 //! `sketch_info(state)`: describes any Hazy state.
 
 use super::docs::Doc;
-use super::scalar::{ScalarSpec, StateScalar, check_state_args, map_rows, state_at};
+use super::scalar::{Args, ScalarSpec, StateScalar, map_rows, state_at};
 use crate::sketch::describe;
 use arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
@@ -24,10 +24,8 @@ fn info_fields() -> Fields {
 pub fn sketch_info() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "sketch_info",
-        return_type: |f, args| {
-            check_state_args(f, args, 1, "one argument (a sketch state)")?;
-            Ok(DataType::Struct(info_fields()))
-        },
+        args: Args::States(1, "one argument (a sketch state)"),
+        returns: || DataType::Struct(info_fields()),
         invoke: infos,
         syntax: "sketch_info(state)",
         doc: Doc {

@@ -11,11 +11,10 @@ use super::args::is_integer_type;
 use super::args::{Default, Param, ParamKind, ParamValue, check_arity, check_state_type};
 use super::docs::Doc;
 use super::family::{
-    AggregateSpec, Finish, FinishArgs, Input, Output, RowInput, Rows, SketchAggregate, Sliding,
-    StateSketch,
+    Aggregates, Finish, FinishArgs, Output, RowInput, Rows, SketchAggregate, StateSketch,
 };
 use super::hashing::{check_hashable, for_each_weighted_hash};
-use super::scalar::{ScalarSpec, StateScalar, decode, state_at};
+use super::scalar::{Args, ScalarSpec, StateScalar, decode, state_at};
 use crate::sketch::topk::{ItemEstimate, MAX_CAPACITY, TopK};
 use arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, Int64Array, ListArray, StringArray, StructArray,
@@ -168,51 +167,36 @@ fn approx_output() -> Output<TopK> {
     }
 }
 
+const AGGREGATES: Aggregates<TopK> = Aggregates::two_stack("topk");
+
 /// `topk_sketch(x [, k])`.
 pub fn sketch() -> SketchAggregate<TopK> {
-    SketchAggregate::new(AggregateSpec {
-        name: "topk_sketch",
-        input: Input::Values,
-        params: &OPTIONAL_K,
-        make_params: capacity,
-        output: Output::State,
-        sliding: Sliding::TwoStack,
-        state_field: "topk",
-        doc: &SKETCH_DOC,
-    })
+    AGGREGATES.sketch("topk_sketch", &OPTIONAL_K, capacity, &SKETCH_DOC)
 }
 
 /// `topk_merge(state)`.
 pub fn merge() -> SketchAggregate<TopK> {
-    SketchAggregate::merging("topk_merge", "topk", Sliding::TwoStack, &MERGE_DOC)
+    AGGREGATES.merge("topk_merge", &MERGE_DOC)
 }
 
 /// `approx_topk(x, k)`.
 pub fn approx() -> SketchAggregate<TopK> {
-    SketchAggregate::new(AggregateSpec {
-        name: "approx_topk",
-        input: Input::Values,
-        params: &REQUIRED_K,
-        make_params: capacity,
-        output: approx_output(),
-        sliding: Sliding::TwoStack,
-        state_field: "topk",
-        doc: &APPROX_DOC,
-    })
+    AGGREGATES
+        .sketch("approx_topk", &REQUIRED_K, capacity, &APPROX_DOC)
+        .computing(approx_output())
 }
 
 /// `approx_topk_weighted(x, weight, k)`.
 pub fn approx_weighted() -> SketchAggregate<TopK> {
-    SketchAggregate::new(AggregateSpec {
-        name: "approx_topk_weighted",
-        input: Input::Weighted,
-        params: &REQUIRED_K,
-        make_params: capacity,
-        output: approx_output(),
-        sliding: Sliding::TwoStack,
-        state_field: "topk",
-        doc: &APPROX_WEIGHTED_DOC,
-    })
+    AGGREGATES
+        .sketch(
+            "approx_topk_weighted",
+            &REQUIRED_K,
+            capacity,
+            &APPROX_WEIGHTED_DOC,
+        )
+        .weighted()
+        .computing(approx_output())
 }
 
 const SKETCH_DOC: Doc = Doc {
@@ -363,14 +347,15 @@ fn top_lists(tops: &[Vec<ItemEstimate<'_>>], item_type: &DataType) -> Result<Arr
 pub fn items() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "topk_items",
-        return_type: |f, args| {
+        args: Args::Checked(|f, args| {
             check_arity(f, args, 1, 2, "a topk state and an optional n")?;
             check_state_type(f, &args[0])?;
-            if let Some(t) = args.get(1).filter(|t| !is_integer_type(t)) {
-                return plan_err!("{f}: n must be an integer, got {t}");
+            match args.get(1).filter(|t| !is_integer_type(t)) {
+                Some(t) => plan_err!("{f}: n must be an integer, got {t}"),
+                None => Ok(()),
             }
-            Ok(list_type(DataType::Utf8))
-        },
+        }),
+        returns: || list_type(DataType::Utf8),
         invoke: top_items,
         syntax: "topk_items(state [, n])",
         doc: Doc {

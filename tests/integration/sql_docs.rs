@@ -13,7 +13,7 @@ fn sql_reference_is_current() {
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         on_disk == rendered,
-        "docs/SQL.md is out of date: run HAZY_BLESS=1 cargo test --release --test sql_docs"
+        "docs/SQL.md is out of date: run HAZY_BLESS=1 cargo test --release sql_docs"
     );
 }
 

@@ -53,8 +53,11 @@ async fn approx_quantile_is_near_exact_at_the_quantile_asked_for() {
         )
         .await;
         println!("q={q}: {got}, sorted ranges {sorted}, exact {exact}");
+        // The final aggregate merges the four partial states in the order they arrive, which
+        // thread timing decides: 0 to 120 ranks off seen (0.12%), against the KLL guard's
+        // 1,330; the bound leaves room for orders not seen yet.
         assert!(
-            (sorted - exact).abs() <= 100.0,
+            (sorted - exact).abs() <= 200.0,
             "sorted q={q}: {sorted} against {exact}"
         );
     }
