@@ -48,6 +48,8 @@ impl Position {
 /// (read it from its start) and a position that does not fit the file (an error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InputMark {
+    /// The file's length when the mark was taken (a saved position is never past it).
+    pub size: u64,
     pub head_len: u64,
     pub head_hash: u64,
     pub tail_len: u64,
@@ -63,6 +65,7 @@ impl InputMark {
         let head_len = offset.min(MARK_BYTES);
         let tail_len = offset.min(MARK_BYTES);
         Ok(InputMark {
+            size: file.metadata()?.len(),
             head_len,
             head_hash: hash_range(file, 0, head_len)?,
             tail_len,
@@ -126,6 +129,12 @@ pub fn check_resume(path: &Path, at: Position, mark: Option<InputMark>) -> Resul
         }
         return Ok(Resume::At(at));
     };
+    if at.offset > mark.size {
+        return Err(does_not_fit(format!(
+            "it is past the end of the file as it was read ({} bytes)",
+            mark.size
+        )));
+    }
     let head_matches = len >= mark.head_len
         && hash_range(&file, 0, mark.head_len).map_err(read_err)? == mark.head_hash;
     if !head_matches {
