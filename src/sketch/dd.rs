@@ -929,6 +929,44 @@ mod tests {
     }
 
     #[test]
+    fn rising_falling_and_shuffled_values_collapse_alike() {
+        // 5,000 keys at 1% over a bound of 256: a long rise past the bound (each new key used
+        // to rebuild the whole window), a fall, and a shuffle give the same sketch and bytes.
+        let rising: Vec<f64> = (0..5_000).map(|i| 1.0201f64.powi(i)).collect();
+        let falling: Vec<f64> = rising.iter().rev().copied().collect();
+        let mut shuffled = rising.clone();
+        let mut state = 7u64;
+        for i in (1..shuffled.len()).rev() {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            shuffled.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        let sketch = |values: &[f64]| {
+            let mut s = DdSketch::with_max_buckets(0.01, 256).unwrap();
+            values.iter().for_each(|&v| s.insert(v));
+            s
+        };
+        let (up, down, mixed) = (sketch(&rising), sketch(&falling), sketch(&shuffled));
+        assert!(up.is_collapsed());
+        assert!(up.positive.occupied().1.len() <= 256);
+        assert_eq!(up, down);
+        assert_eq!(up, mixed);
+        assert_eq!(up.to_bytes(), down.to_bytes());
+        assert_eq!(up.quantile(1.0).unwrap(), Some(rising[4_999]));
+        // A rise that keeps going after a round trip and a merge stays within the bound.
+        let mut again = DdSketch::from_bytes(&up.to_bytes()).unwrap();
+        again.insert_many(
+            &(5_000..6_000)
+                .map(|i| 1.0201f64.powi(i))
+                .collect::<Vec<_>>(),
+        );
+        again.merge(&down).unwrap();
+        assert!(again.positive.occupied().1.len() <= 256);
+        assert_eq!(again.count(), 11_000);
+    }
+
+    #[test]
     fn collapse_keeps_the_high_quantiles() {
         // Values over 20 decades need about 2,300 keys at 1%, beyond the bound of 1,024.
         let values = DATA

@@ -283,7 +283,10 @@ fn read_batches(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let file = File::open(path).map_err(|e| io_error("cannot open", path, e))?;
     if file.metadata().is_ok_and(|m| m.len() == 0) {
         // Written by earlier versions when no window was open: no rows.
-        return Ok((std::sync::Arc::new(arrow::datatypes::Schema::empty()), Vec::new()));
+        return Ok((
+            std::sync::Arc::new(arrow::datatypes::Schema::empty()),
+            Vec::new(),
+        ));
     }
     let reader = FileReader::try_new(BufReader::new(file), None)
         .map_err(|e| io_error("cannot read", path, e))?;

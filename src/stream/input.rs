@@ -464,7 +464,12 @@ impl LineDecoder {
         malformed: &mut Vec<Malformed>,
     ) -> Result<(RecordBatch, Vec<u64>)> {
         let mut good = Vec::new();
-        for r in records(self.format, data, first_line, self.read_schema.fields().len()) {
+        for r in records(
+            self.format,
+            data,
+            first_line,
+            self.read_schema.fields().len(),
+        ) {
             match r.problem {
                 Some(reason) => malformed.push(Malformed {
                     line: r.line,
@@ -615,12 +620,8 @@ fn csv_records(data: &[u8], first_line: u64, fields: usize) -> Vec<Record<'stati
             Ok(false) => return out,
             Ok(true) => {
                 let line = line_of(record.position());
-                let problem = (fields != 0 && record.len() != fields).then(|| {
-                    format!(
-                        "{} fields where the header has {fields}",
-                        record.len()
-                    )
-                });
+                let problem = (fields != 0 && record.len() != fields)
+                    .then(|| format!("{} fields where the header has {fields}", record.len()));
                 out.push(Record {
                     line,
                     bytes: csv_line(&record).into(),
@@ -658,7 +659,9 @@ fn json_fits(v: &serde_json::Value, t: &DataType, is_time: bool) -> bool {
     match v {
         Value::Null => true,
         _ if is_time => v.is_string() || v.is_number(),
-        Value::Object(_) | Value::Array(_) => !(t.is_primitive() || is_text(t) || *t == DataType::Boolean),
+        Value::Object(_) | Value::Array(_) => {
+            !(t.is_primitive() || is_text(t) || *t == DataType::Boolean)
+        }
         Value::String(s) if t.is_numeric() => s.trim().parse::<f64>().is_ok(),
         Value::Bool(_) => !t.is_numeric(),
         _ => true,
@@ -836,7 +839,9 @@ fn csv_kinds<'a>(
     names: &'a [String],
     time_column: &str,
 ) -> Vec<(&'a str, Option<&'static str>)> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line);
     let mut record = csv::StringRecord::new();
     if reader.read_record(&mut record).is_err() {
         return Vec::new();
@@ -879,7 +884,10 @@ fn agreeing_records(records: &[Vec<(&str, Option<&'static str>)>]) -> Vec<bool> 
         .into_iter()
         .map(|(name, kinds)| {
             let best = kinds.iter().map(|(_, n)| *n).max().unwrap_or(0);
-            let kind = kinds.iter().find(|(_, n)| *n == best).map_or("", |(k, _)| *k);
+            let kind = kinds
+                .iter()
+                .find(|(_, n)| *n == best)
+                .map_or("", |(k, _)| *k);
             (name, kind)
         })
         .collect();

@@ -127,9 +127,10 @@ pub fn to_output(values: Vec<Option<f64>>, dt: &DataType) -> Result<ArrayRef> {
     if dt.is_integer() {
         return integers_out(&values, dt);
     }
-    if let DataType::Decimal128(p, s) | DataType::Decimal64(p, s) | DataType::Decimal32(p, s) = dt
-    {
-        let limit = 10i128.checked_pow(u32::from(*p)).map_or(i128::MAX, |l| l - 1);
+    if let DataType::Decimal128(p, s) | DataType::Decimal64(p, s) | DataType::Decimal32(p, s) = dt {
+        let limit = 10i128
+            .checked_pow(u32::from(*p))
+            .map_or(i128::MAX, |l| l - 1);
         let scale = 10f64.powi(i32::from(*s));
         let mantissas: arrow::array::Decimal128Array = values
             .iter()

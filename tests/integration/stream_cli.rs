@@ -479,7 +479,10 @@ fn stdout_rows(out: &Output) -> Vec<serde_json::Value> {
 }
 
 fn total_count(out: &Output) -> i64 {
-    stdout_rows(out).iter().map(|r| r["c"].as_i64().unwrap()).sum()
+    stdout_rows(out)
+        .iter()
+        .map(|r| r["c"].as_i64().unwrap())
+        .sum()
 }
 
 /// Events at `minute:second` of 2026-01-01 for each of `n` entities.
@@ -494,7 +497,11 @@ fn restarts_after_a_clean_end_resume_and_read_only_what_was_added() {
     let input = temp("clean-end.ndjson");
     let ckpt = temp("clean-end-ckpt");
     let _ = std::fs::remove_dir_all(&ckpt);
-    std::fs::write(&input, minute_events(0, 40, "a") + &minute_events(1, 30, "b")).unwrap();
+    std::fs::write(
+        &input,
+        minute_events(0, 40, "a") + &minute_events(1, 30, "b"),
+    )
+    .unwrap();
     let args = [
         "--sql",
         PER_MINUTE,
@@ -632,7 +639,10 @@ fn odd_records_in_the_first_micro_batch_are_skipped_and_counted() {
     );
     assert!(err.contains("2 malformed"), "{err}");
     let rows = stdout_rows(&out);
-    assert_eq!((rows[0]["c"].as_i64(), rows[0]["s"].as_i64()), (Some(2), Some(6)));
+    assert_eq!(
+        (rows[0]["c"].as_i64(), rows[0]["s"].as_i64()),
+        (Some(2), Some(6))
+    );
 
     // CSV rows with an extra or a missing field, counted with their line numbers.
     let csv = "ts,entity,v\n1767225601,a,1\n1767225602,b,2,extra\n1767225603,c\n1767225604,d,4\n";
@@ -648,7 +658,10 @@ fn odd_records_in_the_first_micro_batch_are_skipped_and_counted() {
         "{err}"
     );
     let rows = stdout_rows(&out);
-    assert_eq!((rows[0]["c"].as_i64(), rows[0]["s"].as_i64()), (Some(2), Some(5)));
+    assert_eq!(
+        (rows[0]["c"].as_i64(), rows[0]["s"].as_i64()),
+        (Some(2), Some(5))
+    );
     let strict = run_with_input(&["--sql", sql, "--format", "csv", "--strict"], csv);
     assert!(!strict.status.success());
     assert!(
@@ -677,7 +690,10 @@ fn byte_order_marks_and_rfc_4180_csv_are_read_as_files_come() {
     let out = run_with_input(&["--sql", sql, "--format", "csv"], &csv);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("line 6: 3 fields where the header has 2"), "{err}");
+    assert!(
+        err.contains("line 6: 3 fields where the header has 2"),
+        "{err}"
+    );
     assert!(err.contains("1 malformed"), "{err}");
     let rows = stdout_rows(&out);
     assert_eq!(rows[0]["c"], 4, "{rows:?}");
