@@ -614,12 +614,23 @@ fn csv_records(data: &[u8], first_line: u64, fields: usize) -> Vec<Record<'stati
         .from_reader(data);
     let mut out = Vec::new();
     let mut record = csv::ByteRecord::new();
+    // The csv crate's line numbers skip newlines inside quoted fields: count them from bytes.
+    let (mut counted_to, mut line) = (0usize, first_line);
+    let mut line_at = |p: Option<&csv::Position>| {
+        let mut byte = p.map_or(counted_to, |p| p.byte() as usize).clamp(counted_to, data.len());
+        // After a CR LF the position may point at the LF: the record starts past line ends.
+        while byte < data.len() && matches!(data[byte], b'\r' | b'\n') {
+            byte += 1;
+        }
+        line += memchr_count(&data[counted_to..byte]);
+        counted_to = byte;
+        line
+    };
     loop {
-        let line_of = |p: Option<&csv::Position>| first_line + p.map_or(1, |p| p.line()) - 1;
         match reader.read_byte_record(&mut record) {
             Ok(false) => return out,
             Ok(true) => {
-                let line = line_of(record.position());
+                let line = line_at(record.position());
                 let problem = (fields != 0 && record.len() != fields)
                     .then(|| format!("{} fields where the header has {fields}", record.len()));
                 out.push(Record {
@@ -632,7 +643,7 @@ fn csv_records(data: &[u8], first_line: u64, fields: usize) -> Vec<Record<'stati
                 // Flexible byte records have no field-count or UTF-8 errors, and a slice no I/O
                 // error: this is not expected, but it is reported, not dropped.
                 out.push(Record {
-                    line: line_of(e.position()),
+                    line: line_at(e.position()),
                     bytes: Vec::new().into(),
                     problem: Some(e.to_string()),
                 });

@@ -109,7 +109,8 @@ pub fn check_resume(path: &Path, at: Position, mark: Option<InputMark>) -> Resul
     };
     let does_not_fit = |why: String| {
         DataFusionError::Execution(format!(
-            "hazy stream: the checkpoint's input position (byte {}, line {}) does not fit {}:              {why}; use a new --checkpoint directory to read the input from its start",
+            "hazy stream: the checkpoint's input position (byte {}, line {}) does not fit {}: \
+             {why}; use a new --checkpoint directory to read the input from its start",
             at.offset,
             at.line,
             path.display()
