@@ -131,10 +131,9 @@ pub fn to_output(values: Vec<Option<f64>>, dt: &DataType) -> Result<ArrayRef> {
         let limit = 10i128
             .checked_pow(u32::from(*p))
             .map_or(i128::MAX, |l| l - 1);
-        let scale = 10f64.powi(i32::from(*s));
         let mantissas: arrow::array::Decimal128Array = values
             .iter()
-            .map(|v| v.map(|v| ((v * scale).round() as i128).clamp(-limit, limit)))
+            .map(|v| v.map(|v| decimal_mantissa(v, *s, limit)))
             .collect();
         let mantissas = mantissas.with_precision_and_scale(38, *s)?;
         return Ok(cast(&mantissas, dt)?);
@@ -164,6 +163,37 @@ pub fn to_output(values: Vec<Option<f64>>, dt: &DataType) -> Result<ArrayRef> {
         }
     };
     Ok(out)
+}
+
+/// The mantissa at `scale` of the decimal an `f64` stands for: its shortest round-trip decimal
+/// digits (so the largest DECIMAL(38, 0), 1e38 as an `f64`, reads as 10^38, not as the binary
+/// value 99999999999999997748809823456034029568), rounded half away from zero at the scale,
+/// clamped to ±`limit`.
+fn decimal_mantissa(v: f64, scale: i8, limit: i128) -> i128 {
+    if !v.is_finite() {
+        return if v.is_nan() { 0 } else { limit * v.signum() as i128 };
+    }
+    let text = format!("{v:e}");
+    let (digits, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let negative = digits.starts_with('-');
+    let digits: String = digits.chars().filter(char::is_ascii_digit).collect();
+    // At most 17 digits, so this fits.
+    let m: i128 = digits.parse().unwrap_or(0);
+    let shift = exponent - (digits.len() as i32 - 1) + i32::from(scale);
+    let m = if shift >= 0 {
+        10i128
+            .checked_pow(shift as u32)
+            .and_then(|p| m.checked_mul(p))
+            .unwrap_or(i128::MAX)
+    } else {
+        match 10i128.checked_pow((-shift) as u32) {
+            Some(p) => (m + p / 2) / p,
+            None => 0,
+        }
+    };
+    let m = m.min(limit);
+    if negative { -m } else { m }
 }
 
 /// Integer outputs: rounded, clamped to the type's range (see [`to_output`]).
