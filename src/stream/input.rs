@@ -617,7 +617,9 @@ fn csv_records(data: &[u8], first_line: u64, fields: usize) -> Vec<Record<'stati
     // The csv crate's line numbers skip newlines inside quoted fields: count them from bytes.
     let (mut counted_to, mut line) = (0usize, first_line);
     let mut line_at = |p: Option<&csv::Position>| {
-        let mut byte = p.map_or(counted_to, |p| p.byte() as usize).clamp(counted_to, data.len());
+        let mut byte = p
+            .map_or(counted_to, |p| p.byte() as usize)
+            .clamp(counted_to, data.len());
         // After a CR LF the position may point at the LF: the record starts past line ends.
         while byte < data.len() && matches!(data[byte], b'\r' | b'\n') {
             byte += 1;

@@ -171,7 +171,11 @@ pub fn to_output(values: Vec<Option<f64>>, dt: &DataType) -> Result<ArrayRef> {
 /// clamped to ±`limit`.
 fn decimal_mantissa(v: f64, scale: i8, limit: i128) -> i128 {
     if !v.is_finite() {
-        return if v.is_nan() { 0 } else { limit * v.signum() as i128 };
+        return if v.is_nan() {
+            0
+        } else {
+            limit * v.signum() as i128
+        };
     }
     let text = format!("{v:e}");
     let (digits, exponent) = text.split_once('e').unwrap_or((&text, "0"));

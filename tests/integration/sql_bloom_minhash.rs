@@ -356,11 +356,18 @@ async fn decimals_and_doubles_that_are_equal_probe_alike() {
     let double = "arrow_cast(42.5, 'Float64')";
     for (state, item) in [(decimal, double), (double, decimal)] {
         let r = crate::common::rows(&ctx, &probe(state, item)).await;
-        assert_eq!(r, vec![vec!["true".to_string(), "1".to_string()]], "{state} / {item}");
+        assert_eq!(
+            r,
+            vec![vec!["true".to_string(), "1".to_string()]],
+            "{state} / {item}"
+        );
     }
     let r = crate::common::rows(
         &ctx,
-        &probe("arrow_cast(0.1, 'Decimal128(10, 1)')", "arrow_cast(0.1, 'Float64')"),
+        &probe(
+            "arrow_cast(0.1, 'Decimal128(10, 1)')",
+            "arrow_cast(0.1, 'Float64')",
+        ),
     )
     .await;
     assert_eq!(r[0][1], "0", "0.1 as a decimal is not the double 0.1");

@@ -398,9 +398,18 @@ async fn skip_partial_aggregation_gives_the_same_quantiles() {
 async fn quantiles_at_the_ends_of_integer_and_decimal_types_are_never_null() {
     let ctx = ctx();
     let cases = [
-        ("arrow_cast(9223372036854775807, 'Int64')", "9223372036854775807"),
-        ("arrow_cast(-9223372036854775808, 'Int64')", "-9223372036854775808"),
-        ("arrow_cast(18446744073709551615, 'UInt64')", "18446744073709551615"),
+        (
+            "arrow_cast(9223372036854775807, 'Int64')",
+            "9223372036854775807",
+        ),
+        (
+            "arrow_cast(-9223372036854775808, 'Int64')",
+            "-9223372036854775808",
+        ),
+        (
+            "arrow_cast(18446744073709551615, 'UInt64')",
+            "18446744073709551615",
+        ),
         (
             "arrow_cast(99999999999999999999999999999999999999, 'Decimal128(38, 0)')",
             "99999999999999999999999999999999999999",

@@ -662,6 +662,16 @@ fn odd_records_in_the_first_micro_batch_are_skipped_and_counted() {
         (rows[0]["c"].as_i64(), rows[0]["s"].as_i64()),
         (Some(2), Some(5))
     );
+    // A query that does not fit the inferred types says so, with the schema it inferred.
+    let text = "{\"ts\":\"2026-01-01T00:00:01Z\",\"v\":\"a\"}\n{\"ts\":\"2026-01-01T00:00:02Z\",\"v\":\"b\"}\n";
+    let out = run_with_input(&["--sql", sql], text);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("inferred from the first records as (ts Timestamp(ns), v Utf8)")
+            && err.contains("--schema"),
+        "{err}"
+    );
     let strict = run_with_input(&["--sql", sql, "--format", "csv", "--strict"], csv);
     assert!(!strict.status.success());
     assert!(
