@@ -567,6 +567,9 @@ fn a_rotated_or_truncated_input_is_read_from_its_start() {
     assert!(err.contains("150 late"), "{err}");
 }
 
+/// A change to a saved input position.
+type PositionEdit = fn(&mut serde_json::Value);
+
 /// Rewrites the saved input position of the checkpoint in `dir`.
 fn edit_position(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     let path = dir.join("checkpoint.json");
@@ -589,7 +592,7 @@ fn a_saved_position_that_does_not_fit_the_input_is_an_error() {
         "--checkpoint",
         ckpt.to_str().unwrap(),
     ];
-    let cases: [(&str, fn(&mut serde_json::Value)); 4] = [
+    let cases: [(&str, PositionEdit); 4] = [
         ("no byte offset", |p| p["offset"] = serde_json::json!(-40)),
         ("does not fit", |p| {
             p["offset"] = serde_json::json!(p["offset"].as_u64().unwrap() - 7)
