@@ -74,6 +74,9 @@ pub struct LineSource {
 /// The UTF-8 byte-order mark some editors and exporters put at the start of a text file.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// The longest CSV record with quoted newlines that is waited for (see [`RecordEnds`]).
+const MAX_QUOTED_RECORD: usize = 16 << 20;
+
 /// Finds the end of the last complete record in a growing buffer: the last newline for
 /// NDJSON; for CSV the last newline outside a quoted field (RFC 4180: a field in double quotes
 /// may hold newlines, and `""` is a quote inside it, so a newline ends a record exactly when
@@ -110,6 +113,13 @@ impl RecordEnds {
             }
         }
         self.scanned = buf.len();
+        // An unmatched quote would hold back the rest of the stream: past this size, the
+        // quoted record ends at the last newline (and is reported malformed when decoded).
+        let pending = buf.len() - self.last_end.unwrap_or(0);
+        if self.in_quotes && pending > MAX_QUOTED_RECORD {
+            self.in_quotes = false;
+            self.last_end = memchr::memrchr(b'\n', buf).map(|i| i + 1).or(self.last_end);
+        }
         self.last_end
     }
 
@@ -974,6 +984,26 @@ mod tests {
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(bad.iter().map(|m| m.line).collect::<Vec<_>>(), vec![4]);
         assert_eq!(batch.column(1).as_string::<i32>().value(1), "y");
+    }
+
+    #[test]
+    fn csv_records_end_outside_quotes_and_a_bom_is_skipped() {
+        let path = std::env::temp_dir().join(format!("hazy-input-csv-{}", std::process::id()));
+        std::fs::write(&path, b"\xEF\xBB\xBFts,e\n1,\"a\nb\"\n2,\"c\"\"\"\n3,d").unwrap();
+        let mut s = LineSource::open(&path, InputFormat::Csv, 0, 1, false).unwrap();
+        let c = s.next_chunk(1 << 20).unwrap().unwrap();
+        assert_eq!(
+            c.start_offset, 3,
+            "the byte-order mark is skipped but counted"
+        );
+        assert_eq!(c.data, b"ts,e\n1,\"a\nb\"\n2,\"c\"\"\"\n");
+        assert_eq!((c.first_line, c.lines), (1, 4));
+        let rest = s.next_chunk(1 << 20).unwrap().unwrap();
+        assert_eq!((rest.data.as_slice(), rest.first_line), (&b"3,d"[..], 5));
+        let mut ends = RecordEnds::new(InputFormat::Csv);
+        assert_eq!(ends.last(b"1,\"a\nb"), None, "inside quotes");
+        assert_eq!(ends.last(b"1,\"a\nb\"\n2,x"), Some(8));
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
