@@ -514,7 +514,7 @@ impl TargetedDigest {
     fn absorb(&mut self, len: usize, item: impl Fn(usize) -> (f64, u64)) {
         let (ranks, count) = self.target_ranks(self.n);
         let targets = &ranks[..count];
-        let mut c = Compressor::new(&targets, self.resolution, self.n, self.means.len() + len);
+        let mut c = Compressor::new(targets, self.resolution, self.n, self.means.len() + len);
         merge_sorted(&self.means, &self.weights, len, item, |m, w| c.push(m, w));
         (self.means, self.weights) = c.finish();
     }
