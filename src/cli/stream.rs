@@ -18,7 +18,7 @@ use datafusion::common::{DataFusionError, Result};
 use serde_json::json;
 
 use crate::stream::input::{EpochUnit, InputFormat, Malformed};
-use crate::stream::source::{Decoded, Position, RecordSource, SourceOptions};
+use crate::stream::source::{Decoded, InputMark, Position, RecordSource, SourceOptions};
 use crate::stream::window::rfc3339;
 use crate::stream::{
     Checkpoint, ClosedWindow, FirstSeenOptions, StreamOptions, WindowedStream, stream_session,
@@ -218,14 +218,14 @@ impl<'a> Runner<'a> {
                 ));
             }
         };
-        let checkpoint = match &args.checkpoint {
+        let mut checkpoint = match &args.checkpoint {
             Some(dir) => Checkpoint::read(dir)?,
             None => None,
         };
-        let resume = checkpoint.as_ref().map_or(Position::START, |c| Position {
-            offset: c.meta.position["offset"].as_u64().unwrap_or(0),
-            line: c.meta.position["line"].as_u64().unwrap_or(1),
-        });
+        let (resume, resume_mark) = match &checkpoint {
+            Some(c) => saved_position(&c.meta.position)?,
+            None => (Position::START, None),
+        };
         let source = RecordSource::open(SourceOptions {
             path: args.input.clone(),
             format: args.format,
@@ -238,7 +238,11 @@ impl<'a> Runner<'a> {
             follow: args.follow,
             batch_bytes: args.batch_bytes,
             resume,
+            resume_mark,
         })?;
+        if let Some(why) = source.restarted() {
+            eprintln!("hazy stream: {why}");
+        }
         if source.resumed_at_start() {
             eprintln!(
                 "hazy stream: standard input cannot be re-read: the saved windows go on with what arrives now"
@@ -255,19 +259,30 @@ impl<'a> Runner<'a> {
                 fpr: 0.01,
             }),
         };
-        let mut stream = runtime.block_on(WindowedStream::with_context(
-            &stream_session(),
-            &sql,
-            Arc::clone(&schema),
-            options,
-        ))?;
+        let mut stream = runtime
+            .block_on(WindowedStream::with_context(
+                &stream_session(),
+                &sql,
+                Arc::clone(&schema),
+                options,
+            ))
+            .map_err(|e| match &args.schema {
+                Some(_) => e,
+                None => with_inferred_schema(e, &schema),
+            })?;
         stream.keep_late_rows(args.late_output.is_some());
+        let pending = checkpoint
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.pending))
+            .unwrap_or_default();
         if let Some(c) = checkpoint {
             runtime.block_on(stream.restore(c))?;
+            let position = match source.restarted() {
+                Some(_) => "the start of the input".to_string(),
+                None => format!("line {} (byte {})", resume.line, resume.offset),
+            };
             eprintln!(
-                "hazy stream: resumed from checkpoint at line {} (byte {}), {} windows open",
-                resume.line,
-                resume.offset,
+                "hazy stream: resumed from checkpoint at {position}, {} windows open",
                 stream.open_windows().len()
             );
         }
@@ -294,7 +309,11 @@ impl<'a> Runner<'a> {
                 ))
             })?;
         }
-        Ok(Self {
+        let position = match source.restarted() {
+            Some(_) => Position::START,
+            None => resume,
+        };
+        let mut runner = Self {
             args,
             runtime,
             stream,
@@ -306,12 +325,21 @@ impl<'a> Runner<'a> {
             )),
             late_out,
             wrote_header: false,
-            position: resume,
+            position,
             malformed: 0,
             reported_late: 0,
             started: Instant::now(),
             peak_memory: 0,
-        })
+        };
+        // Windows the last run closed and saved but may not have written: written again, with
+        // the very rows it saved.
+        if !pending.is_empty() {
+            runner.emit(pending)?;
+        }
+        if let Some(dir) = &args.checkpoint {
+            Checkpoint::clear_pending(dir)?;
+        }
+        Ok(runner)
     }
 
     fn run(mut self) -> Result<()> {
@@ -336,14 +364,14 @@ impl<'a> Runner<'a> {
                         && last_input.elapsed() >= idle
                     {
                         let closed = self.runtime.block_on(self.stream.close_all())?;
-                        self.emit(closed)?;
+                        self.close(closed)?;
                         idle_closed = true;
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let closed = self.runtime.block_on(self.stream.finish())?;
-                    self.emit(closed)?;
-                    self.save_checkpoint()?;
+                    self.close(closed)?;
+                    self.save_checkpoint(Vec::new())?;
                     self.summary();
                     return Ok(());
                 }
@@ -351,7 +379,7 @@ impl<'a> Runner<'a> {
             if self.args.checkpoint.is_some()
                 && last_checkpoint.elapsed() >= self.args.checkpoint_interval
             {
-                self.save_checkpoint()?;
+                self.save_checkpoint(Vec::new())?;
                 last_checkpoint = Instant::now();
             }
         }
@@ -361,7 +389,7 @@ impl<'a> Runner<'a> {
     /// close them so no accepted event goes unreported.
     fn shutdown(mut self) -> Result<()> {
         if self.args.checkpoint.is_some() {
-            self.save_checkpoint()?;
+            self.save_checkpoint(Vec::new())?;
             eprintln!("hazy stream: stopped; open windows saved to the checkpoint");
         } else {
             let closed = self.runtime.block_on(self.stream.finish())?;
@@ -377,13 +405,23 @@ impl<'a> Runner<'a> {
         let closed = self.runtime.block_on(self.stream.push(decoded.batch))?;
         self.position = decoded.end;
         self.write_late()?;
-        let any = !closed.is_empty();
-        self.emit(closed)?;
         self.peak_memory = self.peak_memory.max(self.stream.memory_bytes());
-        if any {
-            self.save_checkpoint()?;
+        self.close(closed)
+    }
+
+    /// Writes closed windows out. With a checkpoint, they are saved first (with the state
+    /// after the close) and marked written after: a crash at any point then neither loses a
+    /// window nor writes one with other rows (see `crate::stream::checkpoint`).
+    fn close(&mut self, closed: Vec<ClosedWindow>) -> Result<()> {
+        if closed.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let Some(dir) = self.args.checkpoint.clone() else {
+            return self.emit(closed);
+        };
+        self.save_checkpoint(closed.clone())?;
+        self.emit(closed)?;
+        Checkpoint::clear_pending(&dir)
     }
 
     fn report_malformed(&mut self, malformed: &[Malformed]) -> Result<()> {
@@ -481,12 +519,21 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn save_checkpoint(&mut self) -> Result<()> {
+    /// Saves the stream, its input position and mark, and `pending`: windows closed but not
+    /// written out yet.
+    fn save_checkpoint(&mut self, pending: Vec<ClosedWindow>) -> Result<()> {
         let Some(dir) = &self.args.checkpoint else {
             return Ok(());
         };
-        let position = json!({"offset": self.position.offset, "line": self.position.line, "input": self.args.input});
+        let mark = self.source.mark(self.position)?;
+        let position = json!({
+            "offset": self.position.offset,
+            "line": self.position.line,
+            "input": self.args.input,
+            "mark": mark,
+        });
         let mut c = self.runtime.block_on(self.stream.checkpoint(position))?;
+        c.pending = pending;
         c.write(dir)
     }
 
@@ -525,6 +572,45 @@ impl<'a> Runner<'a> {
 }
 
 const BROKEN_PIPE: &str = "hazy stream: output closed";
+
+/// The input position saved in a checkpoint: a byte offset, a line number and (since marks
+/// exist) the input's mark. Anything else is an error, never a silent start from byte 0.
+fn saved_position(saved: &serde_json::Value) -> Result<(Position, Option<InputMark>)> {
+    let bad = |what: &str| {
+        DataFusionError::Execution(format!(
+            "hazy stream: checkpoint: the saved input position has {what}: {saved}; use a new \
+             --checkpoint directory to read the input from its start"
+        ))
+    };
+    let offset = saved["offset"]
+        .as_u64()
+        .ok_or_else(|| bad("no byte offset (a whole number from 0)"))?;
+    let line = saved["line"]
+        .as_u64()
+        .filter(|l| *l >= 1)
+        .ok_or_else(|| bad("no line number (a whole number from 1)"))?;
+    let mark = match saved.get("mark") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(m) => Some(serde_json::from_value(m.clone()).map_err(|_| bad("a malformed mark"))?),
+    };
+    Ok((Position { offset, line }, mark))
+}
+
+/// A planning error over an inferred schema, with the schema: a column of mixed types in the
+/// first records is inferred as text, and a function over it then fails to match.
+fn with_inferred_schema(e: DataFusionError, schema: &SchemaRef) -> DataFusionError {
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| format!("{} {}", f.name(), f.data_type()))
+        .collect();
+    DataFusionError::Plan(format!(
+        "{}\nhazy stream: the schema was inferred from the first records as ({}); a column whose \
+         values mix types is inferred as text: give its type with --schema",
+        e.strip_backtrace(),
+        columns.join(", ")
+    ))
+}
 
 fn io(e: std::io::Error) -> DataFusionError {
     if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -84,9 +84,17 @@ struct Store {
     offset: i32,
     /// The window; may have zero counters at both ends.
     counts: Vec<u64>,
-    /// Set by a collapse: `counts[0]` (never zero then) counts every value whose key is at or
-    /// below `offset`, and later values below the window land there.
+    /// Set by a collapse: `counts[floor_at]` (never zero then) counts every value whose key
+    /// is at or below its own, and later values below the window land there.
     floor: bool,
+    /// Index of the floor counter; the counters below it are zero. After a collapse the window
+    /// keeps room above its top, and keys rising past the span limit fold the lowest counters
+    /// into the floor in place (each counter folds once), so rising values cost the same as
+    /// falling ones instead of a rebuild of the whole window per new key.
+    floor_at: usize,
+    /// Counters at `floor_at..limit` take values without a rebuild: the window's length, or
+    /// after a collapse `max_buckets` counters from the floor.
+    limit: usize,
 }
 
 impl PartialEq for Store {
@@ -116,15 +124,31 @@ impl Store {
     #[inline]
     fn add(&mut self, key: i32, count: u64, max_buckets: usize) -> bool {
         let idx = key as i64 - self.offset as i64;
-        if (idx as u64) < self.counts.len() as u64 {
+        let floor_at = self.floor_at as i64;
+        if idx >= floor_at && idx < self.limit as i64 {
             self.counts[idx as usize] += count;
             false
-        } else if idx < 0 && self.floor {
-            self.counts[0] += count;
+        } else if idx < floor_at && self.floor {
+            self.counts[self.floor_at] += count;
             false
+        } else if self.floor && idx < self.counts.len() as i64 {
+            self.fold_up_to(idx as usize, count, max_buckets);
+            true
         } else {
             self.add_outside(key, count, max_buckets)
         }
+    }
+
+    /// Collapsed, a key above the span limit but within the window: the floor moves up so the
+    /// span ends at the key, the counters it passes folding into it.
+    fn fold_up_to(&mut self, idx: usize, count: u64, max_buckets: usize) {
+        let new_floor = idx + 1 - max_buckets;
+        let folded: u64 = self.counts[self.floor_at..new_floor].iter().sum();
+        self.counts[self.floor_at..new_floor].fill(0);
+        self.counts[new_floor] += folded;
+        self.floor_at = new_floor;
+        self.limit = (new_floor + max_buckets).min(self.counts.len());
+        self.counts[idx] += count;
     }
 
     /// Rebuilds the window to take `key`, collapsing the lowest keys if the span would exceed
@@ -144,7 +168,14 @@ impl Store {
             new_lo = hi - (max_buckets as i32 - 1);
         }
         let span = (hi - new_lo + 1) as usize;
-        let len = (span + span / 2).max(MIN_WINDOW).min(max_buckets).max(span);
+        let floor = self.floor || collapsed;
+        // Collapsed and rising, the window keeps room above the span limit (see `floor_at`).
+        let cap = if floor && growing_up != Some(false) {
+            max_buckets + (max_buckets / 2).max(MIN_WINDOW)
+        } else {
+            max_buckets
+        };
+        let len = (span + span / 2).max(MIN_WINDOW).min(cap).max(span);
         let slack = (len - span) as i32;
         let start = match growing_up {
             _ if collapsed || self.floor => new_lo,
@@ -162,7 +193,9 @@ impl Store {
         counts[(key.max(new_lo) - start) as usize] += count;
         self.counts = counts;
         self.offset = start;
-        self.floor |= collapsed;
+        self.floor = floor;
+        self.floor_at = 0;
+        self.limit = if floor { len.min(max_buckets) } else { len };
         collapsed
     }
 
@@ -252,10 +285,13 @@ impl Store {
         if counts[0] == 0 || counts[counts.len() - 1] == 0 {
             return corrupt(format!("dd {what} store has empty end buckets"));
         }
+        let limit = counts.len();
         Ok(Store {
             offset,
             counts,
             floor,
+            floor_at: 0,
+            limit,
         })
     }
 }
@@ -890,6 +926,44 @@ mod tests {
         let c = DdSketch::with_max_buckets(0.01, 100).unwrap();
         assert!(a.merge(&c).is_err());
         assert_eq!(a, before);
+    }
+
+    #[test]
+    fn rising_falling_and_shuffled_values_collapse_alike() {
+        // 5,000 keys at 1% over a bound of 256: a long rise past the bound (each new key used
+        // to rebuild the whole window), a fall, and a shuffle give the same sketch and bytes.
+        let rising: Vec<f64> = (0..5_000).map(|i| 1.0201f64.powi(i)).collect();
+        let falling: Vec<f64> = rising.iter().rev().copied().collect();
+        let mut shuffled = rising.clone();
+        let mut state = 7u64;
+        for i in (1..shuffled.len()).rev() {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            shuffled.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        let sketch = |values: &[f64]| {
+            let mut s = DdSketch::with_max_buckets(0.01, 256).unwrap();
+            values.iter().for_each(|&v| s.insert(v));
+            s
+        };
+        let (up, down, mixed) = (sketch(&rising), sketch(&falling), sketch(&shuffled));
+        assert!(up.is_collapsed());
+        assert!(up.positive.occupied().1.len() <= 256);
+        assert_eq!(up, down);
+        assert_eq!(up, mixed);
+        assert_eq!(up.to_bytes(), down.to_bytes());
+        assert_eq!(up.quantile(1.0).unwrap(), Some(rising[4_999]));
+        // A rise that keeps going after a round trip and a merge stays within the bound.
+        let mut again = DdSketch::from_bytes(&up.to_bytes()).unwrap();
+        again.insert_many(
+            &(5_000..6_000)
+                .map(|i| 1.0201f64.powi(i))
+                .collect::<Vec<_>>(),
+        );
+        again.merge(&down).unwrap();
+        assert!(again.positive.occupied().1.len() <= 256);
+        assert_eq!(again.count(), 11_000);
     }
 
     #[test]

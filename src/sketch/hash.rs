@@ -8,19 +8,24 @@
 //! |---|---|
 //! | integers of any width, signed or unsigned; floats with an integral value; decimals with an integral value | the value as `i64` little-endian, or as `i128` when outside `i64` |
 //! | other floats (`-0.0` is `0.0`, every NaN is one NaN) | the `f64` bits |
+//! | other decimals whose value is exactly an `f64` (a fraction with a power-of-two denominator, such as `42.5` or `0.125`, of at most 53 significant bits) | the bits of that `f64`, as the float |
 //! | other decimals | mantissa with trailing zeros stripped, then the scale |
 //! | strings and binaries (`Utf8`, `LargeUtf8`, `Utf8View`, `Binary`, …) | the bytes |
 //! | booleans | one byte |
 //! | dates and timestamps of every unit | nanoseconds since the epoch |
 //!
-//! So `42_i32`, `42_u64`, `42.0_f64` and the decimal `42.00` hash alike, `"a"` hashes the same in
-//! every string encoding, and `DATE '2026-01-01'` equals the timestamp of that midnight.
+//! So `42_i32`, `42_u64`, `42.0_f64` and the decimal `42.00` hash alike, the decimal `42.50`
+//! and the double `42.5` hash alike, `"a"` hashes the same in every string encoding, and
+//! `DATE '2026-01-01'` equals the timestamp of that midnight. A decimal such as `0.1` has no
+//! equal double (the double `0.1` is 0.1000000000000000055…), so it hashes apart from it.
 //!
 //! ```
 //! use hazy::sketch::hash;
 //! assert_eq!(hash::hash_i64(42), hash::hash_u64(42));
 //! assert_eq!(hash::hash_f64(42.0), hash::hash_i64(42));
 //! assert_eq!(hash::hash_f64(-0.0), hash::hash_f64(0.0));
+//! assert_eq!(hash::hash_decimal(425, 1), hash::hash_f64(42.5));
+//! assert_ne!(hash::hash_decimal(1, 1), hash::hash_f64(0.1));
 //! assert_ne!(hash::hash_str("42"), hash::hash_i64(42));
 //! ```
 
@@ -151,8 +156,8 @@ pub fn hash_f64(v: f64) -> u64 {
     xxh3_u64(bits, SEED_FLOAT)
 }
 
-/// Hash of a decimal `mantissa * 10^-scale`: integral decimals hash as the integer,
-/// and `1.50` (150, scale 2) hashes as `1.5` (15, scale 1).
+/// Hash of a decimal `mantissa * 10^-scale`: integral decimals hash as the integer, those
+/// equal to an `f64` as that float, and `1.50` (150, scale 2) hashes as `1.5` (15, scale 1).
 pub fn hash_decimal(mut mantissa: i128, mut scale: i8) -> u64 {
     while scale > 0 && mantissa % 10 == 0 {
         mantissa /= 10;
@@ -170,10 +175,26 @@ pub fn hash_decimal(mut mantissa: i128, mut scale: i8) -> u64 {
     if scale == 0 {
         return hash_i128(mantissa);
     }
+    if let Some(v) = exact_f64(mantissa, scale) {
+        return hash_f64(v);
+    }
     let mut buf = [0u8; 17];
     buf[..16].copy_from_slice(&mantissa.to_le_bytes());
     buf[16] = scale as u8;
     xxh3_64_with_seed(&buf, SEED_DECIMAL)
+}
+
+/// The `f64` equal to `mantissa * 10^-scale` (scale > 0), when there is one: the mantissa
+/// must be a multiple of `5^scale`, leaving `q / 2^scale`, and `q` must convert exactly.
+fn exact_f64(mantissa: i128, scale: i8) -> Option<f64> {
+    let five = 5i128.checked_pow(scale as u32)?;
+    if mantissa % five != 0 {
+        return None;
+    }
+    let q = mantissa / five;
+    let f = q as f64;
+    // `f as i128` saturates, so a q beyond the f64 range never compares equal.
+    (f as i128 == q).then(|| f / 2f64.powi(scale as i32))
 }
 
 /// Hash of a byte string; strings and binaries of every encoding hash alike.
@@ -324,6 +345,13 @@ mod tests {
         assert_eq!(hash_decimal(4200, 2), hash_i64(42));
         assert_eq!(hash_decimal(42, -2), hash_i64(4200));
         assert_ne!(hash_decimal(15, 1), hash_decimal(15, 2));
+        // Decimals equal to a double hash as the double; others stay apart from it.
+        assert_eq!(hash_decimal(425, 1), hash_f64(42.5));
+        assert_eq!(hash_decimal(-4250, 2), hash_f64(-42.5));
+        assert_eq!(hash_decimal(125, 3), hash_f64(0.125));
+        assert_ne!(hash_decimal(1, 1), hash_f64(0.1));
+        let huge = (1i128 << 60) + 1; // 61 significant bits: no equal double
+        assert_ne!(hash_decimal(huge * 5, 1), hash_f64((huge as f64) / 2.0));
     }
 
     #[test]

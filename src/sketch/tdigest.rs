@@ -447,9 +447,14 @@ impl TargetedDigest {
         }
     }
 
-    /// Target ranks in values for a stream of `n` values.
-    fn target_ranks(&self, n: u64) -> Vec<f64> {
-        self.targets.iter().map(|&q| q * n as f64).collect()
+    /// Target ranks in values for a stream of `n` values (on the stack: a flush or merge of
+    /// a small group's state should not allocate for them).
+    fn target_ranks(&self, n: u64) -> ([f64; MAX_TARGETS], usize) {
+        let mut ranks = [0.0; MAX_TARGETS];
+        for (r, &q) in ranks.iter_mut().zip(&self.targets) {
+            *r = q * n as f64;
+        }
+        (ranks, self.targets.len())
     }
 
     /// Sorts the buffer into the guard and the centroids. The buffer is scattered into
@@ -507,8 +512,9 @@ impl TargetedDigest {
 
     /// Compresses the centroids together with `len` sorted items `item(j)`, for `n` values.
     fn absorb(&mut self, len: usize, item: impl Fn(usize) -> (f64, u64)) {
-        let targets = self.target_ranks(self.n);
-        let mut c = Compressor::new(&targets, self.resolution, self.n, self.means.len() + len);
+        let (ranks, count) = self.target_ranks(self.n);
+        let targets = &ranks[..count];
+        let mut c = Compressor::new(targets, self.resolution, self.n, self.means.len() + len);
         merge_sorted(&self.means, &self.weights, len, item, |m, w| c.push(m, w));
         (self.means, self.weights) = c.finish();
     }
@@ -516,7 +522,8 @@ impl TargetedDigest {
     /// The buckets as sorted `(mean, count)` items for the compressor: single values where
     /// a centroid could hold fewer values than the bucket, one aggregate elsewhere.
     fn bucket_items(&self, keys: &mut [u64], buckets: &mut Buckets) -> Vec<(f64, u64)> {
-        let targets = self.target_ranks(self.n);
+        let (ranks, count) = self.target_ranks(self.n);
+        let targets = &ranks[..count];
         let r = self.resolution as f64;
         let cap = centroid_cap(self.n, self.resolution) as f64;
         let mut items = Vec::with_capacity(buckets.count() + 64);
@@ -794,13 +801,15 @@ impl Sketch for TargetedDigest {
         let n = self.n.checked_add(other.n).ok_or_else(|| {
             SketchError::Incompatible("tdigest merge: the total count overflows u64".into())
         })?;
-        let mut union = self.targets.clone();
-        union.extend_from_slice(&other.targets);
-        self.targets = normalized_targets(&union).map_err(|_| {
-            SketchError::Incompatible(format!(
-                "tdigest merge: the targets of both sides together exceed {MAX_TARGETS}"
-            ))
-        })?;
+        if self.targets != other.targets {
+            let mut union = self.targets.clone();
+            union.extend_from_slice(&other.targets);
+            self.targets = normalized_targets(&union).map_err(|_| {
+                SketchError::Incompatible(format!(
+                    "tdigest merge: the targets of both sides together exceed {MAX_TARGETS}"
+                ))
+            })?;
+        }
         self.resolution = self.resolution.min(other.resolution);
         let single_values = other.weights.iter().all(|&w| w == 1);
         if single_values && self.buffer.len() + other.means.len() + other.buffer.len() <= BUFFER {

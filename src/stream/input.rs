@@ -65,6 +65,69 @@ pub struct LineSource {
     offset: u64,
     line: u64,
     ended: bool,
+    /// Where records end in `carry`.
+    ends: RecordEnds,
+    /// At the start of the input: a UTF-8 byte-order mark there is skipped.
+    at_start: bool,
+}
+
+/// The UTF-8 byte-order mark some editors and exporters put at the start of a text file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The longest CSV record with quoted newlines that is waited for (see [`RecordEnds`]).
+const MAX_QUOTED_RECORD: usize = 16 << 20;
+
+/// Finds the end of the last complete record in a growing buffer: the last newline for
+/// NDJSON; for CSV the last newline outside a quoted field (RFC 4180: a field in double quotes
+/// may hold newlines, and `""` is a quote inside it, so a newline ends a record exactly when
+/// the quotes before it since the last record end are even in number). Scans each byte once.
+#[derive(Debug, Clone, Default)]
+struct RecordEnds {
+    quoted: bool,
+    /// How much of the buffer has been scanned, whether that ends inside quotes, and the end
+    /// (one past the newline) of the last complete record in it.
+    scanned: usize,
+    in_quotes: bool,
+    last_end: Option<usize>,
+}
+
+impl RecordEnds {
+    fn new(format: InputFormat) -> Self {
+        Self {
+            quoted: format == InputFormat::Csv,
+            ..Self::default()
+        }
+    }
+
+    /// One past the last record-ending newline in `buf`.
+    fn last(&mut self, buf: &[u8]) -> Option<usize> {
+        if !self.quoted {
+            return memchr::memrchr(b'\n', buf).map(|i| i + 1);
+        }
+        for i in memchr::memchr2_iter(b'"', b'\n', &buf[self.scanned..]) {
+            let i = self.scanned + i;
+            if buf[i] == b'"' {
+                self.in_quotes = !self.in_quotes;
+            } else if !self.in_quotes {
+                self.last_end = Some(i + 1);
+            }
+        }
+        self.scanned = buf.len();
+        // An unmatched quote would hold back the rest of the stream: past this size, the
+        // quoted record ends at the last newline (and is reported malformed when decoded).
+        let pending = buf.len() - self.last_end.unwrap_or(0);
+        if self.in_quotes && pending > MAX_QUOTED_RECORD {
+            self.in_quotes = false;
+            self.last_end = memchr::memrchr(b'\n', buf).map(|i| i + 1).or(self.last_end);
+        }
+        self.last_end
+    }
+
+    /// The buffer lost its first `n` bytes (up to a record end).
+    fn consumed(&mut self, n: usize) {
+        self.scanned -= n.min(self.scanned);
+        self.last_end = None;
+    }
 }
 
 /// How long a micro-batch waits for more input once it holds complete lines.
@@ -75,8 +138,15 @@ const PIECE: usize = 1 << 20;
 
 impl LineSource {
     /// `-` is standard input; anything else a file or FIFO path, read from byte `offset`.
-    /// With `follow`, the end of a file is waited at for more (like `tail -f`).
-    pub fn open(input: &Path, offset: u64, line: u64, follow: bool) -> Result<Self> {
+    /// With `follow`, the end of a file is waited at for more (like `tail -f`). Chunks end at
+    /// record ends of `format` (a CSV record may span lines).
+    pub fn open(
+        input: &Path,
+        format: InputFormat,
+        offset: u64,
+        line: u64,
+        follow: bool,
+    ) -> Result<Self> {
         let reader: Box<dyn Read + Send> = if input == Path::new("-") {
             if offset > 0 {
                 return Err(DataFusionError::Execution(
@@ -108,6 +178,8 @@ impl LineSource {
             offset,
             line: line.max(1),
             ended: false,
+            ends: RecordEnds::new(format),
+            at_start: offset == 0,
         })
     }
 
@@ -115,6 +187,9 @@ impl LineSource {
     /// input.
     pub fn next_chunk(&mut self, max_bytes: usize) -> Result<Option<Chunk>> {
         loop {
+            if self.at_start && (self.ended || self.carry.len() >= BOM.len()) {
+                self.skip_bom();
+            }
             if self.ended {
                 return Ok(self.take_lines().or_else(|| self.take_rest()));
             }
@@ -123,7 +198,7 @@ impl LineSource {
             {
                 return Ok(Some(chunk));
             }
-            let has_lines = memchr::memchr(b'\n', &self.carry).is_some();
+            let has_lines = !self.at_start && self.ends.last(&self.carry).is_some();
             let piece = if has_lines {
                 self.pieces.recv_timeout(LINGER)
             } else {
@@ -144,8 +219,19 @@ impl LineSource {
         }
     }
 
+    /// Drops a byte-order mark at the start of the input (its bytes still count in offsets).
+    fn skip_bom(&mut self) {
+        self.at_start = false;
+        if self.carry.starts_with(BOM) {
+            self.carry.drain(..BOM.len());
+            self.offset += BOM.len() as u64;
+            self.ends.consumed(BOM.len());
+        }
+    }
+
     fn take_lines(&mut self) -> Option<Chunk> {
-        let end = memchr::memrchr(b'\n', &self.carry)? + 1;
+        let end = self.ends.last(&self.carry)?;
+        self.ends.consumed(end);
         let rest = self.carry[end..].to_vec();
         let data = truncated(std::mem::replace(&mut self.carry, rest), end);
         Some(self.chunk(data))
@@ -157,6 +243,11 @@ impl LineSource {
             return None;
         }
         let data = std::mem::take(&mut self.carry);
+        self.ends = RecordEnds::new(if self.ends.quoted {
+            InputFormat::Csv
+        } else {
+            InputFormat::Ndjson
+        });
         Some(self.chunk(data))
     }
 
@@ -304,25 +395,44 @@ impl LineDecoder {
     /// Decodes a chunk: the good records as one batch, and the malformed ones.
     pub fn decode(&self, data: &[u8], first_line: u64) -> Result<(RecordBatch, Vec<Malformed>)> {
         let mut malformed = Vec::new();
-        let raw = match self.parse(data) {
-            Ok(b) => b,
-            Err(_) => self.parse_line_by_line(data, first_line, &mut malformed)?,
+        // The whole chunk at once; record by record only when that fails.
+        let (raw, lines) = match self.parse_whole(data) {
+            Some(batch) => (batch, None),
+            None => {
+                let (batch, lines) = self.parse_by_record(data, first_line, &mut malformed)?;
+                (batch, Some(lines))
+            }
         };
         let (batch, bad_rows) = self.with_times(raw)?;
         if !bad_rows.is_empty() {
-            let lines: Vec<(u64, usize)> = self.row_lines(data, first_line, &malformed, &bad_rows);
-            for (line, _) in lines {
+            let lines = lines.unwrap_or_else(|| {
+                records(self.format, data, first_line, 0)
+                    .iter()
+                    .map(|r| r.line)
+                    .collect()
+            });
+            let time = self.schema.field(self.time_index).name();
+            for row in bad_rows {
                 malformed.push(Malformed {
-                    line,
-                    reason: format!(
-                        "no readable time in '{}'",
-                        self.schema.field(self.time_index).name()
-                    ),
+                    line: lines[row],
+                    reason: format!("no readable time in '{time}'"),
                 });
             }
             malformed.sort_by_key(|m| m.line);
         }
         Ok((batch, malformed))
+    }
+
+    /// The chunk in one go, when every record in it reads (for CSV: when no field is quoted,
+    /// so that lines are records and their count checks the result).
+    fn parse_whole(&self, data: &[u8]) -> Option<RecordBatch> {
+        if self.format == InputFormat::Csv && memchr::memchr(b'"', data).is_some() {
+            return None;
+        }
+        let batch = self.parse(data).ok()?;
+        let whole = self.format == InputFormat::Ndjson
+            || batch.num_rows() == numbered_lines(data, 1).count();
+        whole.then_some(batch)
     }
 
     fn parse(&self, data: &[u8]) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
@@ -352,38 +462,95 @@ impl LineDecoder {
                 d.flush()?
             }
         };
-        let batch = batch.unwrap_or_else(|| RecordBatch::new_empty(Arc::clone(&self.read_schema)));
-        if self.format == InputFormat::Csv && batch.num_rows() != numbered_lines(data, 1).count() {
-            return Err(arrow::error::ArrowError::ParseError(
-                "CSV rows and lines differ".into(),
-            ));
-        }
-        Ok(batch)
+        Ok(batch.unwrap_or_else(|| RecordBatch::new_empty(Arc::clone(&self.read_schema))))
     }
 
-    fn parse_line_by_line(
+    /// Record by record: the records that read as one batch with their line numbers; the
+    /// others set aside with their line and the reason.
+    fn parse_by_record(
         &self,
         data: &[u8],
         first_line: u64,
         malformed: &mut Vec<Malformed>,
-    ) -> Result<RecordBatch> {
+    ) -> Result<(RecordBatch, Vec<u64>)> {
         let mut good = Vec::new();
-        for (line, text) in numbered_lines(data, first_line) {
-            let mut owned = text.to_vec();
-            owned.push(b'\n');
-            match self.parse(&owned) {
-                Ok(b) if b.num_rows() == 1 => good.push(b),
+        for r in records(
+            self.format,
+            data,
+            first_line,
+            self.read_schema.fields().len(),
+        ) {
+            match r.problem {
+                Some(reason) => malformed.push(Malformed {
+                    line: r.line,
+                    reason,
+                }),
+                None => good.push(r),
+            }
+        }
+        // Well-formed CSV records (quoted fields) mostly read together.
+        if self.format == InputFormat::Csv {
+            let joined: Vec<u8> = good.iter().flat_map(|r| r.bytes.iter().copied()).collect();
+            if let Ok(batch) = self.parse(&joined)
+                && batch.num_rows() == good.len()
+            {
+                return Ok((batch, good.iter().map(|r| r.line).collect()));
+            }
+        }
+        let mut batches = Vec::with_capacity(good.len());
+        let mut lines = Vec::with_capacity(good.len());
+        for r in good {
+            match self.parse(&r.bytes) {
+                Ok(b) if b.num_rows() == 1 => {
+                    batches.push(b);
+                    lines.push(r.line);
+                }
                 Ok(b) => malformed.push(Malformed {
-                    line,
+                    line: r.line,
                     reason: format!("{} records on one line", b.num_rows()),
                 }),
                 Err(e) => malformed.push(Malformed {
-                    line,
-                    reason: e.to_string(),
+                    line: r.line,
+                    reason: self.explain(&r.bytes).unwrap_or_else(|| e.to_string()),
                 }),
             }
         }
-        Ok(arrow::compute::concat_batches(&self.read_schema, &good)?)
+        let batch = arrow::compute::concat_batches(&self.read_schema, &batches)?;
+        Ok((batch, lines))
+    }
+
+    /// Why a JSON record does not fit the schema, naming the field: a clearer reason than the
+    /// JSON decoder's, which names neither.
+    fn explain(&self, record: &[u8]) -> Option<String> {
+        if self.format != InputFormat::Ndjson {
+            return None;
+        }
+        let value: serde_json::Value = match serde_json::from_slice(record) {
+            Ok(v) => v,
+            Err(e) => return Some(format!("not valid JSON: {e}")),
+        };
+        let Some(object) = value.as_object() else {
+            return Some(format!("not a JSON object but {}", describe_json(&value)));
+        };
+        for (i, field) in self.schema.fields().iter().enumerate() {
+            let Some(v) = object.get(field.name()) else {
+                continue;
+            };
+            let is_time = i == self.time_index;
+            if !json_fits(v, field.data_type(), is_time) {
+                let expected = if is_time {
+                    "a time (an RFC 3339 string or a number since the epoch)".to_string()
+                } else {
+                    format!("a value of type {}", field.data_type())
+                };
+                return Some(format!(
+                    "field '{}' is {}, expected {expected}",
+                    field.name(),
+                    describe_json(v)
+                ));
+            }
+        }
+        None
     }
 
     /// The batch in the stream's schema, and the rows without a readable time (left out).
@@ -420,34 +587,137 @@ impl LineDecoder {
             .collect();
         Ok((filter_record_batch(&batch, &keep)?, bad))
     }
+}
 
-    /// Line numbers of the given parsed rows: rows follow the non-blank lines that parsed.
-    fn row_lines(
-        &self,
-        data: &[u8],
-        first_line: u64,
-        malformed: &[Malformed],
-        rows: &[usize],
-    ) -> Vec<(u64, usize)> {
-        let parsed = numbered_lines(data, first_line)
-            .map(|(l, _)| l)
-            .filter(|l| !malformed.iter().any(|m| m.line == *l));
-        parsed
-            .enumerate()
-            .filter(|(row, _)| rows.binary_search(row).is_ok())
-            .map(|(row, line)| (line, row))
-            .collect()
+/// One record of a chunk: its first line, its bytes (ending in a newline), and why it cannot
+/// be read when that is known before decoding.
+struct Record<'a> {
+    line: u64,
+    bytes: std::borrow::Cow<'a, [u8]>,
+    problem: Option<String>,
+}
+
+/// The records of a chunk, blank lines left out. For CSV (RFC 4180, read by the `csv` crate:
+/// quoted fields may hold commas, quotes and newlines), a record whose number of fields differs
+/// from `fields` (when not 0) is a problem; good records are written back as one CSV line each.
+fn records(format: InputFormat, data: &[u8], first_line: u64, fields: usize) -> Vec<Record<'_>> {
+    match format {
+        InputFormat::Ndjson => numbered_lines(data, first_line)
+            .map(|(line, text)| {
+                let mut bytes = text.to_vec();
+                bytes.push(b'\n');
+                Record {
+                    line,
+                    bytes: bytes.into(),
+                    problem: None,
+                }
+            })
+            .collect(),
+        InputFormat::Csv => csv_records(data, first_line, fields),
+    }
+}
+
+fn csv_records(data: &[u8], first_line: u64, fields: usize) -> Vec<Record<'static>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(data);
+    let mut out = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    // The csv crate's line numbers skip newlines inside quoted fields: count them from bytes.
+    let (mut counted_to, mut line) = (0usize, first_line);
+    let mut line_at = |p: Option<&csv::Position>| {
+        let mut byte = p
+            .map_or(counted_to, |p| p.byte() as usize)
+            .clamp(counted_to, data.len());
+        // After a CR LF the position may point at the LF: the record starts past line ends.
+        while byte < data.len() && matches!(data[byte], b'\r' | b'\n') {
+            byte += 1;
+        }
+        line += memchr_count(&data[counted_to..byte]);
+        counted_to = byte;
+        line
+    };
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return out,
+            Ok(true) => {
+                let line = line_at(record.position());
+                let problem = (fields != 0 && record.len() != fields)
+                    .then(|| format!("{} fields where the header has {fields}", record.len()));
+                out.push(Record {
+                    line,
+                    bytes: csv_line(&record).into(),
+                    problem,
+                });
+            }
+            Err(e) => {
+                // Flexible byte records have no field-count or UTF-8 errors, and a slice no I/O
+                // error: this is not expected, but it is reported, not dropped.
+                out.push(Record {
+                    line: line_at(e.position()),
+                    bytes: Vec::new().into(),
+                    problem: Some(e.to_string()),
+                });
+                return out;
+            }
+        }
+    }
+}
+
+/// A record as one CSV line, quoted where needed.
+fn csv_line(record: &csv::ByteRecord) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    // Writing to a Vec cannot fail.
+    let _ = w.write_byte_record(record);
+    w.into_inner().unwrap_or_default()
+}
+
+/// Whether a JSON value can be read into a column of type `t` (as the JSON decoder with
+/// primitive coercion reads it); types this does not judge are left to the decoder.
+fn json_fits(v: &serde_json::Value, t: &DataType, is_time: bool) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Null => true,
+        _ if is_time => v.is_string() || v.is_number(),
+        Value::Object(_) | Value::Array(_) => {
+            !(t.is_primitive() || is_text(t) || *t == DataType::Boolean)
+        }
+        Value::String(s) if t.is_numeric() => s.trim().parse::<f64>().is_ok(),
+        Value::Bool(_) => !t.is_numeric(),
+        _ => true,
+    }
+}
+
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+fn describe_json(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => {
+            let short: String = s.chars().take(40).collect();
+            format!("the string {short:?}")
+        }
+        Value::Array(_) => "a JSON array".into(),
+        Value::Object(_) => "a JSON object".into(),
     }
 }
 
 fn csv_header(line: &[u8]) -> Result<Vec<String>> {
-    let text = std::str::from_utf8(line)
-        .map_err(|_| DataFusionError::Plan("hazy stream: the CSV header is not UTF-8".into()))?;
-    Ok(text
-        .trim_end_matches(['\r', '\n'])
-        .split(',')
-        .map(|s| s.trim().trim_matches('"').to_string())
-        .collect())
+    let bad = || DataFusionError::Plan("hazy stream: the CSV header is not UTF-8 CSV".into());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line);
+    let mut record = csv::StringRecord::new();
+    reader.read_record(&mut record).map_err(|_| bad())?;
+    Ok(record.iter().map(|s| s.trim().to_string()).collect())
 }
 
 /// An event time: RFC 3339 (or any timestamp Arrow reads), or a number since the epoch.
@@ -487,24 +757,62 @@ pub fn parse_time(s: &str, epoch: EpochUnit) -> Option<i64> {
 /// Infers a schema from the first lines (NDJSON) or the header and first rows (CSV); the time
 /// column becomes a nanosecond TIMESTAMP.
 pub fn infer_schema(format: InputFormat, sample: &[u8], time_column: &str) -> Result<SchemaRef> {
+    // Malformed records must not stop the inference (they are reported when decoded): records
+    // that do not parse, and values whose kind differs from most of the column's, are left out.
     let schema = match format {
         InputFormat::Ndjson => {
-            // Malformed lines are reported when decoded; they must not stop the inference.
-            let valid: Vec<u8> = numbered_lines(sample, 1)
-                .filter(|(_, l)| {
-                    serde_json::from_slice::<serde_json::Value>(l).is_ok_and(|v| v.is_object())
+            let objects: Vec<(&[u8], serde_json::Map<String, serde_json::Value>)> =
+                numbered_lines(sample, 1)
+                    .filter_map(|(_, l)| match serde_json::from_slice(l) {
+                        Ok(serde_json::Value::Object(o)) => Some((l, o)),
+                        _ => None,
+                    })
+                    .take(1000)
+                    .collect();
+            let kinds: Vec<Vec<(&str, Option<&'static str>)>> = objects
+                .iter()
+                .map(|(_, o)| {
+                    o.iter()
+                        .map(|(k, v)| (k.as_str(), json_kind(v, k == time_column)))
+                        .collect()
                 })
-                .take(1000)
-                .flat_map(|(_, l)| l.iter().copied().chain([b'\n']))
+                .collect();
+            let keep = agreeing_records(&kinds);
+            let valid: Vec<u8> = objects
+                .iter()
+                .zip(keep)
+                .filter(|(_, k)| *k)
+                .flat_map(|((l, _), _)| l.iter().copied().chain([b'\n']))
                 .collect();
             let (schema, _) =
                 arrow::json::reader::infer_json_schema(std::io::Cursor::new(valid), None)?;
             schema
         }
         InputFormat::Csv => {
+            let header_end = memchr::memchr(b'\n', sample).map_or(sample.len(), |i| i + 1);
+            let names = csv_header(&sample[..header_end])?;
+            let rows: Vec<Record> = records(format, &sample[header_end..], 2, names.len())
+                .into_iter()
+                .filter(|r| r.problem.is_none())
+                .take(1000)
+                .collect();
+            let kinds: Vec<Vec<(&str, Option<&'static str>)>> = rows
+                .iter()
+                .map(|r| csv_kinds(&r.bytes, &names, time_column))
+                .collect();
+            let keep = agreeing_records(&kinds);
+            let mut valid = sample[..header_end].to_vec();
+            if !valid.ends_with(b"\n") {
+                valid.push(b'\n');
+            }
+            for (r, k) in rows.iter().zip(keep) {
+                if k {
+                    valid.extend_from_slice(&r.bytes);
+                }
+            }
             let (schema, _) = arrow::csv::reader::Format::default()
                 .with_header(true)
-                .infer_schema(std::io::Cursor::new(sample), Some(1000))?;
+                .infer_schema(std::io::Cursor::new(valid), None)?;
             schema
         }
     };
@@ -525,6 +833,97 @@ pub fn infer_schema(format: InputFormat, sample: &[u8], time_column: &str) -> Re
         })
         .collect();
     Ok(Arc::new(Schema::new(fields)))
+}
+
+/// The kind of a JSON value for inference (None: null, which fits any column). A time column
+/// takes strings and numbers only.
+fn json_kind(v: &serde_json::Value, is_time: bool) -> Option<&'static str> {
+    use serde_json::Value;
+    let kind = match v {
+        Value::Null => return None,
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    Some(if is_time && !matches!(kind, "number" | "string") {
+        "not a time"
+    } else if is_time {
+        "time"
+    } else {
+        kind
+    })
+}
+
+/// The kind of each CSV field (empty: None); the time column is not judged.
+fn csv_kinds<'a>(
+    line: &[u8],
+    names: &'a [String],
+    time_column: &str,
+) -> Vec<(&'a str, Option<&'static str>)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line);
+    let mut record = csv::StringRecord::new();
+    if reader.read_record(&mut record).is_err() {
+        return Vec::new();
+    }
+    names
+        .iter()
+        .zip(record.iter())
+        .map(|(name, v)| {
+            let v = v.trim();
+            let kind = if v.is_empty() || name == time_column {
+                None
+            } else if v.parse::<f64>().is_ok() {
+                Some("number")
+            } else if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
+                Some("boolean")
+            } else {
+                Some("text")
+            };
+            (name.as_str(), kind)
+        })
+        .collect()
+}
+
+/// Which records agree with the most common kind of each of their fields (ties go to the kind
+/// seen first); a time column that is not a string or number never agrees.
+fn agreeing_records(records: &[Vec<(&str, Option<&'static str>)>]) -> Vec<bool> {
+    let mut counts: std::collections::HashMap<&str, Vec<(&'static str, usize)>> =
+        std::collections::HashMap::new();
+    for record in records {
+        for (name, kind) in record {
+            let Some(kind) = kind else { continue };
+            let seen = counts.entry(name).or_default();
+            match seen.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, n)) => *n += 1,
+                None => seen.push((kind, 1)),
+            }
+        }
+    }
+    let majority: std::collections::HashMap<&str, &'static str> = counts
+        .into_iter()
+        .map(|(name, kinds)| {
+            let best = kinds.iter().map(|(_, n)| *n).max().unwrap_or(0);
+            let kind = kinds
+                .iter()
+                .find(|(_, n)| *n == best)
+                .map_or("", |(k, _)| *k);
+            (name, kind)
+        })
+        .collect();
+    records
+        .iter()
+        .map(|record| {
+            record.iter().all(|(name, kind)| {
+                kind.is_none_or(|k| {
+                    k == "time" || (k != "not a time" && majority.get(name) == Some(&k))
+                })
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -588,10 +987,30 @@ mod tests {
     }
 
     #[test]
+    fn csv_records_end_outside_quotes_and_a_bom_is_skipped() {
+        let path = std::env::temp_dir().join(format!("hazy-input-csv-{}", std::process::id()));
+        std::fs::write(&path, b"\xEF\xBB\xBFts,e\n1,\"a\nb\"\n2,\"c\"\"\"\n3,d").unwrap();
+        let mut s = LineSource::open(&path, InputFormat::Csv, 0, 1, false).unwrap();
+        let c = s.next_chunk(1 << 20).unwrap().unwrap();
+        assert_eq!(
+            c.start_offset, 3,
+            "the byte-order mark is skipped but counted"
+        );
+        assert_eq!(c.data, b"ts,e\n1,\"a\nb\"\n2,\"c\"\"\"\n");
+        assert_eq!((c.first_line, c.lines), (1, 4));
+        let rest = s.next_chunk(1 << 20).unwrap().unwrap();
+        assert_eq!((rest.data.as_slice(), rest.first_line), (&b"3,d"[..], 5));
+        let mut ends = RecordEnds::new(InputFormat::Csv);
+        assert_eq!(ends.last(b"1,\"a\nb"), None, "inside quotes");
+        assert_eq!(ends.last(b"1,\"a\nb\"\n2,x"), Some(8));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
     fn chunks_end_on_line_boundaries_and_count_lines() {
         let dir = std::env::temp_dir().join(format!("hazy-input-{}", std::process::id()));
         std::fs::write(&dir, b"a\nb\nc").unwrap();
-        let mut s = LineSource::open(&dir, 2, 2, false).unwrap();
+        let mut s = LineSource::open(&dir, InputFormat::Ndjson, 2, 2, false).unwrap();
         let c = s.next_chunk(1 << 20).unwrap().unwrap();
         assert_eq!(
             (

@@ -21,7 +21,8 @@ use super::input::{
 };
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use datafusion::common::Result;
+use datafusion::common::{DataFusionError, Result};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
@@ -39,6 +40,128 @@ pub struct Position {
 impl Position {
     /// The start of the input.
     pub const START: Position = Position { offset: 0, line: 1 };
+}
+
+/// Enough of an input file to recognise it at a saved position: hashes (xxh3) of its first
+/// bytes and of the bytes just before the position. A checkpoint keeps it beside the position,
+/// so that a restart can tell the same file grown (resume), another file or a truncated one
+/// (read it from its start) and a position that does not fit the file (an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InputMark {
+    /// The file's length when the mark was taken (a saved position is never past it).
+    pub size: u64,
+    pub head_len: u64,
+    pub head_hash: u64,
+    pub tail_len: u64,
+    pub tail_hash: u64,
+}
+
+/// Bytes hashed at each end of a mark: enough to tell files apart, cheap at every save.
+const MARK_BYTES: u64 = 4096;
+
+impl InputMark {
+    /// The mark of `file` at byte `offset` (which must not be beyond its end).
+    pub fn of(file: &File, offset: u64) -> std::io::Result<InputMark> {
+        let head_len = offset.min(MARK_BYTES);
+        let tail_len = offset.min(MARK_BYTES);
+        Ok(InputMark {
+            size: file.metadata()?.len(),
+            head_len,
+            head_hash: hash_range(file, 0, head_len)?,
+            tail_len,
+            tail_hash: hash_range(file, offset - tail_len, tail_len)?,
+        })
+    }
+}
+
+fn hash_range(file: &File, start: u64, len: u64) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len as usize];
+    file.read_exact_at(&mut buf, start)?;
+    Ok(xxhash_rust::xxh3::xxh3_64(&buf))
+}
+
+/// Where a restart reads from, after checking the saved position against the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resume {
+    /// The same file: read on from the saved position.
+    At(Position),
+    /// Another file at the same path (rotated, replaced) or the same one truncated: read from
+    /// its start; the reason is for the user.
+    FromStart(String),
+}
+
+/// Checks a saved position against the input file: see [`InputMark`]. Without a mark (a
+/// checkpoint of an earlier version) the position must lie within the file, at a line start.
+pub fn check_resume(path: &Path, at: Position, mark: Option<InputMark>) -> Result<Resume> {
+    let file = File::open(path).map_err(|e| {
+        DataFusionError::Execution(format!(
+            "hazy stream: cannot open --input {}: {e}",
+            path.display()
+        ))
+    })?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let read_err = |e: std::io::Error| {
+        DataFusionError::Execution(format!(
+            "hazy stream: reading --input {}: {e}",
+            path.display()
+        ))
+    };
+    let does_not_fit = |why: String| {
+        DataFusionError::Execution(format!(
+            "hazy stream: the checkpoint's input position (byte {}, line {}) does not fit {}: \
+             {why}; use a new --checkpoint directory to read the input from its start",
+            at.offset,
+            at.line,
+            path.display()
+        ))
+    };
+    if at.offset == 0 {
+        return Ok(Resume::At(at));
+    }
+    let Some(mark) = mark else {
+        if at.offset > len {
+            return Err(does_not_fit(format!("the file has {len} bytes")));
+        }
+        if hash_range(&file, at.offset - 1, 1).map_err(read_err)?
+            != xxhash_rust::xxh3::xxh3_64(b"\n")
+        {
+            return Err(does_not_fit("it is not at the start of a line".into()));
+        }
+        return Ok(Resume::At(at));
+    };
+    if at.offset > mark.size {
+        return Err(does_not_fit(format!(
+            "it is past the end of the file as it was read ({} bytes)",
+            mark.size
+        )));
+    }
+    let head_matches = len >= mark.head_len
+        && hash_range(&file, 0, mark.head_len).map_err(read_err)? == mark.head_hash;
+    if !head_matches {
+        return Ok(Resume::FromStart(format!(
+            "{} is not the file the checkpoint read (its first bytes differ: rotated or \
+             replaced); reading it from its start",
+            path.display()
+        )));
+    }
+    if len < at.offset {
+        return Ok(Resume::FromStart(format!(
+            "{} is shorter ({len} bytes) than the checkpoint's position (byte {}): truncated; \
+             reading it from its start",
+            path.display(),
+            at.offset
+        )));
+    }
+    if mark.tail_len > at.offset
+        || hash_range(&file, at.offset - mark.tail_len, mark.tail_len).map_err(read_err)?
+            != mark.tail_hash
+    {
+        return Err(does_not_fit(
+            "the bytes before it differ from those the checkpoint read".into(),
+        ));
+    }
+    Ok(Resume::At(at))
 }
 
 /// Decoded records and where the input stands after them.
@@ -69,6 +192,8 @@ pub struct SourceOptions {
     /// Where to start reading (a checkpoint's position); the schema and a CSV header still
     /// come from the start of the input.
     pub resume: Position,
+    /// The mark of the input saved with `resume`, checked before reading on from it.
+    pub resume_mark: Option<InputMark>,
 }
 
 impl SourceOptions {
@@ -82,6 +207,7 @@ impl SourceOptions {
             follow: false,
             batch_bytes: 1 << 20,
             resume: Position::START,
+            resume_mark: None,
         }
     }
 }
@@ -92,12 +218,35 @@ pub struct RecordSource {
     rx: Receiver<Result<Decoded>>,
     /// Whether the resume position could not be honoured (standard input cannot be re-read).
     resumed_at_start: bool,
+    /// Why a file was read from its start rather than the resume position.
+    restarted: Option<String>,
+    /// The input file (the one being read, even if its path is later given to another file),
+    /// for [`mark`](Self::mark).
+    file: Option<File>,
 }
 
 impl RecordSource {
-    /// Opens the input, settles the schema and starts reading.
+    /// Opens the input, settles the schema, checks the resume position and starts reading.
     pub fn open(options: SourceOptions) -> Result<Self> {
-        let mut source = LineSource::open(&options.path, 0, 1, options.follow)?;
+        let stdin = options.path == Path::new("-");
+        let file = (!stdin)
+            .then(|| File::open(&options.path))
+            .transpose()
+            .map_err(|e| {
+                DataFusionError::Execution(format!(
+                    "hazy stream: cannot open --input {}: {e}",
+                    options.path.display()
+                ))
+            })?;
+        let (resume, restarted) = if options.resume.offset > 0 && !stdin {
+            match check_resume(&options.path, options.resume, options.resume_mark)? {
+                Resume::At(at) => (at, None),
+                Resume::FromStart(why) => (Position::START, Some(why)),
+            }
+        } else {
+            (options.resume, None)
+        };
+        let mut source = LineSource::open(&options.path, options.format, 0, 1, options.follow)?;
         let mut first = source.next_chunk(options.batch_bytes)?.unwrap_or_default();
         let header = match options.format {
             InputFormat::Csv => Some(take_first_line(&mut first)),
@@ -118,16 +267,42 @@ impl RecordSource {
             options.time_unit,
             header.as_deref(),
         )?;
-        let resume = options.resume;
-        let stdin = options.path == Path::new("-");
         if resume.offset > 0 && !stdin {
-            source = LineSource::open(&options.path, resume.offset, resume.line, options.follow)?;
+            source = LineSource::open(
+                &options.path,
+                options.format,
+                resume.offset,
+                resume.line,
+                options.follow,
+            )?;
             first = Chunk::default();
         }
         Ok(Self {
             schema,
             rx: spawn_reader(source, first, decoder, options.batch_bytes),
             resumed_at_start: resume.offset > 0 && stdin,
+            restarted,
+            file,
+        })
+    }
+
+    /// Why the input was read from its start instead of the resume position (another file
+    /// at the path, or a truncated one), if it was.
+    pub fn restarted(&self) -> Option<&str> {
+        self.restarted.as_deref()
+    }
+
+    /// The mark of the input file at `position`, to save beside it (None for standard input
+    /// or a FIFO).
+    pub fn mark(&self, position: Position) -> Result<Option<InputMark>> {
+        let Some(file) = &self.file else {
+            return Ok(None);
+        };
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            return Ok(None);
+        }
+        InputMark::of(file, position.offset).map(Some).map_err(|e| {
+            DataFusionError::Execution(format!("hazy stream: reading the input to mark it: {e}"))
         })
     }
 

@@ -119,7 +119,25 @@ pub fn for_each_number(
 }
 
 /// Values computed in the sketch's `f64` domain, as an array of `dt` (see [`output_type`]).
+///
+/// Integers and decimals are rounded to the type, and clamped to its range: every input lay in
+/// it, so a value past it is the `f64` rounding of one near the end (`i64::MAX` is 2^63 as an
+/// `f64`), never NULL and never another number.
 pub fn to_output(values: Vec<Option<f64>>, dt: &DataType) -> Result<ArrayRef> {
+    if dt.is_integer() {
+        return integers_out(&values, dt);
+    }
+    if let DataType::Decimal128(p, s) | DataType::Decimal64(p, s) | DataType::Decimal32(p, s) = dt {
+        let limit = 10i128
+            .checked_pow(u32::from(*p))
+            .map_or(i128::MAX, |l| l - 1);
+        let mantissas: arrow::array::Decimal128Array = values
+            .iter()
+            .map(|v| v.map(|v| decimal_mantissa(v, *s, limit)))
+            .collect();
+        let mantissas = mantissas.with_precision_and_scale(38, *s)?;
+        return Ok(cast(&mantissas, dt)?);
+    }
     let floats = Float64Array::from(values);
     let Some(scale) = temporal_scale(dt) else {
         return Ok(match dt {
@@ -145,6 +163,69 @@ pub fn to_output(values: Vec<Option<f64>>, dt: &DataType) -> Result<ArrayRef> {
         }
     };
     Ok(out)
+}
+
+/// The mantissa at `scale` of the decimal an `f64` stands for: its shortest round-trip decimal
+/// digits (so the largest DECIMAL(38, 0), 1e38 as an `f64`, reads as 10^38, not as the binary
+/// value 99999999999999997748809823456034029568), rounded half away from zero at the scale,
+/// clamped to ±`limit`.
+fn decimal_mantissa(v: f64, scale: i8, limit: i128) -> i128 {
+    if !v.is_finite() {
+        return if v.is_nan() {
+            0
+        } else {
+            limit * v.signum() as i128
+        };
+    }
+    let text = format!("{v:e}");
+    let (digits, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let negative = digits.starts_with('-');
+    let digits: String = digits.chars().filter(char::is_ascii_digit).collect();
+    // At most 17 digits, so this fits.
+    let m: i128 = digits.parse().unwrap_or(0);
+    let shift = exponent - (digits.len() as i32 - 1) + i32::from(scale);
+    let m = if shift >= 0 {
+        10i128
+            .checked_pow(shift as u32)
+            .and_then(|p| m.checked_mul(p))
+            .unwrap_or(i128::MAX)
+    } else {
+        match 10i128.checked_pow((-shift) as u32) {
+            Some(p) => (m + p / 2) / p,
+            None => 0,
+        }
+    };
+    let m = m.min(limit);
+    if negative { -m } else { m }
+}
+
+/// Integer outputs: rounded, clamped to the type's range (see [`to_output`]).
+fn integers_out(values: &[Option<f64>], dt: &DataType) -> Result<ArrayRef> {
+    let (lo, hi): (i128, i128) = match dt {
+        DataType::Int8 => (i8::MIN.into(), i8::MAX.into()),
+        DataType::Int16 => (i16::MIN.into(), i16::MAX.into()),
+        DataType::Int32 => (i32::MIN.into(), i32::MAX.into()),
+        DataType::UInt8 => (0, u8::MAX.into()),
+        DataType::UInt16 => (0, u16::MAX.into()),
+        DataType::UInt32 => (0, u32::MAX.into()),
+        DataType::UInt64 => (0, u64::MAX.into()),
+        _ => (i64::MIN.into(), i64::MAX.into()),
+    };
+    // `as i128` saturates and maps NaN to 0; a NaN quantile only comes from NaN input.
+    let clamped = values
+        .iter()
+        .map(|v| v.map(|v| (v.round() as i128).clamp(lo, hi)));
+    let out: ArrayRef = if *dt == DataType::UInt64 {
+        Arc::new(
+            clamped
+                .map(|v| v.map(|v| v as u64))
+                .collect::<arrow::array::UInt64Array>(),
+        )
+    } else {
+        Arc::new(clamped.map(|v| v.map(|v| v as i64)).collect::<Int64Array>())
+    };
+    Ok(cast(&out, dt)?)
 }
 
 /// Plan-time check of a quantile argument's type.
@@ -242,6 +323,33 @@ mod tests {
         assert_eq!(
             ints.as_any().downcast_ref::<Int32Array>().unwrap().value(0),
             7
+        );
+        // The ends of integer and decimal types come back, never NULL (2^63 as f64 is past
+        // i64::MAX, 1e38 past the largest DECIMAL(38, 0)).
+        let big = to_output(vec![Some(i64::MAX as f64)], &DataType::Int64).unwrap();
+        assert_eq!(big.as_primitive::<Int64Type>().value(0), i64::MAX);
+        let small = to_output(vec![Some(i64::MIN as f64)], &DataType::Int64).unwrap();
+        assert_eq!(small.as_primitive::<Int64Type>().value(0), i64::MIN);
+        let unsigned = to_output(vec![Some(u64::MAX as f64)], &DataType::UInt64).unwrap();
+        assert_eq!(
+            unsigned
+                .as_primitive::<arrow::datatypes::UInt64Type>()
+                .value(0),
+            u64::MAX
+        );
+        let dec = DataType::Decimal128(38, 0);
+        let max = to_output(vec![Some(1e38)], &dec).unwrap();
+        assert_eq!(
+            max.as_primitive::<arrow::datatypes::Decimal128Type>()
+                .value(0),
+            10i128.pow(38) - 1
+        );
+        let cents = to_output(vec![Some(12.25)], &DataType::Decimal128(10, 2)).unwrap();
+        assert_eq!(
+            cents
+                .as_primitive::<arrow::datatypes::Decimal128Type>()
+                .value(0),
+            1225
         );
         let days = to_output(vec![Some(2.0 * 86_400e9)], &DataType::Date32).unwrap();
         assert_eq!(

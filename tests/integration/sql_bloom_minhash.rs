@@ -340,3 +340,35 @@ async fn minhash_nulls_empty_input_and_bad_input() {
         assert!((j - 0.5).abs() < 0.14, "{sliding:?}");
     }
 }
+
+/// Equal values hash equal across DECIMAL and DOUBLE (issue 21): the decimal 42.5 finds the
+/// double 42.5 and back; 0.1, which no double equals, stays apart.
+#[tokio::test]
+async fn decimals_and_doubles_that_are_equal_probe_alike() {
+    let ctx = crate::common::ctx();
+    let probe = |state: &str, item: &str| {
+        format!(
+            "SELECT bloom_contains(s, {item}), cms_estimate(c, {item}) FROM \
+             (SELECT bloom_sketch(x) AS s, cms_sketch(x) AS c FROM (SELECT {state} AS x))"
+        )
+    };
+    let decimal = "arrow_cast(42.5, 'Decimal128(10, 2)')";
+    let double = "arrow_cast(42.5, 'Float64')";
+    for (state, item) in [(decimal, double), (double, decimal)] {
+        let r = crate::common::rows(&ctx, &probe(state, item)).await;
+        assert_eq!(
+            r,
+            vec![vec!["true".to_string(), "1".to_string()]],
+            "{state} / {item}"
+        );
+    }
+    let r = crate::common::rows(
+        &ctx,
+        &probe(
+            "arrow_cast(0.1, 'Decimal128(10, 1)')",
+            "arrow_cast(0.1, 'Float64')",
+        ),
+    )
+    .await;
+    assert_eq!(r[0][1], "0", "0.1 as a decimal is not the double 0.1");
+}

@@ -393,3 +393,45 @@ async fn skip_partial_aggregation_gives_the_same_quantiles() {
     }
     assert_eq!(rows(&ctx, query).await, normal);
 }
+
+/// Integer and decimal quantiles at the ends of their types come back in the type, never NULL
+/// and never past the type (issue 21): i64::MAX is 2^63 as an f64, u64::MAX is 2^64, the
+/// largest DECIMAL(38, 0) is 1e38.
+#[tokio::test]
+async fn quantiles_at_the_ends_of_integer_and_decimal_types_are_never_null() {
+    let ctx = ctx();
+    let cases = [
+        (
+            "arrow_cast(9223372036854775807, 'Int64')",
+            "9223372036854775807",
+        ),
+        (
+            "arrow_cast(-9223372036854775808, 'Int64')",
+            "-9223372036854775808",
+        ),
+        (
+            "arrow_cast(18446744073709551615, 'UInt64')",
+            "18446744073709551615",
+        ),
+        (
+            "arrow_cast(99999999999999999999999999999999999999, 'Decimal128(38, 0)')",
+            "99999999999999999999999999999999999999",
+        ),
+        ("arrow_cast(127, 'Int8')", "127"),
+        ("arrow_cast(12.25, 'Decimal128(10, 2)')", "12.25"),
+    ];
+    for (v, want) in cases {
+        for f in [
+            "approx_quantile(x, 0.5)",
+            "approx_quantile(x, 1.0)",
+            "approx_quantiles(x, [0.5])[1]",
+        ] {
+            let got = value(
+                &ctx,
+                &format!("SELECT {f} FROM (SELECT {v} AS x FROM generate_series(1, 50))"),
+            )
+            .await;
+            assert_eq!(got, want, "{f} over {v}");
+        }
+    }
+}
