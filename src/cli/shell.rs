@@ -183,10 +183,20 @@ pub async fn run_entry(
     if let Some(command) = text.strip_prefix('\\') {
         return run_command(ctx, command.trim_end_matches(';').trim(), options, out).await;
     }
-    for statement in DFParser::parse_sql(text)? {
+    run_sql(ctx, text, options, out).await?;
+    Ok(Flow::Continue)
+}
+
+async fn run_sql(
+    ctx: &SessionContext,
+    sql: &str,
+    options: &RunOptions,
+    out: &mut dyn Write,
+) -> Result<()> {
+    for statement in DFParser::parse_sql(sql)? {
         run_statement(ctx, statement, options, out).await?;
     }
-    Ok(Flow::Continue)
+    Ok(())
 }
 
 async fn run_command(
@@ -203,10 +213,10 @@ async fn run_command(
         ("d", "") => {
             let sql = "SELECT table_schema, table_name, table_type FROM information_schema.tables \
                        WHERE table_schema <> 'information_schema' ORDER BY table_schema, table_name;";
-            run_entry(ctx, sql, options, out).await?;
+            run_sql(ctx, sql, options, out).await?;
         }
         ("d", table) => {
-            run_entry(ctx, &format!("DESCRIBE {table};"), options, out).await?;
+            run_sql(ctx, &format!("DESCRIBE {table};"), options, out).await?;
         }
         ("df", pattern) => {
             let batch = function_list(pattern)?;

@@ -27,7 +27,6 @@ use futures::StreamExt;
 use tokio::sync::Notify;
 
 use super::print::Printer;
-pub use super::print::print_batches;
 use crate::progress::{ProgressLine, human_bytes, human_count};
 use crate::store::{StoreScheme, build_store, split_store_options};
 
@@ -362,20 +361,22 @@ fn disk_full(e: &DataFusionError, target: &str) -> bool {
     matches!(e.find_root(), DataFusionError::Internal(_)) && local_disk_is_full(target)
 }
 
-/// Whether the local file system holding `target` (or its nearest existing parent) is full.
+/// Whether the local file system holding `target` is full: writing a probe of 1 MiB beside it
+/// fails with "no space left" (DataFusion's writer has already given up its partial file).
 fn local_disk_is_full(target: &str) -> bool {
     let path = target.strip_prefix("file://").unwrap_or(target);
     let mut dir = std::path::Path::new(path);
-    loop {
-        if dir.exists() {
-            return nix::sys::statvfs::statvfs(dir)
-                .is_ok_and(|s| s.blocks_available() == 0 || s.files_available() == 0);
-        }
+    while !dir.is_dir() {
         match dir.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => dir = parent,
-            _ => return false,
+            _ => dir = std::path::Path::new("."),
         }
     }
+    let probe = dir.join(format!(".hazy-space-probe-{}", std::process::id()));
+    let written = std::fs::File::create(&probe)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &vec![0u8; 1 << 20]));
+    let _ = std::fs::remove_file(&probe);
+    matches!(written, Err(e) if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28))
 }
 
 /// Runs `sql` and returns the batches of its last statement (for tests and the demo).

@@ -29,7 +29,7 @@ impl Terminal {
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        let pty = openpty(Some(&size), None).expect("a pseudo-terminal");
+        let pty = openpty(Some(&size), None::<&nix::sys::termios::Termios>).expect("a pseudo-terminal");
         let slave = File::from(pty.slave);
         let child = Command::new(env!("CARGO_BIN_EXE_hazy"))
             .args(args)
@@ -194,7 +194,7 @@ fn a_person_types_queries_recalls_history_and_lists_functions() {
 #[test]
 fn long_queries_show_progress_on_a_terminal_only() {
     let dir = scratch("progress");
-    let sql = "SELECT approx_count_distinct(value) AS d FROM generate_series(1, 300000000) AS s(value)";
+    let sql = "SELECT approx_count_distinct(value) AS d FROM generate_series(1, 600000000) AS s(value)";
     let mut t = Terminal::start(&["sql", "-c", sql], &dir.join("history"));
     let progress = t.expect(" rows/s)");
     assert!(progress.contains(" rows ("), "{progress}");
