@@ -18,15 +18,18 @@
 //! the same statements and commands are read from it and each statement runs as soon as it is
 //! complete; the first error ends the run with a non-zero exit status, as with `-c` and `-f`.
 //!
-//! Why not the `datafusion-cli` crate (55.2, usable as a library)? It turns on DataFusion's
-//! `avro` feature (and `datafusion-common/avro`), which changes the feature set of every
-//! DataFusion crate, so DataFusion and its Arrow/Parquet stack would compile a second time
-//! (`one-build` in Cargo.toml forbids that: ~25 minutes on two cores); it also brings the AWS
-//! SDK (`aws-config`, `aws-credential-types` and their tree), `mimalloc`, `env_logger`, `dirs`
-//! and `regex`, and its REPL prints with its own formats (no JSON text for nested values in
-//! CSV). What it would give, Hazy already had as dependencies: rustyline for the editing and
-//! history, and `object_store` (with `aws`, `gcp`, `azure`, `http`) for buckets. This module is
-//! the small loop around them.
+//! Why not the `datafusion-cli` crate (55.2, usable as a library)? Measured with `cargo tree`
+//! against Hazy's tree with `--features ballista`: it turns on DataFusion's `avro` and
+//! `parquet_encryption` features (and `datafusion-common/avro`, `parquet/encryption`), which
+//! changes the feature set of every DataFusion crate and of `parquet`, so DataFusion and its
+//! Parquet stack would compile a second time (`one-build` in Cargo.toml forbids that: about 25
+//! minutes on two cores); and it brings 57 crates Hazy does not build today, 22 of them the AWS
+//! SDK (`aws-config`, `aws-sdk-sso`/`ssooidc`/`sts`, the `aws-smithy-*` crates, and
+//! `aws-lc-rs`/`aws-lc-sys`, a C library built with cmake), plus `mimalloc`, `env_logger`,
+//! `dirs`, `arrow-avro` and `jiff`. Its printing has no JSON text for nested values in CSV. What
+//! it would give, Hazy already had as dependencies: rustyline for the editing and history, and
+//! `object_store` (with `aws`, `gcp`, `azure`, `http`) for buckets; this module is the small
+//! loop around them.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;

@@ -165,7 +165,7 @@ fn a_person_types_queries_recalls_history_and_lists_functions() {
     t.expect("0 rows in set");
     t.expect("hazy> ");
     t.type_keys("\\d\r");
-    let tables = t.expect("rows in set");
+    let tables = t.expect(" in set.");
     assert!(tables.contains("| t "), "{tables}");
     t.expect("hazy> ");
 
