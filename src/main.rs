@@ -104,7 +104,11 @@ fn sql(args: SqlArgs) -> Result<(), String> {
     let spill = Arc::new(SpillDir::create().map_err(|e| e.to_string())?);
     let runtime = runtime()?;
     let interrupt = Arc::new(Notify::new());
-    on_signals(&runtime, Arc::clone(&spill), interactive.then(|| Arc::clone(&interrupt)));
+    on_signals(
+        &runtime,
+        Arc::clone(&spill),
+        interactive.then(|| Arc::clone(&interrupt)),
+    );
     let options = RunOptions {
         format: args.format,
         quiet: args.quiet,
@@ -153,11 +157,7 @@ fn on_cluster(remote: Option<&str>, e: datafusion::common::DataFusionError) -> S
 
 /// SIGTERM, and SIGINT outside the shell: remove the spill directory and exit as killed by the
 /// signal (128 + its number). In the shell, SIGINT (Ctrl-C) cancels the running query instead.
-fn on_signals(
-    runtime: &tokio::runtime::Runtime,
-    spill: Arc<SpillDir>,
-    shell: Option<Arc<Notify>>,
-) {
+fn on_signals(runtime: &tokio::runtime::Runtime, spill: Arc<SpillDir>, shell: Option<Arc<Notify>>) {
     use tokio::signal::unix::{SignalKind, signal};
     runtime.spawn(async move {
         let mut term = signal(SignalKind::terminate()).ok();

@@ -102,7 +102,10 @@ pub fn build_store(url: &Url, options: &HashMap<String, String>) -> Result<Arc<d
             url.scheme()
         ))
     })?;
-    if let Some(key) = options.keys().find(|k| !k.starts_with(scheme.option_prefix())) {
+    if let Some(key) = options
+        .keys()
+        .find(|k| !k.starts_with(scheme.option_prefix()))
+    {
         return Err(DataFusionError::Plan(format!(
             "{url}: option '{key}' is for another store; {} locations take '{}*' options",
             url.scheme(),
@@ -111,10 +114,7 @@ pub fn build_store(url: &Url, options: &HashMap<String, String>) -> Result<Arc<d
     }
     let bucket = url.host_str().unwrap_or_default();
     let fail = |e: object_store::Error| {
-        DataFusionError::Plan(format!(
-            "cannot open {}://{bucket}: {e}",
-            url.scheme()
-        ))
+        DataFusionError::Plan(format!("cannot open {}://{bucket}: {e}", url.scheme()))
     };
     let store: Arc<dyn ObjectStore> = match scheme {
         StoreScheme::S3 => {
@@ -251,12 +251,18 @@ mod tests {
         ]);
         build_store(&url("s3://bucket/x.parquet"), &options).unwrap();
         let bad = HashMap::from([("aws.no_such_key".to_string(), "1".to_string())]);
-        let e = build_store(&url("s3://bucket/x"), &bad).unwrap_err().to_string();
+        let e = build_store(&url("s3://bucket/x"), &bad)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown option 'aws.no_such_key'"), "{e}");
         let foreign = HashMap::from([("gcp.service_account_path".to_string(), "p".to_string())]);
-        let e = build_store(&url("s3://bucket/x"), &foreign).unwrap_err().to_string();
+        let e = build_store(&url("s3://bucket/x"), &foreign)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is for another store"), "{e}");
-        let e = build_store(&url("ftp://host/x"), &HashMap::new()).unwrap_err().to_string();
+        let e = build_store(&url("ftp://host/x"), &HashMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unsupported location scheme 'ftp'"), "{e}");
     }
 

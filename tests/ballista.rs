@@ -456,7 +456,9 @@ async fn the_cluster_reads_a_bucket_like_one_machine() {
             i * per_file
         );
         ok(hazy_sql(
-            &format!("COPY ({slice}) TO 's3://hazy-cluster/events/part-{i}.parquet' STORED AS PARQUET"),
+            &format!(
+                "COPY ({slice}) TO 's3://hazy-cluster/events/part-{i}.parquet' STORED AS PARQUET"
+            ),
             None,
         ));
         ok(hazy_sql(
@@ -532,7 +534,10 @@ async fn the_cluster_reads_a_bucket_like_one_machine() {
         let remote = loop {
             let out = hazy_sql(&sql, Some(&url));
             let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-            if out.status.success() || !stderr.contains("onnect") || started.elapsed().as_secs() > 30 {
+            if out.status.success()
+                || !stderr.contains("onnect")
+                || started.elapsed().as_secs() > 30
+            {
                 break ok(out);
             }
             std::thread::sleep(std::time::Duration::from_millis(200));

@@ -61,9 +61,7 @@ pub fn session() -> SessionContext {
 /// `2G`, `512M`, `64K`, `1.5G` or a number of bytes (powers of 1024, as datafusion-cli).
 pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
     let t = s.trim();
-    let split = t
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let value: f64 = number
         .trim()

@@ -132,10 +132,8 @@ impl Printer {
     /// `]` of a JSON array.
     pub fn finish(&mut self, out: &mut dyn Write) -> Result<()> {
         match self.format {
-            OutputFormat::Table => {
-                if !self.pending.is_empty() || !self.started {
-                    self.write_table_block(out)?;
-                }
+            OutputFormat::Table if !self.pending.is_empty() || !self.started => {
+                self.write_table_block(out)?;
             }
             OutputFormat::Csv if !self.started => {
                 let empty = RecordBatch::new_empty(Arc::clone(&self.schema));
@@ -215,7 +213,10 @@ fn csv_ready(batch: &RecordBatch) -> Result<RecordBatch> {
             columns.push(Arc::clone(column));
         }
     }
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 fn needs_json(t: &DataType) -> bool {
@@ -322,10 +323,8 @@ mod tests {
     }
 
     fn nested() -> RecordBatch {
-        let list = ListArray::from_iter_primitive::<Int64Type, _, _>([
-            Some(vec![Some(1), Some(2)]),
-            None,
-        ]);
+        let list =
+            ListArray::from_iter_primitive::<Int64Type, _, _>([Some(vec![Some(1), Some(2)]), None]);
         let item = StructArray::from(vec![
             (
                 Arc::new(Field::new("count", DataType::Int64, false)),
@@ -370,7 +369,10 @@ mod tests {
     #[test]
     fn an_empty_result_prints_its_header() {
         let b = nested().slice(0, 0);
-        assert_eq!(print(OutputFormat::Csv, &[b.clone()]), "l,s,b\n");
+        assert_eq!(
+            print(OutputFormat::Csv, std::slice::from_ref(&b)),
+            "l,s,b\n"
+        );
         assert!(print(OutputFormat::Table, &[b]).contains("| l | s | b |"));
     }
 }

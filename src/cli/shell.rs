@@ -39,10 +39,10 @@ use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
+use rustyline::Editor;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::Editor;
 
 use super::print::print_batches;
 use super::sql::{RunOptions, run_statement};
@@ -223,7 +223,12 @@ async fn run_command(
         }
         ("df", pattern) => {
             let batch = function_list(pattern)?;
-            print_batches(&batch.schema(), &[batch.clone()], options.format, out)?;
+            print_batches(
+                &batch.schema(),
+                std::slice::from_ref(&batch),
+                options.format,
+                out,
+            )?;
             if options.timing {
                 let n = batch.num_rows();
                 let _ = writeln!(out, "{n} row{} in set.\n", if n == 1 { "" } else { "s" });
@@ -311,9 +316,17 @@ mod tests {
         let all = function_list("").unwrap();
         assert!(all.num_rows() > 30, "{}", all.num_rows());
         let hll = function_list("hll_").unwrap();
-        let names = hll.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        let names = hll
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         assert!(names.iter().all(|n| n.unwrap().contains("hll_")));
-        let descriptions = hll.column(2).as_any().downcast_ref::<StringArray>().unwrap();
+        let descriptions = hll
+            .column(2)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         for d in descriptions.iter() {
             let d = d.unwrap();
             assert!(!d.is_empty() && !d.contains('\n'), "{d}");

@@ -317,9 +317,7 @@ fn explain(
     if let Some(target) = copy_target
         && disk_full(&e, target)
     {
-        return DataFusionError::Execution(format!(
-            "COPY to {target}: no space left on device"
-        ));
+        return DataFusionError::Execution(format!("COPY to {target}: no space left on device"));
     }
     e
 }
@@ -345,7 +343,8 @@ fn aggregate_names(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
 /// drops the cause and reports an internal error) the target's file system has no room left.
 fn disk_full(e: &DataFusionError, target: &str) -> bool {
     const ENOSPC: i32 = 28;
-    let says_so = |text: &str| text.contains("No space left on device") || text.contains("os error 28");
+    let says_so =
+        |text: &str| text.contains("No space left on device") || text.contains("os error 28");
     if says_so(&e.to_string()) {
         return true;
     }

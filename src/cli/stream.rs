@@ -188,8 +188,8 @@ pub fn run(args: &StreamArgs) -> std::result::Result<(), String> {
         std::io::stdout(),
     ));
     let closed = out.closed_flag();
-    let result = Runner::start(args, &runtime, stop, spill.path(), Box::new(out))
-        .and_then(|r| r.run());
+    let result =
+        Runner::start(args, &runtime, stop, spill.path(), Box::new(out)).and_then(|r| r.run());
     match result {
         // The reader of the output went away (`| head`): a normal end, as for other tools.
         Err(_) if closed.load(Ordering::Relaxed) => Ok(()),

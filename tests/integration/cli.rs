@@ -184,39 +184,114 @@ fn sql_reads_statements_from_standard_input() {
 
 /// One query per Hazy function; every function must be here (checked against the registry).
 const EVERY_FUNCTION: &[(&str, &str)] = &[
-    ("hll_sketch", "SELECT event_type, hll_sketch(entity) AS s FROM e GROUP BY 1"),
-    ("hll_merge", "SELECT hll_merge(s) FROM (SELECT hll_sketch(entity) AS s FROM e GROUP BY event_type)"),
-    ("approx_count_distinct", "SELECT approx_count_distinct(entity) FROM e"),
+    (
+        "hll_sketch",
+        "SELECT event_type, hll_sketch(entity) AS s FROM e GROUP BY 1",
+    ),
+    (
+        "hll_merge",
+        "SELECT hll_merge(s) FROM (SELECT hll_sketch(entity) AS s FROM e GROUP BY event_type)",
+    ),
+    (
+        "approx_count_distinct",
+        "SELECT approx_count_distinct(entity) FROM e",
+    ),
     ("cms_sketch", "SELECT cms_sketch(event_type) FROM e"),
-    ("cms_sketch_weighted", "SELECT cms_sketch_weighted(event_type, CAST(value * 100 AS BIGINT)) FROM e"),
-    ("cms_merge", "SELECT cms_merge(s) FROM (SELECT cms_sketch(entity) AS s FROM e GROUP BY event_type)"),
+    (
+        "cms_sketch_weighted",
+        "SELECT cms_sketch_weighted(event_type, CAST(value * 100 AS BIGINT)) FROM e",
+    ),
+    (
+        "cms_merge",
+        "SELECT cms_merge(s) FROM (SELECT cms_sketch(entity) AS s FROM e GROUP BY event_type)",
+    ),
     ("topk_sketch", "SELECT topk_sketch(event_type) FROM e"),
-    ("topk_merge", "SELECT topk_merge(s) FROM (SELECT topk_sketch(event_type) AS s FROM e GROUP BY entity)"),
+    (
+        "topk_merge",
+        "SELECT topk_merge(s) FROM (SELECT topk_sketch(event_type) AS s FROM e GROUP BY entity)",
+    ),
     ("approx_topk", "SELECT approx_topk(event_type, 3) FROM e"),
-    ("approx_topk_weighted", "SELECT approx_topk_weighted(event_type, CAST(value * 100 AS BIGINT), 3) FROM e"),
+    (
+        "approx_topk_weighted",
+        "SELECT approx_topk_weighted(event_type, CAST(value * 100 AS BIGINT), 3) FROM e",
+    ),
     ("bloom_sketch", "SELECT bloom_sketch(entity, 1000) FROM e"),
-    ("bloom_merge", "SELECT bloom_merge(s) FROM (SELECT bloom_sketch(entity, 1000) AS s FROM e GROUP BY event_type)"),
+    (
+        "bloom_merge",
+        "SELECT bloom_merge(s) FROM (SELECT bloom_sketch(entity, 1000) AS s FROM e GROUP BY event_type)",
+    ),
     ("minhash_sketch", "SELECT minhash_sketch(entity, 16) FROM e"),
-    ("minhash_merge", "SELECT minhash_merge(s) FROM (SELECT minhash_sketch(entity, 16) AS s FROM e GROUP BY event_type)"),
+    (
+        "minhash_merge",
+        "SELECT minhash_merge(s) FROM (SELECT minhash_sketch(entity, 16) AS s FROM e GROUP BY event_type)",
+    ),
     ("kll_sketch", "SELECT kll_sketch(value) FROM e"),
-    ("kll_merge", "SELECT kll_merge(s) FROM (SELECT kll_sketch(value) AS s FROM e GROUP BY event_type)"),
-    ("approx_quantile", "SELECT approx_quantile(value, 0.99) FROM e"),
-    ("approx_quantiles", "SELECT approx_quantiles(value, [0.0, 0.5, 1.0]) FROM e"),
+    (
+        "kll_merge",
+        "SELECT kll_merge(s) FROM (SELECT kll_sketch(value) AS s FROM e GROUP BY event_type)",
+    ),
+    (
+        "approx_quantile",
+        "SELECT approx_quantile(value, 0.99) FROM e",
+    ),
+    (
+        "approx_quantiles",
+        "SELECT approx_quantiles(value, [0.0, 0.5, 1.0]) FROM e",
+    ),
     ("dd_sketch", "SELECT dd_sketch(value) FROM e"),
-    ("dd_merge", "SELECT dd_merge(s) FROM (SELECT dd_sketch(value) AS s FROM e GROUP BY event_type)"),
-    ("hll_estimate", "SELECT hll_estimate(hll_sketch(entity)) FROM e"),
-    ("hll_union", "SELECT hll_union(a, b) FROM (SELECT hll_sketch(entity) AS a, hll_sketch(event_type) AS b FROM e)"),
-    ("cms_estimate", "SELECT cms_estimate(cms_sketch(event_type), 'click') FROM e"),
-    ("cms_total", "SELECT cms_total(cms_sketch(event_type)) FROM e"),
-    ("topk_items", "SELECT topk_items(topk_sketch(event_type), 3) FROM e"),
-    ("bloom_contains", "SELECT bloom_contains(bloom_sketch(entity, 1000), 'entity_1') FROM e"),
-    ("minhash_jaccard", "SELECT minhash_jaccard(a, b) FROM (SELECT minhash_sketch(entity) AS a, minhash_sketch(event_type) AS b FROM e)"),
-    ("minhash_lsh_bands", "SELECT minhash_lsh_bands(minhash_sketch(entity), 16) FROM e"),
-    ("kll_quantile", "SELECT kll_quantile(kll_sketch(value), 0.5) FROM e"),
-    ("kll_quantiles", "SELECT kll_quantiles(kll_sketch(value), [0.1, 0.9]) FROM e"),
+    (
+        "dd_merge",
+        "SELECT dd_merge(s) FROM (SELECT dd_sketch(value) AS s FROM e GROUP BY event_type)",
+    ),
+    (
+        "hll_estimate",
+        "SELECT hll_estimate(hll_sketch(entity)) FROM e",
+    ),
+    (
+        "hll_union",
+        "SELECT hll_union(a, b) FROM (SELECT hll_sketch(entity) AS a, hll_sketch(event_type) AS b FROM e)",
+    ),
+    (
+        "cms_estimate",
+        "SELECT cms_estimate(cms_sketch(event_type), 'click') FROM e",
+    ),
+    (
+        "cms_total",
+        "SELECT cms_total(cms_sketch(event_type)) FROM e",
+    ),
+    (
+        "topk_items",
+        "SELECT topk_items(topk_sketch(event_type), 3) FROM e",
+    ),
+    (
+        "bloom_contains",
+        "SELECT bloom_contains(bloom_sketch(entity, 1000), 'entity_1') FROM e",
+    ),
+    (
+        "minhash_jaccard",
+        "SELECT minhash_jaccard(a, b) FROM (SELECT minhash_sketch(entity) AS a, minhash_sketch(event_type) AS b FROM e)",
+    ),
+    (
+        "minhash_lsh_bands",
+        "SELECT minhash_lsh_bands(minhash_sketch(entity), 16) FROM e",
+    ),
+    (
+        "kll_quantile",
+        "SELECT kll_quantile(kll_sketch(value), 0.5) FROM e",
+    ),
+    (
+        "kll_quantiles",
+        "SELECT kll_quantiles(kll_sketch(value), [0.1, 0.9]) FROM e",
+    ),
     ("kll_rank", "SELECT kll_rank(kll_sketch(value), 0.5) FROM e"),
-    ("dd_quantile", "SELECT dd_quantile(dd_sketch(value), 0.5) FROM e"),
-    ("sketch_info", "SELECT sketch_info(hll_sketch(entity)) FROM e"),
+    (
+        "dd_quantile",
+        "SELECT dd_quantile(dd_sketch(value), 0.5) FROM e",
+    ),
+    (
+        "sketch_info",
+        "SELECT sketch_info(hll_sketch(entity)) FROM e",
+    ),
 ];
 
 #[test]
@@ -242,7 +317,10 @@ fn every_function_prints_in_every_format() {
         match format {
             "csv" => {
                 // Each result: a header line, then rows whose nested values are JSON text.
-                assert!(text.contains("\"[{\"\"item\"\":\"\"page_view\"\""), "{text}");
+                assert!(
+                    text.contains("\"[{\"\"item\"\":\"\"page_view\"\""),
+                    "{text}"
+                );
                 assert!(text.contains("\"{\"\"family\"\":"), "{text}");
             }
             "json" => {
@@ -258,7 +336,11 @@ fn every_function_prints_in_every_format() {
                     let row: serde_json::Value = serde_json::from_str(line).unwrap();
                     // No result of these queries is NULL, so every column is in every row
                     // (ndjson leaves NULLs out).
-                    let columns = if line.contains("\"event_type\"") { 2 } else { 1 };
+                    let columns = if line.contains("\"event_type\"") {
+                        2
+                    } else {
+                        1
+                    };
                     assert_eq!(row.as_object().unwrap().len(), columns, "{line}");
                 }
             }
@@ -277,7 +359,10 @@ fn infinities_are_strings_in_json_and_values_in_csv() {
         "{\"p\":\"inf\",\"n\":\"-inf\",\"x\":\"NaN\",\"l\":[1.5,\"inf\"]}\n"
     );
     let csv = hazy(&["sql", "--format", "csv", "-c", sql]);
-    assert_eq!(stdout(&csv), "p,n,x,z,l\ninf,-inf,NaN,,\"[1.5,\"\"inf\"\"]\"\n");
+    assert_eq!(
+        stdout(&csv),
+        "p,n,x,z,l\ninf,-inf,NaN,,\"[1.5,\"\"inf\"\"]\"\n"
+    );
 }
 
 #[test]
@@ -330,7 +415,15 @@ fn memory_limit_spills_or_fails_clearly_and_spill_files_go() {
         (SELECT value, hll_sketch(value) AS s FROM generate_series(1, 400000) AS t(value) GROUP BY value)";
     let run = |limit: &str| {
         Command::new(env!("CARGO_BIN_EXE_hazy"))
-            .args(["sql", "--format", "csv", "--memory-limit", limit, "-c", many_groups])
+            .args([
+                "sql",
+                "--format",
+                "csv",
+                "--memory-limit",
+                limit,
+                "-c",
+                many_groups,
+            ])
             .env("TMPDIR", &tmp)
             .output()
             .unwrap()
@@ -343,7 +436,10 @@ fn memory_limit_spills_or_fails_clearly_and_spill_files_go() {
         err.contains("Resources exhausted") && err.contains("hll_sketch"),
         "{err}"
     );
-    assert!(!stale.exists(), "the dead process's spill directory is swept");
+    assert!(
+        !stale.exists(),
+        "the dead process's spill directory is swept"
+    );
     // Enough to run, too little to hold every group: it spills and finishes.
     let out = run("24M");
     assert!(out.status.success(), "{}", stderr(&out));
@@ -374,7 +470,10 @@ fn a_terminated_query_removes_its_spill_directory() {
         while !dir.exists() && start.elapsed().as_secs() < 20 {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        assert!(dir.exists(), "the spill directory exists while the query runs");
+        assert!(
+            dir.exists(),
+            "the spill directory exists while the query runs"
+        );
         std::thread::sleep(std::time::Duration::from_millis(300));
         let killed = Command::new("kill")
             .args([format!("-{signal}"), child.id().to_string()])
@@ -397,7 +496,14 @@ fn copy_to_a_full_disk_says_so() {
     let mount = temp("full-disk");
     std::fs::create_dir_all(&mount).unwrap();
     let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs", mount.to_str().unwrap()])
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=64k",
+            "tmpfs",
+            mount.to_str().unwrap(),
+        ])
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {

@@ -88,7 +88,10 @@ fn states_are_written_to_a_bucket_and_merged_from_it() {
             "COPY (SELECT 1 AS x) TO 's3://hazy-states/total.parquet' STORED AS PARQUET {options}"
         ),
     ));
-    let back = ok(&hazy_sql(&env, "SELECT count(*) AS n FROM 's3://hazy-states/total.parquet'"));
+    let back = ok(&hazy_sql(
+        &env,
+        "SELECT count(*) AS n FROM 's3://hazy-states/total.parquet'",
+    ));
     assert_eq!(back, "n\n1\n");
 
     // Clear errors: a bucket that does not exist, an option of another store, a local path

@@ -29,7 +29,8 @@ impl Terminal {
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        let pty = openpty(Some(&size), None::<&nix::sys::termios::Termios>).expect("a pseudo-terminal");
+        let pty =
+            openpty(Some(&size), None::<&nix::sys::termios::Termios>).expect("a pseudo-terminal");
         let slave = File::from(pty.slave);
         let child = Command::new(env!("CARGO_BIN_EXE_hazy"))
             .args(args)
@@ -65,7 +66,9 @@ impl Terminal {
     fn type_keys(&mut self, text: &str) {
         for c in text.chars() {
             let mut b = [0u8; 4];
-            self.keys.write_all(c.encode_utf8(&mut b).as_bytes()).unwrap();
+            self.keys
+                .write_all(c.encode_utf8(&mut b).as_bytes())
+                .unwrap();
             std::thread::sleep(Duration::from_millis(2));
         }
         self.keys.flush().unwrap();
@@ -84,7 +87,10 @@ impl Terminal {
             match self.screen.recv_timeout(Duration::from_millis(100)) {
                 Ok(bytes) => self.seen.push_str(&String::from_utf8_lossy(&bytes)),
                 Err(RecvTimeoutError::Timeout) if start.elapsed() < TIMEOUT => {}
-                Err(e) => panic!("no '{needle}' on the screen ({e:?}); it shows:\n{}", self.seen),
+                Err(e) => panic!(
+                    "no '{needle}' on the screen ({e:?}); it shows:\n{}",
+                    self.seen
+                ),
             }
         }
     }
@@ -185,7 +191,10 @@ fn a_person_types_queries_recalls_history_and_lists_functions() {
     }
     t.type_keys("\r");
     let recalled = t.expect("1 row in set.");
-    assert!(recalled.contains("users,events\r\n9813,100000"), "{recalled}");
+    assert!(
+        recalled.contains("users,events\r\n9813,100000"),
+        "{recalled}"
+    );
     t.type_keys("\x04");
     t.exits_successfully();
     let _ = std::fs::remove_dir_all(&dir);
@@ -194,7 +203,8 @@ fn a_person_types_queries_recalls_history_and_lists_functions() {
 #[test]
 fn long_queries_show_progress_on_a_terminal_only() {
     let dir = scratch("progress");
-    let sql = "SELECT approx_count_distinct(value) AS d FROM generate_series(1, 600000000) AS s(value)";
+    let sql =
+        "SELECT approx_count_distinct(value) AS d FROM generate_series(1, 600000000) AS s(value)";
     let mut t = Terminal::start(&["sql", "-c", sql], &dir.join("history"));
     let progress = t.expect(" rows/s)");
     assert!(progress.contains(" rows ("), "{progress}");
@@ -204,6 +214,47 @@ fn long_queries_show_progress_on_a_terminal_only() {
     let mut t = Terminal::start(&["sql", "--quiet", "-c", sql], &dir.join("history"));
     let quiet = t.expect("| d ");
     assert!(!quiet.contains("rows/s"), "{quiet}");
+    t.exits_successfully();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn gen_and_stream_show_progress_on_a_terminal() {
+    let dir = scratch("gen-stream");
+    let events = dir.join("events.ndjson");
+    let events_arg = events.to_str().unwrap();
+    // hazy gen: events/s while it writes.
+    let mut t = Terminal::start(
+        &["gen", "--events", "6000000", "--output", events_arg],
+        &dir.join("history"),
+    );
+    let line = t.expect(" events/s)");
+    assert!(
+        line.contains("hazy gen: ") && line.contains(" of 6.0 M events"),
+        "{line}"
+    );
+    t.exits_successfully();
+    // hazy stream over the file: events/s, open windows, watermark.
+    let mut t = Terminal::start(
+        &[
+            "stream",
+            "--input",
+            events_arg,
+            "--output",
+            "csv",
+            "--summary",
+            "false",
+            "--sql",
+            "SELECT date_bin(INTERVAL '1 minute', ts) AS minute, approx_count_distinct(entity) AS users \
+             FROM events GROUP BY 1",
+        ],
+        &dir.join("history"),
+    );
+    let line = t.expect(" windows open, watermark ");
+    assert!(
+        line.contains("hazy stream: ") && line.contains(" events/s)"),
+        "{line}"
+    );
     t.exits_successfully();
     let _ = std::fs::remove_dir_all(&dir);
 }
