@@ -195,6 +195,8 @@ fn a_person_types_queries_recalls_history_and_lists_functions() {
         recalled.contains("users,events\r\n9813,100000"),
         "{recalled}"
     );
+    // Ctrl-D at the prompt (typed before it, the terminal would take it as its own EOF).
+    t.expect("hazy> ");
     t.type_keys("\x04");
     t.exits_successfully();
     let _ = std::fs::remove_dir_all(&dir);
