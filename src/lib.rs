@@ -16,6 +16,15 @@ pub mod cluster;
 /// `hazy gen`: the tutorial's synthetic event stream.
 #[cfg(feature = "datafusion")]
 pub mod generator;
+/// A writer that notices a closed output (`hazy … | head`).
+#[cfg(feature = "datafusion")]
+pub mod pipe;
+/// The progress line of long commands.
+#[cfg(feature = "datafusion")]
+pub mod progress;
+/// `s3://`, `gs://`, `az://` and `http(s)://` object stores.
+#[cfg(feature = "datafusion")]
+pub mod store;
 #[cfg(feature = "datafusion")]
 pub mod stream;
 #[cfg(feature = "datafusion")]

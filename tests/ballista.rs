@@ -417,3 +417,142 @@ async fn the_binaries_form_a_cluster_for_hazy_sql_remote() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The shipped binaries on loopback over a real S3-protocol server (see `common::S3Server`):
+/// Parquet events and sketch states written to a bucket by `hazy sql`, then one query per family
+/// and a merge of the stored states on the cluster, each equal to `hazy sql` on one machine. The
+/// scheduler and the executors open the bucket from their environment, as deployed ones would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_reads_a_bucket_like_one_machine() {
+    let Some(s3) = S3Server::start("the_cluster_reads_a_bucket_like_one_machine") else {
+        return;
+    };
+    s3.create_bucket("hazy-cluster");
+    let env = s3.env();
+    let hazy_sql = |sql: &str, remote: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hazy"));
+        command
+            .args(["sql", "--format", "ndjson", "-c", sql])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .envs(env.iter().map(|(k, v)| (*k, v)));
+        if let Some(url) = remote {
+            command.args(["--remote", url]);
+        }
+        command.output().unwrap()
+    };
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Four Parquet files of events and four of hourly states, in the bucket.
+    let per_file = 100_000 / FILES;
+    for i in 0..FILES {
+        let slice = format!(
+            "SELECT * FROM 'data/events.parquet' ORDER BY ts LIMIT {per_file} OFFSET {}",
+            i * per_file
+        );
+        ok(hazy_sql(
+            &format!(
+                "COPY ({slice}) TO 's3://hazy-cluster/events/part-{i}.parquet' STORED AS PARQUET"
+            ),
+            None,
+        ));
+        ok(hazy_sql(
+            &format!(
+                "COPY (SELECT date_trunc('hour', ts) AS hour, hll_sketch(entity) AS users, \
+                 cms_sketch(event_type) AS events, topk_sketch(event_type) AS top, \
+                 bloom_sketch(entity, 10000) AS seen, minhash_sketch(entity) AS similar, \
+                 kll_sketch(value) AS amounts, dd_sketch(value) AS dd FROM ({slice}) GROUP BY 1) \
+                 TO 's3://hazy-cluster/states/part-{i}.parquet' STORED AS PARQUET"
+            ),
+            None,
+        ));
+    }
+
+    let port = free_port();
+    let spawn_with_env = |binary: &str, args: Vec<String>| {
+        Child(
+            std::process::Command::new(binary)
+                .args(&args)
+                .args(["--log-level", "warn"])
+                .envs(env.iter().map(|(k, v)| (*k, v)))
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {binary}: {e}")),
+        )
+    };
+    let _scheduler = spawn_with_env(
+        env!("CARGO_BIN_EXE_hazy-scheduler"),
+        vec!["--port".into(), port.to_string()],
+    );
+    let _executors: Vec<Child> = (0..2)
+        .map(|_| {
+            spawn_with_env(
+                env!("CARGO_BIN_EXE_hazy-executor"),
+                vec![
+                    "--scheduler-host".into(),
+                    "127.0.0.1".into(),
+                    "--scheduler-port".into(),
+                    port.to_string(),
+                    "--port".into(),
+                    free_port().to_string(),
+                    "--grpc-port".into(),
+                    free_port().to_string(),
+                    "--concurrent-tasks".into(),
+                    "1".into(),
+                ],
+            )
+        })
+        .collect();
+    let url = format!("df://127.0.0.1:{port}");
+    let tables = "CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION 's3://hazy-cluster/events/'; \
+                  CREATE EXTERNAL TABLE hourly STORED AS PARQUET LOCATION 's3://hazy-cluster/states/'; ";
+    // One query per family over the bucket (exact merges, so the cluster equals one machine),
+    // and the stored states merged.
+    let queries = [
+        "SELECT approx_count_distinct(entity) AS users, hll_sketch(entity) AS state FROM events",
+        "SELECT cms_estimate(cms_sketch(event_type), 'click') AS clicks, cms_total(cms_sketch(event_type)) AS n FROM events",
+        "SELECT approx_topk(event_type, 3) AS top FROM events",
+        "SELECT bloom_contains(bloom_sketch(entity, 10000), 'entity_1') AS seen FROM events",
+        "SELECT event_type, minhash_sketch(entity) AS sig FROM events GROUP BY event_type ORDER BY event_type",
+        "SELECT kll_quantile(kll_sketch(value), 0.0) AS low, kll_quantile(kll_sketch(value), 1.0) AS high FROM events",
+        "SELECT dd_quantile(dd_sketch(value), 0.99) AS p99 FROM events",
+        "SELECT hll_estimate(hll_merge(users)) AS users, cms_estimate(cms_merge(events), 'purchase') AS purchases, \
+         topk_items(topk_merge(top), 3) AS top, bloom_contains(bloom_merge(seen), 'entity_1') AS seen, \
+         minhash_merge(similar) AS similar, kll_quantile(kll_merge(amounts), 1.0) AS high, \
+         dd_quantile(dd_merge(dd), 0.5) AS median FROM hourly",
+    ];
+    for query in queries {
+        let sql = format!("{tables}{query}");
+        let local = ok(hazy_sql(&sql, None));
+        // The scheduler takes a moment to listen; a refused connection is retried.
+        let started = std::time::Instant::now();
+        let remote = loop {
+            let out = hazy_sql(&sql, Some(&url));
+            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            if out.status.success()
+                || !stderr.contains("onnect")
+                || started.elapsed().as_secs() > 30
+            {
+                break ok(out);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
+        assert_eq!(remote, local, "{query}");
+        assert!(!local.trim().is_empty(), "{query}");
+    }
+    // The merged stored states equal one pass over the events.
+    let merged = ok(hazy_sql(
+        &format!("{tables}SELECT hll_estimate(hll_merge(users)) AS n FROM hourly"),
+        Some(&url),
+    ));
+    let whole = ok(hazy_sql(
+        "SELECT approx_count_distinct(entity) AS n FROM 'data/events.parquet'",
+        None,
+    ));
+    assert_eq!(merged, whole);
+}

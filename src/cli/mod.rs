@@ -1,17 +1,100 @@
-//! The `hazy` command line: `sql`, `gen` and the demo. Lives in the library so the tests can
-//! drive it exactly as the binary does.
+//! The `hazy` command line: `sql` (with its shell), `gen`, `stream` and the demo. Lives in the
+//! library so the tests can drive it exactly as the binary does.
+//!
+//! Every session the command line opens ([`session_with`]) has every Hazy function, file and
+//! bucket paths as table names (`SELECT … FROM 's3://bucket/events/'`, as in datafusion-cli),
+//! Hazy's object stores ([`crate::store`]), an optional memory limit (`--memory-limit 2G`) and
+//! Hazy's own spill directory ([`spill`]).
 
 pub mod demo;
+pub mod print;
+pub mod shell;
+pub mod spill;
 pub mod sql;
 pub mod stream;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::common::Result;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-/// A session with every Hazy function registered, where a query can also name a file
-/// directly (`SELECT … FROM 'data/events.parquet'`), as in datafusion-cli.
-pub fn session() -> SessionContext {
+/// What a command-line session is given besides Hazy's functions.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Bytes the query's memory pool may hold (`--memory-limit`); unbounded when `None`.
+    pub memory_limit: Option<usize>,
+    /// Where DataFusion spills (a [`spill::SpillDir`]); the OS temporary directory when `None`.
+    pub spill_dir: Option<PathBuf>,
+}
+
+/// The runtime of a command-line session: Hazy's object stores, the memory limit and the
+/// spill directory of `options`.
+pub fn runtime_env(options: &SessionOptions) -> Result<Arc<RuntimeEnv>> {
+    let mut builder =
+        RuntimeEnvBuilder::new().with_object_store_registry(crate::store::ObjectStores::new());
+    if let Some(limit) = options.memory_limit {
+        // As datafusion-cli: a greedy pool that reports its largest consumers when full.
+        builder = builder.with_memory_limit(limit, 1.0);
+    }
+    if let Some(dir) = &options.spill_dir {
+        builder = builder.with_temp_file_path(dir);
+    }
+    builder.build_arc()
+}
+
+/// A session with every Hazy function registered (see the module docs).
+pub fn session_with(options: &SessionOptions) -> Result<SessionContext> {
     let config = SessionConfig::new().with_information_schema(true);
-    let mut ctx = SessionContext::new_with_config(config).enable_url_table();
-    crate::register_all(&mut ctx).expect("a new session accepts every function");
-    ctx
+    let mut ctx =
+        SessionContext::new_with_config_rt(config, runtime_env(options)?).enable_url_table();
+    crate::register_all(&mut ctx)?;
+    Ok(ctx)
+}
+
+/// A session with every Hazy function registered and no memory limit.
+pub fn session() -> SessionContext {
+    session_with(&SessionOptions::default()).expect("a new session accepts every function")
+}
+
+/// `2G`, `512M`, `64K`, `1.5G` or a number of bytes (powers of 1024, as datafusion-cli).
+pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size such as 2G, 512M or 64K"))?;
+    let scale = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        "T" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("'{s}': unknown unit '{unit}' (K, M, G or T)")),
+    };
+    let bytes = value * scale;
+    if !(bytes.is_finite() && bytes >= 1.0) {
+        return Err(format!("'{s}' is not a positive size"));
+    }
+    Ok(bytes as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_as_datafusion_cli_reads_them() {
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5K"), Ok(1536));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("2X").unwrap_err().contains("unknown unit"));
+        assert!(parse_size("lots").is_err());
+    }
 }

@@ -21,7 +21,7 @@ use crate::stream::input::{EpochUnit, InputFormat, Malformed};
 use crate::stream::source::{Decoded, InputMark, Position, RecordSource, SourceOptions};
 use crate::stream::window::rfc3339;
 use crate::stream::{
-    Checkpoint, ClosedWindow, FirstSeenOptions, StreamOptions, WindowedStream, stream_session,
+    Checkpoint, ClosedWindow, FirstSeenOptions, StreamOptions, WindowedStream, stream_session_with,
 };
 
 /// Run a windowed SQL query over an endless stream of NDJSON or CSV records.
@@ -95,6 +95,10 @@ pub struct StreamArgs {
     /// Print a summary (events, windows, late, malformed, rate, memory) to stderr at the end.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub summary: bool,
+    /// No progress line on stderr (events/s, open windows, watermark; shown only on a
+    /// terminal, after a second).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 fn parse_input_format(s: &str) -> std::result::Result<InputFormat, String> {
@@ -176,8 +180,19 @@ pub fn run(args: &StreamArgs) -> std::result::Result<(), String> {
             stop.store(true, Ordering::SeqCst);
         });
     }
-    match Runner::start(args, &runtime, stop).and_then(|r| r.run()) {
+    // Spills of the window aggregates go to Hazy's directory, removed on exit and on
+    // SIGINT/SIGTERM (both end the loop below), or at the next start after a SIGKILL.
+    let spill = super::spill::SpillDir::create().map_err(|e| format!("hazy stream: {e}"))?;
+    let out = crate::pipe::PipeWatch::new(std::io::BufWriter::with_capacity(
+        1 << 16,
+        std::io::stdout(),
+    ));
+    let closed = out.closed_flag();
+    let result =
+        Runner::start(args, &runtime, stop, spill.path(), Box::new(out)).and_then(|r| r.run());
+    match result {
         // The reader of the output went away (`| head`): a normal end, as for other tools.
+        Err(_) if closed.load(Ordering::Relaxed) => Ok(()),
         Err(e) if e.to_string().contains(BROKEN_PIPE) => Ok(()),
         other => other.map_err(|e| e.strip_backtrace().to_string()),
     }
@@ -191,12 +206,13 @@ struct Runner<'a> {
     stop: Arc<AtomicBool>,
     out: Box<dyn Write>,
     late_out: Option<std::io::BufWriter<std::fs::File>>,
-    wrote_header: bool,
+    printer: Option<super::print::Printer>,
     position: Position,
     malformed: u64,
     reported_late: u64,
     started: Instant,
     peak_memory: usize,
+    progress: crate::progress::ProgressLine,
 }
 
 const MALFORMED_REPORTED: u64 = 5;
@@ -206,6 +222,8 @@ impl<'a> Runner<'a> {
         args: &'a StreamArgs,
         runtime: &'a tokio::runtime::Runtime,
         stop: Arc<AtomicBool>,
+        spill_dir: &Path,
+        out: Box<dyn Write>,
     ) -> Result<Self> {
         let sql = match (&args.sql, &args.sql_file) {
             (Some(sql), _) => sql.clone(),
@@ -259,9 +277,13 @@ impl<'a> Runner<'a> {
                 fpr: 0.01,
             }),
         };
+        let session = stream_session_with(crate::cli::runtime_env(&super::SessionOptions {
+            memory_limit: None,
+            spill_dir: Some(spill_dir.to_path_buf()),
+        })?);
         let mut stream = runtime
             .block_on(WindowedStream::with_context(
-                &stream_session(),
+                &session,
                 &sql,
                 Arc::clone(&schema),
                 options,
@@ -319,17 +341,15 @@ impl<'a> Runner<'a> {
             stream,
             source,
             stop,
-            out: Box::new(std::io::BufWriter::with_capacity(
-                1 << 16,
-                std::io::stdout(),
-            )),
+            out,
             late_out,
-            wrote_header: false,
+            printer: None,
             position,
             malformed: 0,
             reported_late: 0,
             started: Instant::now(),
             peak_memory: 0,
+            progress: crate::progress::ProgressLine::for_stderr(args.quiet),
         };
         // Windows the last run closed and saved but may not have written: written again, with
         // the very rows it saved.
@@ -376,6 +396,7 @@ impl<'a> Runner<'a> {
                     return Ok(());
                 }
             }
+            self.show_progress();
             if self.args.checkpoint.is_some()
                 && last_checkpoint.elapsed() >= self.args.checkpoint_interval
             {
@@ -424,6 +445,24 @@ impl<'a> Runner<'a> {
         Checkpoint::clear_pending(&dir)
     }
 
+    /// "1.2 M events (410.3 k events/s), 3 windows open, watermark 2024-…".
+    fn show_progress(&mut self) {
+        use crate::progress::human_count;
+        let stream = &self.stream;
+        self.progress.update(|elapsed| {
+            let events = stream.stats().events as f64;
+            let watermark = stream
+                .watermark()
+                .map_or_else(|| "none yet".to_string(), rfc3339);
+            format!(
+                "hazy stream: {} events ({} events/s), {} windows open, watermark {watermark}",
+                human_count(events),
+                human_count(events / elapsed.as_secs_f64()),
+                stream.open_windows().len()
+            )
+        });
+    }
+
     fn report_malformed(&mut self, malformed: &[Malformed]) -> Result<()> {
         for m in malformed {
             self.malformed += 1;
@@ -457,6 +496,9 @@ impl<'a> Runner<'a> {
     }
 
     fn emit(&mut self, closed: Vec<ClosedWindow>) -> Result<()> {
+        if !closed.is_empty() {
+            self.progress.clear();
+        }
         for w in closed {
             self.write_rows(&w.rows)?;
             if let Some(dir) = &self.args.rollup
@@ -470,33 +512,14 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
+    /// Writes a closed window's rows at once, in the printer `hazy sql` uses (nested values
+    /// in CSV as JSON text, infinities in NDJSON as strings).
     fn write_rows(&mut self, rows: &RecordBatch) -> Result<()> {
-        use super::sql::OutputFormat;
-        match self.args.output {
-            OutputFormat::Csv => {
-                let mut w = arrow::csv::WriterBuilder::new()
-                    .with_header(!self.wrote_header)
-                    .build(&mut self.out);
-                w.write(rows)?;
-                self.wrote_header = true;
-            }
-            OutputFormat::Table => {
-                if rows.num_rows() > 0 {
-                    writeln!(
-                        self.out,
-                        "{}",
-                        arrow::util::pretty::pretty_format_batches(std::slice::from_ref(rows))?
-                    )
-                    .map_err(io)?;
-                }
-            }
-            OutputFormat::NdJson | OutputFormat::Json => {
-                let mut w = arrow::json::LineDelimitedWriter::new(&mut self.out);
-                w.write(rows)?;
-                w.finish()?;
-            }
-        }
-        Ok(())
+        let format = self.args.output;
+        let printer = self.printer.get_or_insert_with(|| {
+            super::print::Printer::new(format, rows.schema()).with_table_block_rows(1)
+        });
+        printer.write(rows, &mut self.out)
     }
 
     /// Late events, as they happen: how many, and for which windows.
@@ -538,6 +561,7 @@ impl<'a> Runner<'a> {
     }
 
     fn summary(&mut self) {
+        self.progress.clear();
         let _ = self.out.flush();
         if !self.args.summary {
             return;

@@ -106,9 +106,18 @@ pub fn process_config(
             .as_ref()
             .map(|d| d.to_string_lossy().into_owned()),
         override_function_registry: Some(Arc::new(super::function_registry()?)),
+        override_runtime_producer: Some(runtime_producer(options.work_dir.clone())),
         override_execution_engine: Some(Arc::new(engine)),
         ..ExecutorProcessConfig::default()
     })
+}
+
+/// Each task's runtime: Hazy's object stores (one registry for the process, so a bucket is
+/// opened once, from the executor's environment: `AWS_*`, `GOOGLE_*`, `AZURE_*`), spilling
+/// into the work directory as Ballista's own runtime does.
+fn runtime_producer(work_dir: Option<PathBuf>) -> ballista_core::RuntimeProducer {
+    let stores = crate::store::ObjectStores::new();
+    Arc::new(move |_config: &SessionConfig| super::runtime_env(stores.clone(), work_dir.as_deref()))
 }
 
 /// One task an executor ran: a stage's share of partitions, and what it wrote to the shuffle.

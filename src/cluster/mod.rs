@@ -40,17 +40,33 @@ use datafusion::common::Result;
 use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-/// A session state with DataFusion's defaults and every Hazy function, for `config`.
+/// A session state with DataFusion's defaults, every Hazy function and Hazy's object stores
+/// (`s3://`, `gs://`, `az://`, `http(s)://`, configured from the environment), for `config`.
 ///
 /// This is the scheduler's session builder: the scheduler turns the client's logical plan back
-/// into a plan with it, so it must know the functions by name.
+/// into a plan with it, so it must know the functions by name, and it lists the table's files
+/// when it plans, so it must open the table's bucket.
 pub fn session_state(config: SessionConfig) -> Result<SessionState> {
     let mut state = SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime_env(crate::store::ObjectStores::new(), None)?)
         .with_default_features()
         .build();
     crate::register_all(&mut state)?;
     Ok(state)
+}
+
+/// A runtime with the object stores of `stores`, spilling into `spill_dir` when one is given.
+pub fn runtime_env(
+    stores: std::sync::Arc<crate::store::ObjectStores>,
+    spill_dir: Option<&std::path::Path>,
+) -> Result<std::sync::Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
+    let mut builder = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_object_store_registry(stores);
+    if let Some(dir) = spill_dir {
+        builder = builder.with_temp_file_path(dir);
+    }
+    builder.build_arc()
 }
 
 /// The functions an executor can decode in a stage plan: DataFusion's and Hazy's.
@@ -89,7 +105,9 @@ where
 /// readable at the same path on every executor.
 pub async fn remote_context(url: &str) -> Result<SessionContext> {
     let config = SessionConfig::new_with_ballista().with_information_schema(true);
-    let mut ctx = SessionContext::remote_with_state(url, session_state(config)?).await?;
+    let ctx = SessionContext::remote_with_state(url, session_state(config)?).await?;
+    // File and bucket paths as table names (`FROM 's3://bucket/events/'`), as locally.
+    let mut ctx = ctx.enable_url_table();
     // Ballista's upgrade of the state resets the function lists to DataFusion's.
     crate::register_all(&mut ctx)?;
     Ok(ctx)

@@ -146,6 +146,10 @@ pub struct GenArgs {
     /// .ndjson/.jsonl); ndjson for stdout].
     #[arg(long, value_enum)]
     pub format: Option<GenFormat>,
+
+    /// No progress line on stderr (it shows only on a terminal, after a second).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 impl Default for GenArgs {
@@ -159,6 +163,7 @@ impl Default for GenArgs {
             seed: DEFAULT_SEED,
             output: PathBuf::from("-"),
             format: None,
+            quiet: false,
         }
     }
 }

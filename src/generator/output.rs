@@ -14,7 +14,7 @@ use parquet::schema::types::ColumnPath;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, LazyLock};
 
@@ -129,41 +129,6 @@ pub(super) fn resolve_format(
     Ok(format)
 }
 
-/// A writer that remembers whether the reader went away (EPIPE), so that
-/// `hazy gen | head` can end quietly whatever error type wraps it upstream.
-pub(super) struct PipeWatch<W> {
-    inner: W,
-    broken: Arc<AtomicBool>,
-}
-
-impl<W: Write> PipeWatch<W> {
-    fn check<T>(&self, r: io::Result<T>) -> io::Result<T> {
-        if let Err(e) = &r
-            && e.kind() == io::ErrorKind::BrokenPipe
-        {
-            self.broken.store(true, Ordering::Relaxed);
-        }
-        r
-    }
-}
-
-impl<W: Write> Write for PipeWatch<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let r = self.inner.write(buf);
-        self.check(r)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        let r = self.inner.write_all(buf);
-        self.check(r)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        let r = self.inner.flush();
-        self.check(r)
-    }
-}
-
 pub(super) fn parquet_properties() -> WriterProperties {
     let ts = ColumnPath::from("ts");
     let value = ColumnPath::from("value");
@@ -237,17 +202,27 @@ pub(super) fn generate_into<W: Write + Send>(
     generator: EventGenerator,
     format: GenFormat,
     out: W,
+    quiet: bool,
 ) -> Result<(), BoxError> {
-    let broken = Arc::new(AtomicBool::new(false));
-    let out = PipeWatch {
-        inner: out,
-        broken: Arc::clone(&broken),
-    };
+    let total = generator.remaining();
+    let out = crate::pipe::PipeWatch::new(out);
+    let broken = out.closed_flag();
     let result = std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<RecordBatch>(2);
         let mut generator = generator;
         scope.spawn(move || {
+            let mut progress = crate::progress::ProgressLine::for_stderr(quiet);
+            let mut made = 0u64;
             while let Some(mut batch) = generator.next_batch(BATCH_ROWS) {
+                made += batch.num_rows() as u64;
+                progress.update(|elapsed| {
+                    format!(
+                        "hazy gen: {} of {} events ({} events/s)",
+                        crate::progress::human_count(made as f64),
+                        crate::progress::human_count(total as f64),
+                        crate::progress::human_count(made as f64 / elapsed.as_secs_f64())
+                    )
+                });
                 if format != GenFormat::Parquet {
                     batch = to_text_batch(&batch);
                 }
@@ -272,7 +247,7 @@ pub fn run(args: &GenArgs) -> Result<(), BoxError> {
     let format = resolve_format(args.format, &args.output)?;
     if args.output == Path::new("-") {
         let out = BufWriter::with_capacity(1 << 16, io::stdout());
-        generate_into(generator, format, out)
+        generate_into(generator, format, out, args.quiet)
     } else {
         let file = File::create(&args.output).map_err(|e| {
             format!(
@@ -280,6 +255,11 @@ pub fn run(args: &GenArgs) -> Result<(), BoxError> {
                 args.output.display()
             )
         })?;
-        generate_into(generator, format, BufWriter::with_capacity(1 << 20, file))
+        generate_into(
+            generator,
+            format,
+            BufWriter::with_capacity(1 << 20, file),
+            args.quiet,
+        )
     }
 }

@@ -472,7 +472,7 @@ fn broken_pipe_ends_quietly() {
     for format in [GenFormat::Csv, GenFormat::Ndjson, GenFormat::Parquet] {
         let generator = EventGenerator::new(&args(1_000_000)).unwrap();
         let out = BufWriter::new(ClosedPipe { limit: 10_000 });
-        generate_into(generator, format, out).unwrap();
+        generate_into(generator, format, out, true).unwrap();
     }
     // Other I/O errors are reported.
     struct Full;
@@ -485,7 +485,7 @@ fn broken_pipe_ends_quietly() {
         }
     }
     let generator = EventGenerator::new(&args(100_000)).unwrap();
-    let e = generate_into(generator, GenFormat::Csv, Full).unwrap_err();
+    let e = generate_into(generator, GenFormat::Csv, Full, true).unwrap_err();
     assert!(e.to_string().starts_with("hazy gen: writing output"), "{e}");
 }
 

@@ -44,7 +44,7 @@ pub mod source;
 pub mod window;
 
 pub use checkpoint::Checkpoint;
-pub use plan::stream_session;
+pub use plan::{stream_session, stream_session_with};
 pub use runtime::{
     ClosedWindow, FIRST_SEEN, FirstSeenOptions, StreamOptions, StreamStats, WindowedStream,
 };

@@ -17,6 +17,7 @@ use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::streaming::StreamingTable;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::optimizer::{Optimizer, OptimizerRule};
@@ -126,6 +127,11 @@ impl StreamPlans {
 /// keeps the plan a single chain), every Hazy function, and no rewrite of a single
 /// `count(DISTINCT x)` into two aggregations (a stream keeps one level of states).
 pub fn stream_session() -> SessionContext {
+    stream_session_with(Arc::new(RuntimeEnv::default()))
+}
+
+/// [`stream_session`] on `runtime` (the command line's: object stores, spill directory).
+pub fn stream_session_with(runtime: Arc<RuntimeEnv>) -> SessionContext {
     let config = SessionConfig::new()
         .with_target_partitions(1)
         .with_batch_size(65_536);
@@ -136,6 +142,7 @@ pub fn stream_session() -> SessionContext {
         .collect();
     let state = datafusion::execution::SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime)
         .with_default_features()
         .with_optimizer_rules(rules)
         .build();

@@ -69,3 +69,80 @@ pub fn assert_close(estimate: i64, exact: i64, rel: f64, what: &str) {
         rel * 100.0
     );
 }
+
+/// An S3-protocol server (moto's) on 127.0.0.1, started for one test and stopped when dropped.
+///
+/// `.ci/run` installs moto in a virtual environment and sets `HAZY_MOTO_SERVER` to its
+/// `moto_server` program. Without that variable (a plain local `cargo test`) [`S3Server::start`]
+/// prints a notice and returns `None`, and the test returns early.
+pub struct S3Server {
+    child: std::process::Child,
+    pub endpoint: String,
+    port: u16,
+}
+
+impl S3Server {
+    pub fn start(test: &str) -> Option<Self> {
+        let Some(program) = std::env::var_os("HAZY_MOTO_SERVER") else {
+            eprintln!(
+                "{test}: skipped: HAZY_MOTO_SERVER is not set (.ci/run installs moto and sets it)"
+            );
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.to_string_lossy()));
+        let server = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+        };
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed().as_secs() < 60, "moto_server did not listen");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Some(server)
+    }
+
+    /// Creates a bucket (S3's CreateBucket: an unsigned PUT, which moto accepts).
+    pub fn create_bucket(&self, bucket: &str) {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            conn,
+            "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        )
+        .unwrap();
+        let mut response = String::new();
+        conn.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    }
+
+    /// The environment a user sets for this server, as for any S3-compatible store.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "hazy".into()),
+            ("AWS_SECRET_ACCESS_KEY", "hazy-secret".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ENDPOINT", self.endpoint.clone()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+        ]
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -151,3 +151,392 @@ fn deep_expressions_do_not_overflow_the_stack() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "d\n3\n");
 }
+
+/// `hazy sql` with `input` on standard input (not a terminal).
+fn hazy_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hazy"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run hazy");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn sql_reads_statements_from_standard_input() {
+    let out = hazy_stdin(
+        &["sql", "--format", "csv"],
+        "SELECT 1 AS one;\nSELECT\n  approx_count_distinct(entity) AS users\nFROM 'data/events.parquet';\n\\df hll_est\nSELECT 3 AS three",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("one\n1\nusers\n9813\nfunction,kind,description\nhll_estimate,scalar,"),
+        "{text}"
+    );
+    assert!(text.ends_with("three\n3\n"), "{text}");
+    // The first error stops the run, after what came before it was printed.
+    let out = hazy_stdin(
+        &["sql", "--format", "csv"],
+        "SELECT 1 AS a;\nSELECT * FROM no_such_table;\nSELECT 2 AS b;\n",
+    );
+    assert!(!out.status.success());
+    assert_eq!(stdout(&out), "a\n1\n");
+    assert!(stderr(&out).contains("no_such_table"), "{}", stderr(&out));
+}
+
+/// One query per Hazy function; every function must be here (checked against the registry).
+const EVERY_FUNCTION: &[(&str, &str)] = &[
+    (
+        "hll_sketch",
+        "SELECT event_type, hll_sketch(entity) AS s FROM e GROUP BY 1",
+    ),
+    (
+        "hll_merge",
+        "SELECT hll_merge(s) FROM (SELECT hll_sketch(entity) AS s FROM e GROUP BY event_type)",
+    ),
+    (
+        "approx_count_distinct",
+        "SELECT approx_count_distinct(entity) FROM e",
+    ),
+    ("cms_sketch", "SELECT cms_sketch(event_type) FROM e"),
+    (
+        "cms_sketch_weighted",
+        "SELECT cms_sketch_weighted(event_type, CAST(value * 100 AS BIGINT)) FROM e",
+    ),
+    (
+        "cms_merge",
+        "SELECT cms_merge(s) FROM (SELECT cms_sketch(entity) AS s FROM e GROUP BY event_type)",
+    ),
+    ("topk_sketch", "SELECT topk_sketch(event_type) FROM e"),
+    (
+        "topk_merge",
+        "SELECT topk_merge(s) FROM (SELECT topk_sketch(event_type) AS s FROM e GROUP BY entity)",
+    ),
+    ("approx_topk", "SELECT approx_topk(event_type, 3) FROM e"),
+    (
+        "approx_topk_weighted",
+        "SELECT approx_topk_weighted(event_type, CAST(value * 100 AS BIGINT), 3) FROM e",
+    ),
+    ("bloom_sketch", "SELECT bloom_sketch(entity, 1000) FROM e"),
+    (
+        "bloom_merge",
+        "SELECT bloom_merge(s) FROM (SELECT bloom_sketch(entity, 1000) AS s FROM e GROUP BY event_type)",
+    ),
+    ("minhash_sketch", "SELECT minhash_sketch(entity, 16) FROM e"),
+    (
+        "minhash_merge",
+        "SELECT minhash_merge(s) FROM (SELECT minhash_sketch(entity, 16) AS s FROM e GROUP BY event_type)",
+    ),
+    ("kll_sketch", "SELECT kll_sketch(value) FROM e"),
+    (
+        "kll_merge",
+        "SELECT kll_merge(s) FROM (SELECT kll_sketch(value) AS s FROM e GROUP BY event_type)",
+    ),
+    (
+        "approx_quantile",
+        "SELECT approx_quantile(value, 0.99) FROM e",
+    ),
+    (
+        "approx_quantiles",
+        "SELECT approx_quantiles(value, [0.0, 0.5, 1.0]) FROM e",
+    ),
+    ("dd_sketch", "SELECT dd_sketch(value) FROM e"),
+    (
+        "dd_merge",
+        "SELECT dd_merge(s) FROM (SELECT dd_sketch(value) AS s FROM e GROUP BY event_type)",
+    ),
+    (
+        "hll_estimate",
+        "SELECT hll_estimate(hll_sketch(entity)) FROM e",
+    ),
+    (
+        "hll_union",
+        "SELECT hll_union(a, b) FROM (SELECT hll_sketch(entity) AS a, hll_sketch(event_type) AS b FROM e)",
+    ),
+    (
+        "cms_estimate",
+        "SELECT cms_estimate(cms_sketch(event_type), 'click') FROM e",
+    ),
+    (
+        "cms_total",
+        "SELECT cms_total(cms_sketch(event_type)) FROM e",
+    ),
+    (
+        "topk_items",
+        "SELECT topk_items(topk_sketch(event_type), 3) FROM e",
+    ),
+    (
+        "bloom_contains",
+        "SELECT bloom_contains(bloom_sketch(entity, 1000), 'entity_1') FROM e",
+    ),
+    (
+        "minhash_jaccard",
+        "SELECT minhash_jaccard(a, b) FROM (SELECT minhash_sketch(entity) AS a, minhash_sketch(event_type) AS b FROM e)",
+    ),
+    (
+        "minhash_lsh_bands",
+        "SELECT minhash_lsh_bands(minhash_sketch(entity), 16) FROM e",
+    ),
+    (
+        "kll_quantile",
+        "SELECT kll_quantile(kll_sketch(value), 0.5) FROM e",
+    ),
+    (
+        "kll_quantiles",
+        "SELECT kll_quantiles(kll_sketch(value), [0.1, 0.9]) FROM e",
+    ),
+    ("kll_rank", "SELECT kll_rank(kll_sketch(value), 0.5) FROM e"),
+    (
+        "dd_quantile",
+        "SELECT dd_quantile(dd_sketch(value), 0.5) FROM e",
+    ),
+    (
+        "sketch_info",
+        "SELECT sketch_info(hll_sketch(entity)) FROM e",
+    ),
+];
+
+#[test]
+fn every_function_prints_in_every_format() {
+    let registered: Vec<String> = hazy::udf::documented_functions()
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    let covered: Vec<String> = EVERY_FUNCTION.iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(covered, registered, "every function needs a query here");
+    // 2,000 rows keep the table output small; every state and list still has content.
+    let mut script = String::from(
+        "CREATE TABLE e AS SELECT * FROM 'data/events.parquet' ORDER BY ts LIMIT 2000;\n",
+    );
+    for (_, query) in EVERY_FUNCTION {
+        script.push_str(query);
+        script.push_str(";\n");
+    }
+    for format in ["table", "csv", "json", "ndjson"] {
+        let out = hazy(&["sql", "--format", format, "-c", &script]);
+        assert!(out.status.success(), "{format}: {}", stderr(&out));
+        let text = stdout(&out);
+        match format {
+            "csv" => {
+                // Each result: a header line, then rows whose nested values are JSON text.
+                assert!(
+                    text.contains("\"[{\"\"item\"\":\"\"page_view\"\""),
+                    "{text}"
+                );
+                assert!(text.contains("\"{\"\"family\"\":"), "{text}");
+            }
+            "json" => {
+                let arrays: Vec<serde_json::Value> = text
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+                    .collect();
+                assert_eq!(arrays.len(), EVERY_FUNCTION.len());
+                assert!(arrays.iter().all(|a| !a.as_array().unwrap().is_empty()));
+            }
+            "ndjson" => {
+                for line in text.lines() {
+                    let row: serde_json::Value = serde_json::from_str(line).unwrap();
+                    // No result of these queries is NULL, so every column is in every row
+                    // (ndjson leaves NULLs out).
+                    let columns = if line.contains("\"event_type\"") {
+                        2
+                    } else {
+                        1
+                    };
+                    assert_eq!(row.as_object().unwrap().len(), columns, "{line}");
+                }
+            }
+            _ => assert!(text.contains("page_view"), "{text}"),
+        }
+    }
+}
+
+#[test]
+fn infinities_are_strings_in_json_and_values_in_csv() {
+    let sql = "SELECT CAST('inf' AS DOUBLE) AS p, CAST('-inf' AS DOUBLE) AS n, CAST('NaN' AS DOUBLE) AS x, \
+               CAST(NULL AS DOUBLE) AS z, [1.5, CAST('inf' AS DOUBLE)] AS l";
+    let json = hazy(&["sql", "--format", "ndjson", "-c", sql]);
+    assert_eq!(
+        stdout(&json),
+        "{\"p\":\"inf\",\"n\":\"-inf\",\"x\":\"NaN\",\"l\":[1.5,\"inf\"]}\n"
+    );
+    let csv = hazy(&["sql", "--format", "csv", "-c", sql]);
+    assert_eq!(
+        stdout(&csv),
+        "p,n,x,z,l\ninf,-inf,NaN,,\"[1.5,\"\"inf\"\"]\"\n"
+    );
+}
+
+#[test]
+fn a_closed_output_ends_quietly() {
+    // `hazy sql … | head -1`: the reader goes away after the first line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hazy"))
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT value FROM generate_series(1, 5000000) AS s(value)",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        reader.read_line(&mut first).unwrap();
+    } // the read end closes here
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(first, "value\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+}
+
+/// The spill directories of `hazy` processes under `tmp`.
+fn spill_dirs(tmp: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("hazy-spill-"))
+        .collect()
+}
+
+#[test]
+fn memory_limit_spills_or_fails_clearly_and_spill_files_go() {
+    let tmp = temp("spill-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // A directory left by a process that no longer runs (killed with SIGKILL): swept at start.
+    let stale = tmp.join("hazy-spill-99999999");
+    std::fs::create_dir_all(stale.join("datafusion-x")).unwrap();
+    std::fs::write(stale.join("datafusion-x/a.arrow"), b"spilled").unwrap();
+    // hll_estimate keeps the sketches in the plan (an unused aggregate would be pruned).
+    let many_groups = "SELECT count(*) AS n, max(hll_estimate(s)) AS m FROM \
+        (SELECT value, hll_sketch(value) AS s FROM generate_series(1, 400000) AS t(value) GROUP BY value)";
+    let run = |limit: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hazy"))
+            .args([
+                "sql",
+                "--format",
+                "csv",
+                "--memory-limit",
+                limit,
+                "-c",
+                many_groups,
+            ])
+            .env("TMPDIR", &tmp)
+            .output()
+            .unwrap()
+    };
+    // Far too little memory to even spill: DataFusion's message, naming the aggregate.
+    let out = run("64K");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("Resources exhausted") && err.contains("hll_sketch"),
+        "{err}"
+    );
+    assert!(
+        !stale.exists(),
+        "the dead process's spill directory is swept"
+    );
+    // Enough to run, too little to hold every group: it spills and finishes.
+    let out = run("24M");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "n,m\n400000,1\n");
+    assert_eq!(spill_dirs(&tmp), Vec::<String>::new(), "removed on exit");
+    let bad = hazy(&["sql", "--memory-limit", "lots", "-c", "SELECT 1"]);
+    assert!(!bad.status.success() && stderr(&bad).contains("not a size"));
+}
+
+#[test]
+fn a_terminated_query_removes_its_spill_directory() {
+    let tmp = temp("spill-term");
+    std::fs::create_dir_all(&tmp).unwrap();
+    for signal in ["TERM", "INT"] {
+        let child = Command::new(env!("CARGO_BIN_EXE_hazy"))
+            .args([
+                "sql",
+                "-c",
+                "SELECT count(*) FROM (SELECT value, hll_sketch(value) FROM generate_series(1, 2000000000) AS s(value) GROUP BY value)",
+            ])
+            .env("TMPDIR", &tmp)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let dir = tmp.join(format!("hazy-spill-{}", child.id()));
+        let start = std::time::Instant::now();
+        while !dir.exists() && start.elapsed().as_secs() < 20 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(
+            dir.exists(),
+            "the spill directory exists while the query runs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let killed = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(if signal == "TERM" { 143 } else { 130 })
+        );
+        assert!(!dir.exists(), "SIG{signal} removes the spill directory");
+    }
+}
+
+#[test]
+fn copy_to_a_full_disk_says_so() {
+    // A tiny file system, when this test may mount one (root in CI); skipped with a notice
+    // otherwise.
+    let mount = temp("full-disk");
+    std::fs::create_dir_all(&mount).unwrap();
+    let mounted = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=64k",
+            "tmpfs",
+            mount.to_str().unwrap(),
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("copy_to_a_full_disk_says_so: skipped, cannot mount a tmpfs here");
+        return;
+    }
+    for format in ["parquet", "csv"] {
+        let out = hazy(&[
+            "sql",
+            "-c",
+            &format!(
+                "COPY (SELECT * FROM 'data/events.parquet') TO '{}/events.{format}'",
+                mount.display()
+            ),
+        ]);
+        let _ = std::fs::remove_file(mount.join(format!("events.{format}")));
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains("no space left on device"), "{format}: {err}");
+        assert!(!err.contains("bug in DataFusion"), "{format}: {err}");
+    }
+    let _ = Command::new("umount").arg(&mount).status();
+}

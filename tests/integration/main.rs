@@ -8,6 +8,8 @@ mod cli;
 mod decode_fuzz;
 mod golden;
 mod hll_accuracy;
+mod object_store;
+mod shell;
 mod sliding;
 mod sql_bloom_minhash;
 mod sql_cms;
