@@ -4,6 +4,7 @@
 
 use super::args::{check_arity, check_state_type};
 use super::docs::Doc;
+use super::family::MergeableState;
 use super::numbers::check_q;
 use crate::sketch::Sketch;
 use arrow::array::{Array, ArrayRef, AsArray};
@@ -93,7 +94,7 @@ impl ScalarUDFImpl for StateScalar {
 }
 
 /// Decodes a state (stored or in transit) for `function`, whose name the error carries.
-pub fn decode<S: Sketch>(function: &str, bytes: &[u8]) -> Result<S> {
+pub fn decode<S: MergeableState>(function: &str, bytes: &[u8]) -> Result<S> {
     S::decode_any(bytes).map_err(|e| exec_datafusion_err!("{function}: {e}"))
 }
 
