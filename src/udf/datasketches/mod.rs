@@ -38,7 +38,7 @@ use super::args::Keep;
 use super::family::{RowInput, Rows};
 use crate::sketch::SketchError;
 use crate::sketch::envelope::{MAGIC, TRANSIT_MAGIC};
-use arrow::array::{Array, AsArray, Float64Array, StructArray};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray};
 use arrow::datatypes::*;
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
 use datasketches::common::NumStdDev;
@@ -232,9 +232,9 @@ pub fn bounds_value(bounds: Option<[f64; 3]>) -> Result<ScalarValue> {
     let Some(values) = bounds else {
         return ScalarValue::try_from(DataType::Struct(bounds_fields()));
     };
-    let columns = values
+    let columns: Vec<ArrayRef> = values
         .iter()
-        .map(|v| Arc::new(Float64Array::from(vec![*v])) as _)
+        .map(|v| Arc::new(Float64Array::from(vec![*v])) as ArrayRef)
         .collect();
     let s = StructArray::try_new(bounds_fields(), columns, None)?;
     Ok(ScalarValue::Struct(Arc::new(s)))

@@ -21,7 +21,7 @@ use super::{
     num_std_dev, rejected,
 };
 use crate::sketch::SketchError;
-use crate::udf::args::{Default, Param, ParamKind, ParamValue};
+use crate::udf::args::{Default as ParamDefault, Param, ParamKind, ParamValue};
 use crate::udf::docs::Doc;
 use crate::udf::family::{
     AggregateSpec, Input, MergeableState, Output, SketchAggregate, Sliding, StateSketch,
@@ -122,7 +122,7 @@ impl Theta {
             (Some(rows), merged) => {
                 let mut union = new_union(self.lg_k);
                 union
-                    .update(rows.as_ref())
+                    .update(&**rows)
                     .expect("sketches of one seed");
                 match merged {
                     Merged::Compact(c) => union.update(c),
@@ -174,7 +174,7 @@ impl Theta {
 
 impl MergeableState for Theta {
     fn heap_size(&self) -> usize {
-        let rows = self.rows.as_ref().map_or(0, |r| r.estimated_size());
+        let rows = self.&**rows.map_or(0, |r| r.estimated_size());
         rows + match &self.merged {
             Merged::Nothing => 0,
             Merged::Compact(c) => c.estimated_size(),
@@ -200,7 +200,7 @@ impl MergeableState for Theta {
             let lg_k = other.lg_k;
             if let Some(rows) = &other.rows {
                 self.union(lg_k)?
-                    .update(rows.as_ref())
+                    .update(&**rows)
                     .map_err(incompatible)?;
             }
             match &other.merged {
@@ -324,7 +324,7 @@ fn a_not_b(
 static LG_K: [Param; 1] = [Param {
     name: "lg_k",
     kind: ParamKind::Integer(5..=26),
-    default: Some(Default::Integer(12)),
+    default: Some(ParamDefault::Integer(12)),
     doc: "Up to 2^lg_k retained hashes (8 bytes each): relative standard error about \
           1/sqrt(2^lg_k) (1.6% at 12, the default of the DataSketches libraries and Spark).",
 }];
