@@ -149,16 +149,16 @@ fn for_each_item<F: for<'r> FnMut(usize, DsItem<'r>)>(
     }
     match array.data_type() {
         DataType::Null => {}
-        DataType::Int8 => numbers!(Int8Type, |v| DsItem::Long(v as i64)),
-        DataType::Int16 => numbers!(Int16Type, |v| DsItem::Long(v as i64)),
-        DataType::Int32 => numbers!(Int32Type, |v| DsItem::Long(v as i64)),
+        DataType::Int8 => numbers!(Int8Type, |v: i8| DsItem::Long(v as i64)),
+        DataType::Int16 => numbers!(Int16Type, |v: i16| DsItem::Long(v as i64)),
+        DataType::Int32 => numbers!(Int32Type, |v: i32| DsItem::Long(v as i64)),
         DataType::Int64 => numbers!(Int64Type, DsItem::Long),
-        DataType::UInt8 => numbers!(UInt8Type, |v| DsItem::Long(v as i64)),
-        DataType::UInt16 => numbers!(UInt16Type, |v| DsItem::Long(v as i64)),
-        DataType::UInt32 => numbers!(UInt32Type, |v| DsItem::Long(v as i64)),
+        DataType::UInt8 => numbers!(UInt8Type, |v: u8| DsItem::Long(v as i64)),
+        DataType::UInt16 => numbers!(UInt16Type, |v: u16| DsItem::Long(v as i64)),
+        DataType::UInt32 => numbers!(UInt32Type, |v: u32| DsItem::Long(v as i64)),
         // The same 8 bytes as the signed value of the same bits, as Java's long.
-        DataType::UInt64 => numbers!(UInt64Type, |v| DsItem::Long(v as i64)),
-        DataType::Float32 => numbers!(Float32Type, |v| DsItem::Double(v as f64)),
+        DataType::UInt64 => numbers!(UInt64Type, |v: u64| DsItem::Long(v as i64)),
+        DataType::Float32 => numbers!(Float32Type, |v: f32| DsItem::Double(v as f64)),
         DataType::Float64 => numbers!(Float64Type, DsItem::Double),
         DataType::Utf8 => bytes!(array.as_string::<i32>()),
         DataType::LargeUtf8 => bytes!(array.as_string::<i64>()),
