@@ -207,7 +207,7 @@ const SKETCH_DOC: Doc = Doc {
         "x",
         "A column of integers, floats, strings or binaries (or a dictionary of these).",
     )],
-    example: "```sql\n-- daily sketches Spark's hll_union_agg and hll_sketch_estimate can read\nCOPY (SELECT date_trunc('day', ts) AS day, ds_hll_sketch(entity) AS users FROM events GROUP BY 1)\nTO 'daily_users.parquet';\n```",
+    example: "```sql\n-- daily sketches that Spark's hll_union_agg and hll_sketch_estimate read\nSELECT day, ds_hll_sketch(entity) AS users FROM events GROUP BY day ORDER BY day;\n```",
 };
 
 const MERGE_DOC: Doc = Doc {
@@ -220,7 +220,7 @@ const MERGE_DOC: Doc = Doc {
         "state",
         "A column of DataSketches HLL sketches (binary).",
     )],
-    example: "```sql\nSELECT ds_hll_estimate(ds_hll_merge(users)) AS monthly_users FROM daily_users;\n```",
+    example: "```sql\nSELECT ds_hll_estimate(ds_hll_merge(users)) AS all_users\nFROM (SELECT day, ds_hll_sketch(entity) AS users FROM events GROUP BY day);\n```",
 };
 
 /// `ds_hll_estimate(state)`: the estimated number of distinct values.
@@ -247,7 +247,7 @@ pub fn estimate() -> StateScalar {
                      getEstimate). NULL for a NULL state; an error names the defect of \
                      malformed bytes.",
             arguments: &[("state", "A DataSketches HLL sketch (binary).")],
-            example: "```sql\nSELECT day, ds_hll_estimate(users) FROM daily_users ORDER BY day;\n```",
+            example: "```sql\nSELECT ds_hll_estimate(ds_hll_sketch(entity)) AS users FROM events;\n```",
         },
     })
 }
@@ -290,7 +290,7 @@ pub fn union() -> StateScalar {
                 ("a", "A DataSketches HLL sketch."),
                 ("b", "A DataSketches HLL sketch."),
             ],
-            example: "```sql\nSELECT ds_hll_estimate(ds_hll_union(web.users, app.users)) FROM web JOIN app USING (day);\n```",
+            example: "```sql\nSELECT ds_hll_estimate(ds_hll_union(a.users, b.users)) AS clicked_or_searched\nFROM (SELECT ds_hll_sketch(entity) AS users FROM events WHERE event_type = 'click') a,\n     (SELECT ds_hll_sketch(entity) AS users FROM events WHERE event_type = 'search') b;\n```",
         },
     })
 }

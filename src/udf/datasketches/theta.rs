@@ -374,7 +374,7 @@ const SKETCH_DOC: Doc = Doc {
         "x",
         "A column of integers, floats, strings or binaries (or a dictionary of these).",
     )],
-    example: "```sql\nSELECT date_trunc('day', ts) AS day, theta_sketch(entity) AS users FROM events GROUP BY 1;\n```",
+    example: "```sql\nSELECT day, theta_sketch(entity) AS users FROM events GROUP BY day ORDER BY day;\n```",
 };
 
 const UNION_DOC: Doc = Doc {
@@ -383,7 +383,7 @@ const UNION_DOC: Doc = Doc {
          of any DataSketches library. Null states are skipped; no states at all gives NULL. \
          Also works in moving window frames.",
     arguments: &[("state", "A column of compact theta sketches (binary).")],
-    example: "```sql\nSELECT theta_estimate(theta_union(users)) AS weekly_users FROM daily_users;\n```",
+    example: "```sql\nSELECT theta_estimate(theta_union(users)) AS all_users\nFROM (SELECT day, theta_sketch(entity) AS users FROM events GROUP BY day);\n```",
 };
 
 const INTERSECT_AGG_DOC: Doc = Doc {
@@ -391,7 +391,7 @@ const INTERSECT_AGG_DOC: Doc = Doc {
          every one of them (users active on all days). Null states are skipped; no states at \
          all gives NULL. Also works in moving window frames.",
     arguments: &[("state", "A column of compact theta sketches (binary).")],
-    example: "```sql\n-- users active on every day of the week\nSELECT theta_estimate(theta_intersect_agg(users)) FROM daily_users WHERE day >= DATE '2026-01-01' AND day < DATE '2026-01-08';\n```",
+    example: "```sql\n-- users active on every day\nSELECT theta_estimate(theta_intersect_agg(users)) AS every_day\nFROM (SELECT day, theta_sketch(entity) AS users FROM events GROUP BY day);\n```",
 };
 
 /// `theta_estimate(state)`.
@@ -492,7 +492,7 @@ pub fn union_pair_scalar() -> StateScalar {
                      theta_union aggregate, which DataFusion does not let share its name). A \
                      NULL side counts as empty; two NULLs give NULL.",
             arguments: &[("a", "A compact theta sketch."), ("b", "A compact theta sketch.")],
-            example: "```sql\nSELECT theta_estimate(theta_union_pair(web.users, app.users)) FROM web JOIN app USING (day);\n```",
+            example: "```sql\nSELECT theta_estimate(theta_union_pair(a.users, b.users)) AS clicked_or_searched\nFROM (SELECT theta_sketch(entity) AS users FROM events WHERE event_type = 'click') a,\n     (SELECT theta_sketch(entity) AS users FROM events WHERE event_type = 'search') b;\n```",
         },
     )
 }
@@ -507,7 +507,7 @@ pub fn intersect_scalar() -> StateScalar {
             description: "The intersection of two theta sketches, row by row: a sketch of the \
                      items in both. NULL when either side is NULL.",
             arguments: &[("a", "A compact theta sketch."), ("b", "A compact theta sketch.")],
-            example: "```sql\nSELECT theta_estimate(theta_intersect(d1.users, d7.users)) AS retained FROM d1, d7;\n```",
+            example: "```sql\nSELECT theta_estimate(theta_intersect(a.users, b.users)) AS clicked_and_searched\nFROM (SELECT theta_sketch(entity) AS users FROM events WHERE event_type = 'click') a,\n     (SELECT theta_sketch(entity) AS users FROM events WHERE event_type = 'search') b;\n```",
         },
     )
 }
@@ -526,7 +526,7 @@ pub fn a_not_b_scalar() -> StateScalar {
                 ("a", "A compact theta sketch."),
                 ("b", "A compact theta sketch, whose items are taken out of a."),
             ],
-            example: "```sql\nSELECT theta_estimate(theta_a_not_b(d1.users, d30.users)) AS churned FROM d1, d30;\n```",
+            example: "```sql\nSELECT theta_estimate(theta_a_not_b(a.users, b.users)) AS clicked_never_searched\nFROM (SELECT theta_sketch(entity) AS users FROM events WHERE event_type = 'click') a,\n     (SELECT theta_sketch(entity) AS users FROM events WHERE event_type = 'search') b;\n```",
         },
     )
 }
