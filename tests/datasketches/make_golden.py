@@ -7,7 +7,8 @@ The reference is the Apache DataSketches Python package (the C++ library), 5.x:
     /tmp/ds/bin/python tests/datasketches/make_golden.py
 
 It writes, next to this script, the reference library's bytes (*.bin) and golden.json: what
-the reference computed from them (estimates, bounds), so the Rust tests need no Python.
+the reference computed from them (estimates, bounds), so the Rust tests need no Python; and
+what the reference reads in Hazy's bytes (hazy_*.bin) where those differ from its own.
 Items are those Hazy's SQL tests feed: the integers 0..n-1 (hashed as 64-bit integers),
 strings "user_<i>" (UTF-8) and doubles i + 0.5.
 
@@ -125,6 +126,19 @@ def main():
     for i in range(100):
         other.update(i)
     golden["theta"]["other_seed"] = {"file": write("theta_other_seed.bin", other.compact().serialize())}
+
+    # Hazy's bytes where they differ from the reference's (hazy_*.bin, written by
+    # `HAZY_BLESS=1 cargo test --release --test integration datasketches`): what the
+    # reference library reads in them.
+    golden["reference_reads_hazy"] = {}
+    for name in sorted(os.listdir(HERE)):
+        data = open(os.path.join(HERE, name), "rb").read() if name.endswith(".bin") else None
+        if name.startswith("hazy_hll") and data is not None:
+            s = ds.hll_sketch.deserialize(data)
+            golden["reference_reads_hazy"][name] = {"lg_k": s.lg_config_k, "type": str(s.tgt_type), **hll_figures(s)}
+        elif name.startswith("hazy_theta") and data is not None:
+            s = ds.compact_theta_sketch.deserialize(data)
+            golden["reference_reads_hazy"][name] = {"empty": s.is_empty(), **theta_figures(s)}
 
     with open(os.path.join(HERE, "golden.json"), "w") as f:
         json.dump(golden, f, indent=1, sort_keys=True)

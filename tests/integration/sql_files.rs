@@ -87,8 +87,8 @@ async fn theta_retention_matches_the_exact_sets() {
         &ctx,
         "WITH m AS (SELECT DISTINCT entity, dense_rank() OVER (ORDER BY date_bin(INTERVAL '1 minute', ts)) AS day FROM events),
          kept AS (SELECT entity FROM m WHERE day = 1 INTERSECT SELECT entity FROM m WHERE day = 7)
-         SELECT (SELECT count(*) FROM kept),
-                (SELECT count(*) FROM (SELECT entity FROM kept EXCEPT SELECT entity FROM m WHERE day = 17))",
+         SELECT (SELECT count(*) FROM kept) AS both_days,
+                (SELECT count(*) FROM (SELECT entity FROM kept EXCEPT SELECT entity FROM m WHERE day = 17)) AS churned",
     )
     .await;
     let (both, churned) = (num(&exact[0][0]), num(&exact[0][1]));

@@ -174,7 +174,7 @@ impl Theta {
 
 impl MergeableState for Theta {
     fn heap_size(&self) -> usize {
-        let rows = self.&**rows.map_or(0, |r| r.estimated_size());
+        let rows = self.rows.as_ref().map_or(0, |r| r.estimated_size());
         rows + match &self.merged {
             Merged::Nothing => 0,
             Merged::Compact(c) => c.estimated_size(),
@@ -607,7 +607,7 @@ mod tests {
     }
 
     #[test]
-    fn merges_in_any_order_equal_the_library_union() {
+    fn merges_equal_the_library_union_in_the_same_order() {
         let parts = [0..7000, 5000..12_000, 11_000..30_000];
         let mut union = new_union(12);
         parts
@@ -618,10 +618,15 @@ mod tests {
         a.merge(&built(parts[1].clone())).unwrap();
         a.merge_any(&library(parts[2].clone()).serialize()).unwrap();
         assert_eq!(bytes(&a), expected);
+        // The library's union trims as it goes, so the order matters: compare in the same one.
+        let mut union = new_union(12);
+        [2, 0, 1]
+            .iter()
+            .for_each(|&i| union.update(&library(parts[i].clone())).unwrap());
         let mut b = Theta::decode_any(&library(parts[2].clone()).serialize()).unwrap();
         b.merge(&built(parts[0].clone()).clone()).unwrap();
         b.merge(&built(parts[1].clone())).unwrap();
-        assert_eq!(b.compact().estimate(), a.compact().estimate());
+        assert_eq!(bytes(&b), union.to_sketch(true).serialize());
     }
 
     #[test]
