@@ -18,7 +18,6 @@ use super::docs::Doc;
 use super::groups::{SketchAccumulator, SketchGroups};
 use super::sliding::{RetractingAccumulator, TwoStackMerge};
 use crate::sketch::{Sketch, SketchError};
-use std::convert::Infallible;
 use arrow::array::{ArrayRef, LargeBinaryBuilder};
 use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{DataFusionError, Result, ScalarValue, exec_datafusion_err, plan_err};
@@ -30,6 +29,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, Documentation, Expr, GroupsAccumulator, ReversedUDAF, Signature,
     Volatility,
 };
+use std::convert::Infallible;
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};

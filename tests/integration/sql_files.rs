@@ -99,5 +99,8 @@ async fn theta_retention_matches_the_exact_sets() {
             "estimate {estimate} vs exact {truth}: {got:?}"
         );
     }
-    assert!(got[0][2].contains("lower") && got[0][2].contains("upper"), "{got:?}");
+    assert!(
+        got[0][2].contains("lower") && got[0][2].contains("upper"),
+        "{got:?}"
+    );
 }

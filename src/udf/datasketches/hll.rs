@@ -232,10 +232,7 @@ const MERGE_DOC: Doc = Doc {
          inputs, through the library's HLL union. The result keeps the first state's type; \
          states of different lg_k merge at the smaller once one of them is dense. Null states \
          are skipped; no states at all gives NULL. Also works in moving window frames.",
-    arguments: &[(
-        "state",
-        "A column of DataSketches HLL sketches (binary).",
-    )],
+    arguments: &[("state", "A column of DataSketches HLL sketches (binary).")],
     example: "```sql\nSELECT ds_hll_estimate(ds_hll_merge(users)) AS all_users\nFROM (SELECT day, ds_hll_sketch(entity) AS users FROM events GROUP BY day);\n```",
 };
 

@@ -24,8 +24,7 @@ use crate::sketch::SketchError;
 use crate::udf::args::{Default as ParamDefault, Param, ParamKind, ParamValue};
 use crate::udf::docs::Doc;
 use crate::udf::family::{
-    AggregateSpec, Input, MergeableState, Output, SketchAggregate, Sliding, StateSketch,
-    StatesOnly,
+    AggregateSpec, Input, MergeableState, Output, SketchAggregate, Sliding, StateSketch, StatesOnly,
 };
 use crate::udf::scalar::{ScalarSpec, StateScalar, check_state_args, map_rows, state_at};
 use arrow::array::ArrayRef;
@@ -33,8 +32,8 @@ use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
 use datasketches::common::NumStdDev;
 use datasketches::theta::{
-    CompactThetaSketch, ThetaANotB, ThetaIntersection, ThetaSketch, ThetaSketchBuilder,
-    ThetaUnion, ThetaUnionBuilder,
+    CompactThetaSketch, ThetaANotB, ThetaIntersection, ThetaSketch, ThetaSketchBuilder, ThetaUnion,
+    ThetaUnionBuilder,
 };
 use std::convert::Infallible;
 
@@ -121,9 +120,7 @@ impl Theta {
             (None, Merged::Union(u, _)) => u.to_sketch(true),
             (Some(rows), merged) => {
                 let mut union = new_union(self.lg_k);
-                union
-                    .update(&**rows)
-                    .expect("sketches of one seed");
+                union.update(&**rows).expect("sketches of one seed");
                 match merged {
                     Merged::Compact(c) => union.update(c),
                     Merged::Union(u, _) => union.update(&u.to_sketch(false)),
@@ -199,9 +196,7 @@ impl MergeableState for Theta {
         guard(|| {
             let lg_k = other.lg_k;
             if let Some(rows) = &other.rows {
-                self.union(lg_k)?
-                    .update(&**rows)
-                    .map_err(incompatible)?;
+                self.union(lg_k)?.update(&**rows).map_err(incompatible)?;
             }
             match &other.merged {
                 Merged::Nothing => Ok(()),
@@ -491,7 +486,10 @@ pub fn union_pair_scalar() -> StateScalar {
             description: "The union of two theta sketches, row by row (the scalar form of the \
                      theta_union aggregate, which DataFusion does not let share its name). A \
                      NULL side counts as empty; two NULLs give NULL.",
-            arguments: &[("a", "A compact theta sketch."), ("b", "A compact theta sketch.")],
+            arguments: &[
+                ("a", "A compact theta sketch."),
+                ("b", "A compact theta sketch."),
+            ],
             example: "```sql\nSELECT theta_estimate(theta_union_pair(a.users, b.users)) AS clicked_or_searched\nFROM (SELECT theta_sketch(entity) AS users FROM events WHERE event_type = 'click') a,\n     (SELECT theta_sketch(entity) AS users FROM events WHERE event_type = 'search') b;\n```",
         },
     )
@@ -506,7 +504,10 @@ pub fn intersect_scalar() -> StateScalar {
         Doc {
             description: "The intersection of two theta sketches, row by row: a sketch of the \
                      items in both. NULL when either side is NULL.",
-            arguments: &[("a", "A compact theta sketch."), ("b", "A compact theta sketch.")],
+            arguments: &[
+                ("a", "A compact theta sketch."),
+                ("b", "A compact theta sketch."),
+            ],
             example: "```sql\nSELECT theta_estimate(theta_intersect(a.users, b.users)) AS clicked_and_searched\nFROM (SELECT theta_sketch(entity) AS users FROM events WHERE event_type = 'click') a,\n     (SELECT theta_sketch(entity) AS users FROM events WHERE event_type = 'search') b;\n```",
         },
     )
@@ -524,7 +525,10 @@ pub fn a_not_b_scalar() -> StateScalar {
                      theta_sketch over no rows for an empty `b`).",
             arguments: &[
                 ("a", "A compact theta sketch."),
-                ("b", "A compact theta sketch, whose items are taken out of a."),
+                (
+                    "b",
+                    "A compact theta sketch, whose items are taken out of a.",
+                ),
             ],
             example: "```sql\nSELECT theta_estimate(theta_a_not_b(a.users, b.users)) AS clicked_never_searched\nFROM (SELECT theta_sketch(entity) AS users FROM events WHERE event_type = 'click') a,\n     (SELECT theta_sketch(entity) AS users FROM events WHERE event_type = 'search') b;\n```",
         },
@@ -563,7 +567,11 @@ pub fn describe(bytes: &[u8]) -> Result<Described, SketchError> {
     } else {
         "exact"
     };
-    let order = if s.is_ordered() { "ordered" } else { "unordered" };
+    let order = if s.is_ordered() {
+        "ordered"
+    } else {
+        "unordered"
+    };
     let [lower, estimate, upper] = guard(|| Ok(bounds_of(&s, NumStdDev::Two)))?;
     Ok(Described {
         family: "datasketches_theta",
