@@ -49,15 +49,19 @@ pub fn decode_compact(bytes: &[u8]) -> Result<CompactThetaSketch, SketchError> {
     guard(|| CompactThetaSketch::deserialize(bytes).map_err(|e| rejected(bytes, FAMILY, e)))
 }
 
-/// The `lg_k` a union needs to keep what `sketch` retains (see the module documentation).
+/// The `lg_k` a union needs for what `sketch` retains (see the module documentation): the
+/// smallest `lg_k` of a sketch that retains as many hashes. One in estimation mode retains
+/// between 2^lg_k and 2^(lg_k+1); an exact one up to 15/16 of 2^(lg_k+1) (its table fills to
+/// that before its first rebuild). Never below the libraries' default, 12: a sketch that
+/// retains few hashes says nothing about the union it belongs to.
 fn lg_k_hint(sketch: &CompactThetaSketch) -> u8 {
-    let n = sketch.num_retained().max(1);
+    let n = sketch.num_retained().max(1) as f64;
     let lg = if sketch.is_estimation_mode() {
-        n.ilog2()
+        n.log2().floor()
     } else {
-        n.next_power_of_two().ilog2()
+        (n / 1.875).log2().ceil()
     };
-    (lg as u8).clamp(DEFAULT_LG_K, MAX_LG_K)
+    (lg.max(0.0) as u8).clamp(DEFAULT_LG_K, MAX_LG_K)
 }
 
 fn new_union(lg_k: u8) -> ThetaUnion {
