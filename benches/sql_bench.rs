@@ -144,6 +144,63 @@ const CASES: &[Case] = &[
         group: "1M groups",
         sql: "SELECT g, count(*) FROM bench GROUP BY g",
     },
+    // DataSketches (ds_hll_sketch, theta_sketch) against Hazy's own HyperLogLog at the same
+    // 2^12 registers and DataFusion's approx_distinct: `--only DataSketches`.
+    Case {
+        name: "scan floor sum(id)",
+        group: "DataSketches, int64",
+        sql: "SELECT sum(id) FROM bench",
+    },
+    Case {
+        name: "hazy ds_hll_sketch(id) (lg_k 12, HLL_4)",
+        group: "DataSketches, int64",
+        sql: "SELECT ds_hll_estimate(ds_hll_sketch(id)) FROM bench",
+    },
+    Case {
+        name: "hazy ds_hll_sketch(id, 12, 'HLL_8')",
+        group: "DataSketches, int64",
+        sql: "SELECT ds_hll_estimate(ds_hll_sketch(id, 12, 'HLL_8')) FROM bench",
+    },
+    Case {
+        name: "hazy theta_sketch(id) (lg_k 12)",
+        group: "DataSketches, int64",
+        sql: "SELECT theta_estimate(theta_sketch(id)) FROM bench",
+    },
+    Case {
+        name: "hazy hll_sketch(id, 12)",
+        group: "DataSketches, int64",
+        sql: "SELECT hll_estimate(hll_sketch(id, 12)) FROM bench",
+    },
+    Case {
+        name: "datafusion approx_distinct(id)",
+        group: "DataSketches, int64",
+        sql: "SELECT approx_distinct(id) FROM bench",
+    },
+    Case {
+        name: "scan floor sum(octet_length(s))",
+        group: "DataSketches, string",
+        sql: "SELECT sum(octet_length(s)) FROM bench",
+    },
+    Case {
+        name: "hazy ds_hll_sketch(s) (lg_k 12, HLL_4)",
+        group: "DataSketches, string",
+        sql: "SELECT ds_hll_estimate(ds_hll_sketch(s)) FROM bench",
+    },
+    Case {
+        name: "hazy theta_sketch(s) (lg_k 12)",
+        group: "DataSketches, string",
+        sql: "SELECT theta_estimate(theta_sketch(s)) FROM bench",
+    },
+    Case {
+        name: "hazy hll_sketch(s, 12)",
+        group: "DataSketches, string",
+        sql: "SELECT hll_estimate(hll_sketch(s, 12)) FROM bench",
+    },
+    Case {
+        name: "datafusion approx_distinct(s)",
+        group: "DataSketches, string",
+        sql: "SELECT approx_distinct(s) FROM bench",
+    },
 ];
 
 struct Options {

@@ -184,6 +184,15 @@ async fn every_family_runs_on_two_executors_like_local() {
         )
         .await;
 
+    // DataSketches HLL and theta: partial states are the library's bytes, merged by its union.
+    cluster
+        .same_as_local(
+            "SELECT event_type, ds_hll_estimate(ds_hll_sketch(entity)), theta_estimate(theta_sketch(entity)) \
+             FROM events GROUP BY event_type ORDER BY event_type",
+            "ds_hll_sketch",
+        )
+        .await;
+
     // DDSketch: bucket counts add, so the state and quantiles equal.
     cluster
         .same_as_local(

@@ -29,12 +29,59 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, Documentation, Expr, GroupsAccumulator, ReversedUDAF, Signature,
     Volatility,
 };
+use std::convert::Infallible;
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 
+/// A mergeable binary state: what the generic aggregate, the sliding accumulators and the
+/// scalar functions need of a sketch. Every Hazy [`Sketch`] is one (the blanket impl below);
+/// sketches whose bytes are another library's format, such as the Apache DataSketches
+/// families of [`super::datasketches`] (no Hazy envelope, no family code), implement it
+/// directly.
+pub trait MergeableState: Sized + Clone {
+    /// Heap bytes held, for memory accounting.
+    fn heap_size(&self) -> usize;
+    /// Appends the stored state.
+    fn write_to(&self, out: &mut Vec<u8>);
+    /// Appends the state as it travels from a partial to a final aggregate.
+    fn write_transit(&self, out: &mut Vec<u8>);
+    /// Decodes a state in either form, validating it.
+    fn decode_any(bytes: &[u8]) -> Result<Self, SketchError>;
+    /// Merges `other` in.
+    fn merge(&mut self, other: &Self) -> Result<(), SketchError>;
+    /// Merges a state in either form in.
+    fn merge_any(&mut self, bytes: &[u8]) -> Result<(), SketchError>;
+}
+
+impl<S: Sketch> MergeableState for S {
+    fn heap_size(&self) -> usize {
+        Sketch::heap_size(self)
+    }
+
+    fn write_to(&self, out: &mut Vec<u8>) {
+        Sketch::write_to(self, out)
+    }
+
+    fn write_transit(&self, out: &mut Vec<u8>) {
+        Sketch::write_transit(self, out)
+    }
+
+    fn decode_any(bytes: &[u8]) -> Result<Self, SketchError> {
+        <S as Sketch>::decode_any(bytes)
+    }
+
+    fn merge(&mut self, other: &Self) -> Result<(), SketchError> {
+        Sketch::merge(self, other)
+    }
+
+    fn merge_any(&mut self, bytes: &[u8]) -> Result<(), SketchError> {
+        Sketch::merge_any(self, bytes)
+    }
+}
+
 /// A sketch as the generic aggregate sees it.
-pub trait StateSketch: Sketch + Debug + Send + Sync + 'static {
+pub trait StateSketch: MergeableState + Debug + Send + Sync + 'static {
     /// What a new sketch is built from (precision, size, …).
     type Params: Copy + Debug + Send + Sync + 'static;
     /// How rows reach the sketch (hashes, numbers, weighted items, …).
@@ -156,6 +203,26 @@ impl RowInput for WeightedHashes {
             rows.keep,
             |row, h, w| f(row, (h, w)),
         )
+    }
+}
+
+/// The input of a family whose aggregates all read states (no `_sketch` aggregate), such as
+/// an intersection: no row ever reaches a sketch, so there is no item.
+#[derive(Debug)]
+pub struct StatesOnly;
+
+impl RowInput for StatesOnly {
+    type Item<'r> = Infallible;
+
+    fn check_type(function: &str, dt: &DataType) -> Result<()> {
+        plan_err!("{function} takes sketch states, not values of type {dt}")
+    }
+
+    fn feed<F: for<'r> FnMut(usize, Infallible)>(rows: &Rows<'_>, _: F) -> Result<()> {
+        Err(exec_datafusion_err!(
+            "{}: values given to a state aggregate",
+            rows.function
+        ))
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod args;
 pub mod bloom;
 pub mod cms;
+pub mod datasketches;
 pub mod dd;
 pub mod docs;
 pub mod family;
@@ -50,6 +51,11 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(quantile::approx_many()),
         AggregateUDF::from(dd::sketch()),
         AggregateUDF::from(dd::merge()),
+        AggregateUDF::from(datasketches::hll::sketch()),
+        AggregateUDF::from(datasketches::hll::merge()),
+        AggregateUDF::from(datasketches::theta::sketch()),
+        AggregateUDF::from(datasketches::theta::union()),
+        AggregateUDF::from(datasketches::theta::intersect_agg()),
     ]
 }
 
@@ -68,6 +74,14 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         kll::quantiles(),
         kll::rank(),
         dd::quantile(),
+        datasketches::hll::estimate(),
+        datasketches::hll::union(),
+        datasketches::hll::bounds(),
+        datasketches::theta::estimate(),
+        datasketches::theta::bounds(),
+        datasketches::theta::union_pair_scalar(),
+        datasketches::theta::intersect_scalar(),
+        datasketches::theta::a_not_b_scalar(),
         sketch_info::sketch_info(),
     ]
     .into_iter()

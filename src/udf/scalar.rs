@@ -4,6 +4,7 @@
 
 use super::args::{check_arity, check_state_type};
 use super::docs::Doc;
+use super::family::MergeableState;
 use super::numbers::{check_numeric_q, check_q};
 use crate::sketch::{Sketch, SketchError};
 use arrow::array::{Array, ArrayRef, AsArray};
@@ -117,7 +118,7 @@ impl ScalarUDFImpl for StateScalar {
 }
 
 /// Decodes a state (stored or in transit) for `function`, whose name the error carries.
-pub fn decode<S: Sketch>(function: &str, bytes: &[u8]) -> Result<S> {
+pub fn decode<S: MergeableState>(function: &str, bytes: &[u8]) -> Result<S> {
     S::decode_any(bytes).map_err(|e| exec_datafusion_err!("{function}: {e}"))
 }
 
@@ -290,7 +291,7 @@ fn decode_constant<S: Send + Sync + 'static>(
 
 /// Rows of a call on one state: `value(sketch)` of each row's decoded state (`None` for a null
 /// one).
-pub fn per_state<S: Sketch>(
+pub fn per_state<S: MergeableState>(
     function: &str,
     args: &ScalarFunctionArgs,
     value: impl Fn(Option<S>) -> Result<ScalarValue>,
@@ -301,7 +302,7 @@ pub fn per_state<S: Sketch>(
 }
 
 /// Rows of a call on two states: `value(a, b)` of each row's decoded states.
-pub fn per_state_pair<S: Sketch>(
+pub fn per_state_pair<S: MergeableState>(
     function: &str,
     args: &ScalarFunctionArgs,
     value: impl Fn(Option<S>, Option<S>) -> Result<ScalarValue>,
@@ -313,7 +314,7 @@ pub fn per_state_pair<S: Sketch>(
 }
 
 /// The decoded state of argument `arg` at `row` (`None` for null).
-fn state_of<S: Sketch>(
+fn state_of<S: MergeableState>(
     function: &str,
     arrays: &[ArrayRef],
     arg: usize,

@@ -15,7 +15,7 @@ fn info_fields() -> Fields {
         Field::new("parameters", DataType::Utf8, false),
         Field::new("mode", DataType::Utf8, false),
         Field::new("bytes", DataType::Int64, false),
-        Field::new("items", DataType::Int64, false),
+        Field::new("items", DataType::Int64, true),
         Field::new("details", DataType::Utf8, false),
     ])
 }
@@ -32,8 +32,13 @@ pub fn sketch_info() -> StateScalar {
             description: "Describes any Hazy sketch state, of every family: a struct with `family` \
                  (hll, cms, …), format `version`, `parameters`, `mode` (e.g. sparse or dense), \
                  serialized `bytes`, `items` added (non-null values, summed over merges) and \
-                 family-specific `details` (estimate and standard error for hll). The state is \
-                 fully validated: malformed bytes give an error that names the defect.",
+                 family-specific `details` (estimate and standard error for hll). Apache \
+                 DataSketches HLL and compact theta sketches (from ds_hll_sketch, theta_sketch \
+                 or any DataSketches library) are recognised too: family `datasketches_hll` or \
+                 `datasketches_theta`, their serial version, lg_k and type or seed hash, their \
+                 mode (list, set or hll; empty, exact or estimation), and NULL items (they do \
+                 not count them). The state is fully validated: malformed bytes give an error \
+                 that names the defect.",
             arguments: &[(
                 "state",
                 "A state made by any Hazy *_sketch or *_merge function.",
@@ -48,16 +53,34 @@ fn infos(f: &str, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
         let Some(bytes) = state_at(f, arrays[0].as_ref(), row)? else {
             return ScalarValue::try_from(DataType::Struct(info_fields()));
         };
-        let info = describe(bytes).map_err(|e| exec_datafusion_err!("{f}: {e}"))?;
-        let values = [
-            ScalarValue::Utf8(Some(info.family.name().to_string())),
-            ScalarValue::Int32(Some(info.version as i32)),
-            ScalarValue::Utf8(Some(info.parameters)),
-            ScalarValue::Utf8(Some(info.mode)),
-            ScalarValue::Int64(Some(info.bytes as i64)),
-            ScalarValue::Int64(Some(info.items.min(i64::MAX as u64) as i64)),
-            ScalarValue::Utf8(Some(info.details)),
-        ];
+        let failed = |e| exec_datafusion_err!("{f}: {e}");
+        let values = match super::datasketches::describe(bytes) {
+            Some(ds) => {
+                let ds = ds.map_err(failed)?;
+                // DataSketches states do not count the values added: items is NULL.
+                [
+                    ScalarValue::Utf8(Some(ds.family.to_string())),
+                    ScalarValue::Int32(Some(ds.version as i32)),
+                    ScalarValue::Utf8(Some(ds.parameters)),
+                    ScalarValue::Utf8(Some(ds.mode)),
+                    ScalarValue::Int64(Some(bytes.len() as i64)),
+                    ScalarValue::Int64(None),
+                    ScalarValue::Utf8(Some(ds.details)),
+                ]
+            }
+            None => {
+                let info = describe(bytes).map_err(failed)?;
+                [
+                    ScalarValue::Utf8(Some(info.family.name().to_string())),
+                    ScalarValue::Int32(Some(info.version as i32)),
+                    ScalarValue::Utf8(Some(info.parameters)),
+                    ScalarValue::Utf8(Some(info.mode)),
+                    ScalarValue::Int64(Some(info.bytes as i64)),
+                    ScalarValue::Int64(Some(info.items.min(i64::MAX as u64) as i64)),
+                    ScalarValue::Utf8(Some(info.details)),
+                ]
+            }
+        };
         let arrays = values
             .iter()
             .map(|v| v.to_array())

@@ -594,3 +594,49 @@ fn seeds_cover_every_mode() {
             .any(|s| !s.is_empty() && s.filled_bins() < s.num_perm() / 2)
     );
 }
+
+/// Apache DataSketches bytes (ds_hll_*, theta_*: the library's format, no Hazy envelope): the
+/// reference library's golden sketches and Hazy's own, mutated. Every decoder returns Ok or
+/// Err; what decodes is estimated, described, merged with its seed and encoded again.
+#[test]
+fn mutated_datasketches_bytes_never_panic() {
+    use hazy::udf::datasketches::{describe as ds_describe, hll::DsHll, theta::Theta};
+    use hazy::udf::family::MergeableState;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/datasketches");
+    let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+        .map(|p| std::fs::read(p).unwrap())
+        .filter(|b| b.len() <= 50_000)
+        .collect();
+    seeds.sort();
+    assert!(seeds.len() >= 20, "the golden DataSketches files are there");
+    let (rounds, mut rng) = fuzz_config(30_000, 3);
+    let mut accepted = 0;
+    for round in 0..rounds {
+        let seed = &seeds[round % seeds.len()];
+        let mut v = mutate(&mut rng, seed);
+        for _ in 0..rng.below(3) {
+            v = mutate(&mut rng, &v);
+        }
+        let _ = ds_describe(&v);
+        if let Ok(mut s) = DsHll::decode_any(&v) {
+            accepted += 1;
+            let _ = s.sketch().estimate();
+            let mut out = Vec::new();
+            s.write_to(&mut out);
+            let _ = s.merge_any(seed);
+            DsHll::decode_any(&out).expect("a re-encoded sketch decodes");
+        }
+        if let Ok(mut s) = Theta::decode_any(&v) {
+            accepted += 1;
+            let _ = s.compact().estimate();
+            let mut out = Vec::new();
+            s.write_to(&mut out);
+            let _ = s.merge_any(seed);
+            Theta::decode_any(&out).expect("a re-encoded sketch decodes");
+        }
+    }
+    eprintln!("mutated DataSketches images accepted: {accepted} of {rounds}");
+}

@@ -5,6 +5,7 @@
 mod common;
 
 mod cli;
+mod datasketches;
 mod decode_fuzz;
 mod golden;
 mod hll_accuracy;

@@ -15,7 +15,8 @@ FROM generate_series(0, 599);
 CREATE TABLE panes AS SELECT p,
     hll_sketch(x) AS hll, cms_sketch(x) AS cms, topk_sketch(x) AS topk,
     bloom_sketch(x, 1000, 0.01) AS bloom, minhash_sketch(x) AS minhash,
-    kll_sketch(v) AS kll, dd_sketch(v) AS dd
+    kll_sketch(v) AS kll, dd_sketch(v) AS dd,
+    ds_hll_sketch(x) AS ds_hll, theta_sketch(x) AS theta
 FROM t GROUP BY p;
 CREATE TABLE frames AS SELECT DISTINCT p FROM t;
 ";
@@ -66,6 +67,18 @@ const MERGES: &[MergeCase] = &[
         column: "kll",
         probe: "kll_quantiles({}, [0.1, 0.5, 0.9])",
         sketch: "kll_sketch(t.v)",
+    },
+    MergeCase {
+        merge: "ds_hll_merge",
+        column: "ds_hll",
+        probe: "ds_hll_estimate({})",
+        sketch: "ds_hll_sketch(t.x)",
+    },
+    MergeCase {
+        merge: "theta_union",
+        column: "theta",
+        probe: "theta_estimate({})",
+        sketch: "theta_sketch(t.x)",
     },
     MergeCase {
         merge: "dd_merge",
@@ -135,6 +148,8 @@ async fn value_aggregates_slide_as_recomputed() {
         ("kll_sketch(v)", "kll_quantile({}, 0.5)"),
         ("approx_quantile(v, 0.9)", "{}"),
         ("minhash_sketch(x)", "sketch_info({})['details']"),
+        ("ds_hll_sketch(x)", "ds_hll_estimate({})"),
+        ("theta_sketch(x)", "theta_estimate({})"),
     ];
     for (aggregate, probe) in cases {
         let framed =
@@ -217,6 +232,8 @@ async fn empty_frames_give_null_or_zero() {
         ("kll_sketch(v)", "NULL"),
         ("dd_sketch(v)", "NULL"),
         ("approx_quantile(v, 0.5)", "NULL"),
+        ("ds_hll_sketch(x)", "NULL"),
+        ("theta_sketch(x)", "NULL"),
     ] {
         let sql = format!(
             "SELECT {aggregate} OVER (ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) \

@@ -77,3 +77,30 @@ async fn similar_entities_are_similar() {
         "{got:?}"
     );
 }
+
+#[tokio::test]
+async fn theta_retention_matches_the_exact_sets() {
+    let ctx = ctx();
+    let got = run_file(&ctx, "retention_theta.sql").await;
+    assert_eq!(got.len(), 1);
+    let exact = rows(
+        &ctx,
+        "WITH m AS (SELECT DISTINCT entity, dense_rank() OVER (ORDER BY date_bin(INTERVAL '1 minute', ts)) AS day FROM events),
+         kept AS (SELECT entity FROM m WHERE day = 1 INTERSECT SELECT entity FROM m WHERE day = 7)
+         SELECT (SELECT count(*) FROM kept) AS both_days,
+                (SELECT count(*) FROM (SELECT entity FROM kept EXCEPT SELECT entity FROM m WHERE day = 17)) AS churned",
+    )
+    .await;
+    let (both, churned) = (num(&exact[0][0]), num(&exact[0][1]));
+    assert!(churned > 100.0 && both > churned, "{exact:?}");
+    for (estimate, truth) in [(num(&got[0][0]), both), (num(&got[0][1]), churned)] {
+        assert!(
+            (estimate - truth).abs() <= 0.05 * truth,
+            "estimate {estimate} vs exact {truth}: {got:?}"
+        );
+    }
+    assert!(
+        got[0][2].contains("lower") && got[0][2].contains("upper"),
+        "{got:?}"
+    );
+}
