@@ -11,18 +11,17 @@
 //! `HLL_8`) of the first state.
 
 use super::{
-    BOUNDS_ARGS, Described, DsItem, DsItems, bounds_type, bounds_value, guard, integer_at, named,
-    num_std_dev, rejected,
+    BOUNDS_ARGS, Bounded, Described, DsItem, DsItems, bounds_of_rows, bounds_type, guard, named,
+    rejected,
 };
 use crate::sketch::SketchError;
 use crate::udf::args::{Default, Param, ParamKind, ParamValue};
 use crate::udf::docs::Doc;
 use crate::udf::family::{Aggregates, MergeableState, SketchAggregate, StateSketch};
-use crate::udf::scalar::{
-    Args, ScalarSpec, StateScalar, decode, map_rows, per_state, per_state_pair, state_at,
-};
+use crate::udf::scalar::{Args, ScalarSpec, StateScalar, decode, per_state, per_state_pair};
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
+use datasketches::common::NumStdDev;
 use datasketches::hll::{HllSketch, HllType, HllUnion};
 
 /// The DataSketches family id of HLL sketches (byte 2 of the preamble).
@@ -288,26 +287,21 @@ pub fn union() -> StateScalar {
     })
 }
 
+impl Bounded for DsHll {
+    fn bounds(function: &str, bytes: &[u8], k: NumStdDev) -> Result<[f64; 3]> {
+        let hll = decode::<DsHll>(function, bytes)?;
+        let s = hll.sketch();
+        Ok([s.lower_bound(k), s.estimate(), s.upper_bound(k)])
+    }
+}
+
 /// `ds_hll_bounds(state, num_std_dev)` → {lower, estimate, upper}.
 pub fn bounds() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "ds_hll_bounds",
         args: BOUNDS_ARGS,
         returns: bounds_type,
-        invoke: |f, args| {
-            map_rows(args, |arrays, row| {
-                let (Some(bytes), Some(k)) = (
-                    state_at(f, arrays[0].as_ref(), row)?,
-                    integer_at(arrays[1].as_ref(), row)?,
-                ) else {
-                    return bounds_value(None);
-                };
-                let k = num_std_dev(f, k)?;
-                let hll = decode::<DsHll>(f, bytes)?;
-                let s = hll.sketch();
-                bounds_value(Some([s.lower_bound(k), s.estimate(), s.upper_bound(k)]))
-            })
-        },
+        invoke: bounds_of_rows::<DsHll>,
         syntax: "ds_hll_bounds(state, num_std_dev)",
         doc: Doc {
             description: "Confidence bounds of a DataSketches HLL sketch's estimate: a struct \

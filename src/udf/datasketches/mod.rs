@@ -258,6 +258,29 @@ pub fn bounds_type() -> DataType {
     DataType::Struct(bounds_fields())
 }
 
+/// A sketch whose estimate has confidence bounds, for the `_bounds(state, num_std_dev)`
+/// functions.
+pub trait Bounded {
+    /// {lower, estimate, upper} of the sketch in `bytes`, at `k` standard deviations.
+    fn bounds(function: &str, bytes: &[u8], k: NumStdDev) -> Result<[f64; 3]>;
+}
+
+/// The `invoke` of a `_bounds(state, num_std_dev)` function: NULL where either is NULL.
+pub fn bounds_of_rows<B: Bounded>(
+    function: &str,
+    args: &datafusion::logical_expr::ScalarFunctionArgs,
+) -> Result<datafusion::logical_expr::ColumnarValue> {
+    super::scalar::map_rows(args, |arrays, row| {
+        let (Some(bytes), Some(k)) = (
+            super::scalar::state_at(function, arrays[0].as_ref(), row)?,
+            integer_at(arrays[1].as_ref(), row)?,
+        ) else {
+            return bounds_value(None);
+        };
+        bounds_value(Some(B::bounds(function, bytes, num_std_dev(function, k)?)?))
+    })
+}
+
 /// The integer of row `row` of a `num_std_dev` column (`None` for null).
 pub fn integer_at(array: &dyn Array, row: usize) -> Result<Option<i64>> {
     if array.is_null(row) {

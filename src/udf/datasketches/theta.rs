@@ -17,8 +17,8 @@
 //! smallest `lg_k` that holds their retained hashes, and at least 12, the libraries' default.
 
 use super::{
-    BOUNDS_ARGS, Described, DsItem, DsItems, bounds_type, bounds_value, guard, integer_at, named,
-    num_std_dev, rejected,
+    BOUNDS_ARGS, Bounded, Described, DsItem, DsItems, bounds_of_rows, bounds_type, guard, named,
+    rejected,
 };
 use crate::sketch::SketchError;
 use crate::udf::args::{Default as ParamDefault, Param, ParamKind, ParamValue};
@@ -405,26 +405,20 @@ pub fn estimate() -> StateScalar {
     })
 }
 
+impl Bounded for Theta {
+    fn bounds(function: &str, bytes: &[u8], k: NumStdDev) -> Result<[f64; 3]> {
+        let s = decode_compact(bytes).map_err(named(function))?;
+        guard(|| Ok(bounds_of(&s, k))).map_err(named(function))
+    }
+}
+
 /// `theta_bounds(state, num_std_dev)`.
 pub fn bounds() -> StateScalar {
     StateScalar::new(ScalarSpec {
         name: "theta_bounds",
         args: BOUNDS_ARGS,
         returns: bounds_type,
-        invoke: |f, args| {
-            map_rows(args, |arrays, row| {
-                let (Some(bytes), Some(k)) = (
-                    state_at(f, arrays[0].as_ref(), row)?,
-                    integer_at(arrays[1].as_ref(), row)?,
-                ) else {
-                    return bounds_value(None);
-                };
-                let k = num_std_dev(f, k)?;
-                let s = decode_compact(bytes).map_err(named(f))?;
-                let b = guard(|| Ok(bounds_of(&s, k))).map_err(named(f))?;
-                bounds_value(Some(b))
-            })
-        },
+        invoke: bounds_of_rows::<Theta>,
         syntax: "theta_bounds(state, num_std_dev)",
         doc: Doc {
             description: "Confidence bounds of a theta sketch's estimate: a struct {lower, \
