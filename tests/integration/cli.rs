@@ -256,6 +256,20 @@ const EVERY_FUNCTION: &[(&str, &str)] = &[
         "dd_merge",
         "SELECT dd_merge(s) FROM (SELECT dd_sketch(value) AS s FROM e GROUP BY event_type)",
     ),
+    ("ds_hll_sketch", "SELECT ds_hll_sketch(entity) FROM e"),
+    (
+        "ds_hll_merge",
+        "SELECT ds_hll_merge(s) FROM (SELECT ds_hll_sketch(entity) AS s FROM e GROUP BY event_type)",
+    ),
+    ("theta_sketch", "SELECT theta_sketch(entity) FROM e"),
+    (
+        "theta_union",
+        "SELECT theta_union(s) FROM (SELECT theta_sketch(entity) AS s FROM e GROUP BY event_type)",
+    ),
+    (
+        "theta_intersect_agg",
+        "SELECT theta_intersect_agg(s) FROM (SELECT theta_sketch(entity) AS s FROM e GROUP BY event_type)",
+    ),
     (
         "hll_estimate",
         "SELECT hll_estimate(hll_sketch(entity)) FROM e",
@@ -300,6 +314,38 @@ const EVERY_FUNCTION: &[(&str, &str)] = &[
     (
         "dd_quantile",
         "SELECT dd_quantile(dd_sketch(value), 0.5) FROM e",
+    ),
+    (
+        "ds_hll_estimate",
+        "SELECT ds_hll_estimate(ds_hll_sketch(entity)) FROM e",
+    ),
+    (
+        "ds_hll_union",
+        "SELECT ds_hll_union(a, b) FROM (SELECT ds_hll_sketch(entity) AS a, ds_hll_sketch(event_type) AS b FROM e)",
+    ),
+    (
+        "ds_hll_bounds",
+        "SELECT ds_hll_bounds(ds_hll_sketch(entity), 2) FROM e",
+    ),
+    (
+        "theta_estimate",
+        "SELECT theta_estimate(theta_sketch(entity)) FROM e",
+    ),
+    (
+        "theta_bounds",
+        "SELECT theta_bounds(theta_sketch(entity), 2) FROM e",
+    ),
+    (
+        "theta_union_pair",
+        "SELECT theta_union_pair(a, b) FROM (SELECT theta_sketch(entity) AS a, theta_sketch(event_type) AS b FROM e)",
+    ),
+    (
+        "theta_intersect",
+        "SELECT theta_intersect(a, b) FROM (SELECT theta_sketch(entity) AS a, theta_sketch(event_type) AS b FROM e)",
+    ),
+    (
+        "theta_a_not_b",
+        "SELECT theta_a_not_b(a, b) FROM (SELECT theta_sketch(entity) AS a, theta_sketch(event_type) AS b FROM e)",
     ),
     (
         "sketch_info",
