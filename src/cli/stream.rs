@@ -164,18 +164,28 @@ pub fn run(args: &StreamArgs) -> std::result::Result<(), String> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = Arc::clone(&stop);
+        // Registered here, before anything else runs, not when the task is first polled: a
+        // signal that arrives during start-up still ends the stream cleanly.
+        let (mut term, mut interrupt) = {
+            use tokio::signal::unix::{SignalKind, signal};
+            let _runtime = runtime.enter();
+            (
+                signal(SignalKind::terminate()).ok(),
+                signal(SignalKind::interrupt()).ok(),
+            )
+        };
         runtime.spawn(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            let term = async {
-                match term.as_mut() {
-                    Some(t) => t.recv().await,
+            async fn received(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
                     None => std::future::pending().await,
                 }
-            };
+            }
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term => {}
+                _ = received(&mut interrupt) => {}
+                _ = received(&mut term) => {}
             }
             stop.store(true, Ordering::SeqCst);
         });

@@ -878,6 +878,8 @@ fn run_bursts(name: &str, bursts: u32, mut kill: Option<SplitMix>) -> (Vec<Strin
             kills += 1;
         }
     }
+    // A process restarted just now may still be starting: let it reach its signal handlers.
+    std::thread::sleep(Duration::from_secs(1));
     follower.stop();
     drop(follower);
     lines.extend(rx.iter());
