@@ -58,15 +58,21 @@ pub fn session() -> SessionContext {
     session_with(&SessionOptions::default()).expect("a new session accepts every function")
 }
 
-/// `2G`, `512M`, `64K`, `1.5G` or a number of bytes (powers of 1024, as datafusion-cli).
-pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
+/// A number and the unit right after it (`1.5G`, `500ms`); `what` says what was expected.
+pub fn number_and_unit<'a>(s: &'a str, what: &str) -> std::result::Result<(f64, &'a str), String> {
     let t = s.trim();
     let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let value: f64 = number
+    let value = number
         .trim()
         .parse()
-        .map_err(|_| format!("'{s}' is not a size such as 2G, 512M or 64K"))?;
+        .map_err(|_| format!("'{t}' is not {what}"))?;
+    Ok((value, unit))
+}
+
+/// `2G`, `512M`, `64K`, `1.5G` or a number of bytes (powers of 1024, as datafusion-cli).
+pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let (value, unit) = number_and_unit(s, "a size such as 2G, 512M or 64K")?;
     let scale = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
         "" => 1.0,
         "K" => 1024.0,

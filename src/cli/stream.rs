@@ -135,13 +135,8 @@ fn parse_epoch(s: &str) -> std::result::Result<EpochUnit, String> {
 
 /// `500ms`, `5s`, `2m`, `1h`, or a number of seconds.
 pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let (v, unit) = super::number_and_unit(s, "a duration such as 500ms, 5s, 2m or 1h")?;
     let s = s.trim();
-    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let v: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration such as 500ms, 5s, 2m or 1h"))?;
     let scale = match unit {
         "" | "s" => 1.0,
         "ms" => 1e-3,
