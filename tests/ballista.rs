@@ -184,14 +184,25 @@ async fn every_family_runs_on_two_executors_like_local() {
         )
         .await;
 
-    // DataSketches HLL and theta: partial states are the library's bytes, merged by its union.
-    cluster
-        .same_as_local(
-            "SELECT event_type, ds_hll_estimate(ds_hll_sketch(entity)), theta_estimate(theta_sketch(entity)) \
-             FROM events GROUP BY event_type ORDER BY event_type",
-            "ds_hll_sketch",
-        )
-        .await;
+    // DataSketches HLL and theta: partial states are the library's bytes, merged by its union,
+    // whose estimate depends on how the rows were split (the one-pass HIP estimate is lost in
+    // a union): held to 5% (three standard errors at lg_k 12) of the local answer.
+    let sql = "SELECT event_type, ds_hll_estimate(ds_hll_sketch(entity)), theta_estimate(theta_sketch(entity)) \
+               FROM events GROUP BY event_type ORDER BY event_type";
+    cluster.cluster.log.clear();
+    let remote = cluster.remote_rows(sql).await;
+    cluster.partial_states_on_both_executors("ds_hll_sketch", sql);
+    let local = rows(&cluster.local, sql).await;
+    assert_eq!(remote.len(), local.len());
+    for (r, l) in remote.iter().zip(&local) {
+        assert_eq!(r[0], l[0]);
+        for (a, b) in r[1..].iter().zip(&l[1..]) {
+            assert!(
+                (num(a) - num(b)).abs() <= 0.05 * num(b),
+                "{sql}: {r:?} against {l:?}"
+            );
+        }
+    }
 
     // DDSketch: bucket counts add, so the state and quantiles equal.
     cluster
