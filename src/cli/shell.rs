@@ -38,14 +38,13 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
-use datafusion::sql::parser::DFParser;
 use rustyline::Editor;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 
 use super::print::print_batches;
-use super::sql::{RunOptions, run_statement};
+use super::sql::{RunOptions, run_script as run_sql};
 
 /// What the loop does after an entry.
 #[derive(Debug, PartialEq, Eq)]
@@ -188,18 +187,6 @@ pub async fn run_entry(
     }
     run_sql(ctx, text, options, out).await?;
     Ok(Flow::Continue)
-}
-
-async fn run_sql(
-    ctx: &SessionContext,
-    sql: &str,
-    options: &RunOptions,
-    out: &mut dyn Write,
-) -> Result<()> {
-    for statement in DFParser::parse_sql(sql)? {
-        run_statement(ctx, statement, options, out).await?;
-    }
-    Ok(())
 }
 
 async fn run_command(
