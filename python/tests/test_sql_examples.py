@@ -34,6 +34,10 @@ CREATE VIEW hourly AS
   SELECT day, date_bin(INTERVAL '1 hour', ts) AS hour, kll_sketch(value * 1000) AS latency
   FROM events GROUP BY 1, 2;
 CREATE VIEW requests AS SELECT value * 1000 AS latency_ms FROM events;
+CREATE VIEW spark_latency_sketches AS
+  SELECT day, kll_to_datasketches(kll_sketch(value * 1000)) AS sketch FROM events GROUP BY day;
+CREATE VIEW druid_top_pages AS
+  SELECT day, topk_to_datasketches(topk_sketch(entity)) AS sketch FROM events GROUP BY day;
 CREATE VIEW web AS SELECT day, hll_sketch(entity) AS users FROM events
   WHERE event_type IN ('page_view', 'click', 'scroll') GROUP BY day;
 CREATE VIEW app AS SELECT day, hll_sketch(entity) AS users FROM events

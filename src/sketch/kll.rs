@@ -111,8 +111,9 @@ fn level_capacity(k: u16, num_levels: usize, level: usize) -> usize {
     (scaled.div_ceil(2) as usize).max(MIN_WIDTH)
 }
 
-/// Sum of the nominal capacities of `num_levels` levels.
-fn total_capacity(k: u16, num_levels: usize) -> usize {
+/// Sum of the nominal capacities of `num_levels` levels: the items a sketch of `k` with that
+/// many levels holds at most (the same figure as DataSketches' KLL with `m = 8`).
+pub fn total_capacity(k: u16, num_levels: usize) -> usize {
     (0..num_levels)
         .map(|h| level_capacity(k, num_levels, h))
         .sum()
@@ -600,6 +601,70 @@ impl Kll {
         Some((weight as f64 / self.n as f64).min(1.0))
     }
 
+    /// The retained items by level: `levels()[h]` holds the items of weight `2^h`, level 0 in
+    /// no particular order, the others sorted.
+    pub fn levels(&self) -> &[Vec<f64>] {
+        &self.levels
+    }
+
+    /// The sketch of `n` values with these extremes and levels (as [`Self::levels`] gives
+    /// them), every field validated: what another KLL implementation holds, such as a
+    /// DataSketches `KllDoublesSketch`. The levels must fit the capacity of `k`
+    /// ([`total_capacity`]), weigh `n` together, and lie within `[min, max]`.
+    pub fn from_levels(k: u16, n: u64, min: f64, max: f64, levels: Vec<Vec<f64>>) -> Result<Self> {
+        let mut sketch = Kll::new(k)?;
+        let corrupt = |m: String| Err(SketchError::Corrupt(m));
+        let num_levels = levels.len();
+        if !(1..=MAX_LEVELS).contains(&num_levels) {
+            return corrupt(format!(
+                "kll level count {num_levels} outside 1..={MAX_LEVELS}"
+            ));
+        }
+        let retained: usize = levels.iter().map(Vec::len).sum();
+        let capacity = total_capacity(k, num_levels);
+        if retained > capacity {
+            return corrupt(format!(
+                "kll holds {retained} items, more than the capacity {capacity} of {num_levels} levels at k = {k}"
+            ));
+        }
+        if n == 0 {
+            if num_levels != 1 || retained != 0 || min != f64::INFINITY || max != f64::NEG_INFINITY
+            {
+                return corrupt("an empty kll state has items, levels or extremes".into());
+            }
+            return Ok(sketch);
+        }
+        if min.is_nan() || max.is_nan() || min > max {
+            return corrupt(format!("kll extremes [{min}, {max}] are not a range"));
+        }
+        let mut weight = 0u128;
+        for (h, level) in levels.iter().enumerate() {
+            for (i, &v) in level.iter().enumerate() {
+                if v.is_nan() || (v == 0.0 && v.is_sign_negative()) || v < min || v > max {
+                    return corrupt(format!(
+                        "kll item {v} at level {h} is NaN, -0 or outside [{min}, {max}]"
+                    ));
+                }
+                if h > 0 && i > 0 && level[i - 1] > v {
+                    return corrupt(format!("kll level {h} is not sorted"));
+                }
+            }
+            weight += (level.len() as u128) << h;
+        }
+        if weight != n as u128 {
+            return corrupt(format!(
+                "kll levels weigh {weight} values, the count says {n}"
+            ));
+        }
+        sketch.n = n;
+        sketch.min = min;
+        sketch.max = max;
+        sketch.levels = levels;
+        sketch.retained = retained;
+        sketch.set_capacities();
+        Ok(sketch)
+    }
+
     /// Serialized size in bytes.
     pub fn serialized_len(&self) -> usize {
         envelope::OVERHEAD + 2 + 25 + 4 * self.levels.len() + 8 * self.retained
@@ -640,76 +705,35 @@ impl Sketch for Kll {
         let mut params = Reader::new(env.params);
         let k = params.u16()?;
         params.finish("kll parameters")?;
-        let mut sketch = Kll::new(k)?;
-        let corrupt = |m: String| Err(SketchError::Corrupt(m));
         let mut body = Reader::new(env.body);
         let n = body.u64()?;
         let (min, max) = (body.f64()?, body.f64()?);
         let num_levels = body.u8()? as usize;
         if !(1..=MAX_LEVELS).contains(&num_levels) {
-            return corrupt(format!(
+            return Err(SketchError::Corrupt(format!(
                 "kll level count {num_levels} outside 1..={MAX_LEVELS}"
-            ));
+            )));
         }
         let lengths: Vec<usize> = (0..num_levels)
             .map(|_| body.u32().map(|l| l as usize))
             .collect::<Result<_>>()?;
-        let retained: usize = lengths.iter().sum();
-        let capacity = total_capacity(k, num_levels);
-        if retained > capacity {
-            return corrupt(format!(
-                "kll holds {retained} items, more than the capacity {capacity} of {num_levels} levels at k = {k}"
-            ));
-        }
-        if body.remaining() != retained * 8 {
-            return corrupt(format!(
-                "kll levels declare {retained} items in {} bytes",
+        // Checked before reading so that the allocations below are bounded by the input.
+        let retained = lengths
+            .iter()
+            .try_fold(0usize, |sum, &l| sum.checked_add(l));
+        if retained.and_then(|r| r.checked_mul(8)) != Some(body.remaining()) {
+            return Err(SketchError::Corrupt(format!(
+                "kll levels declare {} items in {} bytes",
+                retained.map_or_else(|| "too many".to_string(), |r| r.to_string()),
                 body.remaining()
-            ));
+            )));
         }
-        if n == 0 {
-            if num_levels != 1 || retained != 0 || min != f64::INFINITY || max != f64::NEG_INFINITY
-            {
-                return corrupt("an empty kll state has items, levels or extremes".into());
-            }
-            body.finish("kll body")?;
-            return Ok(sketch);
-        }
-        if min.is_nan() || max.is_nan() || min > max {
-            return corrupt(format!("kll extremes [{min}, {max}] are not a range"));
-        }
-        let mut levels = Vec::with_capacity(num_levels);
-        let mut weight = 0u128;
-        for (h, &len) in lengths.iter().enumerate() {
-            let mut level = Vec::with_capacity(len);
-            for _ in 0..len {
-                let v = body.f64()?;
-                if v.is_nan() || (v == 0.0 && v.is_sign_negative()) || v < min || v > max {
-                    return corrupt(format!(
-                        "kll item {v} at level {h} is NaN, -0 or outside [{min}, {max}]"
-                    ));
-                }
-                if h > 0 && level.last().is_some_and(|&last| last > v) {
-                    return corrupt(format!("kll level {h} is not sorted"));
-                }
-                level.push(v);
-            }
-            weight += (len as u128) << h;
-            levels.push(level);
-        }
-        if weight != n as u128 {
-            return corrupt(format!(
-                "kll levels weigh {weight} values, the count says {n}"
-            ));
-        }
+        let levels = lengths
+            .iter()
+            .map(|&len| (0..len).map(|_| body.f64()).collect::<Result<Vec<f64>>>())
+            .collect::<Result<Vec<_>>>()?;
         body.finish("kll body")?;
-        sketch.n = n;
-        sketch.min = min;
-        sketch.max = max;
-        sketch.levels = levels;
-        sketch.retained = retained;
-        sketch.set_capacities();
-        Ok(sketch)
+        Kll::from_levels(k, n, min, max, levels)
     }
 
     /// Adds `other` in: afterwards this sketch answers for both streams. Sketches of different

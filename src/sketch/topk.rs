@@ -476,6 +476,37 @@ impl TopK {
         all
     }
 
+    /// The sketch another Misra-Gries summary describes (such as a DataSketches
+    /// frequent-items sketch): `(hash, item, count)` counters, the weight of the whole stream
+    /// and the offset. Counters beyond `capacity` are purged as inserts purge them, their
+    /// weight moving to the offset, so the bounds `count <= true <= count + offset` still hold.
+    pub fn from_counters<'a>(
+        capacity: u32,
+        total: u64,
+        offset: u64,
+        counters: impl IntoIterator<Item = (u64, &'a [u8], u64)>,
+    ) -> Result<Self> {
+        let mut sketch = TopK::new(capacity)?;
+        for (hash, item, count) in counters {
+            if count == 0 {
+                return Err(SketchError::Corrupt(format!(
+                    "topk counter of {} bytes has count 0",
+                    item.len()
+                )));
+            }
+            sketch.insert(hash, item, count);
+        }
+        if sketch.total > total {
+            return Err(SketchError::Corrupt(format!(
+                "topk counters sum to {}, more than the total {total}",
+                sketch.total
+            )));
+        }
+        sketch.total = total;
+        sketch.offset = sketch.offset.saturating_add(offset);
+        Ok(sketch)
+    }
+
     /// Bytes of the serialized state.
     pub fn serialized_len(&self) -> usize {
         envelope::OVERHEAD

@@ -321,6 +321,42 @@ pub fn constant_arg(
 /// at plan time and when the accumulator is made: through datafusion-python's FFI, which drops
 /// the plan-time check, the latter is where it comes from (and there a foreign expression
 /// cannot be told from a column).
+/// Plan-time check of a scalar function's parameters, from the constants DataFusion knows
+/// when it types the call (`None` for an argument that is not one: [`scalar_params`] checks
+/// it when the function runs, also where this check does not run, as through the FFI).
+pub fn check_scalar_literals(
+    function: &str,
+    params: &[Param],
+    literals: &[Option<&ScalarValue>],
+    first: usize,
+) -> Result<()> {
+    for (i, param) in params.iter().enumerate() {
+        if let Some(Some(value)) = literals.get(first + i) {
+            param.check_value(function, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// A scalar function's parameters when it runs: each must be a constant; an absent one takes
+/// its default.
+pub fn scalar_params(
+    function: &str,
+    params: &[Param],
+    args: &[ColumnarValue],
+    first: usize,
+) -> Result<Vec<ParamValue>> {
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, param)| match args.get(first + i) {
+            None => param.default_value(function),
+            Some(ColumnarValue::Scalar(value)) => param.check_value(function, value),
+            Some(ColumnarValue::Array(_)) => not_constant(function, param.name),
+        })
+        .collect()
+}
+
 fn not_constant<T>(function: &str, name: &str) -> Result<T> {
     plan_err!("{function}: {name} must be a constant, not a column or an expression over columns")
 }

@@ -82,6 +82,10 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         datasketches::theta::union_pair_scalar(),
         datasketches::theta::intersect_scalar(),
         datasketches::theta::a_not_b_scalar(),
+        datasketches::kll::to_datasketches(),
+        datasketches::kll::from_datasketches(),
+        datasketches::frequencies::to_datasketches(),
+        datasketches::frequencies::from_datasketches(),
         sketch_info::sketch_info(),
     ]
     .into_iter()

@@ -2,16 +2,17 @@
 //! [`ScalarSpec`], and the plumbing they share (reading states row by row, probing a sketch
 //! with hashed items, decoding a constant state once).
 
-use super::args::{check_arity, check_state_type};
+use super::args::{Param, check_arity, check_scalar_literals, check_state_type};
 use super::docs::Doc;
 use super::family::MergeableState;
 use super::numbers::{check_numeric_q, check_q};
 use crate::sketch::{Sketch, SketchError};
 use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType, Float64Type};
+use arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature,
+    Volatility,
 };
 use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
@@ -24,7 +25,8 @@ pub struct ScalarSpec {
     /// The result type.
     pub returns: fn() -> DataType,
     pub invoke: fn(&str, &ScalarFunctionArgs) -> Result<ColumnarValue>,
-    /// `topk_items(state [, n])`.
+    /// `topk_items(state [, n])`; empty for [`Args::StateAndParams`], whose syntax comes
+    /// from the parameters.
     pub syntax: &'static str,
     pub doc: Doc,
 }
@@ -38,6 +40,10 @@ pub enum Args {
     StateAnd(&'static str, fn(&str, &DataType) -> Result<()>),
     /// Other argument lists, checked by the function.
     Checked(fn(&str, &[DataType]) -> Result<()>),
+    /// A state, then literal parameters (trailing optional ones may be left out). A constant's
+    /// value is checked when planning; the function reads them with
+    /// [`super::args::scalar_params`], which checks them again.
+    StateAndParams(&'static [Param]),
 }
 
 impl Args {
@@ -46,8 +52,22 @@ impl Args {
             Args::States(count, usage) => check_state_args(function, args, count, usage),
             Args::StateAnd(usage, check) => state_and(function, args, usage, check),
             Args::Checked(check) => check(function, args),
+            Args::StateAndParams(params) => state_and_params(function, args, params),
         }
     }
+}
+
+/// The `return_type` of a function of a state and literal parameters.
+fn state_and_params(function: &str, args: &[DataType], params: &[Param]) -> Result<()> {
+    let required = params.iter().filter(|p| p.default.is_none()).count();
+    let names: Vec<&str> = params.iter().map(|p| p.name).collect();
+    let usage = format!("a state, then {}", names.join(", "));
+    check_arity(function, args, 1 + required, 1 + params.len(), &usage)?;
+    check_state_type(function, &args[0])?;
+    params
+        .iter()
+        .zip(&args[1..])
+        .try_for_each(|(p, t)| p.check_type(function, t))
 }
 
 /// The SQL scalar function described by a [`ScalarSpec`].
@@ -104,16 +124,29 @@ impl ScalarUDFImpl for StateScalar {
         Ok((self.spec.returns)())
     }
 
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let types: Vec<DataType> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        let returns = self.return_type(&types)?;
+        if let Args::StateAndParams(params) = self.spec.args {
+            check_scalar_literals(self.spec.name, params, args.scalar_arguments, 1)?;
+        }
+        Ok(std::sync::Arc::new(Field::new(self.name(), returns, true)))
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         (self.spec.invoke)(self.spec.name, &args)
     }
 
     fn documentation(&self) -> Option<&Documentation> {
         let spec = &self.spec;
-        Some(
-            self.documentation
-                .get_or_init(|| spec.doc.build(spec.syntax)),
-        )
+        Some(self.documentation.get_or_init(|| match spec.args {
+            Args::StateAndParams(params) => spec.doc.build_with_params(spec.name, params),
+            _ => spec.doc.build(spec.syntax),
+        }))
     }
 }
 

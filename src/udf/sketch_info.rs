@@ -37,7 +37,9 @@ pub fn sketch_info() -> StateScalar {
                  or any DataSketches library) are recognised too: family `datasketches_hll` or \
                  `datasketches_theta`, their serial version, lg_k and type or seed hash, their \
                  mode (list, set or hll; empty, exact or estimation), and NULL items (they do \
-                 not count them). The state is fully validated: malformed bytes give an error \
+                 not count them). DataSketches KLL and frequent-items bytes are named \
+                 `datasketches_kll` and `datasketches_frequent_items`, with k or map size, n or \
+                 total weight and how their items are stored. The state is fully validated: malformed bytes give an error \
                  that names the defect.",
             arguments: &[(
                 "state",

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 /// Counters kept for `k` items of interest: enough that the error bound 2N/capacity stays
 /// small next to the counts of the top `k` on skewed data.
-fn capacity_for(k: i64) -> u32 {
+pub(crate) fn capacity_for(k: i64) -> u32 {
     (k.max(1) as u64 * 64).clamp(1024, MAX_CAPACITY as u64) as u32
 }
 
@@ -37,20 +37,20 @@ const MAX_K: i64 = 16_384;
 const K_DOC: &str = "How many top items to answer for. The state keeps max(1024, 64k) counters; \
                      every count is within 2 x total / counters of the truth.";
 
-/// `k` of `topk_sketch`, 10 when absent.
-static OPTIONAL_K: [Param; 1] = [Param {
+/// `k` of `topk_sketch` (and of `topk_from_datasketches`), 10 when absent.
+pub(crate) const OPTIONAL_K_PARAM: Param = Param {
     name: "k",
     kind: ParamKind::Integer(1..=MAX_K),
     default: Some(Default::Integer(DEFAULT_K)),
     doc: K_DOC,
-}];
+};
+
+static OPTIONAL_K: [Param; 1] = [OPTIONAL_K_PARAM];
 
 /// `k` of `approx_topk` and `approx_topk_weighted`, which must be given.
 static REQUIRED_K: [Param; 1] = [Param {
-    name: "k",
-    kind: ParamKind::Integer(1..=MAX_K),
     default: None,
-    doc: K_DOC,
+    ..OPTIONAL_K_PARAM
 }];
 
 fn capacity(_: &str, values: &[ParamValue]) -> Result<u32> {

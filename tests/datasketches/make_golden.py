@@ -12,6 +12,11 @@ what the reference reads in Hazy's bytes (hazy_*.bin) where those differ from it
 Items are those Hazy's SQL tests feed: the integers 0..n-1 (hashed as 64-bit integers),
 strings "user_<i>" (UTF-8) and doubles i + 0.5.
 
+KLL (doubles, floats) and frequent items (strings, longs) are checked the same way, for
+kll_from_datasketches / kll_to_datasketches and topk_from_datasketches / topk_to_datasketches:
+the reference's sketches with their n, min, max, quantiles and per-item bounds, and what the
+reference reads in Hazy's converted bytes (hazy_kll_*.bin, hazy_topk_*.bin).
+
 With --check FILE... it instead reads sketches that Hazy wrote (hll or theta, by the file
 name) and prints what the reference library reads in them, one JSON object per file.
 """
@@ -63,6 +68,57 @@ def theta_figures(s):
         "upper_2": s.get_upper_bound(2),
         "retained": s.num_retained,
     }
+
+
+KLL_RANKS = [0.01, 0.1, 0.5, 0.9, 0.99]
+
+
+KLL_TYPES = {"double": ds.kll_doubles_sketch, "float": ds.kll_floats_sketch}
+
+
+def kll(kind, values, k=200):
+    s = KLL_TYPES[kind](k)
+    for v in values:
+        s.update(v)
+    return s
+
+
+def kept_kll(name, kind, make):
+    """The reference's KLL sketch kept in `name`, made by `make()` when the file is missing (or
+    with --fresh): the reference's compactions flip random coins, so remaking it gives other
+    bytes each time; the figures in golden.json are always the reference's reading of the
+    kept bytes."""
+    path = os.path.join(HERE, name)
+    if os.path.exists(path) and "--fresh" not in sys.argv:
+        with open(path, "rb") as f:
+            return KLL_TYPES[kind].deserialize(f.read())
+    s = make()
+    write(name, s.serialize())
+    return s
+
+
+def kll_figures(s):
+    if s.is_empty():
+        return {"n": 0, "k": s.k}
+    # Inclusive quantiles: Hazy's are (the smallest item whose inclusive rank reaches q).
+    return {"n": s.n, "k": s.k, "min": s.get_min_value(), "max": s.get_max_value(),
+            "ranks": KLL_RANKS, "quantiles": [s.get_quantile(r, True) for r in KLL_RANKS]}
+
+
+def permuted(n, offset=0.0):
+    """0..n-1 in a fixed scrambled order (7919 is prime, so coprime with these n), plus offset."""
+    return [(i * 7919) % n + offset for i in range(n)]
+
+
+def zipf_weights(n, top):
+    """Item i of n weighs top // (i + 1), at least 1: a skewed stream."""
+    return [max(1, top // (i + 1)) for i in range(n)]
+
+
+def freq_figures(s):
+    rows = s.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_NEGATIVES, 0)
+    # (item, estimate, lower, upper): keep item, lower and upper, in a stable order.
+    return {"total": s.total_weight, "rows": sorted([str(r[0]), r[2], r[3]] for r in rows)}
 
 
 def main():
@@ -127,6 +183,40 @@ def main():
         other.update(i)
     golden["theta"]["other_seed"] = {"file": write("theta_other_seed.bin", other.compact().serialize())}
 
+    # KLL: doubles at several n, floats, and a merge of k=400 with k=100 (min_k 100).
+    golden["kll"] = []
+    for n in [0, 1, 1000, 100_000]:
+        name = f"kll_doubles_n{n}.bin"
+        s = kept_kll(name, "double", lambda: kll("double", permuted(n, 0.25) if n > 1 else [42.5] * n))
+        golden["kll"].append({"items": "double", "file": name, **kll_figures(s)})
+    s = kept_kll("kll_floats_n10000.bin", "float", lambda: kll("float", permuted(10_000, 0.5)))
+    golden["kll"].append({"items": "float", "file": "kll_floats_n10000.bin", **kll_figures(s)})
+
+    def merged():
+        a, b = kll("double", range(0, 50_000), 400), kll("double", range(50_000, 60_000), 100)
+        a.merge(b)
+        return a
+
+    a = kept_kll("kll_doubles_merged_k.bin", "double", merged)
+    golden["kll_merged_k"] = {"file": "kll_doubles_merged_k.bin", **kll_figures(a)}
+
+    # Frequent items: strings and longs that fit Hazy's default 1,024 counters (bounds carried
+    # over exactly), and strings in a 3,072-counter map that Hazy purges to 1,024.
+    fs = ds.frequent_strings_sketch(5)
+    for i, w in enumerate(zipf_weights(300, 3000)):
+        fs.update(f"item_{i}", w)
+    fl = ds.frequent_items_sketch(6)
+    for i, w in enumerate(zipf_weights(500, 5000)):
+        fl.update(i, w)
+    big = ds.frequent_strings_sketch(12)
+    for i, w in enumerate(zipf_weights(5000, 10_000)):
+        big.update(f"item_{i}", w)
+    golden["frequent_items"] = {
+        "strings": {"file": write("freq_strings.bin", fs.serialize()), **freq_figures(fs)},
+        "longs": {"file": write("freq_longs.bin", fl.serialize(ds.PyLongsSerDe())), **freq_figures(fl)},
+        "big_strings": {"file": write("freq_big_strings.bin", big.serialize()), "total": big.total_weight},
+    }
+
     # Hazy's bytes where they differ from the reference's (hazy_*.bin, written by
     # `HAZY_BLESS=1 cargo test --release --test integration datasketches`): what the
     # reference library reads in them.
@@ -139,6 +229,12 @@ def main():
         elif name.startswith("hazy_theta") and data is not None:
             s = ds.compact_theta_sketch.deserialize(data)
             golden["reference_reads_hazy"][name] = {"empty": s.is_empty(), **theta_figures(s)}
+        elif name.startswith("hazy_kll") and data is not None:
+            golden["reference_reads_hazy"][name] = kll_figures(ds.kll_doubles_sketch.deserialize(data))
+        elif name.startswith("hazy_topk_strings") and data is not None:
+            golden["reference_reads_hazy"][name] = freq_figures(ds.frequent_strings_sketch.deserialize(data))
+        elif name.startswith("hazy_topk_longs") and data is not None:
+            golden["reference_reads_hazy"][name] = freq_figures(ds.frequent_items_sketch.deserialize(data, ds.PyLongsSerDe()))
 
     with open(os.path.join(HERE, "golden.json"), "w") as f:
         json.dump(golden, f, indent=1, sort_keys=True)

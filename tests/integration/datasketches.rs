@@ -107,15 +107,9 @@ async fn hll_bytes_equal_the_reference_at_every_point() {
             // Then the reference must read Hazy's bytes (kept as hazy_<file>, read by
             // make_golden.py) and give its own estimate.
             let ours_name = format!("hazy_{}", case["file"].as_str().unwrap());
-            if std::env::var_os("HAZY_BLESS").is_some() {
-                std::fs::write(dir().join(&ours_name), &ours).unwrap();
+            if kept(&ours_name, &ours) {
+                continue;
             }
-            let kept = std::fs::read(dir().join(&ours_name)).unwrap_or_default();
-            assert!(
-                kept == ours,
-                "{what}: Hazy's bytes differ from the reference's and from {ours_name}: \
-                 HAZY_BLESS=1, then run make_golden.py"
-            );
             let read = &golden()["reference_reads_hazy"][&ours_name];
             assert_same(num(&read["estimate"]), num(&case["estimate"]), &what);
             assert_eq!(read["lg_k"], 12, "{what}");
@@ -223,13 +217,9 @@ async fn theta_bytes_and_set_operations_equal_the_reference() {
     )
     .await;
     if empty != file(&t["empty"]["file"]) {
-        if std::env::var_os("HAZY_BLESS").is_some() {
-            std::fs::write(dir().join("hazy_theta_empty.bin"), &empty).unwrap();
+        if kept("hazy_theta_empty.bin", &empty) {
+            return;
         }
-        assert_eq!(
-            empty,
-            std::fs::read(dir().join("hazy_theta_empty.bin")).unwrap()
-        );
         let read = &g["reference_reads_hazy"]["hazy_theta_empty.bin"];
         assert_eq!(read["empty"], true, "{read}");
         assert_eq!(num(&read["estimate"]), 0.0);
@@ -340,8 +330,19 @@ async fn foreign_and_corrupt_bytes_are_errors_naming_the_function() {
         let good = std::fs::read(&path).unwrap();
         let function = if stem.starts_with("theta") {
             "theta_estimate"
+        } else if stem.contains("kll") {
+            "kll_from_datasketches"
+        } else if stem.contains("topk") || stem.starts_with("freq") {
+            "topk_from_datasketches"
         } else {
             "ds_hll_estimate"
+        };
+        let items = if stem.contains("float") {
+            ", 'float'"
+        } else if stem.contains("longs") {
+            ", 'long'"
+        } else {
+            ""
         };
         let mut variants = vec![
             good[..good.len() / 2].to_vec(),
@@ -355,7 +356,7 @@ async fn foreign_and_corrupt_bytes_are_errors_naming_the_function() {
             }
         }
         for bad in variants {
-            let sql = format!("SELECT {function}({})", literal(&bad));
+            let sql = format!("SELECT {function}({}{items})", literal(&bad));
             if let Err(e) = hazy::cli::sql::query(&ctx, &sql).await {
                 let e = e.strip_backtrace().to_string();
                 assert!(e.contains(function), "{stem}: {e}");
@@ -537,4 +538,387 @@ async fn intersections_slide_as_recomputed() {
     .await;
     assert_eq!(sliding.len(), 12);
     assert_eq!(sliding, recomputed);
+}
+
+/// Keeps Hazy's bytes `ours` as tests/datasketches/`name` under HAZY_BLESS (then run
+/// make_golden.py, which records what the reference reads in them), and checks that they are
+/// still what is kept.
+/// Returns whether blessing: then what the reference reads is not known yet.
+fn kept(name: &str, ours: &[u8]) -> bool {
+    let bless = std::env::var_os("HAZY_BLESS").is_some();
+    if bless {
+        std::fs::write(dir().join(name), ours).unwrap();
+    }
+    let kept = std::fs::read(dir().join(name)).unwrap_or_default();
+    assert!(
+        kept == ours,
+        "Hazy's bytes differ from {name}: HAZY_BLESS=1, then run make_golden.py"
+    );
+    bless
+}
+
+/// n, min, max and the quantiles at `ranks` of a KLL state (an SQL expression).
+async fn kll_answers(ctx: &SessionContext, state: &str, ranks: &[f64]) -> (i64, Vec<f64>) {
+    let n = int(ctx, &format!("SELECT sketch_info({state})['items']")).await;
+    let mut qs = vec![0.0, 1.0];
+    qs.extend_from_slice(ranks);
+    let mut answers = Vec::new();
+    for q in qs {
+        answers.push(float(ctx, &format!("SELECT kll_quantile({state}, {q})")).await);
+    }
+    (n, answers)
+}
+
+/// The golden figures of a KLL sketch as [`kll_answers`] gives Hazy's.
+fn reference_kll(figures: &Value) -> (i64, Vec<f64>) {
+    let mut answers = vec![num(&figures["min"]), num(&figures["max"])];
+    answers.extend(figures["quantiles"].as_array().unwrap().iter().map(num));
+    (figures["n"].as_i64().unwrap(), answers)
+}
+
+fn ranks(figures: &Value) -> Vec<f64> {
+    figures["ranks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(num)
+        .collect()
+}
+
+#[tokio::test]
+async fn reference_kll_sketches_convert_with_the_same_answers() {
+    let ctx = ctx();
+    let g = golden();
+    for case in g["kll"].as_array().unwrap() {
+        let lit = literal(&file(&case["file"]));
+        let items = case["items"].as_str().unwrap();
+        let state = format!("kll_from_datasketches({lit}, '{items}')");
+        let what = case["file"].as_str().unwrap();
+        if case["n"] == 0 {
+            let n = int(&ctx, &format!("SELECT sketch_info({state})['items']")).await;
+            assert_eq!(n, 0, "{what}");
+            let q = value(&ctx, &format!("SELECT kll_quantile({state}, 0.5)")).await;
+            assert_eq!(q, "NULL", "{what}");
+            continue;
+        }
+        let ours = kll_answers(&ctx, &state, &ranks(case)).await;
+        assert_eq!(ours, reference_kll(case), "{what}");
+        // Back to DataSketches and in again: the same image (Hazy's level 0 keeps arrival
+        // order, so its own bytes may differ; the image sorts it).
+        let image = format!("kll_to_datasketches({state})");
+        let same = format!("SELECT {image} = kll_to_datasketches(kll_from_datasketches({image}))");
+        assert_eq!(value(&ctx, &same).await, "true", "{what}");
+    }
+
+    // A sketch that merged k = 400 with k = 100 carries k = 100's error bound: Hazy makes it a
+    // sketch of k = 100, whose answers stay within that bound of the truth (0..59999).
+    let merged = &g["kll_merged_k"];
+    let state = format!("kll_from_datasketches({})", literal(&file(&merged["file"])));
+    let info = value(&ctx, &format!("SELECT sketch_info({state})['parameters']")).await;
+    assert_eq!(info, "k=100");
+    let (n, answers) = kll_answers(&ctx, &state, &ranks(merged)).await;
+    assert_eq!(n, 60_000);
+    assert_eq!(answers[..2], [0.0, 59_999.0]);
+    let bound = hazy::sketch::kll::normalized_rank_error(100);
+    for (q, v) in ranks(merged).iter().zip(&answers[2..]) {
+        let rank = (v + 1.0) / 60_000.0;
+        assert!((rank - q).abs() <= bound, "q {q}: {v} has rank {rank}");
+    }
+
+    // KllLongsSketch bytes (Java's, here from the Rust library): longs become doubles.
+    let mut longs = datasketches::kll::KllSketch::<i64>::new(200).unwrap();
+    (0..50_000i64).for_each(|i| longs.update((i * 7919) % 50_000 - 25_000));
+    let state = format!(
+        "kll_from_datasketches({}, 'long')",
+        literal(&longs.serialize())
+    );
+    let (n, answers) = kll_answers(&ctx, &state, &[0.01, 0.5, 0.99]).await;
+    assert_eq!(n, 50_000);
+    let inclusive = datasketches::common::SearchCriteria::Inclusive;
+    let mut want = vec![-25_000.0, 24_999.0];
+    for q in [0.01, 0.5, 0.99] {
+        want.push(longs.quantile(q, inclusive).unwrap().unwrap() as f64);
+    }
+    assert_eq!(answers, want);
+}
+
+/// (name, values) of the KLL sketches whose converted bytes the reference reads.
+const HAZY_KLL: [(&str, &str); 4] = [
+    (
+        "hazy_kll_n100000.bin",
+        "SELECT CAST((value * 7919) % 100000 AS DOUBLE) + 0.25 AS x FROM generate_series(0, 99999)",
+    ),
+    ("hazy_kll_n1.bin", "SELECT 42.5 AS x"),
+    (
+        "hazy_kll_signed.bin",
+        "SELECT CASE WHEN value % 1000 = 0 THEN -1e300 WHEN value % 1000 = 1 THEN 1e300 \
+         WHEN value % 3 = 0 THEN CAST('-0.0' AS DOUBLE) ELSE value * -1.5 END AS x \
+         FROM generate_series(0, 29999)",
+    ),
+    (
+        "hazy_kll_merged.bin",
+        "SELECT CAST(value AS DOUBLE) AS x FROM generate_series(0, 59999)",
+    ),
+];
+
+#[tokio::test]
+async fn hazy_kll_bytes_read_by_the_reference_with_the_same_answers() {
+    let ctx = one_partition().await;
+    let g = golden();
+    for (name, values) in HAZY_KLL {
+        // The merged case: sketches of k = 400 and k = 100 merged (Hazy keeps the smaller k).
+        let state = if name.contains("merged") {
+            format!(
+                "(SELECT kll_merge(s) FROM (SELECT kll_sketch(x, 400) AS s FROM ({values}) WHERE x < 50000 \
+                 UNION ALL SELECT kll_sketch(x, 100) FROM ({values}) WHERE x >= 50000))"
+            )
+        } else {
+            format!("(SELECT kll_sketch(x) FROM ({values}))")
+        };
+        let ours = bytes(&ctx, &format!("SELECT kll_to_datasketches({state})")).await;
+        if kept(name, &ours) {
+            continue;
+        }
+        let read = &g["reference_reads_hazy"][name];
+        let want = kll_answers(&ctx, &state, &ranks(read)).await;
+        assert_eq!(reference_kll(read), want, "{name}");
+        let k = int(
+            &ctx,
+            &format!("SELECT CAST(substr(sketch_info({state})['parameters'], 3) AS BIGINT)"),
+        )
+        .await;
+        assert_eq!(read["k"].as_i64().unwrap(), k, "{name}");
+    }
+    // An empty sketch converts to the libraries' 8-byte empty image.
+    let empty = bytes(
+        &ctx,
+        "SELECT kll_to_datasketches(kll_sketch(x)) FROM (SELECT 1.0 AS x) WHERE false",
+    )
+    .await;
+    assert_eq!(empty, [2, 1, 15, 1, 200, 0, 8, 0]);
+}
+
+/// (item, lower, upper) of every counter of a Top-K state (an SQL expression), sorted.
+async fn topk_rows(ctx: &SessionContext, state: &str) -> Vec<Vec<String>> {
+    let mut out = rows(
+        ctx,
+        &format!(
+            "SELECT t['item'], t['lower'], t['upper'] \
+             FROM (SELECT unnest(topk_items({state}, 1000000)) AS t)"
+        ),
+    )
+    .await;
+    out.sort();
+    out
+}
+
+fn reference_rows(figures: &Value) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = figures["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let r = r.as_array().unwrap();
+            vec![
+                r[0].as_str().unwrap().to_string(),
+                r[1].to_string(),
+                r[2].to_string(),
+            ]
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn reference_frequent_items_convert_with_the_same_bounds() {
+    let ctx = ctx();
+    let g = &golden()["frequent_items"];
+    for (case, items) in [("strings", "string"), ("longs", "long")] {
+        let figures = &g[case];
+        let state = format!(
+            "topk_from_datasketches({}, '{items}')",
+            literal(&file(&figures["file"]))
+        );
+        assert_eq!(
+            topk_rows(&ctx, &state).await,
+            reference_rows(figures),
+            "{case}"
+        );
+        let total = int(&ctx, &format!("SELECT sketch_info({state})['items']")).await;
+        assert_eq!(total, figures["total"].as_i64().unwrap(), "{case}");
+        // And back: the reference's bounds again.
+        let back =
+            format!("topk_from_datasketches(topk_to_datasketches({state}, '{items}'), '{items}')");
+        assert_eq!(
+            topk_rows(&ctx, &back).await,
+            reference_rows(figures),
+            "{case} back"
+        );
+    }
+
+    // A converted state merges with Hazy's own states of the same k over the same kind of
+    // column: item_0 gains the two rows added here.
+    let strings = literal(&file(&g["strings"]["file"]));
+    let merged = format!(
+        "(SELECT topk_merge(s) FROM (SELECT topk_from_datasketches({strings}) AS s \
+         UNION ALL SELECT topk_sketch(x) FROM (VALUES ('item_0'), ('item_0')) AS t(x)))"
+    );
+    let first = &topk_rows(&ctx, &merged).await[0];
+    let reference_first = &reference_rows(&g["strings"])[0];
+    assert_eq!(first[0], "item_0");
+    let plus_two = |s: &String| (s.parse::<i64>().unwrap() + 2).to_string();
+    assert_eq!(first[1], plus_two(&reference_first[1]));
+    assert_eq!(first[2], plus_two(&reference_first[2]));
+
+    // 3,072 counters into Hazy's 1,024 (k = 10): the smallest are purged into the maximum
+    // error, and every item's bounds still hold its true count, top // (i + 1) at least 1.
+    let big = format!(
+        "topk_from_datasketches({})",
+        literal(&file(&g["big_strings"]["file"]))
+    );
+    let kept_rows = topk_rows(&ctx, &big).await;
+    assert!(
+        kept_rows.len() <= 1024 && kept_rows.len() > 100,
+        "{}",
+        kept_rows.len()
+    );
+    for row in &kept_rows {
+        let i: i64 = row[0].strip_prefix("item_").unwrap().parse().unwrap();
+        let truth = (10_000 / (i + 1)).max(1);
+        let (lower, upper): (i64, i64) = (row[1].parse().unwrap(), row[2].parse().unwrap());
+        assert!(lower <= truth && truth <= upper, "{row:?} vs {truth}");
+    }
+    let total = int(&ctx, &format!("SELECT sketch_info({big})['items']")).await;
+    assert_eq!(total, g["big_strings"]["total"].as_i64().unwrap());
+}
+
+#[tokio::test]
+async fn hazy_topk_bytes_read_by_the_reference_with_the_same_bounds() {
+    let ctx = one_partition().await;
+    let g = golden();
+    let cases = [
+        (
+            "hazy_topk_strings.bin",
+            "'string'",
+            "CASE WHEN value % 2 = 0 THEN 'hot_' || CAST(floor(sqrt(value)) AS BIGINT) \
+             ELSE 'cold_' || value END",
+        ),
+        (
+            "hazy_topk_longs.bin",
+            "'long'",
+            "CASE WHEN value % 2 = 0 THEN CAST(floor(sqrt(value)) AS BIGINT) ELSE value + 1000000 END",
+        ),
+    ];
+    for (name, items, x) in cases {
+        let state = format!("(SELECT topk_sketch({x}) FROM generate_series(0, 99999))");
+        let ours = bytes(
+            &ctx,
+            &format!("SELECT topk_to_datasketches({state}, {items})"),
+        )
+        .await;
+        if kept(name, &ours) {
+            continue;
+        }
+        let read = &g["reference_reads_hazy"][name];
+        assert_eq!(
+            topk_rows(&ctx, &state).await,
+            reference_rows(read),
+            "{name}"
+        );
+        let total = int(&ctx, &format!("SELECT sketch_info({state})['items']")).await;
+        assert_eq!(total, read["total"].as_i64().unwrap(), "{name}");
+        let offset = value(&ctx, &format!("SELECT sketch_info({state})['details']")).await;
+        assert!(
+            !offset.ends_with("max_error=0"),
+            "{name}: purged, so an offset: {offset}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn conversions_refuse_bad_input_with_the_function_name() {
+    let ctx = ctx();
+    let g = golden();
+    let hll = literal(&file(&g["hll"][3]["file"]));
+    let float_bytes = file(&g["kll"][4]["file"]);
+    let (floats, truncated) = (literal(&float_bytes), literal(&float_bytes[..30]));
+    let cases = [
+        (
+            format!("SELECT kll_from_datasketches({hll})"),
+            "not a valid DataSketches KLL",
+        ),
+        (
+            format!("SELECT kll_from_datasketches({floats})"),
+            "not a valid DataSketches KLL",
+        ),
+        (
+            format!("SELECT kll_from_datasketches({truncated}, 'float')"),
+            "kll_from_datasketches",
+        ),
+        (
+            "SELECT kll_from_datasketches(kll_sketch(1.0))".to_string(),
+            "Hazy",
+        ),
+        (
+            format!("SELECT kll_from_datasketches({floats}, 'int')"),
+            "one of 'double', 'float', 'long'",
+        ),
+        (
+            "SELECT kll_to_datasketches(topk_sketch('a'))".to_string(),
+            "kll_to_datasketches",
+        ),
+        (
+            format!("SELECT topk_from_datasketches({hll})"),
+            "not a valid DataSketches frequent items",
+        ),
+        (
+            "SELECT topk_to_datasketches(topk_sketch('abc'), 'long')".to_string(),
+            "'abc' is not a 64-bit integer",
+        ),
+        (
+            format!("SELECT topk_from_datasketches({hll}, 'string', 0)"),
+            "k must be between 1 and 16384",
+        ),
+        (
+            "SELECT kll_from_datasketches(s, x) FROM (VALUES (X'00', 'double')) t(s, x)"
+                .to_string(),
+            "must be a constant",
+        ),
+        (
+            "SELECT topk_to_datasketches(1)".to_string(),
+            "topk_to_datasketches",
+        ),
+    ];
+    for (sql, want) in cases {
+        let e = error(&ctx, &sql).await;
+        let function = sql[7..].split('(').next().unwrap();
+        assert!(e.contains(function) && e.contains(want), "{sql}: {e}");
+    }
+    for sql in [
+        "SELECT kll_to_datasketches(NULL)",
+        "SELECT kll_from_datasketches(NULL, 'float')",
+        "SELECT topk_to_datasketches(CAST(NULL AS BYTEA))",
+        "SELECT topk_from_datasketches(NULL, 'long', 5)",
+    ] {
+        assert_eq!(value(&ctx, sql).await, "NULL", "{sql}");
+    }
+    // sketch_info names the families.
+    for (file_name, family) in [
+        (&g["kll"][3]["file"], "datasketches_kll"),
+        (
+            &g["frequent_items"]["longs"]["file"],
+            "datasketches_frequent_items",
+        ),
+    ] {
+        let info = value(
+            &ctx,
+            &format!(
+                "SELECT sketch_info({})['family']",
+                literal(&file(file_name))
+            ),
+        )
+        .await;
+        assert_eq!(info, family);
+    }
 }

@@ -595,12 +595,14 @@ fn seeds_cover_every_mode() {
     );
 }
 
-/// Apache DataSketches bytes (ds_hll_*, theta_*: the library's format, no Hazy envelope): the
-/// reference library's golden sketches and Hazy's own, mutated. Every decoder returns Ok or
-/// Err; what decodes is estimated, described, merged with its seed and encoded again.
+/// Apache DataSketches bytes (ds_hll_*, theta_*, KLL and frequent-items conversions: the
+/// library's format, no Hazy envelope): the reference library's golden sketches and Hazy's own,
+/// mutated. Every decoder returns Ok or Err; what decodes is estimated, described, merged with
+/// its seed (or converted back) and encoded again.
 #[test]
 fn mutated_datasketches_bytes_never_panic() {
-    use hazy::udf::datasketches::{describe as ds_describe, hll::DsHll, theta::Theta};
+    use hazy::udf::datasketches::kll::{self, Items};
+    use hazy::udf::datasketches::{describe as ds_describe, frequencies, hll::DsHll, theta::Theta};
     use hazy::udf::family::MergeableState;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/datasketches");
     let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
@@ -628,6 +630,22 @@ fn mutated_datasketches_bytes_never_panic() {
             s.write_to(&mut out);
             let _ = s.merge_any(seed);
             DsHll::decode_any(&out).expect("a re-encoded sketch decodes");
+        }
+        for items in [Items::Double, Items::Float, Items::Long] {
+            if let Ok(s) = kll::from_image(&v, items) {
+                accepted += 1;
+                let _ = s.quantile(0.5);
+                let image = kll::to_image(&s).expect("a converted sketch converts back");
+                kll::from_image(&image, Items::Double).expect("and reads again");
+            }
+        }
+        for items in [frequencies::Items::String, frequencies::Items::Long] {
+            if let Ok(s) = frequencies::from_image(&v, items, 1024) {
+                accepted += 1;
+                let _ = s.top(10);
+                let image = frequencies::to_image(&s, items).expect("converts back");
+                frequencies::from_image(&image, items, 1024).expect("and reads again");
+            }
         }
         if let Ok(mut s) = Theta::decode_any(&v) {
             accepted += 1;

@@ -6,6 +6,10 @@
 //! * [`theta`]: `theta_sketch`, `theta_union`, `theta_intersect_agg` (aggregates) and
 //!   `theta_union_pair`, `theta_intersect`, `theta_a_not_b`, `theta_estimate`, `theta_bounds`
 //!   (compact theta sketches, with set operations).
+//! * [`kll`]: `kll_to_datasketches`, `kll_from_datasketches` (Hazy's KLL states to and from
+//!   DataSketches' KLL sketches of doubles, floats or longs).
+//! * [`frequencies`]: `topk_to_datasketches`, `topk_from_datasketches` (Hazy's Top-K states to
+//!   and from DataSketches' frequent-items sketches of strings or longs).
 //!
 //! The sketches themselves are the Apache DataSketches Rust crate (`datasketches`), the
 //! field's own implementation whose tests read the Java and C++ golden files: Hazy does not
@@ -31,7 +35,9 @@
 //! validates what it reads; where a malformed image gets past its checks and reaches one of its
 //! internal assertions, the panic is caught at the call ([`guard`]) and reported the same way.
 
+pub mod frequencies;
 pub mod hll;
+pub mod kll;
 pub mod theta;
 
 use super::args::Keep;
@@ -292,7 +298,8 @@ pub fn integer_at(array: &dyn Array, row: usize) -> Result<Option<i64>> {
 
 /// What `sketch_info` says about DataSketches bytes: family, serial version, parameters, mode
 /// and details, the bytes fully decoded by the library. `None` when the bytes are not
-/// recognisably a DataSketches sketch of a family Hazy reads (HLL, compact theta).
+/// recognisably a DataSketches sketch of a family Hazy reads (HLL, compact theta, KLL,
+/// frequent items).
 pub fn describe(bytes: &[u8]) -> Option<Result<Described, SketchError>> {
     if bytes.len() < 8 || bytes[..4] == MAGIC || bytes[..4] == TRANSIT_MAGIC {
         return None;
@@ -300,6 +307,8 @@ pub fn describe(bytes: &[u8]) -> Option<Result<Described, SketchError>> {
     match bytes[2] {
         hll::FAMILY_ID => Some(hll::describe(bytes)),
         theta::FAMILY_ID => Some(theta::describe(bytes)),
+        kll::FAMILY_ID => Some(kll::describe(bytes)),
+        frequencies::FAMILY_ID => Some(frequencies::describe(bytes)),
         _ => None,
     }
 }
