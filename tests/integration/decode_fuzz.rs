@@ -467,6 +467,15 @@ fn fuzz_config(default: usize, seed: u64) -> (usize, Rng) {
     )
 }
 
+/// `HAZY_FUZZ_FAMILY`: mutate only the seeds of this family code (a Hazy family, or the
+/// family byte of a DataSketches image), so that a long campaign gives each family its count.
+fn keep_family(family: usize) -> bool {
+    std::env::var("HAZY_FUZZ_FAMILY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_none_or(|only| only == family)
+}
+
 #[test]
 fn random_bytes_never_panic() {
     let (rounds, mut rng) = fuzz_config(100_000, 1);
@@ -489,11 +498,21 @@ fn random_bytes_never_panic() {
 #[test]
 fn mutated_states_never_panic() {
     let (rounds, mut rng) = fuzz_config(400_000, 2);
-    let seeds = seeds();
+    let (seeds, families): (Vec<Vec<u8>>, Vec<usize>) = seeds()
+        .into_iter()
+        .map(|s| {
+            let family = decode_all(&s).expect("a seed decodes") as usize;
+            (s, family)
+        })
+        .filter(|&(_, family)| keep_family(family))
+        .unzip();
     // Mutated states (differing from their seed) that some decoder accepted, by family code.
-    let mut accepted = [0u32; 9];
+    let mut accepted = [0u64; 9];
+    // Mutated inputs tried, by the family code of their seed.
+    let mut tried = [0u64; 9];
     for round in 0..rounds {
         let seed = &seeds[round % seeds.len()];
+        tried[families[round % seeds.len()]] += 1;
         let mut v = mutate(&mut rng, seed);
         for _ in 0..rng.below(3) {
             v = mutate(&mut rng, &v);
@@ -506,6 +525,7 @@ fn mutated_states_never_panic() {
             accepted[family as usize] += 1;
         }
     }
+    eprintln!("mutated states tried, by family code: {tried:?}");
     eprintln!("mutated states accepted, by family code: {accepted:?}");
     // The mutations reach past the decoders' checks often enough to exercise the sketches.
     for family in [
@@ -515,6 +535,9 @@ fn mutated_states_never_panic() {
         Family::DDSketch,
         Family::TDigest,
     ] {
+        if tried[family as usize] < rounds as u64 / 20 {
+            continue; // left out by HAZY_FUZZ_FAMILY
+        }
         assert!(
             accepted[family as usize] >= 1_000,
             "only {} mutated {} states decoded",
@@ -610,14 +633,22 @@ fn mutated_datasketches_bytes_never_panic() {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "bin"))
         .map(|p| std::fs::read(p).unwrap())
-        .filter(|b| b.len() <= 50_000)
+        .filter(|b| b.len() <= 50_000 && keep_family(b[2] as usize))
         .collect();
     seeds.sort();
-    assert!(seeds.len() >= 20, "the golden DataSketches files are there");
+    let filtered = std::env::var_os("HAZY_FUZZ_FAMILY").is_some();
+    assert!(
+        seeds.len() >= 20 || (filtered && !seeds.is_empty()),
+        "the golden DataSketches files are there"
+    );
     let (rounds, mut rng) = fuzz_config(30_000, 3);
     let mut accepted = 0;
+    // Inputs tried by the DataSketches family byte of their seed (theta 3, HLL 7, frequent
+    // items 10, KLL 15).
+    let mut tried = std::collections::BTreeMap::<u8, u64>::new();
     for round in 0..rounds {
         let seed = &seeds[round % seeds.len()];
+        *tried.entry(seed[2]).or_default() += 1;
         let mut v = mutate(&mut rng, seed);
         for _ in 0..rng.below(3) {
             v = mutate(&mut rng, &v);
@@ -656,5 +687,6 @@ fn mutated_datasketches_bytes_never_panic() {
             Theta::decode_any(&out).expect("a re-encoded sketch decodes");
         }
     }
+    eprintln!("mutated DataSketches images tried, by family byte: {tried:?}");
     eprintln!("mutated DataSketches images accepted: {accepted} of {rounds}");
 }
