@@ -40,6 +40,7 @@ const WINDOW: &str = "date_bin(INTERVAL '10 seconds', date_time)";
 /// q5's hopping window: 10 seconds sliding every 2 s, as five 2-second panes.
 const PANE: &str = "date_bin(INTERVAL '2 seconds', date_time)";
 const PANES: usize = 5;
+const PANE_SECONDS: u64 = 2;
 /// Nexmark's price bands (q15 to q17).
 const RANKS: [(&str, &str); 3] = [
     ("rank1", "price < 10000"),
@@ -158,7 +159,9 @@ fn queries() -> Vec<Query> {
         ),
         query(
             "q5-hot",
-            format!("SELECT {PANE} AS w, approx_topk(auction, 10) AS hot FROM events GROUP BY {PANE}"),
+            format!(
+                "SELECT {PANE} AS w, approx_topk(auction, 10) AS hot FROM events GROUP BY {PANE}"
+            ),
             PANES,
             Check::TopK,
         ),
@@ -282,7 +285,9 @@ fn stream(q: &Query, file: &Path, piped: bool, events: u64) -> Run {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let (times, out) = (dir.join("nexmark-time.txt"), dir.join("nexmark-out.json"));
     let mut cmd = Command::new("/usr/bin/time");
-    cmd.arg("-o").arg(&times).args(["-f", "%U %S %M", hazy(), "stream"]);
+    cmd.arg("-o")
+        .arg(&times)
+        .args(["-f", "%U %S %M", hazy(), "stream"]);
     cmd.args(["--schema", SCHEMA, "--time-column", "date_time"])
         .args(["--idle-timeout", "0", "--quiet", "--output", "ndjson"])
         .args(["--panes", &q.panes.to_string(), "--sql", &q.sql]);
@@ -306,7 +311,11 @@ fn stream(q: &Query, file: &Path, piped: bool, events: u64) -> Run {
         c.wait().expect("cat");
     }
     let err = String::from_utf8_lossy(&res.stderr);
-    assert!(res.status.success(), "{}: hazy stream failed: {err}", q.name);
+    assert!(
+        res.status.success(),
+        "{}: hazy stream failed: {err}",
+        q.name
+    );
     let state_kib = check_summary(q.name, &err, events);
     let t = std::fs::read_to_string(&times).expect("/usr/bin/time output");
     let f: Vec<f64> = t
@@ -374,10 +383,12 @@ fn batch(sql: &str, panes: usize, file: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Each bid once per sliding window holding it: `hop` is how many panes its window starts
-/// before the bid's own pane.
+/// Each bid once per sliding window holding it: `hop` is how far its window starts before the
+/// bid's own pane (0, 2, 4, … seconds).
 fn sliding_events(panes: usize) -> String {
-    let hops: Vec<String> = (0..panes).map(|k| format!("({k})")).collect();
+    let hops: Vec<String> = (0..panes)
+        .map(|k| format!("(INTERVAL '{} seconds')", k as u64 * PANE_SECONDS))
+        .collect();
     format!(
         "CREATE VIEW events AS SELECT bids.*, hop FROM bids CROSS JOIN (VALUES {}) AS h(hop)",
         hops.join(", ")
@@ -385,12 +396,12 @@ fn sliding_events(panes: usize) -> String {
 }
 
 /// The stream query for batch: with panes, the window column becomes the sliding window's
-/// start, `pane - hop × stride`.
+/// start, `pane - hop`.
 fn batch_sql(sql: &str, panes: usize) -> String {
     if panes == 1 {
         return sql.to_string();
     }
-    let start = format!("({PANE} - INTERVAL '2 seconds' * hop)");
+    let start = format!("({PANE} - hop)");
     sql.replace(PANE, &start)
 }
 
@@ -427,8 +438,10 @@ fn check_distinct(name: &str, got: &[Value], want: &[Value]) -> f64 {
         let o = r.as_object().expect("a row object");
         format!("{:?} {:?}", o.get("w"), o.get("channel"))
     };
-    let want: HashMap<String, &Map<String, Value>> =
-        want.iter().map(|r| (key(r), r.as_object().unwrap())).collect();
+    let want: HashMap<String, &Map<String, Value>> = want
+        .iter()
+        .map(|r| (key(r), r.as_object().unwrap()))
+        .collect();
     let mut worst = 0.0f64;
     for row in got {
         let exact = want
@@ -438,7 +451,10 @@ fn check_distinct(name: &str, got: &[Value], want: &[Value]) -> f64 {
             let e = &exact[col];
             if col.ends_with("bidders") || col.ends_with("auctions") {
                 let (a, b) = (v.as_f64().unwrap(), e.as_f64().unwrap());
-                assert!(within_hll_bound(a, b), "{name}: {col} {a} against {b} in {row}");
+                assert!(
+                    within_hll_bound(a, b),
+                    "{name}: {col} {a} against {b} in {row}"
+                );
                 if b > 0.0 {
                     worst = worst.max((a - b).abs() / b);
                 }
@@ -458,21 +474,35 @@ fn check_topk(got: &[Value], counts: &[Value]) -> f64 {
     for r in counts {
         let w = r["w"].as_str().expect("w").to_string();
         let auction = r["auction"].as_i64().unwrap();
-        exact.entry(w).or_default().insert(auction, r["num"].as_i64().unwrap());
+        exact
+            .entry(w)
+            .or_default()
+            .insert(auction, r["num"].as_i64().unwrap());
     }
     assert_eq!(got.len(), exact.len(), "q5-hot: windows differ");
     let mut hottest_first = 0;
     for row in got {
         let w = row["w"].as_str().expect("w");
-        let counts = exact.get(w).unwrap_or_else(|| panic!("q5-hot: no window {w}"));
+        let counts = exact
+            .get(w)
+            .unwrap_or_else(|| panic!("q5-hot: no window {w}"));
         let hot = row["hot"].as_array().expect("a top-k list");
         for item in hot {
-            let n = counts.get(&item["item"].as_i64().unwrap()).copied().unwrap_or(0);
-            let (lo, hi) = (item["lower"].as_i64().unwrap(), item["upper"].as_i64().unwrap());
+            let n = counts
+                .get(&item["item"].as_i64().unwrap())
+                .copied()
+                .unwrap_or(0);
+            let (lo, hi) = (
+                item["lower"].as_i64().unwrap(),
+                item["upper"].as_i64().unwrap(),
+            );
             assert!(lo <= n && n <= hi, "q5-hot: {item} has {n} bids in {w}");
         }
         let max = *counts.values().max().unwrap();
-        assert!(max <= hot[0]["upper"].as_i64().unwrap(), "q5-hot: {max} bids missed in {w}");
+        assert!(
+            max <= hot[0]["upper"].as_i64().unwrap(),
+            "q5-hot: {max} bids missed in {w}"
+        );
         hottest_first += usize::from(counts[&hot[0]["item"].as_i64().unwrap()] == max);
     }
     hottest_first as f64 / got.len() as f64
@@ -492,7 +522,10 @@ fn check(q: &Query, rows: &[Value], reference: &mut Reference) -> String {
         Check::TopK => {
             let q5 = queries().into_iter().find(|q| q.name == "q5").unwrap();
             let share = check_topk(rows, reference.get(&q5.sql, q5.panes));
-            format!("bounds hold; first item hottest in {:.0}% of windows", share * 100.0)
+            format!(
+                "bounds hold; first item hottest in {:.0}% of windows",
+                share * 100.0
+            )
         }
     }
 }
