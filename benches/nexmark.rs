@@ -12,7 +12,8 @@
 //!   stops the bench.
 //!
 //! `cargo bench --bench nexmark` (10M bids; `-- --events N` to choose, `--quick` for 1M,
-//! `--only q16` for the queries whose name contains q16).
+//! `--only q16` for the queries whose name contains q16, `--runs 3` to keep the run of median
+//! CPU time of three).
 
 #[path = "common/args.rs"]
 mod args;
@@ -431,7 +432,8 @@ fn within_hll_bound(estimate: f64, exact: f64) -> bool {
 }
 
 /// The sketch variant against its exact twin in batch: same rows and keys, counts equal,
-/// distinct counts within the bound. Returns the largest relative error seen.
+/// distinct counts within the bound. Returns the largest relative error among the counts of
+/// 100 or more (below, one unit is already a percent or more).
 fn check_distinct(name: &str, got: &[Value], want: &[Value]) -> f64 {
     assert_eq!(got.len(), want.len(), "{name}: row counts differ");
     let key = |r: &Value| {
@@ -455,7 +457,7 @@ fn check_distinct(name: &str, got: &[Value], want: &[Value]) -> f64 {
                     within_hll_bound(a, b),
                     "{name}: {col} {a} against {b} in {row}"
                 );
-                if b > 0.0 {
+                if b >= 100.0 {
                     worst = worst.max((a - b).abs() / b);
                 }
             } else {
@@ -517,7 +519,7 @@ fn check(q: &Query, rows: &[Value], reference: &mut Reference) -> String {
         }
         Check::Distinct(exact_sql) => {
             let worst = check_distinct(q.name, rows, reference.get(exact_sql, q.panes));
-            format!("distinct counts within {:.2}% of exact", worst * 100.0)
+            format!("distinct within bound; ≥ 100 within {:.2}%", worst * 100.0)
         }
         Check::TopK => {
             let q5 = queries().into_iter().find(|q| q.name == "q5").unwrap();
@@ -588,6 +590,7 @@ fn main() {
         args.parsed("--events", 10_000_000)
     };
     let only = args.get("--only");
+    let repeats: usize = args.parsed("--runs", 1).max(1);
     let file = bid_file(events);
     let bytes = std::fs::metadata(&file).expect("bid file").len();
     println!(
@@ -609,9 +612,16 @@ fn main() {
             continue;
         }
         for (mode, piped) in [("file", false), ("piped", true)] {
-            let mut run = stream(&q, &file, piped, events);
-            let checked = check(&q, &run.rows, &mut reference);
-            run.rows = Vec::new();
+            let mut runs: Vec<(Run, String)> = (0..repeats)
+                .map(|_| {
+                    let mut run = stream(&q, &file, piped, events);
+                    let checked = check(&q, &run.rows, &mut reference);
+                    run.rows = Vec::new();
+                    (run, checked)
+                })
+                .collect();
+            runs.sort_by(|a, b| a.0.cpu.total_cmp(&b.0.cpu));
+            let (run, checked) = runs.swap_remove(repeats / 2);
             print_row(&q, mode, &run, events, &checked);
             results.insert((q.name, mode), run);
         }
