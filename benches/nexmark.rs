@@ -328,7 +328,7 @@ fn stream(q: &Query, file: &Path, piped: bool, events: u64) -> Run {
         cpu: f[0] + f[1],
         rss_mib: f[2] / 1024.0,
         state_kib,
-        rows: read_rows(&out),
+        rows: read_rows_and_remove(&out),
     }
 }
 
@@ -351,11 +351,15 @@ fn check_summary(name: &str, stderr: &str, events: u64) -> u64 {
         .unwrap_or_else(|| panic!("{name}: no state memory in {line}"))
 }
 
-fn read_rows(path: &Path) -> Vec<Value> {
+/// The stream's output rows; the file goes (q5 writes 3M rows).
+fn read_rows_and_remove(path: &Path) -> Vec<Value> {
     let file = BufReader::new(File::open(path).expect("query output"));
-    file.lines()
+    let rows = file
+        .lines()
         .map(|l| serde_json::from_str(&l.expect("an output line")).expect("an NDJSON row"))
-        .collect()
+        .collect();
+    let _ = std::fs::remove_file(path);
+    rows
 }
 
 /// The same SQL in batch: `hazy sql` over the bid file (q5's sliding windows as the union of
