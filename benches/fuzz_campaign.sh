@@ -1,19 +1,20 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # The decoding fuzz campaign beyond CI (BENCHMARKS.md, "Fuzzing"): the fuzzers of
 # tests/integration/decode_fuzz.rs, run long, one family at a time, so each gets its count of
 # mutated inputs (default 10M). Every input is decoded; one that decodes is queried, merged
 # with its seed and encoded again. A panic fails the run and names its seed (HAZY_FUZZ_SEED).
 #
 #   benches/fuzz_campaign.sh [inputs per family] [seed]
-set -eu
+set -euo pipefail
 inputs=${1:-10000000}
 seed=${2:-1}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hazy-target}"
 # Built once and copied, so that editing the sources during a long campaign changes nothing.
 built=$(cargo test --release --test integration --no-run 2>&1 |
     sed -n 's/.*Executable tests\/integration\/main.rs (\(.*\))/\1/p')
+[ -n "$built" ] || { echo "the integration tests do not build" >&2; exit 1; }
 bin=$(mktemp /tmp/hazy-fuzz.XXXXXX)
-cp "$built" "$bin"
+cp "$built" "$bin" && chmod +x "$bin"
 trap 'rm -f "$bin"' EXIT
 cd "$(dirname "$0")/.." # the tests read tests/datasketches/ from here
 run() { # test, family code, label

@@ -9,6 +9,13 @@ pub fn ctx() -> SessionContext {
     hazy::cli::session()
 }
 
+/// A session with Hazy registered in which the statements of `setup` have run.
+pub async fn ctx_with(setup: &str) -> SessionContext {
+    let ctx = ctx();
+    rows(&ctx, setup).await;
+    ctx
+}
+
 /// Runs every statement; returns the last one's rows, each cell formatted as text.
 pub async fn rows(ctx: &SessionContext, sql: &str) -> Vec<Vec<String>> {
     match hazy::cli::sql::query(ctx, sql).await {
@@ -28,6 +35,12 @@ pub async fn int(ctx: &SessionContext, sql: &str) -> i64 {
     let v = value(ctx, sql).await;
     v.parse()
         .unwrap_or_else(|_| panic!("not an integer: {v} from {sql}"))
+}
+
+pub async fn float(ctx: &SessionContext, sql: &str) -> f64 {
+    let v = value(ctx, sql).await;
+    v.parse()
+        .unwrap_or_else(|_| panic!("not a number: {v} from {sql}"))
 }
 
 /// The error message of a query that must fail (at planning or at execution).

@@ -47,12 +47,6 @@ async fn bytes(ctx: &SessionContext, sql: &str) -> Vec<u8> {
     column.as_binary::<i64>().value(0).to_vec()
 }
 
-async fn float(ctx: &SessionContext, sql: &str) -> f64 {
-    let v = value(ctx, sql).await;
-    v.parse()
-        .unwrap_or_else(|_| panic!("not a number: {v} from {sql}"))
-}
-
 /// Registers `name(s)` holding the given states, one per row.
 fn states_table(ctx: &SessionContext, name: &str, states: &[Vec<u8>]) {
     let schema = Arc::new(Schema::new(vec![Field::new(

@@ -88,15 +88,9 @@ const MERGES: &[MergeCase] = &[
     },
 ];
 
-async fn setup() -> datafusion::prelude::SessionContext {
-    let ctx = ctx();
-    rows(&ctx, SETUP).await;
-    ctx
-}
-
 #[tokio::test]
 async fn every_merge_slides_as_recomputed() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let merges: Vec<String> = hazy::udf::aggregate_functions()
         .iter()
         .map(|f| f.name().to_string())
@@ -137,7 +131,7 @@ async fn every_merge_slides_as_recomputed() {
 
 #[tokio::test]
 async fn value_aggregates_slide_as_recomputed() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     // (the aggregate over the frame's rows, how its result is read)
     let cases = [
         ("hll_sketch(x)", "hll_estimate({})"),
@@ -220,7 +214,7 @@ async fn topk_bounds_hold_in_wide_frames() {
 /// value over nothing, 0 distinct values for approx_count_distinct; never an error.
 #[tokio::test]
 async fn empty_frames_give_null_or_zero() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     for (aggregate, first) in [
         ("hll_sketch(x)", "NULL"),
         ("approx_count_distinct(x)", "0"),

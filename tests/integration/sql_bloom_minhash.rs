@@ -1,7 +1,6 @@
 //! SQL-level tests of the Bloom filter and MinHash functions.
 
 use crate::common::*;
-use datafusion::prelude::SessionContext;
 
 const SETUP: &str = "
 CREATE TABLE t AS SELECT
@@ -11,15 +10,9 @@ CREATE TABLE t AS SELECT
     arrow_cast(to_timestamp_seconds(1767225600 + value), 'Timestamp(Microsecond, None)') AS ts
 FROM generate_series(0, 49999) AS gs(value);";
 
-async fn setup() -> SessionContext {
-    let ctx = ctx();
-    rows(&ctx, SETUP).await;
-    ctx
-}
-
 #[tokio::test]
 async fn bloom_has_no_false_negatives_and_few_false_positives() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     // Every value that went in is found, in every encoding of the probe.
     let missed = int(
         &ctx,
@@ -68,7 +61,7 @@ async fn bloom_has_no_false_negatives_and_few_false_positives() {
 
 #[tokio::test]
 async fn bloom_merge_equals_one_pass_and_checks_sizes() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let one_pass = value(
         &ctx,
         "SELECT encode(bloom_sketch(x32, 5000, 0.01), 'hex') FROM t",
@@ -114,7 +107,7 @@ async fn bloom_merge_equals_one_pass_and_checks_sizes() {
 
 #[tokio::test]
 async fn bloom_windows_nulls_and_bad_input() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     // First-time values per 5,000-row block, against a filter of all earlier blocks.
     let sliding = rows(
         &ctx,
@@ -256,7 +249,7 @@ async fn lsh_bands_find_similar_pairs() {
 
 #[tokio::test]
 async fn minhash_nulls_empty_input_and_bad_input() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     assert_eq!(
         value(
             &ctx,

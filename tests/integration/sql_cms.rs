@@ -11,12 +11,6 @@ CREATE TABLE t AS SELECT
     arrow_cast(to_timestamp_seconds(1767225600 + value), 'Timestamp(Microsecond, None)') AS ts
 FROM generate_series(0, 99999) AS gs(value);";
 
-async fn setup() -> datafusion::prelude::SessionContext {
-    let ctx = ctx();
-    rows(&ctx, SETUP).await;
-    ctx
-}
-
 /// (item, exact, estimate) for every distinct `s`.
 async fn estimates(
     ctx: &datafusion::prelude::SessionContext,
@@ -35,7 +29,7 @@ async fn estimates(
 
 #[tokio::test]
 async fn never_under_estimates_and_stays_within_epsilon_n() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let total = int(&ctx, "SELECT count(s) FROM t").await;
     assert_eq!(
         int(&ctx, "SELECT cms_total(cms_sketch(s)) FROM t").await,
@@ -67,7 +61,7 @@ async fn never_under_estimates_and_stays_within_epsilon_n() {
 
 #[tokio::test]
 async fn literals_probe_by_value_whatever_the_column_type() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let exact = int(&ctx, "SELECT count(*) FROM t WHERE x32 = 42").await;
     for probe in [
         "42",
@@ -95,7 +89,7 @@ async fn literals_probe_by_value_whatever_the_column_type() {
 
 #[tokio::test]
 async fn weighted_sketches_count_weights() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let est = int(
         &ctx,
         "SELECT cms_estimate(cms_sketch_weighted(s, w), 'k7') FROM t",
@@ -118,7 +112,7 @@ async fn weighted_sketches_count_weights() {
 
 #[tokio::test]
 async fn group_by_merge_and_skip_partial_agree() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let direct = rows(&ctx, "SELECT g, cms_estimate(cms_sketch(s), 'k3'), cms_total(cms_sketch(s)) FROM t GROUP BY g ORDER BY g").await;
     let merged = rows(
         &ctx,
@@ -148,7 +142,7 @@ async fn group_by_merge_and_skip_partial_agree() {
 
 #[tokio::test]
 async fn windows_and_sliding_frames() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     rows(&ctx, "CREATE TABLE per_minute AS SELECT date_bin(INTERVAL '1 minute', ts) AS minute, cms_sketch(s) AS st FROM t GROUP BY 1").await;
     let sliding = rows(&ctx, "SELECT minute, cms_estimate(cms_merge(st) OVER (ORDER BY minute ROWS BETWEEN 4 PRECEDING AND CURRENT ROW), 'k11'),
                                   cms_total(cms_merge(st) OVER (ORDER BY minute ROWS BETWEEN 4 PRECEDING AND CURRENT ROW))
@@ -173,7 +167,7 @@ async fn windows_and_sliding_frames() {
 
 #[tokio::test]
 async fn nulls_empty_input_and_bad_input() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     assert_eq!(
         int(&ctx, "SELECT cms_total(cms_sketch(s)) FROM t WHERE g < 0").await,
         0

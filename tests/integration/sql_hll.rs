@@ -11,15 +11,9 @@ CREATE TABLE t AS SELECT
     arrow_cast(to_timestamp_seconds(1767225600 + value), 'Timestamp(Microsecond, None)') AS ts
 FROM generate_series(0, 99999) AS gs(value);";
 
-async fn setup() -> datafusion::prelude::SessionContext {
-    let ctx = ctx();
-    rows(&ctx, SETUP).await;
-    ctx
-}
-
 #[tokio::test]
 async fn one_shot_equals_estimate_of_sketch_and_is_near_exact() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let one_shot = int(&ctx, "SELECT approx_count_distinct(x) FROM t").await;
     let two_step = int(&ctx, "SELECT hll_estimate(hll_sketch(x)) FROM t").await;
     assert_eq!(one_shot, two_step);
@@ -42,7 +36,7 @@ async fn one_shot_equals_estimate_of_sketch_and_is_near_exact() {
 
 #[tokio::test]
 async fn group_by_matches_exact_counts() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let got = rows(
         &ctx,
         "SELECT g, approx_count_distinct(x), count(DISTINCT x), hll_estimate(hll_sketch(s, 12)), count(DISTINCT s)
@@ -59,7 +53,7 @@ async fn group_by_matches_exact_counts() {
 
 #[tokio::test]
 async fn many_small_groups_use_sparse_states_and_stay_exact_enough() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     // 50,000 groups of two rows: sparse states, near exact, and EmitTo/skip-partial paths.
     let got = rows(
         &ctx,
@@ -80,7 +74,7 @@ async fn many_small_groups_use_sparse_states_and_stay_exact_enough() {
 
 #[tokio::test]
 async fn skip_partial_aggregation_gives_the_same_answer() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let query = "SELECT x, approx_count_distinct(s), hll_estimate(hll_sketch(g)) FROM t GROUP BY x ORDER BY x";
     let normal = rows(&ctx, query).await;
     rows(
@@ -102,7 +96,7 @@ async fn skip_partial_aggregation_gives_the_same_answer() {
 
 #[tokio::test]
 async fn equal_values_merge_across_types_and_encodings() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     rows(
         &ctx,
         "CREATE TABLE a AS SELECT hll_sketch(x32) AS st FROM t WHERE x32 < 3000",
@@ -160,7 +154,7 @@ async fn equal_values_merge_across_types_and_encodings() {
 
 #[tokio::test]
 async fn merging_different_precisions_folds_to_the_smaller() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let got = rows(
         &ctx,
         "SELECT sketch_info(m)['parameters'], hll_estimate(m) FROM (
@@ -187,7 +181,7 @@ async fn merging_different_precisions_folds_to_the_smaller() {
 
 #[tokio::test]
 async fn nulls_and_empty_input() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     assert_eq!(
         int(&ctx, "SELECT approx_count_distinct(x) FROM t WHERE x < 0").await,
         0
@@ -241,7 +235,7 @@ async fn nulls_and_empty_input() {
 
 #[tokio::test]
 async fn parameters_are_checked_at_plan_time() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     for (sql, needle) in [
         (
             "SELECT approx_count_distinct(x, 3) FROM t",
@@ -302,7 +296,7 @@ async fn parameters_are_checked_at_plan_time() {
 
 #[tokio::test]
 async fn bad_state_bytes_give_clear_errors() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     for (state, needle) in [
         ("X'00'", "truncated sketch state"),
         (
@@ -349,7 +343,7 @@ async fn bad_state_bytes_give_clear_errors() {
 
 #[tokio::test]
 async fn date_bin_windows_and_sliding_frames() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     rows(&ctx, "CREATE TABLE per_minute AS SELECT date_bin(INTERVAL '1 minute', ts) AS minute, hll_sketch(x % 500) AS st, count(*) AS n FROM t GROUP BY 1").await;
     assert_eq!(int(&ctx, "SELECT count(*) FROM per_minute").await, 1667);
     // Sliding: three panes back; equal to sketching the raw rows of those minutes.
@@ -384,7 +378,7 @@ async fn date_bin_windows_and_sliding_frames() {
 
 #[tokio::test]
 async fn states_survive_a_parquet_round_trip() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let dir = std::env::temp_dir().join(format!("hazy-roundtrip-{}", std::process::id()));
     let path = dir.join("states.parquet");
     std::fs::create_dir_all(&dir).unwrap();
@@ -422,7 +416,7 @@ async fn states_survive_a_parquet_round_trip() {
 
 #[tokio::test]
 async fn sketch_info_describes_states() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let got = rows(&ctx, "SELECT i['family'], i['parameters'], i['mode'], i['bytes'], i['items'] FROM (SELECT sketch_info(hll_sketch(x, 12)) AS i FROM t)").await;
     assert_eq!(got[0][..3], ["hll", "p=12", "dense"]);
     assert_eq!(got[0][3], (20 + 1 + 9 + 3072).to_string());

@@ -1,7 +1,6 @@
 //! SQL-level tests of the quantile functions (KLL and DDSketch).
 
 use crate::common::*;
-use datafusion::prelude::SessionContext;
 
 /// `x` is a permutation of 0..100,000 (so a value is its own rank), `y` spans five orders of
 /// magnitude, `g` splits the rows into 10 groups.
@@ -19,24 +18,12 @@ const QS: [f64; 7] = [0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 1.0];
 /// KLL's rank error at k = 200 with 99% confidence.
 const RANK_ERROR: f64 = 0.0133;
 
-async fn setup() -> SessionContext {
-    let ctx = ctx();
-    rows(&ctx, SETUP).await;
-    ctx
-}
-
-async fn float(ctx: &SessionContext, sql: &str) -> f64 {
-    let v = value(ctx, sql).await;
-    v.parse()
-        .unwrap_or_else(|_| panic!("not a number: {v} from {sql}"))
-}
-
 /// The one-shots aim their precision at the quantiles asked for: over 100,000 rows in four
 /// partitions (merged partial states), the answer is the exact quantile or a few values off,
 /// where KLL alone is off by hundreds.
 #[tokio::test]
 async fn approx_quantile_is_near_exact_at_the_quantile_asked_for() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     rows(&ctx, "SET datafusion.execution.target_partitions = 4").await;
     for q in [0.001, 0.1, 0.5, 0.9, 0.99, 0.999] {
         // x is a permutation of 0..N: the inclusive q-quantile is ceil(q N) - 1.
@@ -84,7 +71,7 @@ async fn approx_quantile_is_near_exact_at_the_quantile_asked_for() {
 
 #[tokio::test]
 async fn approx_quantile_is_within_the_rank_error() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     for q in QS {
         let one_shot = float(&ctx, &format!("SELECT approx_quantile(x, {q}) FROM t")).await;
         let from_state = float(
@@ -133,7 +120,7 @@ async fn approx_quantile_is_within_the_rank_error() {
 
 #[tokio::test]
 async fn quantiles_come_back_in_the_input_type() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let typed = rows(
         &ctx,
         "SELECT arrow_typeof(approx_quantile(x, 0.5)), arrow_typeof(approx_quantile(xi, 0.5)),
@@ -179,7 +166,7 @@ async fn quantiles_come_back_in_the_input_type() {
 
 #[tokio::test]
 async fn dd_quantiles_are_within_relative_error() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let mut sorted: Vec<f64> = rows(&ctx, "SELECT y FROM t ORDER BY y")
         .await
         .into_iter()
@@ -231,7 +218,7 @@ async fn dd_quantiles_are_within_relative_error() {
 
 #[tokio::test]
 async fn sliding_frames_and_windows() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     // Per-group sketches over a moving frame of 3 groups; each group holds every 10th x.
     let sliding = rows(
         &ctx,
@@ -270,7 +257,7 @@ async fn sliding_frames_and_windows() {
 
 #[tokio::test]
 async fn nan_infinities_nulls_empty_input_and_bad_input() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     rows(
         &ctx,
         "CREATE TABLE special(v DOUBLE) AS VALUES (1.0), ('NaN'), (2.0), ('inf'), (3.0), (NULL), ('-inf')",
@@ -374,7 +361,7 @@ async fn nan_infinities_nulls_empty_input_and_bad_input() {
 /// and the answers do not change; groups of 20 values are answered exactly, as KLL does.
 #[tokio::test]
 async fn skip_partial_aggregation_gives_the_same_quantiles() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let query = "SELECT x % 5000 AS k, approx_quantile(x, 0.5), approx_quantiles(y, [0.1, 0.99]),
                         kll_quantile(kll_sketch(x), 0.5)
                  FROM t GROUP BY x % 5000 ORDER BY k";

@@ -2,15 +2,7 @@
 
 use crate::common::*;
 
-async fn setup() -> datafusion::prelude::SessionContext {
-    let ctx = ctx();
-    rows(
-        &ctx,
-        "CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION 'data/events.parquet'",
-    )
-    .await;
-    ctx
-}
+const SETUP: &str = "CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION 'data/events.parquet'";
 
 /// (item, count, lower, upper) rows of a top list.
 async fn top(
@@ -36,7 +28,7 @@ async fn top(
 
 #[tokio::test]
 async fn top_items_match_exact_counts_within_bounds() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let exact = rows(&ctx, "SELECT entity, count(*) FROM events GROUP BY entity ORDER BY count(*) DESC, entity LIMIT 10").await;
     let got = top(&ctx, "SELECT approx_topk(entity, 10) FROM events").await;
     assert_eq!(got.len(), 10);
@@ -79,7 +71,7 @@ async fn top_items_match_exact_counts_within_bounds() {
 
 #[tokio::test]
 async fn merged_states_keep_valid_bounds() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let merged = top(&ctx, "SELECT topk_items(topk_merge(st), 5) FROM (SELECT date_bin(INTERVAL '1 minute', ts) AS m, topk_sketch(entity) AS st FROM events GROUP BY 1)").await;
     assert_eq!(merged.len(), 5);
     for (item, _, lower, upper) in &merged {
@@ -98,7 +90,7 @@ async fn merged_states_keep_valid_bounds() {
 
 #[tokio::test]
 async fn items_come_back_in_the_input_type() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     let got = rows(&ctx, "SELECT arrow_typeof(approx_topk(CAST(substr(entity, 8) AS INT), 2)), arrow_typeof(approx_topk(arrow_cast(event_type, 'Dictionary(Int32, Utf8)'), 2)) FROM events LIMIT 1").await;
     assert!(got[0][0].contains("Int32"), "{}", got[0][0]);
     assert!(
@@ -126,7 +118,7 @@ async fn items_come_back_in_the_input_type() {
 
 #[tokio::test]
 async fn nulls_empty_input_and_bad_input() {
-    let ctx = setup().await;
+    let ctx = ctx_with(SETUP).await;
     assert_eq!(
         value(
             &ctx,

@@ -25,14 +25,13 @@
 
 use super::super::args::{Default as ParamDefault, Param, ParamKind, scalar_params};
 use super::super::docs::Doc;
-use super::super::scalar::{Args, ScalarSpec, StateScalar, map_rows, per_state, state_at};
+use super::super::scalar::{Args, ScalarSpec, StateScalar, decode};
 use super::super::topk::{OPTIONAL_K_PARAM, capacity_for};
-use super::{Described, guard, named, rejected};
+use super::{Described, convert_rows, guard, named, rejected};
 use crate::sketch::hash::{hash_i64, hash_str};
 use crate::sketch::topk::TopK;
 use crate::sketch::{Sketch, SketchError};
 use arrow::datatypes::DataType;
-use datafusion::common::ScalarValue;
 use datasketches::frequencies::{ErrorType, FrequentItemValue, FrequentItemsSketch};
 
 /// The family byte of DataSketches frequent-items images.
@@ -207,12 +206,8 @@ pub fn to_datasketches() -> StateScalar {
         invoke: |f, args| {
             let items =
                 Items::from_choice(scalar_params(f, &TO_PARAMS, &args.args, 1)?[0].choice());
-            per_state(f, args, |s: Option<TopK>| {
-                let image = s
-                    .map(|s| to_image(&s, items))
-                    .transpose()
-                    .map_err(named(f))?;
-                Ok(ScalarValue::LargeBinary(image))
+            convert_rows(f, args, |bytes| {
+                to_image(&decode::<TopK>(f, bytes)?, items).map_err(named(f))
             })
         },
         syntax: "",
@@ -238,12 +233,10 @@ pub fn from_datasketches() -> StateScalar {
             let params = scalar_params(f, &FROM_PARAMS, &args.args, 1)?;
             let items = Items::from_choice(params[0].choice());
             let capacity = capacity_for(params[1].integer());
-            map_rows(args, |arrays, row| {
-                let Some(bytes) = state_at(f, arrays[0].as_ref(), row)? else {
-                    return Ok(ScalarValue::LargeBinary(None));
-                };
-                let sketch = from_image(bytes, items, capacity).map_err(named(f))?;
-                Ok(ScalarValue::LargeBinary(Some(sketch.to_bytes())))
+            convert_rows(f, args, |bytes| {
+                Ok(from_image(bytes, items, capacity)
+                    .map_err(named(f))?
+                    .to_bytes())
             })
         },
         syntax: "",

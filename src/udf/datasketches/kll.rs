@@ -35,13 +35,12 @@
 
 use super::super::args::{Default as ParamDefault, Param, ParamKind, scalar_params};
 use super::super::docs::Doc;
-use super::super::scalar::{Args, ScalarSpec, StateScalar, map_rows, per_state, state_at};
-use super::{Described, guard, named, rejected};
+use super::super::scalar::{Args, ScalarSpec, StateScalar, decode};
+use super::{Described, convert_rows, guard, named, rejected};
 use crate::sketch::envelope::Reader;
 use crate::sketch::kll::{Kll, total_capacity};
 use crate::sketch::{Sketch, SketchError};
 use arrow::datatypes::DataType;
-use datafusion::common::ScalarValue;
 use datasketches::kll::{KllFloat, KllSketch};
 
 /// The family byte of DataSketches KLL images.
@@ -224,9 +223,8 @@ pub fn to_datasketches() -> StateScalar {
         args: Args::States(1, "one argument (a kll state)"),
         returns: || DataType::LargeBinary,
         invoke: |f, args| {
-            per_state(f, args, |s: Option<Kll>| {
-                let image = s.map(|s| to_image(&s)).transpose().map_err(named(f))?;
-                Ok(ScalarValue::LargeBinary(image))
+            convert_rows(f, args, |bytes| {
+                to_image(&decode::<Kll>(f, bytes)?).map_err(named(f))
             })
         },
         syntax: "kll_to_datasketches(state)",
@@ -260,12 +258,8 @@ pub fn from_datasketches() -> StateScalar {
         returns: || DataType::LargeBinary,
         invoke: |f, args| {
             let items = Items::from_choice(scalar_params(f, &ITEMS, &args.args, 1)?[0].choice());
-            map_rows(args, |arrays, row| {
-                let Some(bytes) = state_at(f, arrays[0].as_ref(), row)? else {
-                    return Ok(ScalarValue::LargeBinary(None));
-                };
-                let sketch = from_image(bytes, items).map_err(named(f))?;
-                Ok(ScalarValue::LargeBinary(Some(sketch.to_bytes())))
+            convert_rows(f, args, |bytes| {
+                Ok(from_image(bytes, items).map_err(named(f))?.to_bytes())
             })
         },
         syntax: "",

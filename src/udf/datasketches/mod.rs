@@ -323,6 +323,19 @@ pub struct Described {
     pub details: String,
 }
 
+/// The `invoke` of a conversion between a Hazy state and DataSketches bytes: `convert` of each
+/// row's bytes, as a binary; NULL for NULL.
+pub fn convert_rows(
+    function: &str,
+    args: &datafusion::logical_expr::ScalarFunctionArgs,
+    convert: impl Fn(&[u8]) -> Result<Vec<u8>>,
+) -> Result<datafusion::logical_expr::ColumnarValue> {
+    super::scalar::map_rows(args, |arrays, row| {
+        let bytes = super::scalar::state_at(function, arrays[0].as_ref(), row)?;
+        Ok(ScalarValue::LargeBinary(bytes.map(&convert).transpose()?))
+    })
+}
+
 /// Errors of a scalar function over DataSketches states carry its name.
 pub fn named(function: &str) -> impl Fn(SketchError) -> datafusion::error::DataFusionError + '_ {
     move |e| exec_datafusion_err!("{function}: {e}")
