@@ -348,6 +348,22 @@ const EVERY_FUNCTION: &[(&str, &str)] = &[
         "SELECT theta_a_not_b(a, b) FROM (SELECT theta_sketch(entity) AS a, theta_sketch(event_type) AS b FROM e)",
     ),
     (
+        "kll_to_datasketches",
+        "SELECT kll_to_datasketches(kll_sketch(value)) FROM e",
+    ),
+    (
+        "kll_from_datasketches",
+        "SELECT kll_from_datasketches(kll_to_datasketches(kll_sketch(value))) FROM e",
+    ),
+    (
+        "topk_to_datasketches",
+        "SELECT topk_to_datasketches(topk_sketch(entity)) FROM e",
+    ),
+    (
+        "topk_from_datasketches",
+        "SELECT topk_from_datasketches(topk_to_datasketches(topk_sketch(entity))) FROM e",
+    ),
+    (
         "sketch_info",
         "SELECT sketch_info(hll_sketch(entity)) FROM e",
     ),
