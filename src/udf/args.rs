@@ -352,9 +352,29 @@ pub fn scalar_params(
         .map(|(i, param)| match args.get(first + i) {
             None => param.default_value(function),
             Some(ColumnarValue::Scalar(value)) => param.check_value(function, value),
-            Some(ColumnarValue::Array(_)) => not_constant(function, param.name),
+            Some(ColumnarValue::Array(array)) => match constant_of(array)? {
+                Some(value) => param.check_value(function, &value),
+                None if array.is_empty() => param.default_value(function),
+                None => not_constant(function, param.name),
+            },
         })
         .collect()
+}
+
+/// The value of an array whose rows are all equal: a literal reaches a function as such an
+/// array through the FFI of datafusion-python, which does not pass scalars. `None` when the
+/// rows differ or there are none.
+fn constant_of(array: &ArrayRef) -> Result<Option<ScalarValue>> {
+    if array.is_empty() {
+        return Ok(None);
+    }
+    let first = ScalarValue::try_from_array(array, 0)?;
+    for row in 1..array.len() {
+        if ScalarValue::try_from_array(array, row)? != first {
+            return Ok(None);
+        }
+    }
+    Ok(Some(first))
 }
 
 fn not_constant<T>(function: &str, name: &str) -> Result<T> {

@@ -875,7 +875,7 @@ async fn conversions_refuse_bad_input_with_the_function_name() {
             "k must be between 1 and 16384",
         ),
         (
-            "SELECT kll_from_datasketches(s, x) FROM (VALUES (X'00', 'double')) t(s, x)"
+            "SELECT kll_from_datasketches(s, x) FROM (VALUES (X'00', 'double'), (X'00', 'float')) t(s, x)"
                 .to_string(),
             "must be a constant",
         ),
