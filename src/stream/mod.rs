@@ -7,8 +7,9 @@
 //!
 //! 1. each micro-batch of events goes through the query's **partial** aggregate, giving one row
 //!    of mergeable states per (window, group);
-//! 2. those rows are kept per open window and merged (`PartialReduce`) as they pile up, so an
-//!    open window costs the size of its states, not of its events;
+//! 2. those rows go into the open window's own running `PartialReduce` aggregate, which
+//!    merges them as they come (see `pane`), so an open window costs the size of its decoded
+//!    sketches, not of its events;
 //! 3. when the **watermark** (the greatest event time seen minus the allowed lateness) passes a
 //!    window's end, or the input goes idle, the window's states go through the rest of the query
 //!    (final aggregate, projection, HAVING, ORDER BY) and its rows come out.
@@ -38,6 +39,7 @@
 
 pub mod checkpoint;
 pub mod input;
+mod pane;
 pub mod plan;
 mod runtime;
 pub mod source;

@@ -12,6 +12,7 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
+use super::pane::{LiveReduce, Pane};
 use super::plan::{StreamPlans, check_time_column, plan, stream_session};
 use crate::sketch::Sketch;
 use crate::sketch::bloom::BloomFilter;
@@ -104,6 +105,8 @@ pub struct WindowedStream {
     time_index: usize,
     options: StreamOptions,
     open: BTreeMap<i64, Pane>,
+    /// What the open panes' running merges are made from (see [`super::pane`]).
+    live: LiveReduce,
     /// Windows starting before this have closed; their events are late.
     closed_before: Option<i64>,
     sliding: Option<Sliding>,
@@ -112,15 +115,6 @@ pub struct WindowedStream {
     /// Late events kept for the caller (see [`keep_late_rows`](Self::keep_late_rows)).
     late_rows: Option<Vec<RecordBatch>>,
 }
-
-/// The state rows of one open window, merged lazily.
-#[derive(Debug, Default)]
-struct Pane {
-    batches: Vec<RecordBatch>,
-}
-
-/// Pane state batches waiting before they are merged into one.
-const MAX_UNMERGED: usize = 16;
 
 impl WindowedStream {
     /// Plans `sql` over events of `schema` in a session made by [`stream_session`].
@@ -171,8 +165,10 @@ impl WindowedStream {
         };
         let plans = plan(ctx, sql, table_schema, &options.time_column).await?;
         let sliding = (options.panes > 1).then(|| Sliding::new(options.panes));
+        let live = LiveReduce::new(&plans)?;
         Ok(Self {
             plans,
+            live,
             input_schema: schema,
             time_index,
             options,
@@ -244,12 +240,7 @@ impl WindowedStream {
 
     /// Bytes held by open window states (and sliding panes and the first-seen filter).
     pub fn memory_bytes(&self) -> usize {
-        let panes: usize = self
-            .open
-            .values()
-            .flat_map(|p| &p.batches)
-            .map(RecordBatch::get_array_memory_size)
-            .sum();
+        let panes = self.live.memory_bytes();
         let sliding = self.sliding.as_ref().map_or(0, Sliding::memory_bytes);
         let bloom = self.first_seen.as_ref().map_or(0, |(_, b)| b.heap_size());
         panes + sliding + bloom
@@ -402,13 +393,11 @@ impl WindowedStream {
             parts
         };
         for (start, part) in parts {
-            let pane = self.open.entry(start).or_default();
-            pane.batches.push(part);
-            if pane.batches.len() >= MAX_UNMERGED {
-                let batches = std::mem::take(&mut pane.batches);
-                let merged = self.plans.merge_states(batches).await?;
-                self.open.get_mut(&start).expect("pane").batches = vec![merged];
-            }
+            let pane = match self.open.entry(start) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(Pane::start(&self.live)?),
+            };
+            pane.add(part).await?;
         }
         Ok(())
     }
@@ -427,7 +416,7 @@ impl WindowedStream {
                     break;
                 }
                 let pane = self.open.remove(&start).expect("first pane");
-                let states = self.plans.merge_states(pane.batches).await?;
+                let states = pane.finish().await?;
                 let rows = self.plans.finish_states(states.clone()).await?;
                 out.push(self.closed(start, self.plans.window.end_of(start), rows, states)?);
             }
@@ -454,8 +443,10 @@ impl WindowedStream {
             if next >= bound {
                 return Ok(());
             }
-            let pane = self.open.remove(&next).unwrap_or_default();
-            let states = self.plans.merge_states(pane.batches).await?;
+            let states = match self.open.remove(&next) {
+                Some(pane) => pane.finish().await?,
+                None => RecordBatch::new_empty(self.plans.state_schema()),
+            };
             let had_events = states.num_rows() > 0;
             let normalized = self.plans.with_window(&states, 0)?;
             let plans = &self.plans;
@@ -679,11 +670,7 @@ impl WindowedStream {
         let mut starts = Vec::with_capacity(self.open.len());
         let mut batches = Vec::with_capacity(self.open.len());
         for (start, pane) in self.open.iter_mut() {
-            let merged = self
-                .plans
-                .merge_states(std::mem::take(&mut pane.batches))
-                .await?;
-            pane.batches = vec![merged.clone()];
+            let merged = pane.snapshot(&self.live).await?;
             starts.push(*start);
             batches.push(merged);
         }
@@ -742,10 +729,11 @@ impl WindowedStream {
         }
         self.stats = stats;
         self.closed_before = closed_before;
-        self.open = open
-            .into_iter()
-            .map(|(s, b)| (s, Pane { batches: vec![b] }))
-            .collect();
+        self.open = BTreeMap::new();
+        for (start, states) in open {
+            self.open
+                .insert(start, Pane::holding(&self.live, states).await?);
+        }
         if let (Some(s), Some((front, back, had_events, next_pane))) =
             (self.sliding.as_mut(), sliding)
         {

@@ -365,3 +365,58 @@ async fn count_distinct_stays_one_level() {
         rows(&ctx, &format!("{sql} ORDER BY w")).await
     );
 }
+
+/// An open window's states are held decoded by its running merge: its memory is reported while
+/// the window is open and given back when it closes, and it counts against the session's memory
+/// limit, which stops the stream with DataFusion's error rather than growing past it.
+#[tokio::test]
+async fn open_windows_report_their_memory_and_obey_the_memory_limit() {
+    const PER_ENTITY: &str = "SELECT entity, date_bin(INTERVAL '1 hour', ts) AS w, \
+         approx_count_distinct(value) AS d FROM events \
+         GROUP BY entity, date_bin(INTERVAL '1 hour', ts)";
+    let batches = events(20_000, 0.0, 3);
+    let mut s = WindowedStream::new(
+        PER_ENTITY,
+        EventGenerator::schema(),
+        StreamOptions::new("ts"),
+    )
+    .await
+    .unwrap();
+    for b in &batches {
+        assert!(s.push(b.clone()).await.unwrap().is_empty());
+    }
+    let open = s.memory_bytes();
+    assert!(
+        open > 100_000,
+        "{open} bytes for an open window of thousands of groups"
+    );
+    let closed = s.finish().await.unwrap();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(s.memory_bytes(), 0);
+
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_limit(open / 4, 1.0)
+        .build_arc()
+        .unwrap();
+    let ctx = hazy::stream::stream_session_with(runtime);
+    let mut s = WindowedStream::with_context(
+        &ctx,
+        PER_ENTITY,
+        EventGenerator::schema(),
+        StreamOptions::new("ts"),
+    )
+    .await
+    .unwrap();
+    let mut error = None;
+    for b in &batches {
+        if let Err(e) = s.push(b.clone()).await {
+            error = Some(e.to_string());
+            break;
+        }
+    }
+    let error = match error {
+        Some(e) => e,
+        None => s.finish().await.unwrap_err().to_string(),
+    };
+    assert!(error.contains("Resources exhausted"), "{error}");
+}
