@@ -2,7 +2,7 @@
 //! Ballista cluster (one scheduler, two executors, in this process), with the bytes of sketch
 //! state each query shuffled between the partial and final stages.
 //!
-//! `cargo bench --bench cluster_bench -- [--runs N] [--file PATH]
+//! `cargo bench --features ballista --bench cluster_bench -- [--runs N] [--file PATH]
 //! [--executors N] [--tasks N] [--only SUBSTRING]`. The file is the one `sql_bench` writes
 //! (target/bench/bench.parquet); run that first.
 

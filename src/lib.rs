@@ -5,7 +5,7 @@
 //! * `udf` (feature `datafusion`, on by default): the DataFusion aggregate and scalar
 //!   functions; [`register_all`] adds every one of them to a `SessionContext`.
 //! * `stream` (feature `datafusion`): `hazy stream`'s windowed runtime.
-//! * `cluster` (feature `ballista`, on by default): the same SQL on Apache DataFusion Ballista.
+//! * `cluster` (feature `ballista`, off by default): the same SQL on Apache DataFusion Ballista.
 
 pub mod sketch;
 

@@ -217,7 +217,7 @@ async fn remote_session(url: &str) -> Result<datafusion::prelude::SessionContext
 async fn remote_session(url: &str) -> Result<datafusion::prelude::SessionContext, String> {
     Err(format!(
         "--remote {url}: this hazy was built without the `ballista` feature \
-         (cargo install --path . with the default features)"
+         (cargo install --path . --features ballista)"
     ))
 }
 
