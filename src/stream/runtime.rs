@@ -98,6 +98,9 @@ pub struct StreamStats {
 /// time seen minus the allowed lateness) passes the window's end, or when [`close_all`] is
 /// called (idle input, end of input). Memory holds only the open windows' states.
 ///
+/// It runs on a Tokio runtime (as DataFusion does): each open window's merge is a task of
+/// that runtime, so it runs beside the decoding of the next events.
+///
 /// [`close_all`]: WindowedStream::close_all
 pub struct WindowedStream {
     plans: StreamPlans,
