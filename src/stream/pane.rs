@@ -102,7 +102,7 @@ impl Pane {
             self.sender = None;
             self.join().await?;
             return Err(DataFusionError::Internal(
-                "hazy stream: a window's merge ended early".into(),
+                "hazy stream: a window's merge ended before its input did".into(),
             ));
         }
         Ok(())
