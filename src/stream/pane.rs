@@ -33,7 +33,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -45,7 +45,7 @@ const QUEUED_BATCHES: usize = 4;
 /// The running merge of one open window's state rows.
 #[derive(Debug)]
 pub(super) struct Pane {
-    sender: Option<mpsc::Sender<RecordBatch>>,
+    sender: Option<mpsc::Sender<Queued>>,
     merged: Option<JoinHandle<Result<Vec<RecordBatch>>>>,
     schema: SchemaRef,
     memory: Arc<PaneMemory>,
@@ -58,7 +58,6 @@ impl Pane {
         let source = Arc::new(Receiving {
             schema: reduce.schema(),
             receiver: Mutex::new(Some(receiver)),
-            memory: Arc::clone(&reduce.memory),
         });
         let input = Arc::new(StreamingTableExec::try_new(
             reduce.schema(),
@@ -93,11 +92,9 @@ impl Pane {
         if states.num_rows() == 0 {
             return Ok(());
         }
-        let bytes = states.get_array_memory_size();
-        self.memory.queued.fetch_add(bytes, Ordering::Relaxed);
+        let queued = Queued::new(states, &self.memory);
         let sender = self.sender.as_ref().expect("an open pane has its sender");
-        if sender.send(states).await.is_err() {
-            self.memory.queued.fetch_sub(bytes, Ordering::Relaxed);
+        if sender.send(queued).await.is_err() {
             // The aggregate ended before its input did: it failed, and says why.
             self.sender = None;
             self.join().await?;
@@ -233,12 +230,42 @@ impl MemoryPool for PaneMemory {
     }
 }
 
+/// A state batch on its way to a pane's aggregate, counted in [`PaneMemory::queued`] until it
+/// is taken or dropped (a failed or aborted aggregate drops what is left in its channel).
+#[derive(Debug)]
+struct Queued {
+    batch: Option<RecordBatch>,
+    bytes: usize,
+    memory: Arc<PaneMemory>,
+}
+
+impl Queued {
+    fn new(batch: RecordBatch, memory: &Arc<PaneMemory>) -> Self {
+        let bytes = batch.get_array_memory_size();
+        memory.queued.fetch_add(bytes, Ordering::Relaxed);
+        Self {
+            batch: Some(batch),
+            bytes,
+            memory: Arc::clone(memory),
+        }
+    }
+
+    fn take(mut self) -> RecordBatch {
+        self.batch.take().expect("a queued batch is taken once")
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.memory.queued.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
 /// The source of a pane's aggregate: the batches sent to the pane, until it finishes.
 #[derive(Debug)]
 struct Receiving {
     schema: SchemaRef,
-    receiver: Mutex<Option<mpsc::Receiver<RecordBatch>>>,
-    memory: Arc<PaneMemory>,
+    receiver: Mutex<Option<mpsc::Receiver<Queued>>>,
 }
 
 impl PartitionStream for Receiving {
@@ -248,17 +275,10 @@ impl PartitionStream for Receiving {
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let receiver = self.receiver.lock().expect("receiver lock").take();
-        let memory = Arc::clone(&self.memory);
         let batches = futures::stream::unfold(receiver, |receiver| async move {
             let mut receiver = receiver?;
-            let batch = receiver.recv().await?;
-            Some((batch, Some(receiver)))
-        })
-        .map(move |batch| {
-            memory
-                .queued
-                .fetch_sub(batch.get_array_memory_size(), Ordering::Relaxed);
-            Ok(batch)
+            let queued = receiver.recv().await?;
+            Some((Ok(queued.take()), Some(receiver)))
         });
         Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.schema),

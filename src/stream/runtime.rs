@@ -1,5 +1,6 @@
 //! [`WindowedStream`]: push event batches in, get closed windows out.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -397,8 +398,8 @@ impl WindowedStream {
         };
         for (start, part) in parts {
             let pane = match self.open.entry(start) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => e.insert(Pane::start(&self.live)?),
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(Pane::start(&self.live)?),
             };
             pane.add(part).await?;
         }
