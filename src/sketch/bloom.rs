@@ -54,7 +54,7 @@
 //! ```
 
 use super::envelope::{self, Family, Reader};
-use super::error::{Result, SketchError};
+use super::error::{Result, SketchError, check_range};
 use super::hash::CanonicalHash;
 use super::state::{Description, Sketch};
 use std::borrow::Cow;
@@ -233,11 +233,7 @@ impl PartialEq for BloomFilter {
 impl BloomFilter {
     /// An empty filter of `num_blocks` 256-bit blocks, 1..=[`MAX_BLOCKS`].
     pub fn new(num_blocks: u32) -> Result<Self> {
-        if num_blocks == 0 || num_blocks > MAX_BLOCKS {
-            return Err(SketchError::InvalidParameter(format!(
-                "bloom num_blocks must lie in 1..={MAX_BLOCKS}, got {num_blocks}"
-            )));
-        }
+        check_range("bloom num_blocks", num_blocks, 1..=MAX_BLOCKS)?;
         Ok(Self {
             num_blocks,
             items: 0,
@@ -366,13 +362,7 @@ impl BloomFilter {
 
     /// This filter with no pending hashes: borrowed when already so.
     fn canonical(&self) -> Cow<'_, BloomFilter> {
-        if self.pending == 0 {
-            Cow::Borrowed(self)
-        } else {
-            let mut copy = self.clone();
-            copy.compact();
-            Cow::Owned(copy)
-        }
+        super::with_pending_folded(self, self.pending > 0, Self::compact)
     }
 
     /// Turns the filter dense now (repeated pending hashes are harmless: setting bits is
@@ -678,12 +668,8 @@ enum Data<'a> {
 
 impl<'a> StateView<'a> {
     fn parse(bytes: &'a [u8]) -> Result<Self> {
-        let env = envelope::decode(bytes, Family::Bloom)?;
-        let mut params = Reader::new(env.params);
-        let num_blocks = params.u32()?;
-        params.finish("bloom parameters")?;
+        let (num_blocks, mut body) = envelope::open(bytes, Family::Bloom, Reader::u32)?;
         BloomFilter::new(num_blocks)?;
-        let mut body = Reader::new(env.body);
         let mode = body.u8()?;
         let items = body.u64()?;
         let data = match mode {
@@ -749,7 +735,7 @@ impl<'a> StateView<'a> {
 mod tests {
     use super::*;
     use crate::sketch::hash::{hash_i64, hash_str};
-    use crate::sketch::testdata::splitmix;
+    use crate::sketch::testdata::{merged_both_ways, splitmix};
 
     /// `n` distinct random values' hashes (random i64 values through the canonical hash).
     fn random_hashes(n: usize, seed: u64) -> Vec<u64> {
@@ -933,14 +919,7 @@ mod tests {
         // Associativity over many small parts.
         let hashes = random_hashes(1000, 5);
         let parts: Vec<_> = hashes.chunks(37).map(|c| filter_of(16, c)).collect();
-        let mut left = BloomFilter::new(16).unwrap();
-        parts.iter().for_each(|p| left.merge(p).unwrap());
-        let mut right = BloomFilter::new(16).unwrap();
-        for p in parts.iter().rev() {
-            let mut p = p.clone();
-            p.merge(&right).unwrap();
-            right = p;
-        }
+        let (left, right) = merged_both_ways(&parts, &BloomFilter::new(16).unwrap());
         assert_eq!(left.to_bytes(), right.to_bytes());
         assert_eq!(left.to_bytes(), filter_of(16, &hashes).to_bytes());
     }

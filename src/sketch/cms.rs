@@ -193,13 +193,7 @@ impl CountMin {
 
     /// This sketch with its items combined: borrowed when already so.
     fn canonical(&self) -> std::borrow::Cow<'_, CountMin> {
-        if self.pending == 0 {
-            std::borrow::Cow::Borrowed(self)
-        } else {
-            let mut copy = self.clone();
-            copy.compact_items();
-            std::borrow::Cow::Owned(copy)
-        }
+        super::with_pending_folded(self, self.pending > 0, Self::compact_items)
     }
 
     fn add_to_cells(&mut self, hash: u64, weight: u64) {
@@ -334,12 +328,9 @@ impl Sketch for CountMin {
 
     /// Decodes a state, validating every field.
     fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let env = envelope::decode(bytes, Family::CountMin)?;
-        let mut params = Reader::new(env.params);
-        let (width, depth) = (params.u32()?, params.u32()?);
-        params.finish("cms parameters")?;
+        let ((width, depth), mut body) =
+            envelope::open(bytes, Family::CountMin, |p| Ok((p.u32()?, p.u32()?)))?;
         let mut sketch = CountMin::new(width, depth)?;
-        let mut body = Reader::new(env.body);
         let mode = body.u8()?;
         sketch.total = body.u64()?;
         match mode {

@@ -56,7 +56,7 @@
 //! ```
 
 use super::envelope::{self, Family, Reader};
-use super::error::{Result, SketchError};
+use super::error::{Result, SketchError, check_range};
 use super::state::{Description, Sketch, show};
 
 /// Default relative accuracy: 1%.
@@ -389,11 +389,11 @@ impl DdSketch {
                 "dd relative accuracy alpha must lie in [{MIN_ALPHA}, 1), got {alpha}"
             )));
         }
-        if !(MIN_MAX_BUCKETS..=MAX_MAX_BUCKETS).contains(&max_buckets) {
-            return Err(SketchError::InvalidParameter(format!(
-                "dd max_buckets must lie in {MIN_MAX_BUCKETS}..={MAX_MAX_BUCKETS}, got {max_buckets}"
-            )));
-        }
+        check_range(
+            "dd max_buckets",
+            max_buckets,
+            MIN_MAX_BUCKETS..=MAX_MAX_BUCKETS,
+        )?;
         let ln_gamma = alpha.ln_1p() - (-alpha).ln_1p();
         Ok(Self {
             alpha,
@@ -603,13 +603,10 @@ impl Sketch for DdSketch {
 
     /// Decodes a state, validating every field.
     fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let env = envelope::decode(bytes, Family::DDSketch)?;
-        let mut params = Reader::new(env.params);
-        let (alpha, max_buckets) = (params.f64()?, params.u32()?);
-        params.finish("dd parameters")?;
+        let ((alpha, max_buckets), mut body) =
+            envelope::open(bytes, Family::DDSketch, |p| Ok((p.f64()?, p.u32()?)))?;
         let mut s = DdSketch::with_max_buckets(alpha, max_buckets)?;
         let corrupt = |m: String| Err(SketchError::Corrupt(m));
-        let mut body = Reader::new(env.body);
         let count = body.u64()?;
         let (min, max) = (body.f64()?, body.f64()?);
         let (zero, neg_inf, pos_inf) = (body.u64()?, body.u64()?, body.u64()?);

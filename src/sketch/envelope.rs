@@ -232,6 +232,21 @@ pub fn decode(bytes: &[u8], expected: Family) -> Result<Envelope<'_>> {
     Ok(env)
 }
 
+/// Opens a state of `family`: `read_params` reads its parameters, which must use every
+/// parameter byte, and the body comes back as a [`Reader`]. Every family's decoder starts
+/// here, so the envelope and parameter checks are the same for all.
+pub fn open<'a, P>(
+    bytes: &'a [u8],
+    family: Family,
+    read_params: impl FnOnce(&mut Reader<'a>) -> Result<P>,
+) -> Result<(P, Reader<'a>)> {
+    let env = decode(bytes, family)?;
+    let mut params = Reader::new(env.params);
+    let read = read_params(&mut params)?;
+    params.finish(&format!("{} parameters", family.name()))?;
+    Ok((read, Reader::new(env.body)))
+}
+
 /// A bounds-checked little-endian reader over a byte slice.
 pub struct Reader<'a> {
     bytes: &'a [u8],

@@ -66,3 +66,19 @@ impl fmt::Display for SketchError {
 impl std::error::Error for SketchError {}
 
 pub type Result<T, E = SketchError> = std::result::Result<T, E>;
+
+/// `Ok` when the parameter `what` lies in `range`; otherwise the one wording every family
+/// uses: "hll precision must be between 4 and 18, got 30".
+pub(crate) fn check_range<T>(what: &str, value: T, range: std::ops::RangeInclusive<T>) -> Result<()>
+where
+    T: PartialOrd + fmt::Display,
+{
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(SketchError::InvalidParameter(format!(
+        "{what} must be between {} and {}, got {value}",
+        range.start(),
+        range.end()
+    )))
+}

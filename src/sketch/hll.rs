@@ -40,7 +40,7 @@
 //! ```
 
 use super::envelope::{self, Family, Reader};
-use super::error::{Result, SketchError};
+use super::error::{Result, SketchError, check_range};
 use super::hash::CanonicalHash;
 use super::state::{Description, Sketch};
 
@@ -175,13 +175,7 @@ impl HyperLogLog {
 
     /// This sketch with no pending entries: borrowed when already so.
     fn canonical(&self) -> std::borrow::Cow<'_, HyperLogLog> {
-        if self.pending == 0 {
-            std::borrow::Cow::Borrowed(self)
-        } else {
-            let mut copy = self.clone();
-            copy.compact();
-            std::borrow::Cow::Owned(copy)
-        }
+        super::with_pending_folded(self, self.pending > 0, Self::compact)
     }
 
     /// The expected relative standard error of the estimate, `1.04 / sqrt(2^p)`.
@@ -640,16 +634,7 @@ impl<'a> TransitView<'a> {
             }
             MODE_SPARSE => {
                 let items = r.u64()?;
-                let n = r.u32()? as usize;
-                if n > 1 << SPARSE_PRECISION || n * 4 != r.remaining() {
-                    return Err(SketchError::Corrupt(format!(
-                        "hll transit list declares {n} entries in {} bytes",
-                        r.remaining()
-                    )));
-                }
-                let raw = r.take(n * 4)?;
-                check_sparse_entries(raw)?;
-                (items, TransitData::Sparse(raw))
+                (items, TransitData::Sparse(read_sparse_list(&mut r)?))
             }
             MODE_DENSE => {
                 let items = r.u64()?;
@@ -677,6 +662,21 @@ impl<'a> TransitView<'a> {
     }
 }
 
+/// Reads a counted list of sparse entries that ends the state (stored or transit), checked
+/// to be valid and strictly increasing.
+fn read_sparse_list<'a>(r: &mut Reader<'a>) -> Result<&'a [u8]> {
+    let n = r.u32()? as usize;
+    if n > 1 << SPARSE_PRECISION || n * 4 != r.remaining() {
+        return Err(SketchError::Corrupt(format!(
+            "hll sparse list declares {n} entries in {} bytes",
+            r.remaining()
+        )));
+    }
+    let raw = r.take(n * 4)?;
+    check_sparse_entries(raw)?;
+    Ok(raw)
+}
+
 /// A validated, borrowed view of a serialized state.
 struct StateView<'a> {
     precision: u8,
@@ -694,27 +694,12 @@ enum Data<'a> {
 
 impl<'a> StateView<'a> {
     fn parse(bytes: &'a [u8]) -> Result<Self> {
-        let env = envelope::decode(bytes, Family::HyperLogLog)?;
-        let mut params = Reader::new(env.params);
-        let precision = params.u8()?;
-        params.finish("hll parameters")?;
+        let (precision, mut body) = envelope::open(bytes, Family::HyperLogLog, Reader::u8)?;
         check_precision(precision)?;
-        let mut body = Reader::new(env.body);
         let mode = body.u8()?;
         let items = body.u64()?;
         let data = match mode {
-            MODE_SPARSE => {
-                let n = body.u32()? as usize;
-                if n > 1 << SPARSE_PRECISION || n * 4 != body.remaining() {
-                    return Err(SketchError::Corrupt(format!(
-                        "hll sparse list declares {n} entries in {} bytes",
-                        body.remaining()
-                    )));
-                }
-                let raw = body.take(n * 4)?;
-                check_sparse_entries(raw)?;
-                Data::Sparse(raw)
-            }
+            MODE_SPARSE => Data::Sparse(read_sparse_list(&mut body)?),
             MODE_DENSE => {
                 let expected = ((1usize << precision) * BITS_PER_REGISTER).div_ceil(8);
                 if body.remaining() != expected {
@@ -769,13 +754,7 @@ fn check_sparse_entries(raw: &[u8]) -> Result<()> {
 }
 
 fn check_precision(p: u8) -> Result<()> {
-    if (MIN_PRECISION..=MAX_PRECISION).contains(&p) {
-        Ok(())
-    } else {
-        Err(SketchError::InvalidParameter(format!(
-            "hll precision must be between {MIN_PRECISION} and {MAX_PRECISION}, got {p}"
-        )))
-    }
+    check_range("hll precision", p, MIN_PRECISION..=MAX_PRECISION)
 }
 
 /// Folds sparse entries into dense registers of precision `precision` (max per register).

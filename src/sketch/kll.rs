@@ -67,7 +67,7 @@
 //! ```
 
 use super::envelope::{self, Family, Reader};
-use super::error::{Result, SketchError};
+use super::error::{Result, SketchError, check_range};
 use super::state::{Description, Sketch, show};
 
 /// Default `k`: 1.33% normalized rank error at 99% confidence.
@@ -241,11 +241,7 @@ impl Kll {
     /// An empty sketch; `k` (at least 8) sets the accuracy, see
     /// [`Kll::normalized_rank_error`].
     pub fn new(k: u16) -> Result<Self> {
-        if k < MIN_K {
-            return Err(SketchError::InvalidParameter(format!(
-                "kll k must lie in {MIN_K}..=65535, got {k}"
-            )));
-        }
+        check_range("kll k", k, MIN_K..=u16::MAX)?;
         Ok(Self {
             k,
             n: 0,
@@ -701,11 +697,7 @@ impl Sketch for Kll {
 
     /// Decodes a state, validating every field.
     fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let env = envelope::decode(bytes, Family::Kll)?;
-        let mut params = Reader::new(env.params);
-        let k = params.u16()?;
-        params.finish("kll parameters")?;
-        let mut body = Reader::new(env.body);
+        let (k, mut body) = envelope::open(bytes, Family::Kll, Reader::u16)?;
         let n = body.u64()?;
         let (min, max) = (body.f64()?, body.f64()?);
         let num_levels = body.u8()? as usize;

@@ -79,7 +79,7 @@
 //! ```
 
 use super::envelope::{self, Family, Reader};
-use super::error::{Result, SketchError};
+use super::error::{Result, SketchError, check_range};
 use super::hash::CanonicalHash;
 use super::state::{Description, Sketch};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -99,6 +99,12 @@ const MAX_PROBES: u32 = 128;
 const PROBE_SEED: u64 = 0x5851_F42D_4C95_7F2D;
 /// LSH keys carry the band index in their top 12 bits (bands ≤ 4096 = 2^12).
 const BAND_SHIFT: u32 = 52;
+/// Transit modes (docs/FORMAT.md): the filled bins as a list, every bin, or one value.
+const TRANSIT_SPARSE: u8 = 0;
+const TRANSIT_DENSE: u8 = 1;
+const TRANSIT_SINGLE: u8 = 2;
+/// Bytes of one filled bin in a sparse transit list: the bin (u16) and its value (u32).
+const SPARSE_ENTRY: usize = 6;
 
 /// The MurmurHash3 32-bit finalizer: a bijection that spreads every input bit.
 #[inline]
@@ -151,12 +157,7 @@ pub struct MinHash {
 }
 
 fn check_num_perm(num_perm: u32) -> Result<()> {
-    if !(MIN_NUM_PERM..=MAX_NUM_PERM).contains(&num_perm) {
-        return Err(SketchError::InvalidParameter(format!(
-            "minhash num_perm must lie in {MIN_NUM_PERM}..={MAX_NUM_PERM}, got {num_perm}"
-        )));
-    }
-    Ok(())
+    check_range("minhash num_perm", num_perm, MIN_NUM_PERM..=MAX_NUM_PERM)
 }
 
 impl MinHash {
@@ -190,6 +191,34 @@ impl MinHash {
     #[inline]
     pub fn insert<T: CanonicalHash + ?Sized>(&mut self, v: &T) {
         self.insert_hash(v.canonical_hash());
+    }
+
+    /// Appends the transit state of a sketch of the one value with canonical hash `hash`,
+    /// without building the sketch: 16 bytes where the stored state takes `32 + 4k`. This is
+    /// what skipped partial aggregation sends per row.
+    pub fn write_transit_single(num_perm: u32, hash: u64, out: &mut Vec<u8>) -> Result<()> {
+        check_num_perm(num_perm)?;
+        let (bin, value) = bin_and_value(hash, num_perm);
+        envelope::write_transit_header(Family::MinHash, out);
+        out.extend_from_slice(&num_perm.to_le_bytes());
+        out.push(TRANSIT_SINGLE);
+        out.extend_from_slice(&(bin as u16).to_le_bytes());
+        out.extend_from_slice(&value.to_le_bytes());
+        Ok(())
+    }
+
+    /// Adds a checked transit state of the same `num_perm`.
+    fn merge_transit_view(&mut self, view: &TransitView<'_>) {
+        self.items = self.items.saturating_add(view.items);
+        let mut keep_min = |bin: usize, value: u32| {
+            let b = &mut self.bins[bin];
+            *b = (*b).min(value);
+        };
+        match view.bins {
+            TransitBins::Single(bin, value) => keep_min(bin, value),
+            TransitBins::Sparse(raw) => sparse_entries(raw).for_each(|(b, v)| keep_min(b, v)),
+            TransitBins::Dense(raw) => u32s(raw).enumerate().for_each(|(b, v)| keep_min(b, v)),
+        }
     }
 
     fn check_compatible(&self, num_perm: u32, what: &str) -> Result<()> {
@@ -367,6 +396,43 @@ impl Sketch for MinHash {
         out
     }
 
+    /// The filled bins as a list while that is smaller than every bin, which is what a
+    /// sketch of a small set (a few values per group) sends from a partial aggregate.
+    fn write_transit(&self, out: &mut Vec<u8>) {
+        envelope::write_transit_header(Family::MinHash, out);
+        out.extend_from_slice(&self.num_perm.to_le_bytes());
+        let filled = self.filled_bins() as usize;
+        if filled * SPARSE_ENTRY >= self.bins.len() * 4 {
+            out.push(TRANSIT_DENSE);
+            out.extend_from_slice(&self.items.to_le_bytes());
+            self.bins
+                .iter()
+                .for_each(|b| out.extend_from_slice(&b.to_le_bytes()));
+            return;
+        }
+        out.push(TRANSIT_SPARSE);
+        out.extend_from_slice(&self.items.to_le_bytes());
+        out.extend_from_slice(&(filled as u32).to_le_bytes());
+        for (bin, &value) in self.bins.iter().enumerate().filter(|(_, &v)| v != EMPTY) {
+            out.extend_from_slice(&(bin as u16).to_le_bytes());
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+
+    fn from_transit(bytes: &[u8]) -> Result<Self> {
+        let view = TransitView::parse(bytes)?;
+        let mut sketch = MinHash::new(view.num_perm)?;
+        sketch.merge_transit_view(&view);
+        Ok(sketch)
+    }
+
+    fn merge_transit(&mut self, bytes: &[u8]) -> Result<()> {
+        let view = TransitView::parse(bytes)?;
+        self.check_compatible(view.num_perm, "merged")?;
+        self.merge_transit_view(&view);
+        Ok(())
+    }
+
     fn describe(&self) -> Description {
         Description {
             parameters: format!("num_perm={}", self.num_perm()),
@@ -387,14 +453,107 @@ fn u32s(raw: &[u8]) -> impl Iterator<Item = u32> + '_ {
         .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
 }
 
+/// A validated, borrowed view of a transit state.
+struct TransitView<'a> {
+    num_perm: u32,
+    items: u64,
+    bins: TransitBins<'a>,
+}
+
+enum TransitBins<'a> {
+    /// The bin and value of the one item.
+    Single(usize, u32),
+    /// Entries of [`SPARSE_ENTRY`] bytes: bins strictly increasing, values never empty.
+    Sparse(&'a [u8]),
+    /// `num_perm` little-endian u32 bins.
+    Dense(&'a [u8]),
+}
+
+impl<'a> TransitView<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let mut r = Reader::new(envelope::transit_payload(bytes, Family::MinHash)?);
+        let num_perm = r.u32()?;
+        check_num_perm(num_perm)?;
+        let corrupt = |m: String| Err(SketchError::Corrupt(m));
+        let (items, bins, filled) = match r.u8()? {
+            TRANSIT_SINGLE => {
+                let (bin, value) = (r.u16()? as usize, r.u32()?);
+                if bin >= num_perm as usize || value == EMPTY {
+                    return corrupt(format!(
+                        "minhash transit value {value} in bin {bin} of {num_perm}"
+                    ));
+                }
+                (1, TransitBins::Single(bin, value), 1)
+            }
+            TRANSIT_SPARSE => {
+                let items = r.u64()?;
+                let n = r.u32()? as usize;
+                if n > num_perm as usize || n * SPARSE_ENTRY != r.remaining() {
+                    return corrupt(format!(
+                        "minhash transit list declares {n} bins in {} bytes",
+                        r.remaining()
+                    ));
+                }
+                let raw = r.take(n * SPARSE_ENTRY)?;
+                check_sparse_entries(raw, num_perm)?;
+                (items, TransitBins::Sparse(raw), n as u64)
+            }
+            TRANSIT_DENSE => {
+                let items = r.u64()?;
+                let raw = r.take(num_perm as usize * 4)?;
+                let filled = u32s(raw).filter(|&b| b != EMPTY).count() as u64;
+                (items, TransitBins::Dense(raw), filled)
+            }
+            other => return corrupt(format!("unknown minhash transit mode {other}")),
+        };
+        r.finish("minhash transit state")?;
+        check_filled(items, filled)?;
+        Ok(Self {
+            num_perm,
+            items,
+            bins,
+        })
+    }
+}
+
+/// The (bin, value) entries of a sparse transit list.
+fn sparse_entries(raw: &[u8]) -> impl Iterator<Item = (usize, u32)> + '_ {
+    raw.chunks_exact(SPARSE_ENTRY).map(|e| {
+        let bin = u16::from_le_bytes([e[0], e[1]]) as usize;
+        (bin, u32::from_le_bytes([e[2], e[3], e[4], e[5]]))
+    })
+}
+
+/// Checks that a sparse list's bins are strictly increasing and below `num_perm`, and that no
+/// value marks an empty bin.
+fn check_sparse_entries(raw: &[u8], num_perm: u32) -> Result<()> {
+    let mut next_allowed = 0;
+    for (bin, value) in sparse_entries(raw) {
+        if bin < next_allowed || bin >= num_perm as usize || value == EMPTY {
+            return Err(SketchError::Corrupt(format!(
+                "minhash transit entry ({bin}, {value}) is out of order, outside {num_perm} \
+                 bins or empty"
+            )));
+        }
+        next_allowed = bin + 1;
+    }
+    Ok(())
+}
+
+/// A state's filled bins must come from its items: none without items, at most one per item.
+fn check_filled(items: u64, filled: u64) -> Result<()> {
+    if (items == 0) != (filled == 0) || filled > items {
+        return Err(SketchError::Corrupt(format!(
+            "minhash with {filled} filled bins from {items} items"
+        )));
+    }
+    Ok(())
+}
+
 /// Validates a serialized sketch: its `num_perm`, `items` and raw bin bytes.
 fn parse(bytes: &[u8]) -> Result<(u32, u64, &[u8])> {
-    let env = envelope::decode(bytes, Family::MinHash)?;
-    let mut params = Reader::new(env.params);
-    let num_perm = params.u32()?;
-    params.finish("minhash parameters")?;
+    let (num_perm, mut body) = envelope::open(bytes, Family::MinHash, Reader::u32)?;
     check_num_perm(num_perm)?;
-    let mut body = Reader::new(env.body);
     let items = body.u64()?;
     let expected = num_perm as usize * 4;
     if body.remaining() != expected {
@@ -404,12 +563,7 @@ fn parse(bytes: &[u8]) -> Result<(u32, u64, &[u8])> {
         )));
     }
     let raw = body.take(expected)?;
-    let filled = u32s(raw).filter(|&b| b != EMPTY).count() as u64;
-    if (items == 0) != (filled == 0) || filled > items {
-        return Err(SketchError::Corrupt(format!(
-            "minhash with {filled} filled bins from {items} items"
-        )));
-    }
+    check_filled(items, u32s(raw).filter(|&b| b != EMPTY).count() as u64)?;
     Ok((num_perm, items, raw))
 }
 
@@ -453,12 +607,8 @@ pub fn lsh_bands_for_recall(num_perm: u32, jaccard: f64, recall: f64) -> Result<
 mod tests {
     use super::*;
     use crate::sketch::hash::{hash_i64, hash_u64};
+    use crate::sketch::testdata::{merged_both_ways, splitmix};
     use std::collections::HashMap;
-
-    fn splitmix(state: &mut u64) -> u64 {
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        mix64(*state)
-    }
 
     fn sketch_of(k: u32, hashes: impl IntoIterator<Item = u64>) -> MinHash {
         let mut s = MinHash::new(k).unwrap();
@@ -722,6 +872,70 @@ mod tests {
     }
 
     #[test]
+    fn transit_states_carry_the_same_sketch_in_every_mode() {
+        for (k, n) in [
+            (16, 0),
+            (128, 1),
+            (128, 10),
+            (128, 60),
+            (128, 5_000),
+            (4096, 3),
+        ] {
+            let s = sketch_of(k, (0..n).map(hash_i64));
+            let mut t = Vec::new();
+            s.write_transit(&mut t);
+            assert!(envelope::is_transit(&t));
+            assert_eq!(MinHash::from_transit(&t).unwrap(), s, "k {k}, n {n}");
+            assert_eq!(MinHash::decode_any(&t).unwrap(), s);
+            let other = sketch_of(k, (n / 2..n + 7).map(hash_i64));
+            let (mut via_transit, mut via_sketch) = (other.clone(), other.clone());
+            via_transit.merge_transit(&t).unwrap();
+            via_sketch.merge(&s).unwrap();
+            assert_eq!(via_transit, via_sketch, "k {k}, n {n}");
+            if n <= 10 {
+                assert!(
+                    t.len() * 4 < s.to_bytes().len(),
+                    "{} bytes for {n}",
+                    t.len()
+                );
+            }
+        }
+        let mut single = Vec::new();
+        MinHash::write_transit_single(128, hash_i64(42), &mut single).unwrap();
+        assert_eq!(single.len(), 17);
+        let one = sketch_of(128, [hash_i64(42)]);
+        assert_eq!(MinHash::from_transit(&single).unwrap(), one);
+        assert!(MinHash::new(16).unwrap().merge_transit(&single).is_err());
+        assert!(MinHash::write_transit_single(8, 1, &mut single).is_err());
+    }
+
+    #[test]
+    fn corrupt_transit_states_are_refused() {
+        let mut t = Vec::new();
+        sketch_of(128, (0..10).map(hash_i64)).write_transit(&mut t);
+        for len in 0..t.len() {
+            assert!(MinHash::from_transit(&t[..len]).is_err(), "{len}");
+        }
+        // Header 6, num_perm 4, mode 1, items 8, count 4: the entries start at 23.
+        let first = 23;
+        let mut swapped = t.clone();
+        swapped[first..first + 12].rotate_left(6);
+        let mut empty_value = t.clone();
+        empty_value[first + 2..first + 6].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut no_items = t.clone();
+        no_items[11..19].copy_from_slice(&0u64.to_le_bytes());
+        let mut unknown_mode = t.clone();
+        unknown_mode[10] = 9;
+        let mut single = Vec::new();
+        MinHash::write_transit_single(16, hash_i64(1), &mut single).unwrap();
+        single[11..13].copy_from_slice(&16u16.to_le_bytes());
+        for bad in [swapped, empty_value, no_items, unknown_mode, single] {
+            let err = MinHash::from_transit(&bad).unwrap_err();
+            assert!(matches!(err, SketchError::Corrupt(_)), "{err}");
+        }
+    }
+
+    #[test]
     fn merge_equals_the_sketch_of_the_union() {
         for (na, nb, k) in [
             (0, 10, 128),
@@ -751,14 +965,7 @@ mod tests {
             .chunks(111)
             .map(|c| sketch_of(64, c.iter().copied()))
             .collect();
-        let mut left = MinHash::new(64).unwrap();
-        parts.iter().for_each(|p| left.merge(p).unwrap());
-        let mut right = MinHash::new(64).unwrap();
-        for p in parts.iter().rev() {
-            let mut p = p.clone();
-            p.merge(&right).unwrap();
-            right = p;
-        }
+        let (left, right) = merged_both_ways(&parts, &MinHash::new(64).unwrap());
         assert_eq!(left, right);
         assert_eq!(left, sketch_of(64, hashes));
     }
@@ -913,7 +1120,7 @@ mod tests {
             assert_eq!(
                 MinHash::new(k).unwrap_err(),
                 SketchError::InvalidParameter(format!(
-                    "minhash num_perm must lie in 16..=4096, got {k}"
+                    "minhash num_perm must be between 16 and 4096, got {k}"
                 ))
             );
         }

@@ -48,3 +48,19 @@ pub(crate) fn fold_sorted_runs<T: Copy>(
     }
     items.truncate(kept);
 }
+
+/// A sparse sketch as its readers must see it: itself when nothing is pending, else a copy
+/// with its pending tail folded in by `fold_pending` (reads take `&self`, so they cannot fold
+/// in place).
+pub(crate) fn with_pending_folded<T: Clone>(
+    sketch: &T,
+    pending: bool,
+    fold_pending: impl FnOnce(&mut T),
+) -> std::borrow::Cow<'_, T> {
+    if !pending {
+        return std::borrow::Cow::Borrowed(sketch);
+    }
+    let mut copy = sketch.clone();
+    fold_pending(&mut copy);
+    std::borrow::Cow::Owned(copy)
+}

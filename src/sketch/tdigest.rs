@@ -57,7 +57,7 @@
 //! ```
 
 use super::envelope::{self, Family, Reader};
-use super::error::{Result, SketchError};
+use super::error::{Result, SketchError, check_range};
 use super::kll::{self, Kll};
 use super::state::{Description, Sketch, show};
 use std::borrow::Cow;
@@ -339,11 +339,7 @@ impl TargetedDigest {
     /// [`TargetedDigest::new`] with another resolution (1 to 10,000): larger is more precise
     /// at the targets and holds proportionally more centroids.
     pub fn with_resolution(targets: &[f64], k: u16, resolution: u16) -> Result<Self> {
-        if !RESOLUTION_RANGE.contains(&resolution) {
-            return Err(SketchError::InvalidParameter(format!(
-                "tdigest resolution must lie in 1..=10000, got {resolution}"
-            )));
-        }
+        check_range("tdigest resolution", resolution, RESOLUTION_RANGE)?;
         Ok(Self {
             targets: normalized_targets(targets)?,
             resolution,
@@ -729,17 +725,16 @@ impl Sketch for TargetedDigest {
 
     /// Decodes a state, validating every field.
     fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let env = envelope::decode(bytes, Family::TDigest)?;
         let corrupt = |m: String| Err(SketchError::Corrupt(m));
-        let mut params = Reader::new(env.params);
-        let resolution = params.u16()?;
-        let count = params.u8()? as usize;
-        let targets: Vec<f64> = (0..count).map(|_| params.f64()).collect::<Result<_>>()?;
-        params.finish("tdigest parameters")?;
+        let ((resolution, targets), mut body) = envelope::open(bytes, Family::TDigest, |p| {
+            let resolution = p.u16()?;
+            let count = p.u8()? as usize;
+            let targets: Vec<f64> = (0..count).map(|_| p.f64()).collect::<Result<_>>()?;
+            Ok((resolution, targets))
+        })?;
         if normalized_targets(&targets).as_deref() != Ok(&targets[..]) {
             return corrupt("tdigest targets are not sorted distinct ranks in [0, 1]".into());
         }
-        let mut body = Reader::new(env.body);
         let n = body.u64()?;
         let (min, max) = (body.f64()?, body.f64()?);
         let len = body.u32()? as usize;

@@ -142,3 +142,16 @@ pub(crate) fn assert_mutations_rejected(
         assert!(rejects(&changed), "{what} accepted");
     }
 }
+
+/// Merges `parts` into `empty` from the left (((a b) c) d) and from the right
+/// (a (b (c d))), so a test can check that the grouping changes nothing.
+pub(crate) fn merged_both_ways<S: super::Sketch>(parts: &[S], empty: &S) -> (S, S) {
+    let mut left = empty.clone();
+    parts.iter().for_each(|p| left.merge(p).unwrap());
+    let right = parts.iter().rev().fold(empty.clone(), |right, p| {
+        let mut p = p.clone();
+        p.merge(&right).unwrap();
+        p
+    });
+    (left, right)
+}

@@ -58,7 +58,7 @@
 //! ```
 
 use super::envelope::{self, Family, Reader};
-use super::error::{Result, SketchError};
+use super::error::{Result, SketchError, check_range};
 use super::state::{Description, Sketch};
 
 /// Smallest supported capacity (number of counters).
@@ -554,12 +554,8 @@ impl Sketch for TopK {
 
     /// Decodes a state written by [`Self::to_bytes`], validating every field; never panics.
     fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let env = envelope::decode(bytes, Family::TopK)?;
-        let mut params = Reader::new(env.params);
-        let capacity = params.u32()?;
-        params.finish("topk parameters")?;
+        let (capacity, mut body) = envelope::open(bytes, Family::TopK, Reader::u32)?;
         let mut sketch = TopK::new(capacity)?;
-        let mut body = Reader::new(env.body);
         let total = body.u64()?;
         let offset = body.u64()?;
         let n = body.u32()? as usize;
@@ -670,13 +666,7 @@ impl Sketch for TopK {
 }
 
 fn check_capacity(capacity: u32) -> Result<()> {
-    if (MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
-        Ok(())
-    } else {
-        Err(SketchError::InvalidParameter(format!(
-            "topk capacity must be between {MIN_CAPACITY} and {MAX_CAPACITY}, got {capacity}"
-        )))
-    }
+    check_range("topk capacity", capacity, MIN_CAPACITY..=MAX_CAPACITY)
 }
 
 #[cfg(test)]

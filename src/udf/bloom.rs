@@ -2,7 +2,7 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue, open_unit};
 use super::docs::Doc;
-use super::family::{Aggregates, Hashes, SketchAggregate, StateSketch};
+use super::family::{Aggregates, Hashes, SketchAggregate, StateSketch, state_sketch};
 use super::hashing::check_hashable;
 use super::scalar::{Args, ScalarSpec, StateScalar, columnar, probe_hashes};
 use crate::sketch::bloom::{BloomFilter, DEFAULT_EXPECTED_ITEMS, DEFAULT_FPR};
@@ -13,19 +13,8 @@ use std::sync::Arc;
 
 const SKETCH: &str = "bloom_sketch";
 
-impl StateSketch for BloomFilter {
-    /// Number of 256-bit blocks.
-    type Params = u32;
-    type Input = Hashes;
-
-    fn create(blocks: u32) -> Self {
-        BloomFilter::new(blocks).expect("block count checked when planning")
-    }
-
-    fn insert(&mut self, hash: u64) {
-        self.insert_hash(hash)
-    }
-}
+// Parameters: the number of 256-bit blocks.
+state_sketch!(BloomFilter, u32 => BloomFilter::new, Hashes => BloomFilter::insert_hash);
 
 static PARAMS: [Param; 2] = [
     Param {

@@ -2,7 +2,9 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
-use super::family::{Aggregates, Magnitudes, Rows, SketchAggregate, StateSketch, collect_numbers};
+use super::family::{
+    Aggregates, Magnitudes, Rows, SketchAggregate, StateSketch, collect_numbers, state_sketch,
+};
 use super::scalar::{Quantiles, StateScalar, quantile_scalar};
 use crate::sketch::SketchError;
 use crate::sketch::dd::{
@@ -10,24 +12,18 @@ use crate::sketch::dd::{
 };
 use datafusion::common::Result;
 
-impl StateSketch for DdSketch {
-    /// The relative accuracy alpha and the bucket bound.
-    type Params = (f64, u32);
-    type Input = Magnitudes;
-
-    fn create((alpha, max_buckets): (f64, u32)) -> Self {
-        DdSketch::with_max_buckets(alpha, max_buckets).expect("parameters checked when planning")
+// Parameters: the relative accuracy alpha and the bucket bound.
+state_sketch!(
+    DdSketch,
+    (f64, u32) => |(alpha, max_buckets)| DdSketch::with_max_buckets(alpha, max_buckets),
+    Magnitudes => DdSketch::insert,
+    {
+        fn insert_rows(&mut self, rows: &Rows<'_>) -> Result<()> {
+            self.insert_many(&collect_numbers::<Magnitudes>(rows)?);
+            Ok(())
+        }
     }
-
-    fn insert(&mut self, v: f64) {
-        DdSketch::insert(self, v)
-    }
-
-    fn insert_rows(&mut self, rows: &Rows<'_>) -> Result<()> {
-        self.insert_many(&collect_numbers::<Magnitudes>(rows)?);
-        Ok(())
-    }
-}
+);
 
 static PARAMS: [Param; 2] = [
     Param {

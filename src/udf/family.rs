@@ -119,6 +119,30 @@ pub trait StateSketch: MergeableState + Debug + Send + Sync + 'static {
     }
 }
 
+/// Implements [`StateSketch`] for a sketch made by one fallible constructor of its parameters
+/// (which the planner has checked) and fed by one method; overrides follow in braces.
+///
+/// `state_sketch!(Kll, u16 => Kll::new, Numbers => Kll::insert, { fn insert_rows… });`
+macro_rules! state_sketch {
+    ($sketch:ty, $params:ty => $new:expr, $input:ty => $insert:path $(, { $($extra:tt)* })?) => {
+        impl $crate::udf::family::StateSketch for $sketch {
+            type Params = $params;
+            type Input = $input;
+
+            fn create(params: $params) -> Self {
+                ($new)(params).expect("parameters checked when planning")
+            }
+
+            fn insert(&mut self, item: <$input as $crate::udf::family::RowInput>::Item<'_>) {
+                $insert(self, item)
+            }
+
+            $($($extra)*)?
+        }
+    };
+}
+pub(crate) use state_sketch;
+
 /// Which form a state is written in: stored (what a query returns: the versioned, checksummed
 /// envelope) or transit (from a partial to a final aggregate; see docs/FORMAT.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

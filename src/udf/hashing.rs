@@ -16,30 +16,30 @@ pub fn is_hashable(dt: &DataType) -> bool {
     match dt {
         DataType::Null
         | DataType::Boolean
-        | DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64
         | DataType::Float32
         | DataType::Float64
         | DataType::Decimal128(_, _)
-        | DataType::Utf8
-        | DataType::LargeUtf8
-        | DataType::Utf8View
-        | DataType::Binary
-        | DataType::LargeBinary
-        | DataType::BinaryView
-        | DataType::FixedSizeBinary(_)
         | DataType::Date32
         | DataType::Date64
         | DataType::Timestamp(_, _) => true,
+        dt if dt.is_integer() || is_string_or_binary(dt) => true,
         DataType::Dictionary(_, value) => is_hashable(value),
         _ => false,
     }
+}
+
+/// Strings and binaries of every Arrow layout.
+pub fn is_string_or_binary(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_)
+    )
 }
 
 /// Plan-time check that `function` can hash its argument of type `dt`.

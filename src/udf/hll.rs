@@ -9,8 +9,10 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
-use super::family::{Aggregates, FinishArgs, Form, Hashes, Output, SketchAggregate, StateSketch};
-use super::scalar::{Args, ScalarSpec, StateScalar, per_state, per_state_pair};
+use super::family::{
+    Aggregates, FinishArgs, Form, Hashes, Output, SketchAggregate, StateSketch, state_sketch,
+};
+use super::scalar::{Args, ScalarSpec, StateScalar, per_state, union_scalar};
 use crate::sketch::hll::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION};
 use crate::sketch::{HyperLogLog, Sketch};
 use arrow::array::Int64Array;
@@ -18,18 +20,7 @@ use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
 use std::sync::Arc;
 
-impl StateSketch for HyperLogLog {
-    type Params = u8;
-    type Input = Hashes;
-
-    fn create(precision: u8) -> Self {
-        HyperLogLog::new(precision).expect("precision checked when planning")
-    }
-
-    fn insert(&mut self, hash: u64) {
-        self.insert_hash(hash)
-    }
-
+state_sketch!(HyperLogLog, u8 => HyperLogLog::new, Hashes => HyperLogLog::insert_hash, {
     fn write_state(&mut self, form: Form, out: &mut Vec<u8>) {
         self.compact();
         match form {
@@ -42,7 +33,7 @@ impl StateSketch for HyperLogLog {
         HyperLogLog::write_transit_single(precision, hash, out)
             .expect("precision checked when planning")
     }
-}
+});
 
 static PRECISION: [Param; 1] = [Param {
     name: "precision",
@@ -161,32 +152,18 @@ pub fn estimate() -> StateScalar {
 
 /// `hll_union(a, b)`: the state of the union of two states, row by row.
 pub fn union() -> StateScalar {
-    StateScalar::new(ScalarSpec {
-        name: "hll_union",
-        args: Args::States(2, "two arguments (hll states)"),
-        returns: || DataType::LargeBinary,
-        invoke: |f, args| {
-            per_state_pair(f, args, |a: Option<HyperLogLog>, b| {
-                let union = match (a, b) {
-                    (Some(mut a), Some(b)) => {
-                        a.merge(&b)
-                            .map_err(|e| datafusion::common::exec_datafusion_err!("{f}: {e}"))?;
-                        Some(a)
-                    }
-                    (x, None) | (None, x) => x,
-                };
-                Ok(ScalarValue::LargeBinary(union.map(|s| s.to_bytes())))
-            })
-        },
-        syntax: "hll_union(a, b)",
-        doc: Doc {
+    union_scalar::<HyperLogLog>(
+        "hll_union",
+        "two arguments (hll states)",
+        "hll_union(a, b)",
+        Doc {
             description: "The union of two HyperLogLog states, row by row (the scalar form of \
                      hll_merge). A NULL side counts as empty; two NULLs give NULL. Different \
                      precisions give the smaller one.",
             arguments: &[("a", "A hll state."), ("b", "A hll state.")],
             example: "```sql\nSELECT hll_estimate(hll_union(web.users, app.users)) AS users_on_either\nFROM web JOIN app USING (day);\n```",
         },
-    })
+    )
 }
 
 #[cfg(test)]

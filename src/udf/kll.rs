@@ -3,7 +3,9 @@
 
 use super::args::{Default, Param, ParamKind};
 use super::docs::Doc;
-use super::family::{Aggregates, Numbers, Rows, SketchAggregate, StateSketch, collect_numbers};
+use super::family::{
+    Aggregates, Numbers, Rows, SketchAggregate, StateSketch, collect_numbers, state_sketch,
+};
 use super::numbers::{check_number_input, numbers_of, q_list};
 use super::quantile::{check_q_list_type, list_of};
 use super::scalar::{
@@ -19,23 +21,12 @@ use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 /// The accuracy parameter `k` of KLL sketches (also the guard of `approx_quantile`).
 pub const K_RANGE: std::ops::RangeInclusive<i64> = 8..=65_535;
 
-impl StateSketch for Kll {
-    type Params = u16;
-    type Input = Numbers;
-
-    fn create(k: u16) -> Self {
-        Kll::new(k).expect("k checked when planning")
-    }
-
-    fn insert(&mut self, v: f64) {
-        Kll::insert(self, v)
-    }
-
+state_sketch!(Kll, u16 => Kll::new, Numbers => Kll::insert, {
     fn insert_rows(&mut self, rows: &Rows<'_>) -> Result<()> {
         self.insert_many(&collect_numbers::<Numbers>(rows)?);
         Ok(())
     }
-}
+});
 
 static K: [Param; 1] = [Param {
     name: "k",

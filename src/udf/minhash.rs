@@ -3,7 +3,7 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
-use super::family::{Aggregates, Hashes, SketchAggregate, StateSketch};
+use super::family::{Aggregates, Hashes, SketchAggregate, StateSketch, state_sketch};
 use super::scalar::{Args, ScalarSpec, StateScalar, decode, map_rows, per_state_pair, state_at};
 use crate::sketch::minhash::{DEFAULT_NUM_PERM, MinHash};
 use arrow::array::{Array, ArrayRef, AsArray};
@@ -11,19 +11,12 @@ use arrow::datatypes::{DataType, Field, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
 use std::sync::Arc;
 
-impl StateSketch for MinHash {
-    /// Number of permutations (signature length).
-    type Params = u32;
-    type Input = Hashes;
-
-    fn create(num_perm: u32) -> Self {
-        MinHash::new(num_perm).expect("num_perm checked when planning")
+// Parameters: the number of permutations (signature length).
+state_sketch!(MinHash, u32 => MinHash::new, Hashes => MinHash::insert_hash, {
+    fn write_single(num_perm: u32, hash: u64, out: &mut Vec<u8>) {
+        MinHash::write_transit_single(num_perm, hash, out).expect("num_perm checked when planning")
     }
-
-    fn insert(&mut self, hash: u64) {
-        self.insert_hash(hash)
-    }
-}
+});
 
 static NUM_PERM: [Param; 1] = [Param {
     name: "num_perm",

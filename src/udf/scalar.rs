@@ -196,17 +196,23 @@ pub fn state_at<'a>(function: &str, array: &'a dyn Array, row: usize) -> Result<
     }))
 }
 
+/// How many rows a scalar function computes, and whether every argument is a scalar: then
+/// one row, whose value is the scalar result.
+pub fn rows_to_compute(args: &ScalarFunctionArgs) -> (usize, bool) {
+    let all_scalar = args
+        .args
+        .iter()
+        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    (if all_scalar { 1 } else { args.number_rows }, all_scalar)
+}
+
 /// Evaluates a row-wise function over array or scalar arguments: `row_fn(arrays, row)` gives
 /// one output value; scalars in give a scalar out.
 pub fn map_rows(
     args: &ScalarFunctionArgs,
     mut row_fn: impl FnMut(&[ArrayRef], usize) -> Result<ScalarValue>,
 ) -> Result<ColumnarValue> {
-    let all_scalar = args
-        .args
-        .iter()
-        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-    let rows = if all_scalar { 1 } else { args.number_rows };
+    let (rows, all_scalar) = rows_to_compute(args);
     let arrays = args
         .args
         .iter()
@@ -238,11 +244,7 @@ pub fn probe_hashes<S: Sketch + Send + Sync + 'static, T>(
     probe: impl Fn(&S, u64) -> T,
 ) -> Result<(Vec<Option<T>>, bool)> {
     let decode = |bytes: &[u8]| decode::<S>(function, bytes);
-    let all_scalar = args
-        .args
-        .iter()
-        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-    let rows = if all_scalar { 1 } else { args.number_rows };
+    let (rows, all_scalar) = rows_to_compute(args);
     let items = args.args[1].to_array(rows)?;
     let mut hashes = vec![None; rows];
     super::hashing::for_each_hash(items.as_ref(), |row, h| hashes[row] = Some(h))?;
@@ -343,6 +345,45 @@ pub fn per_state_pair<S: MergeableState>(
     map_rows(args, |arrays, row| {
         let a = state_of(function, arrays, 0, row)?;
         value(a, state_of(function, arrays, 1, row)?)
+    })
+}
+
+/// `<family>_union(a, b)`: the union of two states row by row, the scalar form of
+/// `<family>_merge`. A NULL side counts as empty; two NULLs give NULL.
+pub fn union_scalar<S: MergeableState>(
+    name: &'static str,
+    usage: &'static str,
+    syntax: &'static str,
+    doc: Doc,
+) -> StateScalar {
+    StateScalar::new(ScalarSpec {
+        name,
+        args: Args::States(2, usage),
+        returns: || DataType::LargeBinary,
+        invoke: union_rows::<S>,
+        syntax,
+        doc,
+    })
+}
+
+fn union_rows<S: MergeableState>(
+    function: &str,
+    args: &ScalarFunctionArgs,
+) -> Result<ColumnarValue> {
+    per_state_pair(function, args, |a: Option<S>, b| {
+        let union = match (a, b) {
+            (Some(mut a), Some(b)) => {
+                a.merge(&b)
+                    .map_err(|e| exec_datafusion_err!("{function}: {e}"))?;
+                Some(a)
+            }
+            (x, None) | (None, x) => x,
+        };
+        Ok(ScalarValue::LargeBinary(union.map(|s| {
+            let mut out = Vec::new();
+            s.write_to(&mut out);
+            out
+        })))
     })
 }
 

@@ -14,7 +14,7 @@ use super::family::{
     Aggregates, Finish, FinishArgs, Output, RowInput, Rows, SketchAggregate, StateSketch,
 };
 use super::hashing::{check_hashable, for_each_weighted_hash};
-use super::scalar::{Args, ScalarSpec, StateScalar, decode, state_at};
+use super::scalar::{Args, ScalarSpec, StateScalar, decode, rows_to_compute, state_at};
 use crate::sketch::topk::{ItemEstimate, MAX_CAPACITY, TopK};
 use arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, Int64Array, ListArray, StringArray, StructArray,
@@ -372,11 +372,7 @@ pub fn items() -> StateScalar {
 }
 
 fn top_items(f: &str, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
-    let all_scalar = args
-        .args
-        .iter()
-        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-    let rows = if all_scalar { 1 } else { args.number_rows };
+    let (rows, all_scalar) = rows_to_compute(args);
     let states = args.args[0].to_array(rows)?;
     let n = match args.args.get(1) {
         Some(a) => Some(arrow::compute::cast(&a.to_array(rows)?, &DataType::Int64)?),

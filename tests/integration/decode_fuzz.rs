@@ -97,11 +97,19 @@ fn seeds() -> Vec<Vec<u8>> {
     out.push(bloom_seed(1, 0..5, 1));
     out.push(bloom_seed(4, 0..100, 1));
     out.push(bloom_seed(42, 0..1_000, 1));
-    // MinHash: empty, mostly empty bins, every bin filled.
-    out.push(minhash_seed(16, 0));
-    out.push(minhash_seed(16, 3));
-    out.push(minhash_seed(128, 20));
-    out.push(minhash_seed(64, 5_000));
+    // MinHash: empty, mostly empty bins, every bin filled; stored and in transit (one value,
+    // a sparse list, every bin).
+    for (num_perm, n) in [(16, 0), (16, 3), (128, 20), (64, 5_000), (128, 1)] {
+        out.push(minhash_seed(num_perm, n));
+        let mut transit = Vec::new();
+        MinHash::from_bytes(&minhash_seed(num_perm, n))
+            .unwrap()
+            .write_transit(&mut transit);
+        out.push(transit);
+    }
+    let mut single = Vec::new();
+    MinHash::write_transit_single(64, hazy::sketch::hash::hash_i64(7), &mut single).unwrap();
+    out.push(single);
     // KLL: empty, fewer values than k (with infinities and -0.0), compacted into many levels.
     out.push(kll_seed(8, []));
     out.push(kll_seed(8, [3.0, -0.0, 1.5]));

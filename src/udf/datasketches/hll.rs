@@ -18,7 +18,7 @@ use crate::sketch::SketchError;
 use crate::udf::args::{Default, Param, ParamKind, ParamValue};
 use crate::udf::docs::Doc;
 use crate::udf::family::{Aggregates, MergeableState, SketchAggregate, StateSketch};
-use crate::udf::scalar::{Args, ScalarSpec, StateScalar, decode, per_state, per_state_pair};
+use crate::udf::scalar::{Args, ScalarSpec, StateScalar, decode, per_state, union_scalar};
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
 use datasketches::common::NumStdDev;
@@ -253,28 +253,11 @@ pub fn estimate() -> StateScalar {
 
 /// `ds_hll_union(a, b)`: the union of two sketches, row by row.
 pub fn union() -> StateScalar {
-    StateScalar::new(ScalarSpec {
-        name: "ds_hll_union",
-        args: Args::States(2, "two arguments (DataSketches HLL sketches)"),
-        returns: || DataType::LargeBinary,
-        invoke: |f, args| {
-            per_state_pair(f, args, |a: Option<DsHll>, b| {
-                let union = match (a, b) {
-                    (Some(mut a), Some(b)) => {
-                        a.merge(&b).map_err(named(f))?;
-                        Some(a)
-                    }
-                    (x, None) | (None, x) => x,
-                };
-                Ok(ScalarValue::LargeBinary(union.map(|s| {
-                    let mut out = Vec::new();
-                    s.write_to(&mut out);
-                    out
-                })))
-            })
-        },
-        syntax: "ds_hll_union(a, b)",
-        doc: Doc {
+    union_scalar::<DsHll>(
+        "ds_hll_union",
+        "two arguments (DataSketches HLL sketches)",
+        "ds_hll_union(a, b)",
+        Doc {
             description: "The union of two DataSketches HLL sketches, row by row (the scalar form \
                      of ds_hll_merge), in the type of `a`. A NULL side counts as empty; two \
                      NULLs give NULL.",
@@ -284,7 +267,7 @@ pub fn union() -> StateScalar {
             ],
             example: "```sql\nSELECT ds_hll_estimate(ds_hll_union(a.users, b.users)) AS clicked_or_searched\nFROM (SELECT ds_hll_sketch(entity) AS users FROM events WHERE event_type = 'click') a,\n     (SELECT ds_hll_sketch(entity) AS users FROM events WHERE event_type = 'search') b;\n```",
         },
-    })
+    )
 }
 
 impl Bounded for DsHll {

@@ -42,6 +42,7 @@ pub mod theta;
 
 use super::args::Keep;
 use super::family::{RowInput, Rows};
+use super::hashing::is_string_or_binary;
 use super::scalar::Args;
 use crate::sketch::SketchError;
 use crate::sketch::envelope::{MAGIC, TRANSIT_MAGIC};
@@ -101,24 +102,9 @@ impl RowInput for DsItems {
 /// Whether DataSketches hashes values of this type (checked at plan time).
 pub fn is_ds_hashable(dt: &DataType) -> bool {
     match dt {
-        DataType::Null
-        | DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64
-        | DataType::Float32
-        | DataType::Float64
-        | DataType::Utf8
-        | DataType::LargeUtf8
-        | DataType::Utf8View
-        | DataType::Binary
-        | DataType::LargeBinary
-        | DataType::BinaryView
-        | DataType::FixedSizeBinary(_) => true,
+        DataType::Null | DataType::Float32 | DataType::Float64 => true,
+        dt if is_string_or_binary(dt) => true,
+        dt if dt.is_integer() => true,
         DataType::Dictionary(_, value) => is_ds_hashable(value),
         _ => false,
     }
