@@ -140,6 +140,16 @@ const CASES: &[Case] = &[
         sql: "SELECT g % 10000, count(*) FROM bench GROUP BY 1",
     },
     Case {
+        name: "hazy minhash_sketch(k) GROUP BY g (1M entities of ~10 events)",
+        group: "minhash, 1M entities",
+        sql: "SELECT count(*), sum(octet_length(m)) FROM (SELECT g, minhash_sketch(k) AS m FROM bench GROUP BY g)",
+    },
+    Case {
+        name: "datafusion array_agg(DISTINCT k) GROUP BY g (1M entities)",
+        group: "minhash, 1M entities",
+        sql: "SELECT count(*), sum(cardinality(a)) FROM (SELECT g, array_agg(DISTINCT k) AS a FROM bench GROUP BY g)",
+    },
+    Case {
         name: "scan floor count(*) GROUP BY g",
         group: "1M groups",
         sql: "SELECT g, count(*) FROM bench GROUP BY g",

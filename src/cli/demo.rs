@@ -95,7 +95,7 @@ pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
         thousands(exact)
     );
 
-    let _ = writeln!(out, "\n{thin}\nTOP EVENT TYPES\n{thin}");
+    heading(&mut out, &thin, "TOP EVENT TYPES");
     let top = query(ctx, TOP_EVENT_TYPES).await?;
     for_rows(&top, |b, r| {
         let n = int_at(b, 1, r);
@@ -109,7 +109,7 @@ pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
         );
     });
 
-    let _ = writeln!(out, "\n{thin}\nMOST ACTIVE ENTITIES\n{thin}");
+    heading(&mut out, &thin, "MOST ACTIVE ENTITIES");
     let active = query(ctx, TOP_ENTITIES).await?;
     for_rows(&active, |b, r| {
         // The Top-K bounds: the true count lies in [count, upper].
@@ -130,10 +130,7 @@ pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
 
     let more = query(ctx, MORE_BYTES).await?;
     let minhash = query(ctx, MINHASH_BYTES).await?;
-    let _ = writeln!(
-        out,
-        "\n{thin}\nMEMORY USAGE (serialized sketch states)\n{thin}"
-    );
+    heading(&mut out, &thin, "MEMORY USAGE (serialized sketch states)");
     let _ = writeln!(
         out,
         "  HyperLogLog:      {:>10} bytes  ({hll_mode}, p=14)",
@@ -170,9 +167,10 @@ async fn first_time_section(
     exact_entities: i64,
 ) -> Result<()> {
     let minutes = query(ctx, FIRST_TIME_SQL).await?;
-    let _ = writeln!(
+    heading(
         out,
-        "\n{thin}\nFIRST-TIME ENTITIES per minute (Bloom filter of the earlier minutes)\n{thin}"
+        thin,
+        "FIRST-TIME ENTITIES per minute (Bloom filter of the earlier minutes)",
     );
     let mut total = 0;
     let mut shown = 0;
@@ -201,9 +199,10 @@ async fn first_time_section(
 /// Entities that behave like one entity, from sql/similar_entities.sql.
 async fn similar_section(ctx: &SessionContext, out: &mut String, thin: &str) -> Result<()> {
     let similar = query(ctx, SIMILAR_SQL).await?;
-    let _ = writeln!(
+    heading(
         out,
-        "\n{thin}\nENTITIES SIMILAR TO entity_1234 (MinHash of event types, LSH bands)\n{thin}"
+        thin,
+        "ENTITIES SIMILAR TO entity_1234 (MinHash of event types, LSH bands)",
     );
     let mut shown = 0;
     for_rows(&similar, |b, r| {
@@ -224,9 +223,10 @@ async fn similar_section(ctx: &SessionContext, out: &mut String, thin: &str) -> 
 /// Tumbling 2-minute windows and the uniques of all windows so far, from sql/windowed.sql.
 async fn windows_section(ctx: &SessionContext, out: &mut String, thin: &str) -> Result<()> {
     let windows = query(ctx, WINDOWED_SQL).await?;
-    let _ = writeln!(
+    heading(
         out,
-        "\n{thin}\nWINDOWS (2 minutes; uniques so far = merged HLL states)\n{thin}"
+        thin,
+        "WINDOWS (2 minutes; uniques so far = merged HLL states)",
     );
     let _ = writeln!(out, "  start    events  uniques  uniques so far");
     for_rows(&windows, |b, r| {
@@ -246,9 +246,10 @@ async fn windows_section(ctx: &SessionContext, out: &mut String, thin: &str) -> 
 /// sql/anomaly_detection.sql (a purchase flood is injected from 00:10 to 00:12).
 async fn anomaly_section(ctx: &SessionContext, out: &mut String, thin: &str) -> Result<()> {
     let minutes = query(ctx, ANOMALY_SQL).await?;
-    let _ = writeln!(
+    heading(
         out,
-        "\n{thin}\nANOMALIES (purchase flood injected 00:10-00:12; baseline: first 5 minutes)\n{thin}"
+        thin,
+        "ANOMALIES (purchase flood injected 00:10-00:12; baseline: first 5 minutes)",
     );
     let _ = writeln!(
         out,
@@ -275,9 +276,10 @@ async fn anomaly_section(ctx: &SessionContext, out: &mut String, thin: &str) -> 
 /// Percentiles of `value` from the targeted digest, KLL and DDSketch beside the exact ones.
 async fn percentile_section(ctx: &SessionContext, out: &mut String, thin: &str) -> Result<()> {
     let rows = query(ctx, PERCENTILES).await?;
-    let _ = writeln!(
+    heading(
         out,
-        "\n{thin}\nPERCENTILES of value   approx_quantile   KLL (k=200)   DDSketch (1%)   exact\n{thin}"
+        thin,
+        "PERCENTILES of value   approx_quantile   KLL (k=200)   DDSketch (1%)   exact",
     );
     for_rows(&rows, |b, r| {
         let q = float_at(b, 0, r);
@@ -345,4 +347,9 @@ pub fn thousands(n: i64) -> String {
         out.push(c);
     }
     if n < 0 { format!("-{out}") } else { out }
+}
+
+/// A section's title between two rules.
+fn heading(out: &mut String, thin: &str, title: &str) {
+    let _ = writeln!(out, "\n{thin}\n{title}\n{thin}");
 }

@@ -24,6 +24,18 @@ pub async fn rows(ctx: &SessionContext, sql: &str) -> Vec<Vec<String>> {
     }
 }
 
+/// Makes `ctx` skip partial aggregation from the start (each row then reaches the final
+/// aggregate as a one-value state), with batches of 1,000 rows.
+pub async fn skip_partial_aggregation(ctx: &SessionContext) {
+    for setting in [
+        "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 10",
+        "SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0",
+        "SET datafusion.execution.batch_size = 1000",
+    ] {
+        rows(ctx, setting).await;
+    }
+}
+
 /// The single value of a one-row, one-column query.
 pub async fn value(ctx: &SessionContext, sql: &str) -> String {
     let r = rows(ctx, sql).await;

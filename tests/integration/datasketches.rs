@@ -484,16 +484,7 @@ async fn group_by_with_and_without_skipped_partial_aggregation() {
     let plain = rows(&ctx, query).await;
     let skipping = hazy::cli::session();
     rows(&skipping, setup).await;
-    rows(
-        &skipping,
-        "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 10",
-    )
-    .await;
-    rows(
-        &skipping,
-        "SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0",
-    )
-    .await;
+    skip_partial_aggregation(&skipping).await;
     rows(&skipping, "SET datafusion.execution.target_partitions = 4").await;
     let skipped = rows(&skipping, query).await;
     assert_eq!(plain.len(), 50);

@@ -121,16 +121,7 @@ async fn group_by_merge_and_skip_partial_agree() {
     )
     .await;
     assert_eq!(direct, merged);
-    rows(
-        &ctx,
-        "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 10",
-    )
-    .await;
-    rows(
-        &ctx,
-        "SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0",
-    )
-    .await;
+    skip_partial_aggregation(&ctx).await;
     let skipped = rows(
         &ctx,
         "SELECT g, cms_estimate(cms_merge(st), 'k3'), cms_total(cms_merge(st)) FROM

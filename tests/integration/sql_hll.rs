@@ -77,17 +77,7 @@ async fn skip_partial_aggregation_gives_the_same_answer() {
     let ctx = ctx_with(SETUP).await;
     let query = "SELECT x, approx_count_distinct(s), hll_estimate(hll_sketch(g)) FROM t GROUP BY x ORDER BY x";
     let normal = rows(&ctx, query).await;
-    rows(
-        &ctx,
-        "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 10",
-    )
-    .await;
-    rows(
-        &ctx,
-        "SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0",
-    )
-    .await;
-    rows(&ctx, "SET datafusion.execution.batch_size = 1000").await;
+    skip_partial_aggregation(&ctx).await;
     assert_eq!(rows(&ctx, query).await, normal);
     let merged = "SELECT k, hll_estimate(hll_merge(st)) FROM (SELECT x % 100 AS k, hll_sketch(s) AS st FROM t GROUP BY x) GROUP BY k ORDER BY k";
     let direct = "SELECT x % 100 AS k, approx_count_distinct(s) FROM t GROUP BY x % 100 ORDER BY k";

@@ -371,13 +371,7 @@ async fn skip_partial_aggregation_gives_the_same_quantiles() {
         let (approx, kll): (f64, f64) = (row[1].parse().unwrap(), row[3].parse().unwrap());
         assert_eq!(approx, kll, "group {}: exact on 20 values", row[0]);
     }
-    for setting in [
-        "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 10",
-        "SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0",
-        "SET datafusion.execution.batch_size = 1000",
-    ] {
-        rows(&ctx, setting).await;
-    }
+    skip_partial_aggregation(&ctx).await;
     assert_eq!(rows(&ctx, query).await, normal);
 }
 
