@@ -30,7 +30,7 @@
 //! assert_eq!(back.estimate(hash_str("purchase")), s.estimate(hash_str("purchase")));
 //! ```
 
-use super::envelope::{self, Family, Reader};
+use super::envelope::{self, Family};
 use super::error::{Result, SketchError};
 use super::state::{Description, Sketch};
 

@@ -201,9 +201,7 @@ impl MinHash {
         let (bin, value) = bin_and_value(hash, num_perm);
         envelope::write_transit_header(Family::MinHash, out);
         out.extend_from_slice(&num_perm.to_le_bytes());
-        out.push(TRANSIT_SINGLE);
-        out.extend_from_slice(&(bin as u16).to_le_bytes());
-        out.extend_from_slice(&value.to_le_bytes());
+        write_single_payload(bin, value, out);
         Ok(())
     }
 
@@ -396,12 +394,21 @@ impl Sketch for MinHash {
         out
     }
 
-    /// The filled bins as a list while that is smaller than every bin, which is what a
-    /// sketch of a small set (a few values per group) sends from a partial aggregate.
+    /// One value as itself, the filled bins as a list while that is smaller than every bin
+    /// (what a sketch of a small set, a few values per group, sends from a partial
+    /// aggregate), else every bin.
     fn write_transit(&self, out: &mut Vec<u8>) {
         envelope::write_transit_header(Family::MinHash, out);
         out.extend_from_slice(&self.num_perm.to_le_bytes());
         let filled = self.filled_bins() as usize;
+        if self.items == 1 && filled == 1 {
+            let bin = self
+                .bins
+                .iter()
+                .position(|&v| v != EMPTY)
+                .expect("one filled bin");
+            return write_single_payload(bin, self.bins[bin], out);
+        }
         if filled * SPARSE_ENTRY >= self.bins.len() * 4 {
             out.push(TRANSIT_DENSE);
             out.extend_from_slice(&self.items.to_le_bytes());
@@ -413,7 +420,7 @@ impl Sketch for MinHash {
         out.push(TRANSIT_SPARSE);
         out.extend_from_slice(&self.items.to_le_bytes());
         out.extend_from_slice(&(filled as u32).to_le_bytes());
-        for (bin, &value) in self.bins.iter().enumerate().filter(|(_, &v)| v != EMPTY) {
+        for (bin, &value) in self.bins.iter().enumerate().filter(|&(_, &v)| v != EMPTY) {
             out.extend_from_slice(&(bin as u16).to_le_bytes());
             out.extend_from_slice(&value.to_le_bytes());
         }
@@ -451,6 +458,13 @@ impl Sketch for MinHash {
 fn u32s(raw: &[u8]) -> impl Iterator<Item = u32> + '_ {
     raw.chunks_exact(4)
         .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+}
+
+/// The mode and bin of a transit state of one value.
+fn write_single_payload(bin: usize, value: u32, out: &mut Vec<u8>) {
+    out.push(TRANSIT_SINGLE);
+    out.extend_from_slice(&(bin as u16).to_le_bytes());
+    out.extend_from_slice(&value.to_le_bytes());
 }
 
 /// A validated, borrowed view of a transit state.

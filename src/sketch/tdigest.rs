@@ -56,7 +56,7 @@
 //! assert_eq!(restored.quantile(0.99).unwrap(), Some(p99));
 //! ```
 
-use super::envelope::{self, Family, Reader};
+use super::envelope::{self, Family};
 use super::error::{Result, SketchError, check_range};
 use super::kll::{self, Kll};
 use super::state::{Description, Sketch, show};

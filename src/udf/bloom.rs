@@ -2,7 +2,7 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue, open_unit};
 use super::docs::Doc;
-use super::family::{Aggregates, Hashes, SketchAggregate, StateSketch, state_sketch};
+use super::family::{Aggregates, Hashes, SketchAggregate, state_sketch};
 use super::hashing::check_hashable;
 use super::scalar::{Args, ScalarSpec, StateScalar, columnar, probe_hashes};
 use crate::sketch::bloom::{BloomFilter, DEFAULT_EXPECTED_ITEMS, DEFAULT_FPR};

@@ -2,9 +2,7 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
-use super::family::{
-    Aggregates, Magnitudes, Rows, SketchAggregate, StateSketch, collect_numbers, state_sketch,
-};
+use super::family::{Aggregates, Magnitudes, Rows, SketchAggregate, collect_numbers, state_sketch};
 use super::scalar::{Quantiles, StateScalar, quantile_scalar};
 use crate::sketch::SketchError;
 use crate::sketch::dd::{

@@ -9,9 +9,7 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
-use super::family::{
-    Aggregates, FinishArgs, Form, Hashes, Output, SketchAggregate, StateSketch, state_sketch,
-};
+use super::family::{Aggregates, FinishArgs, Form, Hashes, Output, SketchAggregate, state_sketch};
 use super::scalar::{Args, ScalarSpec, StateScalar, per_state, union_scalar};
 use crate::sketch::hll::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION};
 use crate::sketch::{HyperLogLog, Sketch};

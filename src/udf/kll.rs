@@ -3,9 +3,7 @@
 
 use super::args::{Default, Param, ParamKind};
 use super::docs::Doc;
-use super::family::{
-    Aggregates, Numbers, Rows, SketchAggregate, StateSketch, collect_numbers, state_sketch,
-};
+use super::family::{Aggregates, Numbers, Rows, SketchAggregate, collect_numbers, state_sketch};
 use super::numbers::{check_number_input, numbers_of, q_list};
 use super::quantile::{check_q_list_type, list_of};
 use super::scalar::{

@@ -3,7 +3,7 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
-use super::family::{Aggregates, Hashes, SketchAggregate, StateSketch, state_sketch};
+use super::family::{Aggregates, Hashes, SketchAggregate, state_sketch};
 use super::scalar::{Args, ScalarSpec, StateScalar, decode, map_rows, per_state_pair, state_at};
 use crate::sketch::minhash::{DEFAULT_NUM_PERM, MinHash};
 use arrow::array::{Array, ArrayRef, AsArray};

@@ -11,8 +11,7 @@
 //! `HLL_8`) of the first state.
 
 use super::{
-    BOUNDS_ARGS, Bounded, Described, DsItem, DsItems, bounds_of_rows, bounds_type, guard, named,
-    rejected,
+    BOUNDS_ARGS, Bounded, Described, DsItem, DsItems, bounds_of_rows, bounds_type, guard, rejected,
 };
 use crate::sketch::SketchError;
 use crate::udf::args::{Default, Param, ParamKind, ParamValue};
