@@ -1,12 +1,11 @@
 //! `sketch_info(state)`: describes any Hazy state.
 
 use super::docs::Doc;
-use super::scalar::{Args, ScalarSpec, StateScalar, rows_to_compute, state_at};
+use super::scalar::{Args, ScalarSpec, StateScalar, rows_to_compute, state_at, struct_result};
 use crate::sketch::describe;
-use arrow::array::{ArrayRef, Int32Builder, Int64Builder, StringBuilder, StructArray};
-use arrow::buffer::NullBuffer;
+use arrow::array::{ArrayRef, Int32Builder, Int64Builder, StringBuilder};
 use arrow::datatypes::{DataType, Field, Fields};
-use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
+use datafusion::common::{Result, exec_datafusion_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 use std::sync::Arc;
 
@@ -127,7 +126,7 @@ impl InfoColumns {
         self.details.append_value(i.details);
     }
 
-    fn finish(mut self) -> Result<ArrayRef> {
+    fn finish(mut self, all_scalar: bool) -> Result<ColumnarValue> {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.family.finish()),
             Arc::new(self.version.finish()),
@@ -137,13 +136,7 @@ impl InfoColumns {
             Arc::new(self.items.finish()),
             Arc::new(self.details.finish()),
         ];
-        let nulls = NullBuffer::from(self.valid);
-        let nulls = (nulls.null_count() > 0).then_some(nulls);
-        Ok(Arc::new(StructArray::try_new(
-            info_fields(),
-            columns,
-            nulls,
-        )?))
+        struct_result(info_fields(), columns, self.valid, all_scalar)
     }
 }
 
@@ -155,10 +148,5 @@ fn infos(f: &str, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
         let state = state_at(f, states.as_ref(), row)?;
         columns.push(state.map(|bytes| info(f, bytes)).transpose()?);
     }
-    let array = columns.finish()?;
-    Ok(if all_scalar {
-        ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
-    } else {
-        ColumnarValue::Array(array)
-    })
+    columns.finish(all_scalar)
 }

@@ -46,7 +46,7 @@ use super::hashing::is_string_or_binary;
 use super::scalar::Args;
 use crate::sketch::SketchError;
 use crate::sketch::envelope::{MAGIC, TRANSIT_MAGIC};
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use arrow::datatypes::*;
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
 use datasketches::common::NumStdDev;
@@ -220,19 +220,6 @@ pub fn bounds_fields() -> Fields {
     ])
 }
 
-/// A `{lower, estimate, upper}` struct value (NULL when `bounds` is).
-pub fn bounds_value(bounds: Option<[f64; 3]>) -> Result<ScalarValue> {
-    let Some(values) = bounds else {
-        return ScalarValue::try_from(DataType::Struct(bounds_fields()));
-    };
-    let columns: Vec<ArrayRef> = values
-        .iter()
-        .map(|v| Arc::new(Float64Array::from(vec![*v])) as ArrayRef)
-        .collect();
-    let s = StructArray::try_new(bounds_fields(), columns, None)?;
-    Ok(ScalarValue::Struct(Arc::new(s)))
-}
-
 /// The arguments of the `_bounds` functions: a state and `num_std_dev`, an integer.
 pub const BOUNDS_ARGS: Args = Args::StateAnd(
     "two arguments (a state and num_std_dev: 1, 2 or 3)",
@@ -257,29 +244,39 @@ pub trait Bounded {
     fn bounds(function: &str, bytes: &[u8], k: NumStdDev) -> Result<[f64; 3]>;
 }
 
-/// The `invoke` of a `_bounds(state, num_std_dev)` function: NULL where either is NULL.
+/// The `invoke` of a `_bounds(state, num_std_dev)` function: NULL where either is NULL. The
+/// struct column is built field by field (a struct scalar per row costs microseconds).
 pub fn bounds_of_rows<B: Bounded>(
     function: &str,
     args: &datafusion::logical_expr::ScalarFunctionArgs,
 ) -> Result<datafusion::logical_expr::ColumnarValue> {
-    super::scalar::map_rows(args, |arrays, row| {
-        let (Some(bytes), Some(k)) = (
-            super::scalar::state_at(function, arrays[0].as_ref(), row)?,
-            integer_at(arrays[1].as_ref(), row)?,
-        ) else {
-            return bounds_value(None);
+    let (rows, all_scalar) = super::scalar::rows_to_compute(args);
+    let states = args.args[0].to_array(rows)?;
+    let k = arrow::compute::cast(&args.args[1].to_array(rows)?, &DataType::Int64)?;
+    let k = k.as_primitive::<Int64Type>();
+    let mut fields: [Vec<f64>; 3] = Default::default();
+    let mut valid = Vec::with_capacity(rows);
+    for row in 0..rows {
+        let state = super::scalar::state_at(function, states.as_ref(), row)?;
+        let bounds = match (state, k.is_valid(row)) {
+            (Some(bytes), true) => Some(B::bounds(
+                function,
+                bytes,
+                num_std_dev(function, k.value(row))?,
+            )?),
+            _ => None,
         };
-        bounds_value(Some(B::bounds(function, bytes, num_std_dev(function, k)?)?))
-    })
-}
-
-/// The integer of row `row` of a `num_std_dev` column (`None` for null).
-pub fn integer_at(array: &dyn Array, row: usize) -> Result<Option<i64>> {
-    if array.is_null(row) {
-        return Ok(None);
+        valid.push(bounds.is_some());
+        // A NULL struct's fields hold zeros, as the non-nullable fields must.
+        for (field, v) in fields.iter_mut().zip(bounds.unwrap_or_default()) {
+            field.push(v);
+        }
     }
-    let a = arrow::compute::cast(&array.slice(row, 1), &DataType::Int64)?;
-    Ok(Some(a.as_primitive::<Int64Type>().value(0)))
+    let columns: Vec<ArrayRef> = fields
+        .into_iter()
+        .map(|f| Arc::new(Float64Array::from(f)) as ArrayRef)
+        .collect();
+    super::scalar::struct_result(bounds_fields(), columns, valid, all_scalar)
 }
 
 /// What `sketch_info` says about DataSketches bytes: family, serial version, parameters, mode
