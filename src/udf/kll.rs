@@ -7,12 +7,13 @@ use super::family::{Aggregates, Numbers, Rows, SketchAggregate, collect_numbers,
 use super::numbers::{check_number_input, numbers_of, q_list};
 use super::quantile::{check_q_list_type, list_of};
 use super::scalar::{
-    Args, Quantiles, ScalarSpec, StateScalar, decode, map_rows, quantile_scalar, state_at,
+    Args, Quantiles, ScalarSpec, StateScalar, decode, map_rows, map_rows_to_list, quantile_scalar,
+    state_at,
 };
 use crate::sketch::SketchError;
 use crate::sketch::kll::{DEFAULT_K, Kll};
 use arrow::array::Array;
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 
@@ -122,27 +123,29 @@ pub fn quantiles() -> StateScalar {
 }
 
 fn quantile_lists(f: &str, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
-    map_rows(args, |arrays, row| {
+    // The usual list of quantiles is a constant: read it once.
+    let constant_qs = match &args.args[1] {
+        ColumnarValue::Scalar(qs) => Some(q_list(f, qs)?.unwrap_or_default()),
+        ColumnarValue::Array(_) => None,
+    };
+    map_rows_to_list::<Float64Type>(args, |arrays, row| {
         let (Some(bytes), false) = (
             state_at(f, arrays[0].as_ref(), row)?,
             arrays[1].is_null(row),
         ) else {
-            return ScalarValue::try_from(list_of(DataType::Float64));
+            return Ok(None);
         };
-        let qs = q_list(f, &ScalarValue::try_from_array(&arrays[1], row)?)?.unwrap_or_default();
-        let values = decode::<Kll>(f, bytes)?
-            .quantiles(&qs)
-            .map_err(|e| exec_datafusion_err!("{f}: {e}"))?;
-        match values {
-            Some(v) => {
-                let items: Vec<ScalarValue> = v.into_iter().map(ScalarValue::from).collect();
-                Ok(ScalarValue::List(ScalarValue::new_list_nullable(
-                    &items,
-                    &DataType::Float64,
-                )))
+        let row_qs;
+        let qs = match &constant_qs {
+            Some(qs) => qs,
+            None => {
+                row_qs = q_list(f, &ScalarValue::try_from_array(&arrays[1], row)?)?;
+                row_qs.as_ref().map_or(&[][..], |q| &q[..])
             }
-            None => ScalarValue::try_from(list_of(DataType::Float64)),
-        }
+        };
+        decode::<Kll>(f, bytes)?
+            .quantiles(qs)
+            .map_err(|e| exec_datafusion_err!("{f}: {e}"))
     })
 }
 

@@ -4,10 +4,12 @@
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
 use super::family::{Aggregates, Hashes, SketchAggregate, state_sketch};
-use super::scalar::{Args, ScalarSpec, StateScalar, decode, map_rows, per_state_pair, state_at};
+use super::scalar::{
+    Args, ScalarSpec, StateScalar, decode, map_rows_to_list, per_state_pair, state_at,
+};
 use crate::sketch::minhash::{DEFAULT_NUM_PERM, MinHash};
 use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType, Field, Int64Type};
+use arrow::datatypes::{DataType, Field, Int64Type, UInt64Type};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
 use std::sync::Arc;
 
@@ -136,7 +138,7 @@ fn band_keys(
     args: &datafusion::logical_expr::ScalarFunctionArgs,
 ) -> Result<datafusion::logical_expr::ColumnarValue> {
     let mut bands_i64: Option<ArrayRef> = None;
-    map_rows(args, |arrays, row| {
+    map_rows_to_list::<UInt64Type>(args, |arrays, row| {
         if bands_i64.is_none() {
             bands_i64 = Some(arrow::compute::cast(&arrays[1], &DataType::Int64)?);
         }
@@ -146,18 +148,14 @@ fn band_keys(
             .as_primitive::<Int64Type>();
         let (Some(state), true) = (state_at(f, arrays[0].as_ref(), row)?, bands.is_valid(row))
         else {
-            return ScalarValue::try_from(band_list_type());
+            return Ok(None);
         };
         let Ok(b) = u32::try_from(bands.value(row)) else {
             return exec_err!("{f}: bands must be positive, got {}", bands.value(row));
         };
-        let keys = decode::<MinHash>(f, state)?
+        decode::<MinHash>(f, state)?
             .lsh_bands(b)
-            .map_err(|e| exec_datafusion_err!("{f}: {e}"))?;
-        let keys: Vec<ScalarValue> = keys.into_iter().map(ScalarValue::from).collect();
-        Ok(ScalarValue::List(ScalarValue::new_list_nullable(
-            &keys,
-            &DataType::UInt64,
-        )))
+            .map(Some)
+            .map_err(|e| exec_datafusion_err!("{f}: {e}"))
     })
 }
