@@ -206,6 +206,23 @@ pub fn rows_to_compute(args: &ScalarFunctionArgs) -> (usize, bool) {
     (if all_scalar { 1 } else { args.number_rows }, all_scalar)
 }
 
+/// Every argument as an array of the rows to compute (see [`rows_to_compute`]), and whether
+/// they were all scalars.
+fn argument_arrays(args: &ScalarFunctionArgs) -> Result<(Vec<ArrayRef>, bool)> {
+    let (rows, all_scalar) = rows_to_compute(args);
+    let arrays = args.args.iter().map(|a| a.to_array(rows));
+    Ok((arrays.collect::<Result<Vec<_>>>()?, all_scalar))
+}
+
+/// The result of a row-wise function: a scalar when every argument was one.
+fn one_or_many(array: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
+    Ok(if all_scalar {
+        ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
+    } else {
+        ColumnarValue::Array(array)
+    })
+}
+
 /// A struct result built column by column (a struct scalar per row costs microseconds):
 /// `valid[row]` false makes that row NULL, whatever its fields hold. Scalars in give a scalar
 /// out.
@@ -217,13 +234,8 @@ pub fn struct_result(
 ) -> Result<ColumnarValue> {
     let nulls = arrow::buffer::NullBuffer::from(valid);
     let nulls = (nulls.null_count() > 0).then_some(nulls);
-    let array: ArrayRef =
-        std::sync::Arc::new(arrow::array::StructArray::try_new(fields, columns, nulls)?);
-    Ok(if all_scalar {
-        ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
-    } else {
-        ColumnarValue::Array(array)
-    })
+    let array = arrow::array::StructArray::try_new(fields, columns, nulls)?;
+    one_or_many(std::sync::Arc::new(array), all_scalar)
 }
 
 /// A list result built as one array (a list scalar per row costs microseconds):
@@ -233,12 +245,8 @@ pub fn map_rows_to_list<T: arrow::datatypes::ArrowPrimitiveType>(
     args: &ScalarFunctionArgs,
     mut row_fn: impl FnMut(&[ArrayRef], usize) -> Result<Option<Vec<T::Native>>>,
 ) -> Result<ColumnarValue> {
-    let (rows, all_scalar) = rows_to_compute(args);
-    let arrays = args
-        .args
-        .iter()
-        .map(|a| a.to_array(rows))
-        .collect::<Result<Vec<_>>>()?;
+    let (arrays, all_scalar) = argument_arrays(args)?;
+    let rows = arrays.first().map_or(0, |a| a.len());
     let mut lists =
         arrow::array::ListBuilder::new(arrow::array::PrimitiveBuilder::<T>::with_capacity(rows));
     for row in 0..rows {
@@ -250,12 +258,7 @@ pub fn map_rows_to_list<T: arrow::datatypes::ArrowPrimitiveType>(
             None => lists.append_null(),
         }
     }
-    let array: ArrayRef = std::sync::Arc::new(lists.finish());
-    Ok(if all_scalar {
-        ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
-    } else {
-        ColumnarValue::Array(array)
-    })
+    one_or_many(std::sync::Arc::new(lists.finish()), all_scalar)
 }
 
 /// Evaluates a row-wise function over array or scalar arguments: `row_fn(arrays, row)` gives
@@ -264,12 +267,8 @@ pub fn map_rows(
     args: &ScalarFunctionArgs,
     mut row_fn: impl FnMut(&[ArrayRef], usize) -> Result<ScalarValue>,
 ) -> Result<ColumnarValue> {
-    let (rows, all_scalar) = rows_to_compute(args);
-    let arrays = args
-        .args
-        .iter()
-        .map(|a| a.to_array(rows))
-        .collect::<Result<Vec<_>>>()?;
+    let (arrays, all_scalar) = argument_arrays(args)?;
+    let rows = arrays.first().map_or(0, |a| a.len());
     let values = (0..rows)
         .map(|row| row_fn(&arrays, row))
         .collect::<Result<Vec<_>>>()?;
