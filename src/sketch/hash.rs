@@ -122,6 +122,21 @@ pub fn hash_i64(v: i64) -> u64 {
     xxh3_u64(v as u64, SEED_INT)
 }
 
+/// How many integers [`hash_i64_into`] hashes per call at most: a stack buffer's worth.
+pub const CHUNK: usize = 512;
+
+super::simd_dispatch! {
+    /// `out[i] = hash_i64(values[i])` for a chunk of integers, bit-exact with [`hash_i64`].
+    /// Integer columns are most of what distinct counts see, and hashing a chunk at once lets
+    /// the multiplies run eight or four lanes wide.
+    pub fn hash_i64_into(values: &[i64], out: &mut [u64]) {
+        for (h, &v) in out.iter_mut().zip(values) {
+            *h = hash_i64(v);
+        }
+    }
+    test forms: hash_i64_into_forms;
+}
+
 /// Hash of an unsigned integer: the same as the signed hash of the same value.
 #[inline]
 pub fn hash_u64(v: u64) -> u64 {
@@ -297,6 +312,30 @@ mod tests {
                     xxh3_64_with_seed(&v.to_le_bytes(), seed),
                     "{v} {seed}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_integer_hashes_equal_one_at_a_time() {
+        let mut x = 0x0123_4567_89ab_cdef_u64;
+        let values: Vec<i64> = (0..CHUNK as i64 * 3 + 7)
+            .map(|i| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                if i % 3 == 0 { i - 700 } else { x as i64 }
+            })
+            .collect();
+        let mut out = [0u64; CHUNK];
+        for chunk in values.chunks(CHUNK) {
+            let expected: Vec<u64> = chunk.iter().map(|&v| hash_i64(v)).collect();
+            hash_i64_into(chunk, &mut out);
+            assert_eq!(&out[..chunk.len()], &expected[..]);
+            for (form, hash_into) in hash_i64_into_forms() {
+                out.fill(0);
+                hash_into(chunk, &mut out);
+                assert_eq!(&out[..chunk.len()], &expected[..], "{form}");
             }
         }
     }

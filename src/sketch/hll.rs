@@ -41,7 +41,7 @@
 
 use super::envelope::{self, Family, Reader};
 use super::error::{Result, SketchError, check_range};
-use super::hash::CanonicalHash;
+use super::hash::{CHUNK, CanonicalHash};
 use super::state::{Description, Sketch};
 
 /// Smallest supported precision.
@@ -103,6 +103,17 @@ fn index_and_rank(hash: u64, precision: u8) -> (u32, u8) {
     // The guard bit caps the rank at 64 - p + 1 when the remaining bits are all zero.
     let rest = (hash << p) | (1u64 << (p - 1));
     (index, rest.leading_zeros() as u8 + 1)
+}
+
+super::simd_dispatch! {
+    /// `index << 8 | rank` of each hash at precision `p` (see [`index_and_rank`]).
+    fn index_rank_into(hashes: &[u64], p: u8, out: &mut [u32]) {
+        for (e, &h) in out.iter_mut().zip(hashes) {
+            let (index, rank) = index_and_rank(h, p);
+            *e = index << 8 | rank as u32;
+        }
+    }
+    test forms: index_rank_into_forms;
 }
 
 /// A register `(index, rank)` at precision `from` seen at the smaller precision `to`:
@@ -219,11 +230,16 @@ impl HyperLogLog {
             rest = tail;
         }
         if let Repr::Dense(regs) = &mut self.repr {
-            let p = self.precision;
-            for &h in rest {
-                let (index, rank) = index_and_rank(h, p);
-                let r = &mut regs[index as usize];
-                *r = (*r).max(rank);
+            // Two passes a chunk: registers and ranks vector-wide, then the scattered maxima.
+            let regs: &mut [u8] = regs;
+            let mut packed = [0u32; CHUNK];
+            for chunk in rest.chunks(CHUNK) {
+                let packed = &mut packed[..chunk.len()];
+                index_rank_into(chunk, self.precision, packed);
+                for &e in packed.iter() {
+                    let r = &mut regs[(e >> 8) as usize];
+                    *r = (*r).max(e as u8);
+                }
             }
         }
     }
@@ -1020,6 +1036,37 @@ mod tests {
         HyperLogLog::write_singleton(11, 0xDEAD_BEEF_1234_5678, &mut bytes).unwrap();
         assert_eq!(bytes, one.to_bytes());
         assert!(HyperLogLog::write_singleton(2, 1, &mut bytes).is_err());
+    }
+
+    #[test]
+    fn every_compiled_form_gives_the_same_registers_and_ranks() {
+        let mut x = 0x5851_f42d_4c95_7f2d_u64;
+        let mut hashes: Vec<u64> = (0..CHUNK)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                x
+            })
+            .collect();
+        // The ends: no bits after the index (the guard caps the rank), and every bit set.
+        hashes.extend([0, u64::MAX, 1, 1 << 63]);
+        for p in MIN_PRECISION..=MAX_PRECISION {
+            for chunk in hashes.chunks(CHUNK) {
+                let expected: Vec<u32> = chunk
+                    .iter()
+                    .map(|&h| {
+                        let (index, rank) = index_and_rank(h, p);
+                        index << 8 | rank as u32
+                    })
+                    .collect();
+                for (form, index_rank) in index_rank_into_forms() {
+                    let mut out = vec![0u32; chunk.len()];
+                    index_rank(chunk, p, &mut out);
+                    assert_eq!(out, expected, "{form} at p = {p}");
+                }
+            }
+        }
     }
 
     #[test]

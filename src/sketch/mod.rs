@@ -17,6 +17,72 @@ pub mod kll;
 pub mod minhash;
 pub mod state;
 pub mod tdigest;
+/// Defines `fn $name` whose loop body is compiled three times, for AVX-512, for AVX2 and for
+/// baseline x86-64, and runs the widest form the CPU has (checked at run time: the build
+/// targets baseline x86-64, so it may assume neither). Bodies must be plain loops over slices
+/// that the compiler can vectorize; every form gives the same result, which the test function
+/// `$forms` (every form this CPU runs, by name) lets a test check.
+macro_rules! simd_dispatch {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block
+     test forms: $forms:ident;) => {
+        $(#[$doc])*
+        $vis fn $name($($arg: $ty),*) {
+            $crate::sketch::simd_dispatch!(@forms ($($arg: $ty),*) $body);
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::is_x86_feature_detected as has;
+                if has!("avx512dq") && has!("avx512vl") && has!("avx512cd") {
+                    // SAFETY: the CPU has every feature `avx512` is compiled for.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if has!("avx2") && has!("lzcnt") {
+                    // SAFETY: as above, for `avx2`.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            portable($($arg),*)
+        }
+
+        #[cfg(test)]
+        #[allow(clippy::type_complexity)]
+        fn $forms() -> Vec<(&'static str, fn($($ty),*))> {
+            $crate::sketch::simd_dispatch!(@forms ($($arg: $ty),*) $body);
+            let mut forms: Vec<(&'static str, fn($($ty),*))> =
+                vec![("portable", |$($arg: $ty),*| portable($($arg),*))];
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::is_x86_feature_detected as has;
+                if has!("avx512dq") && has!("avx512vl") && has!("avx512cd") {
+                    // SAFETY: checked as in the dispatching function.
+                    forms.push(("avx512", |$($arg: $ty),*| unsafe { avx512($($arg),*) }));
+                }
+                if has!("avx2") && has!("lzcnt") {
+                    // SAFETY: as above.
+                    forms.push(("avx2", |$($arg: $ty),*| unsafe { avx2($($arg),*) }));
+                }
+            }
+            forms
+        }
+    };
+    (@forms ($($arg:ident: $ty:ty),*) $body:block) => {
+        #[inline(always)]
+        fn portable($($arg: $ty),*) $body
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512cd")]
+        fn avx512($($arg: $ty),*) {
+            portable($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,lzcnt")]
+        fn avx2($($arg: $ty),*) {
+            portable($($arg),*)
+        }
+    };
+}
+pub(crate) use simd_dispatch;
+
 #[cfg(test)]
 pub(crate) mod testdata;
 pub mod topk;

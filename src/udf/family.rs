@@ -676,6 +676,10 @@ impl<S: StateSketch> Glue<S> {
         }
     }
 
+    fn values_to_state_aggregate(&self) -> DataFusionError {
+        exec_datafusion_err!("{}: values given to a state aggregate", self.function)
+    }
+
     /// Adds the kept values to their groups' sketches; returns the change in heap bytes.
     pub fn update(
         &self,
@@ -685,14 +689,13 @@ impl<S: StateSketch> Glue<S> {
         keep: Keep<'_>,
     ) -> Result<isize> {
         let Some(params) = self.params else {
-            return Err(exec_datafusion_err!(
-                "{}: values given to a state aggregate",
-                self.function
-            ));
+            return Err(self.values_to_state_aggregate());
         };
         let rows = self.rows(values, keep);
+        // A reduction without an early exit, so the check runs vector-wide over one group's
+        // batches (where it must read every row anyway).
         if let Some(&group) = groups.first()
-            && groups.iter().all(|&g| g == group)
+            && groups.iter().fold(true, |same, &g| same & (g == group))
         {
             return self.update_one(&mut sketches[group], &rows, params);
         }
@@ -706,6 +709,14 @@ impl<S: StateSketch> Glue<S> {
             delta += sketch.heap_size() as isize - before as isize;
         })?;
         Ok(delta)
+    }
+
+    /// Adds every row to one sketch (no GROUP BY); returns the change in heap bytes.
+    pub fn update_single(&self, slot: &mut Option<S>, values: &[ArrayRef]) -> Result<isize> {
+        match self.params {
+            Some(params) => self.update_one(slot, &self.rows(values, Keep::All), params),
+            None => Err(self.values_to_state_aggregate()),
+        }
     }
 
     /// All rows into one sketch (no GROUP BY, or a batch of one group): one batch insert,

@@ -219,6 +219,10 @@ impl<S: StateSketch> SketchAccumulator<S> {
 
 impl<S: StateSketch> Accumulator for SketchAccumulator<S> {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        if !self.glue.reads_states() {
+            self.glue.update_single(&mut self.slot[0], values)?;
+            return Ok(());
+        }
         let rows = values.first().map_or(0, |v| v.len());
         self.zeros.resize(rows, 0);
         update_any(&self.glue, &mut self.slot, values, &self.zeros, Keep::All)?;

@@ -5,7 +5,7 @@
 
 use super::args::Keep;
 use crate::sketch::hash::{
-    NANOS_PER_DAY, hash_bool, hash_bytes, hash_decimal, hash_f64, hash_i64, hash_u64,
+    CHUNK, NANOS_PER_DAY, hash_bool, hash_bytes, hash_decimal, hash_f64, hash_i64_into, hash_u64,
 };
 use arrow::array::{Array, ArrowPrimitiveType, AsArray, GenericByteArray, GenericByteViewArray};
 use arrow::datatypes::*;
@@ -117,13 +117,13 @@ fn hash_rows<F: FnMut(usize, u64)>(array: &dyn Array, f: &mut F) -> Result<()> {
             let a = array.as_boolean();
             each_valid(array, |i| f(i, hash_bool(a.value(i))));
         }
-        DataType::Int8 => primitive::<Int8Type, _>(array, |v| hash_i64(v as i64), f),
-        DataType::Int16 => primitive::<Int16Type, _>(array, |v| hash_i64(v as i64), f),
-        DataType::Int32 => primitive::<Int32Type, _>(array, |v| hash_i64(v as i64), f),
-        DataType::Int64 => primitive::<Int64Type, _>(array, hash_i64, f),
-        DataType::UInt8 => primitive::<UInt8Type, _>(array, |v| hash_i64(v as i64), f),
-        DataType::UInt16 => primitive::<UInt16Type, _>(array, |v| hash_i64(v as i64), f),
-        DataType::UInt32 => primitive::<UInt32Type, _>(array, |v| hash_i64(v as i64), f),
+        DataType::Int8 => integers::<Int8Type, _>(array, f),
+        DataType::Int16 => integers::<Int16Type, _>(array, f),
+        DataType::Int32 => integers::<Int32Type, _>(array, f),
+        DataType::Int64 => integers::<Int64Type, _>(array, f),
+        DataType::UInt8 => integers::<UInt8Type, _>(array, f),
+        DataType::UInt16 => integers::<UInt16Type, _>(array, f),
+        DataType::UInt32 => integers::<UInt32Type, _>(array, f),
         DataType::UInt64 => primitive::<UInt64Type, _>(array, hash_u64, f),
         DataType::Float32 => primitive::<Float32Type, _>(array, |v| hash_f64(v as f64), f),
         DataType::Float64 => primitive::<Float64Type, _>(array, hash_f64, f),
@@ -202,6 +202,134 @@ fn primitive<T: ArrowPrimitiveType, F: FnMut(usize, u64)>(
             }
         }
         Some(nulls) => nulls.valid_indices().for_each(|i| f(i, hash(values[i]))),
+    }
+}
+
+/// Integers that fit `i64` exactly, hashed a chunk at a time ([`hash_i64_into`] runs several
+/// lanes wide); the values under nulls are hashed too, which is cheaper than skipping them.
+fn integers<T, F>(array: &dyn Array, f: &mut F)
+where
+    T: ArrowPrimitiveType,
+    T::Native: Into<i64>,
+    F: FnMut(usize, u64),
+{
+    let nulls = array.nulls();
+    integer_chunks::<T>(array, |base, hashes| {
+        for (i, &h) in hashes.iter().enumerate() {
+            if nulls.is_none_or(|n| n.is_valid(base + i)) {
+                f(base + i, h);
+            }
+        }
+    })
+}
+
+/// Calls `f(first_row, hashes)` for each chunk of at most [`CHUNK`] values of an integer
+/// array, nulls included.
+#[inline]
+fn integer_chunks<T>(array: &dyn Array, mut f: impl FnMut(usize, &[u64]))
+where
+    T: ArrowPrimitiveType,
+    T::Native: Into<i64>,
+{
+    let mut wide = [0i64; CHUNK];
+    let mut hashes = [0u64; CHUNK];
+    if let Some(int64) = array.as_primitive_opt::<Int64Type>() {
+        // Already i64: hashed in place.
+        for (c, chunk) in int64.values().chunks(CHUNK).enumerate() {
+            hash_i64_into(chunk, &mut hashes);
+            f(c * CHUNK, &hashes[..chunk.len()]);
+        }
+        return;
+    }
+    for (c, chunk) in array.as_primitive::<T>().values().chunks(CHUNK).enumerate() {
+        let wide = &mut wide[..chunk.len()];
+        for (w, &v) in wide.iter_mut().zip(chunk) {
+            *w = v.into();
+        }
+        hash_i64_into(wide, &mut hashes);
+        f(c * CHUNK, &hashes[..chunk.len()]);
+    }
+}
+
+/// Calls `f` with the hashes of the kept rows that have a value, a chunk of at most
+/// [`CHUNK`] at a time, in row order: for sketches whose batch insert beats a call per row.
+pub fn for_each_hash_chunk(
+    array: &dyn Array,
+    keep: Keep<'_>,
+    mut f: impl FnMut(&[u64]),
+) -> Result<()> {
+    match array.data_type() {
+        DataType::Int8 => kept_integer_chunks::<Int8Type>(array, keep, f),
+        DataType::Int16 => kept_integer_chunks::<Int16Type>(array, keep, f),
+        DataType::Int32 => kept_integer_chunks::<Int32Type>(array, keep, f),
+        DataType::Int64 => kept_integer_chunks::<Int64Type>(array, keep, f),
+        DataType::UInt8 => kept_integer_chunks::<UInt8Type>(array, keep, f),
+        DataType::UInt16 => kept_integer_chunks::<UInt16Type>(array, keep, f),
+        DataType::UInt32 => kept_integer_chunks::<UInt32Type>(array, keep, f),
+        _ => {
+            let mut chunk = Gather::default();
+            hash_rows(array, &mut |row, h| {
+                if keep.row(row) {
+                    chunk.push(h, &mut f);
+                }
+            })?;
+            f(chunk.rest());
+        }
+    }
+    Ok(())
+}
+
+/// [`for_each_hash_chunk`] of an integer array: whole chunks as hashed when every row is kept,
+/// otherwise the kept ones moved to the front without a branch per row.
+fn kept_integer_chunks<T>(array: &dyn Array, keep: Keep<'_>, mut f: impl FnMut(&[u64]))
+where
+    T: ArrowPrimitiveType,
+    T::Native: Into<i64>,
+{
+    let nulls = array.nulls();
+    if nulls.is_none() && matches!(keep, Keep::All) {
+        return integer_chunks::<T>(array, |_, hashes| f(hashes));
+    }
+    let mut kept = [0u64; CHUNK];
+    integer_chunks::<T>(array, |base, hashes| {
+        let mut n = 0;
+        for (i, &h) in hashes.iter().enumerate() {
+            kept[n] = h;
+            let row = base + i;
+            n += (nulls.is_none_or(|v| v.is_valid(row)) && keep.row(row)) as usize;
+        }
+        f(&kept[..n]);
+    })
+}
+
+/// Hashes gathered into chunks of [`CHUNK`].
+struct Gather {
+    buf: [u64; CHUNK],
+    len: usize,
+}
+
+impl Default for Gather {
+    fn default() -> Self {
+        Self {
+            buf: [0; CHUNK],
+            len: 0,
+        }
+    }
+}
+
+impl Gather {
+    #[inline]
+    fn push(&mut self, hash: u64, full: &mut impl FnMut(&[u64])) {
+        self.buf[self.len] = hash;
+        self.len += 1;
+        if self.len == CHUNK {
+            full(&self.buf);
+            self.len = 0;
+        }
+    }
+
+    fn rest(&self) -> &[u64] {
+        &self.buf[..self.len]
     }
 }
 

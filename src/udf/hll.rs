@@ -9,7 +9,10 @@
 
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
-use super::family::{Aggregates, FinishArgs, Form, Hashes, Output, SketchAggregate, state_sketch};
+use super::family::{
+    Aggregates, FinishArgs, Form, Hashes, Output, Rows, SketchAggregate, state_sketch,
+};
+use super::hashing::for_each_hash_chunk;
 use super::scalar::{Args, ScalarSpec, StateScalar, per_state, union_scalar};
 use crate::sketch::hll::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION};
 use crate::sketch::{HyperLogLog, Sketch};
@@ -19,6 +22,12 @@ use datafusion::common::{Result, ScalarValue};
 use std::sync::Arc;
 
 state_sketch!(HyperLogLog, u8 => HyperLogLog::new, Hashes => HyperLogLog::insert_hash, {
+    /// Hashes a chunk at a time go through the batch insert, which looks at the
+    /// representation once a chunk rather than once a row.
+    fn insert_rows(&mut self, rows: &Rows<'_>) -> Result<()> {
+        for_each_hash_chunk(rows.values, rows.keep, |hashes| self.insert_hashes(hashes))
+    }
+
     fn write_state(&mut self, form: Form, out: &mut Vec<u8>) {
         self.compact();
         match form {
