@@ -531,6 +531,132 @@ fn memory_limit_spills_or_fails_clearly_and_spill_files_go() {
     assert!(!bad.status.success() && stderr(&bad).contains("not a size"));
 }
 
+/// Issue 21's aborted merges, small: states of several megabytes in all (dense HyperLogLog,
+/// MinHash of 4,096 bins, Bloom filters sized for 10^6 items, full Top-K of capacity 16,384)
+/// merged under a memory limit. Each query finishes, spilling where DataFusion can, or fails
+/// with "Resources exhausted" naming the merge; none is killed or gives a wrong answer.
+#[test]
+fn merging_large_states_under_a_memory_limit_finishes_or_fails_clearly() {
+    // (family, sketch of `value`, groups, rows, what the outer query reads of a merged state)
+    let families = [
+        (
+            "hll",
+            "hll_sketch(value, 14)",
+            1000,
+            4_000_000,
+            "hll_estimate(m)",
+        ),
+        (
+            "minhash",
+            "minhash_sketch(value, 4096)",
+            2000,
+            200_000,
+            "minhash_jaccard(m, m)",
+        ),
+        (
+            "bloom",
+            "bloom_sketch(value, 1000000, 0.01)",
+            50,
+            2_500_000,
+            "bloom_contains(m, 1)",
+        ),
+        (
+            "topk",
+            "topk_sketch(value, 16384)",
+            50,
+            2_000_000,
+            "cardinality(topk_items(m))",
+        ),
+    ];
+    for (family, sketch, groups, rows, read) in families {
+        let file = temp(&format!("{family}-states.parquet"));
+        let made = hazy(&[
+            "sql",
+            "-q",
+            "-c",
+            &format!(
+                "COPY (SELECT value % {groups} AS g, {sketch} AS s FROM generate_series(1, {rows}) \
+                 AS t(value) GROUP BY value % {groups}) TO '{}'",
+                file.display()
+            ),
+        ]);
+        assert!(made.status.success(), "{}", stderr(&made));
+        let merge = format!("{family}_merge");
+        for (key, keys) in [("g", groups), ("g % 5", 5)] {
+            let sql = format!(
+                "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}'; \
+                 SELECT count(*) AS n, max({read}) AS m FROM \
+                 (SELECT {key} AS k, {merge}(s) AS m FROM t GROUP BY {key})",
+                file.display()
+            );
+            let run = |limit: &str| {
+                hazy(&[
+                    "sql",
+                    "-q",
+                    "--format",
+                    "csv",
+                    "--memory-limit",
+                    limit,
+                    "-c",
+                    &sql,
+                ])
+            };
+            // Room enough: the right number of merged groups.
+            let roomy = run("1G");
+            assert!(
+                roomy.status.success(),
+                "{merge} by {key}: {}",
+                stderr(&roomy)
+            );
+            assert!(
+                stdout(&roomy).starts_with(&format!("n,m\n{keys},")),
+                "{merge} by {key}: {}",
+                stdout(&roomy)
+            );
+            for limit in ["4M", "32M"] {
+                let out = run(limit);
+                let err = stderr(&out);
+                assert!(
+                    out.status.code().is_some(),
+                    "{merge} by {key} under {limit} was killed: {err}"
+                );
+                if out.status.success() {
+                    assert_eq!(
+                        stdout(&out),
+                        stdout(&roomy),
+                        "{merge} by {key} under {limit}"
+                    );
+                } else {
+                    assert!(
+                        err.contains("Resources exhausted") && err.contains(&merge),
+                        "{merge} by {key} under {limit}: {err}"
+                    );
+                }
+            }
+        }
+    }
+    // The decoded states are counted, not just their bytes: 50 merged Top-K states hold far
+    // more than 32 MB once decoded, which no single batch can spill below.
+    let topk = hazy(&[
+        "sql",
+        "-q",
+        "--memory-limit",
+        "32M",
+        "-c",
+        &format!(
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}'; \
+             SELECT count(*) FROM (SELECT g, topk_merge(s) AS m FROM t GROUP BY g) \
+             WHERE cardinality(topk_items(m)) > 0",
+            temp("topk-states.parquet").display()
+        ),
+    ]);
+    assert!(
+        stderr(&topk).contains("Resources exhausted"),
+        "{}",
+        stderr(&topk)
+    );
+}
+
 #[test]
 fn a_terminated_query_removes_its_spill_directory() {
     let tmp = temp("spill-term");
