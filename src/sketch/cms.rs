@@ -179,11 +179,12 @@ impl CountMin {
         let limit = self.items_limit();
         if let Repr::Items(items) = &mut self.repr {
             items.sort_unstable_by_key(|&(h, _)| h);
-            super::fold_sorted_runs(
+            let kept = super::fold_sorted_runs(
                 items,
                 |a, b| a.0 == b.0,
                 |kept, (_, w)| kept.1 = kept.1.saturating_add(w),
             );
+            items.truncate(kept);
             self.pending = 0;
             if items.len() > limit {
                 self.densify();

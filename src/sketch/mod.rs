@@ -94,14 +94,15 @@ pub use hll::HyperLogLog;
 pub use info::{SketchInfo, describe};
 pub use state::{Description, FamilyVisitor, Sketch, to_stored, visit_family};
 
-/// Folds runs of equal keys of a sorted vector in place: `same(kept, next)` says whether
-/// `next` belongs to the run ending in `kept`, `fold` adds it in. Sparse sketches keep sorted
+/// Folds runs of equal keys of a sorted slice in place, keeping the folded runs at the front:
+/// `same(kept, next)` says whether `next` belongs to the run ending in `kept`, `fold` adds it
+/// in. Returns how many remain, for the caller to truncate to. Sparse sketches keep sorted
 /// entries this way (HyperLogLog keeps the highest rank per register, Count-Min sums weights).
 pub(crate) fn fold_sorted_runs<T: Copy>(
-    items: &mut Vec<T>,
+    items: &mut [T],
     same: impl Fn(&T, &T) -> bool,
     fold: impl Fn(&mut T, T),
-) {
+) -> usize {
     let mut kept = 0;
     for read in 0..items.len() {
         let item = items[read];
@@ -112,7 +113,7 @@ pub(crate) fn fold_sorted_runs<T: Copy>(
             kept += 1;
         }
     }
-    items.truncate(kept);
+    kept
 }
 
 /// A sparse sketch as its readers must see it: itself when nothing is pending, else a copy
