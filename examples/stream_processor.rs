@@ -104,7 +104,7 @@ pub struct MemoryUsage {
     pub top_entities_topk: usize,
     pub top_event_types_topk: usize,
     pub seen_entities_bloom: usize,
-    /// The signatures only, not the map holding them.
+    /// The signatures only (each one's struct and heap), not the map holding them.
     pub entity_signatures_minhash: usize,
 }
 
@@ -269,7 +269,8 @@ impl StreamProcessor {
             entity_signatures_minhash: self
                 .entity_signatures
                 .values()
-                .map(MinHash::heap_size)
+                // A signature of a few values lives in its struct, with no heap.
+                .map(|s| std::mem::size_of::<MinHash>() + s.heap_size())
                 .sum(),
         }
     }

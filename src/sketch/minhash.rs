@@ -34,7 +34,8 @@
 //!   what LSH relies on; for sets much smaller than `k` copied entries are correlated, and the
 //!   fraction of matching entries spreads up to about 1.2× `sqrt(J (1 - J) / k)`.
 //! * Cost: one multiply-shift, one 32-bit mix and one compare per value; `4k` bytes of state
-//!   (512 bytes at `k = 128`).
+//!   (512 bytes at `k = 128`). In memory, a sketch with at most 12 filled bins keeps them in
+//!   place of its bins and allocates nothing; its states are the same bytes.
 //!
 //! # Merging
 //! Merging takes the bin-wise minimum of the raw bins: the merge of two sketches is exactly
@@ -82,6 +83,8 @@ use super::envelope::{self, Family, Reader};
 use super::error::{Result, SketchError, check_range};
 use super::hash::CanonicalHash;
 use super::state::{Description, Sketch};
+use smallvec::SmallVec;
+use std::borrow::Cow;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Signature length when none is given.
@@ -147,14 +150,32 @@ fn probe(j: u32, attempt: u32, k: u32) -> usize {
 }
 
 /// A MinHash sketch: `num_perm` bins of one-permutation hashing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct MinHash {
     num_perm: u32,
     /// Non-null values inserted (counting repeats), summed over merges.
     items: u64,
-    /// The smallest value seen per bin, [`EMPTY`] when none.
+    /// The smallest value seen per bin, [`EMPTY`] when none; no bins at all while the
+    /// sketch is small (`few` holds them).
     bins: Box<[u32]>,
+    /// The filled bins of a small sketch, `(bin, smallest value)`, one per bin: a sketch of a
+    /// few values (an entity with a handful of events) allocates nothing and fills no
+    /// `num_perm` bins until more than [`INLINE_BINS`] are filled.
+    few: SmallVec<[(u16, u32); INLINE_BINS]>,
 }
+
+/// How many filled bins a small sketch holds in place of its bins.
+const INLINE_BINS: usize = 12;
+
+/// Equal when they hold the same bins and count, whichever form holds them.
+impl PartialEq for MinHash {
+    fn eq(&self, other: &Self) -> bool {
+        (self.num_perm, self.items) == (other.num_perm, other.items)
+            && self.dense() == other.dense()
+    }
+}
+
+impl Eq for MinHash {}
 
 fn check_num_perm(num_perm: u32) -> Result<()> {
     check_range("minhash num_perm", num_perm, MIN_NUM_PERM..=MAX_NUM_PERM)
@@ -167,8 +188,49 @@ impl MinHash {
         Ok(Self {
             num_perm,
             items: 0,
-            bins: vec![EMPTY; num_perm as usize].into_boxed_slice(),
+            bins: Box::default(),
+            few: SmallVec::new(),
         })
+    }
+
+    /// Every bin, [`EMPTY`] where none is filled: the bins themselves, or those of a small
+    /// sketch laid out.
+    fn dense(&self) -> Cow<'_, [u32]> {
+        if !self.bins.is_empty() {
+            return Cow::Borrowed(&self.bins);
+        }
+        let mut bins = vec![EMPTY; self.num_perm as usize];
+        for &(bin, value) in &self.few {
+            bins[bin as usize] = value;
+        }
+        Cow::Owned(bins)
+    }
+
+    /// Turns a small sketch into one with every bin.
+    fn to_dense(&mut self) {
+        if self.bins.is_empty() {
+            self.bins = self.dense().into_owned().into_boxed_slice();
+            self.few.clear();
+        }
+    }
+
+    /// Keeps the smaller of `value` and what bin `bin` holds.
+    #[inline]
+    fn keep_min(&mut self, bin: usize, value: u32) {
+        if self.bins.is_empty() {
+            if let Some(held) = self.few.iter_mut().find(|(b, _)| *b as usize == bin) {
+                held.1 = held.1.min(value);
+                return;
+            }
+            if self.few.len() < INLINE_BINS {
+                // bin < num_perm <= 4096
+                self.few.push((bin as u16, value));
+                return;
+            }
+            self.to_dense();
+        }
+        let b = &mut self.bins[bin];
+        *b = (*b).min(value);
     }
 
     /// The signature length `k`.
@@ -181,10 +243,7 @@ impl MinHash {
     pub fn insert_hash(&mut self, hash: u64) {
         self.items = self.items.saturating_add(1);
         let (bin, value) = bin_and_value(hash, self.num_perm);
-        let b = &mut self.bins[bin];
-        if value < *b {
-            *b = value;
-        }
+        self.keep_min(bin, value);
     }
 
     /// Adds a value by its canonical hash (see [`super::hash`]).
@@ -208,14 +267,16 @@ impl MinHash {
     /// Adds a checked transit state of the same `num_perm`.
     fn merge_transit_view(&mut self, view: &TransitView<'_>) {
         self.items = self.items.saturating_add(view.items);
-        let mut keep_min = |bin: usize, value: u32| {
-            let b = &mut self.bins[bin];
-            *b = (*b).min(value);
-        };
         match view.bins {
-            TransitBins::Single(bin, value) => keep_min(bin, value),
-            TransitBins::Sparse(raw) => sparse_entries(raw).for_each(|(b, v)| keep_min(b, v)),
-            TransitBins::Dense(raw) => u32s(raw).enumerate().for_each(|(b, v)| keep_min(b, v)),
+            TransitBins::Single(bin, value) => self.keep_min(bin, value),
+            TransitBins::Sparse(raw) => sparse_entries(raw).for_each(|(b, v)| self.keep_min(b, v)),
+            TransitBins::Dense(raw) => {
+                self.to_dense();
+                self.bins
+                    .iter_mut()
+                    .zip(u32s(raw))
+                    .for_each(|(a, b)| *a = (*a).min(b));
+            }
         }
     }
 
@@ -242,12 +303,15 @@ impl MinHash {
 
     /// Bins holding a value (at most the number of distinct values inserted).
     pub fn filled_bins(&self) -> u32 {
+        if self.bins.is_empty() {
+            return self.few.len() as u32;
+        }
         self.bins.iter().filter(|&&b| b != EMPTY).count() as u32
     }
 
     /// The raw bins: the smallest value per bin, `u32::MAX` for an empty bin.
-    pub fn raw_bins(&self) -> &[u32] {
-        &self.bins
+    pub fn raw_bins(&self) -> Cow<'_, [u32]> {
+        self.dense()
     }
 
     /// The densified signature: `num_perm` values, each empty bin filled from a non-empty
@@ -257,23 +321,24 @@ impl MinHash {
             return Vec::new();
         }
         let k = self.num_perm;
-        let mut sig = self.bins.to_vec();
+        let bins = self.dense();
+        let mut sig = bins.to_vec();
         for j in 0..k {
-            if self.bins[j as usize] != EMPTY {
+            if bins[j as usize] != EMPTY {
                 continue;
             }
             let found = (1..=MAX_PROBES)
                 .map(|a| probe(j, a, k))
-                .find(|&t| self.bins[t] != EMPTY)
+                .find(|&t| bins[t] != EMPTY)
                 .unwrap_or_else(|| {
                     let start = probe(j, MAX_PROBES + 1, k);
                     (0..k as usize)
                         .map(|i| (start + i) % k as usize)
-                        .find(|&t| self.bins[t] != EMPTY)
+                        .find(|&t| bins[t] != EMPTY)
                         .expect("a non-empty sketch has a filled bin")
                 });
             // Copy from the raw bins, never from another densified bin.
-            sig[j as usize] = self.bins[found];
+            sig[j as usize] = bins[found];
         }
         sig
     }
@@ -289,7 +354,7 @@ impl MinHash {
             (true, false) | (false, true) => 0.0,
             (false, false) => {
                 let (mut filled, mut equal) = (0u32, 0u32);
-                for (&a, &b) in self.bins.iter().zip(other.bins.iter()) {
+                for (&a, &b) in self.dense().iter().zip(other.dense().iter()) {
                     if a != EMPTY || b != EMPTY {
                         filled += 1;
                         equal += (a == b) as u32;
@@ -340,16 +405,17 @@ impl Sketch for MinHash {
 
     /// Heap bytes held (for memory accounting).
     fn heap_size(&self) -> usize {
+        // `few` never outgrows its inline room: the sketch turns dense first.
         self.bins.len() * 4
     }
 
     /// Appends the complete serialized state (see `docs/FORMAT.md`).
     fn write_to(&self, out: &mut Vec<u8>) {
         envelope::encode_with(Family::MinHash, &self.num_perm.to_le_bytes(), out, |body| {
-            body.reserve(8 + self.bins.len() * 4);
+            let bins = self.dense();
+            body.reserve(8 + bins.len() * 4);
             body.extend_from_slice(&self.items.to_le_bytes());
-            self.bins
-                .iter()
+            bins.iter()
                 .for_each(|b| body.extend_from_slice(&b.to_le_bytes()));
         });
     }
@@ -361,6 +427,7 @@ impl Sketch for MinHash {
             num_perm,
             items,
             bins: u32s(raw).collect(),
+            few: SmallVec::new(),
         })
     }
 
@@ -368,6 +435,14 @@ impl Sketch for MinHash {
     fn merge(&mut self, other: &MinHash) -> Result<()> {
         self.check_compatible(other.num_perm, "merged")?;
         self.items = self.items.saturating_add(other.items);
+        if other.bins.is_empty() {
+            other
+                .few
+                .iter()
+                .for_each(|&(b, v)| self.keep_min(b as usize, v));
+            return Ok(());
+        }
+        self.to_dense();
         self.bins
             .iter_mut()
             .zip(other.bins.iter())
@@ -381,6 +456,7 @@ impl Sketch for MinHash {
         let (num_perm, items, raw) = parse(bytes)?;
         self.check_compatible(num_perm, "merged")?;
         self.items = self.items.saturating_add(items);
+        self.to_dense();
         self.bins
             .iter_mut()
             .zip(u32s(raw))
@@ -389,7 +465,7 @@ impl Sketch for MinHash {
     }
 
     fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(envelope::OVERHEAD + 12 + self.bins.len() * 4);
+        let mut out = Vec::with_capacity(envelope::OVERHEAD + 12 + self.num_perm as usize * 4);
         self.write_to(&mut out);
         out
     }
@@ -401,26 +477,25 @@ impl Sketch for MinHash {
         envelope::write_transit_header(Family::MinHash, out);
         out.extend_from_slice(&self.num_perm.to_le_bytes());
         let filled = self.filled_bins() as usize;
+        let bins = self.dense();
         if self.items == 1 && filled == 1 {
-            let bin = self
-                .bins
+            let bin = bins
                 .iter()
                 .position(|&v| v != EMPTY)
                 .expect("one filled bin");
-            return write_single_payload(bin, self.bins[bin], out);
+            return write_single_payload(bin, bins[bin], out);
         }
-        if filled * SPARSE_ENTRY >= self.bins.len() * 4 {
+        if filled * SPARSE_ENTRY >= bins.len() * 4 {
             out.push(TRANSIT_DENSE);
             out.extend_from_slice(&self.items.to_le_bytes());
-            self.bins
-                .iter()
+            bins.iter()
                 .for_each(|b| out.extend_from_slice(&b.to_le_bytes()));
             return;
         }
         out.push(TRANSIT_SPARSE);
         out.extend_from_slice(&self.items.to_le_bytes());
         out.extend_from_slice(&(filled as u32).to_le_bytes());
-        for (bin, &value) in self.bins.iter().enumerate().filter(|&(_, &v)| v != EMPTY) {
+        for (bin, &value) in bins.iter().enumerate().filter(|&(_, &v)| v != EMPTY) {
             out.extend_from_slice(&(bin as u16).to_le_bytes());
             out.extend_from_slice(&value.to_le_bytes());
         }
@@ -1139,7 +1214,37 @@ mod tests {
             );
         }
         assert!(MinHash::new(16).is_ok() && MinHash::new(4096).is_ok());
-        assert_eq!(MinHash::new(DEFAULT_NUM_PERM).unwrap().heap_size(), 512);
+    }
+
+    #[test]
+    fn a_few_values_are_held_inline_and_answer_alike() {
+        let mut small = MinHash::new(DEFAULT_NUM_PERM).unwrap();
+        assert_eq!(
+            small.heap_size(),
+            0,
+            "nothing allocated before the first values"
+        );
+        let values: Vec<u64> = (0..200).map(|i| mix64(i + 1)).collect();
+        let mut filled_inline = 0;
+        for (i, &h) in values.iter().enumerate() {
+            small.insert_hash(h);
+            if small.heap_size() == 0 {
+                filled_inline = small.filled_bins();
+            }
+            // The same values straight into every bin: equal bins, bytes and answers.
+            let mut dense = MinHash::new(DEFAULT_NUM_PERM).unwrap();
+            dense.to_dense();
+            values[..=i].iter().for_each(|&h| dense.insert_hash(h));
+            assert_eq!(small, dense);
+            assert_eq!(small.to_bytes(), dense.to_bytes());
+            assert_eq!(small.signature(), dense.signature());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            small.write_transit(&mut a);
+            dense.write_transit(&mut b);
+            assert_eq!(a, b);
+        }
+        assert_eq!(filled_inline as usize, INLINE_BINS);
+        assert_eq!(small.heap_size(), 4 * DEFAULT_NUM_PERM as usize);
     }
 
     #[test]
