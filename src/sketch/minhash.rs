@@ -207,7 +207,7 @@ impl MinHash {
     }
 
     /// Turns a small sketch into one with every bin.
-    fn to_dense(&mut self) {
+    fn fill_every_bin(&mut self) {
         if self.bins.is_empty() {
             self.bins = self.dense().into_owned().into_boxed_slice();
             self.few.clear();
@@ -227,7 +227,7 @@ impl MinHash {
                 self.few.push((bin as u16, value));
                 return;
             }
-            self.to_dense();
+            self.fill_every_bin();
         }
         let b = &mut self.bins[bin];
         *b = (*b).min(value);
@@ -271,7 +271,7 @@ impl MinHash {
             TransitBins::Single(bin, value) => self.keep_min(bin, value),
             TransitBins::Sparse(raw) => sparse_entries(raw).for_each(|(b, v)| self.keep_min(b, v)),
             TransitBins::Dense(raw) => {
-                self.to_dense();
+                self.fill_every_bin();
                 self.bins
                     .iter_mut()
                     .zip(u32s(raw))
@@ -442,7 +442,7 @@ impl Sketch for MinHash {
                 .for_each(|&(b, v)| self.keep_min(b as usize, v));
             return Ok(());
         }
-        self.to_dense();
+        self.fill_every_bin();
         self.bins
             .iter_mut()
             .zip(other.bins.iter())
@@ -456,7 +456,7 @@ impl Sketch for MinHash {
         let (num_perm, items, raw) = parse(bytes)?;
         self.check_compatible(num_perm, "merged")?;
         self.items = self.items.saturating_add(items);
-        self.to_dense();
+        self.fill_every_bin();
         self.bins
             .iter_mut()
             .zip(u32s(raw))
@@ -1233,7 +1233,7 @@ mod tests {
             }
             // The same values straight into every bin: equal bins, bytes and answers.
             let mut dense = MinHash::new(DEFAULT_NUM_PERM).unwrap();
-            dense.to_dense();
+            dense.fill_every_bin();
             values[..=i].iter().for_each(|&h| dense.insert_hash(h));
             assert_eq!(small, dense);
             assert_eq!(small.to_bytes(), dense.to_bytes());
