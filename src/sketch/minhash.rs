@@ -477,28 +477,23 @@ impl Sketch for MinHash {
         envelope::write_transit_header(Family::MinHash, out);
         out.extend_from_slice(&self.num_perm.to_le_bytes());
         let filled = self.filled_bins() as usize;
-        let bins = self.dense();
-        if self.items == 1 && filled == 1 {
-            let bin = bins
-                .iter()
-                .position(|&v| v != EMPTY)
-                .expect("one filled bin");
-            return write_single_payload(bin, bins[bin], out);
-        }
-        if filled * SPARSE_ENTRY >= bins.len() * 4 {
+        if filled * SPARSE_ENTRY >= self.num_perm as usize * 4 {
             out.push(TRANSIT_DENSE);
             out.extend_from_slice(&self.items.to_le_bytes());
-            bins.iter()
+            self.dense()
+                .iter()
                 .for_each(|b| out.extend_from_slice(&b.to_le_bytes()));
             return;
         }
-        out.push(TRANSIT_SPARSE);
-        out.extend_from_slice(&self.items.to_le_bytes());
-        out.extend_from_slice(&(filled as u32).to_le_bytes());
-        for (bin, &value) in bins.iter().enumerate().filter(|&(_, &v)| v != EMPTY) {
-            out.extend_from_slice(&(bin as u16).to_le_bytes());
-            out.extend_from_slice(&value.to_le_bytes());
+        if self.bins.is_empty() {
+            // A small sketch lists its few bins without laying out every bin first.
+            let mut few = self.few.clone();
+            few.sort_unstable_by_key(|&(bin, _)| bin);
+            let few = few.iter().map(|&(bin, value)| (bin as usize, value));
+            return write_filled_bins(self.items, filled, few, out);
         }
+        let filled_bins = self.bins.iter().enumerate().filter(|&(_, &v)| v != EMPTY);
+        write_filled_bins(self.items, filled, filled_bins.map(|(b, &v)| (b, v)), out);
     }
 
     fn from_transit(bytes: &[u8]) -> Result<Self> {
@@ -533,6 +528,27 @@ impl Sketch for MinHash {
 fn u32s(raw: &[u8]) -> impl Iterator<Item = u32> + '_ {
     raw.chunks_exact(4)
         .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+}
+
+/// The payload of a transit state of `filled` bins, given in bin order: one value as itself,
+/// else the list of filled bins.
+fn write_filled_bins(
+    items: u64,
+    filled: usize,
+    mut bins: impl Iterator<Item = (usize, u32)>,
+    out: &mut Vec<u8>,
+) {
+    if items == 1 && filled == 1 {
+        let (bin, value) = bins.next().expect("one filled bin");
+        return write_single_payload(bin, value, out);
+    }
+    out.push(TRANSIT_SPARSE);
+    out.extend_from_slice(&items.to_le_bytes());
+    out.extend_from_slice(&(filled as u32).to_le_bytes());
+    for (bin, value) in bins {
+        out.extend_from_slice(&(bin as u16).to_le_bytes());
+        out.extend_from_slice(&value.to_le_bytes());
+    }
 }
 
 /// The mode and bin of a transit state of one value.

@@ -17,6 +17,18 @@ pub mod kll;
 pub mod minhash;
 pub mod state;
 pub mod tdigest;
+
+#[cfg(test)]
+pub(crate) mod testdata;
+pub mod topk;
+
+pub use envelope::Family;
+pub use error::SketchError;
+pub use hash::CanonicalHash;
+pub use hll::HyperLogLog;
+pub use info::{SketchInfo, describe};
+pub use state::{Description, FamilyVisitor, Sketch, to_stored, visit_family};
+
 /// Defines `fn $name` whose loop body is compiled three times, for AVX-512, for AVX2 and for
 /// baseline x86-64, and runs the widest form the CPU has (checked at run time: the build
 /// targets baseline x86-64, so it may assume neither). Bodies must be plain loops over slices
@@ -82,17 +94,6 @@ macro_rules! simd_dispatch {
     };
 }
 pub(crate) use simd_dispatch;
-
-#[cfg(test)]
-pub(crate) mod testdata;
-pub mod topk;
-
-pub use envelope::Family;
-pub use error::SketchError;
-pub use hash::CanonicalHash;
-pub use hll::HyperLogLog;
-pub use info::{SketchInfo, describe};
-pub use state::{Description, FamilyVisitor, Sketch, to_stored, visit_family};
 
 /// Folds runs of equal keys of a sorted slice in place, keeping the folded runs at the front:
 /// `same(kept, next)` says whether `next` belongs to the run ending in `kept`, `fold` adds it

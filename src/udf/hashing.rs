@@ -280,7 +280,8 @@ pub fn for_each_hash_chunk(
 }
 
 /// [`for_each_hash_chunk`] of an integer array: whole chunks as hashed when every row is kept,
-/// otherwise the kept ones moved to the front without a branch per row.
+/// otherwise the kept ones moved to the front (every hash is written; the count advances only
+/// for a kept row, so there is no branch on it).
 fn kept_integer_chunks<T>(array: &dyn Array, keep: Keep<'_>, mut f: impl FnMut(&[u64]))
 where
     T: ArrowPrimitiveType,
