@@ -355,6 +355,19 @@ impl Kll {
         self.shrink_level0();
     }
 
+    /// Moves every value by `delta` (finite): items and extremes alike, so the order and the
+    /// counts stay. Exact while the moved values are integers within 2^53 of zero, the use it
+    /// has: a [`super::tdigest::TargetedDigest`] of integers moving to another origin.
+    pub(crate) fn shift(&mut self, delta: f64) {
+        for level in &mut self.levels {
+            level.iter_mut().for_each(|v| *v += delta);
+        }
+        if self.n > 0 {
+            self.min += delta;
+            self.max += delta;
+        }
+    }
+
     /// [`Kll::insert_many`] of one batch of values already converted by [`to_key`] (no NaN,
     /// no `-0.0`), for a caller that knows its batch's order: `order(keys, ranks)` must put at
     /// each of the ascending `ranks` the key that sorting `keys` would put there. The state is

@@ -44,6 +44,17 @@
 //! NaN is ignored; `±infinity` are ordinary values at the ends (an interpolation that
 //! touches one returns it); `-0.0` is stored as `0.0`.
 //!
+//! # Integers beyond 2^53
+//! Integers ([`TargetedDigest::insert_integers`]) are held as `f64` offsets from an integer
+//! *origin*, so values far from zero keep every digit: the origin is 0 while the first value
+//! lies within ±2^53 (the `f64` of an integer that small is exact, so the state is the one
+//! `f64` input would give), and otherwise that value with its low 52 bits cleared. Every value
+//! within 2^53 of the origin is then exact, and [`TargetedDigest::integer_quantiles`] answers
+//! in integers: `2^53 + 1`, `i64::MAX` or today's nanosecond timestamps come back as they
+//! went in. Only the values of a sketch spread over more than 2^53 (about 9·10^15) are
+//! rounded, to 53 significant bits of their distance from the origin. Merging sketches of
+//! different origins moves the other side's offsets to this one's.
+//!
 //! ```
 //! use hazy::sketch::Sketch;
 //! use hazy::sketch::tdigest::TargetedDigest;
@@ -99,6 +110,32 @@ pub struct TargetedDigest {
     /// New values not yet in the centroids or the guard, as [`kll::to_key`] keys.
     buffer: Vec<u64>,
     guard: Kll,
+    /// What every value above (means, extremes, buffer, guard) is an offset from: 0 but for
+    /// integers that start beyond ±2^53 (see the module docs).
+    origin: i128,
+}
+
+/// Integers within this distance of zero are exact as `f64`.
+const EXACT_LIMIT: i128 = 1 << 53;
+
+/// The origin of a sketch of integers whose first value is `x`.
+fn origin_for(x: i128) -> i128 {
+    if x.abs() < EXACT_LIMIT {
+        0
+    } else {
+        x & !((1i128 << 52) - 1)
+    }
+}
+
+/// `x - origin` as an `f64` (exact within 2^53; a difference past `i128` is taken in `f64`).
+#[inline]
+fn offset_from(origin: i128, x: i128) -> f64 {
+    match x.checked_sub(origin) {
+        // The usual case, converted by the CPU rather than by i128 software.
+        Some(d) if i64::try_from(d).is_ok() => d as i64 as f64,
+        Some(d) => d as f64,
+        None => x as f64 - origin as f64,
+    }
 }
 
 /// Checks the target ranks and returns them sorted and distinct.
@@ -350,7 +387,57 @@ impl TargetedDigest {
             weights: Vec::new(),
             buffer: Vec::new(),
             guard: Kll::new(k)?,
+            origin: 0,
         })
+    }
+
+    /// The integer every held value is an offset from: 0 unless integers that began beyond
+    /// ±2^53 went in (see the module docs).
+    pub fn origin(&self) -> i128 {
+        self.origin
+    }
+
+    /// Adds integers, exactly while they lie within 2^53 of the origin (the module docs).
+    pub fn insert_integers<T: Copy + Into<i128>>(&mut self, values: &[T]) {
+        let Some(&first) = values.first() else {
+            return;
+        };
+        if self.n == 0 {
+            self.origin = origin_for(first.into());
+        }
+        let origin = self.origin;
+        // An integer's offset is never NaN or -0.0.
+        self.buffer_all(values, |now, buffer| {
+            buffer.extend(
+                now.iter()
+                    .map(|&x| kll::to_key(offset_from(origin, x.into()))),
+            )
+        });
+    }
+
+    /// Adds one integer (see [`TargetedDigest::insert_integers`]).
+    pub fn insert_integer(&mut self, x: i128) {
+        if self.n == 0 {
+            self.origin = origin_for(x);
+        }
+        self.insert(offset_from(self.origin, x));
+    }
+
+    /// This sketch with every value an offset from `origin` instead.
+    fn moved_to(&self, origin: i128) -> Self {
+        let delta = offset_from(origin, self.origin);
+        let mut moved = self.clone();
+        moved.origin = origin;
+        moved.means.iter_mut().for_each(|m| *m += delta);
+        moved.buffer.iter_mut().for_each(|k| {
+            *k = kll::to_key(kll::from_key(*k) + delta);
+        });
+        if moved.n > 0 {
+            moved.min += delta;
+            moved.max += delta;
+        }
+        moved.guard.shift(delta);
+        moved
     }
 
     /// The target quantiles, sorted.
@@ -376,16 +463,32 @@ impl TargetedDigest {
         self.n == 0
     }
 
-    /// The exact smallest value, `None` when empty.
+    /// The exact smallest value, `None` when empty (rounded to an `f64` past 2^53).
     pub fn min(&self) -> Option<f64> {
+        self.min_offset().map(|v| self.value_of(v))
+    }
+
+    /// The exact largest value, `None` when empty (rounded to an `f64` past 2^53).
+    pub fn max(&self) -> Option<f64> {
+        self.max_offset().map(|v| self.value_of(v))
+    }
+
+    fn min_offset(&self) -> Option<f64> {
         let buffered = self.buffer.iter().min().map(|&k| kll::from_key(k));
         (self.n > 0).then(|| buffered.map_or(self.min, |b| b.min(self.min)))
     }
 
-    /// The exact largest value, `None` when empty.
-    pub fn max(&self) -> Option<f64> {
+    fn max_offset(&self) -> Option<f64> {
         let buffered = self.buffer.iter().max().map(|&k| kll::from_key(k));
         (self.n > 0).then(|| buffered.map_or(self.max, |b| b.max(self.max)))
+    }
+
+    /// The value an offset stands for, as an `f64`.
+    fn value_of(&self, offset: f64) -> f64 {
+        match self.origin {
+            0 => offset,
+            origin => origin as f64 + offset,
+        }
     }
 
     /// Centroids held once the buffer is sorted in.
@@ -422,6 +525,17 @@ impl TargetedDigest {
 
     /// Adds many values (NaN ignored).
     pub fn insert_many(&mut self, values: &[f64]) {
+        self.buffer_all(values, |now, buffer| {
+            buffer.extend(
+                now.iter()
+                    .filter(|v| !v.is_nan())
+                    .map(|&v| kll::to_key(v + 0.0)),
+            )
+        });
+    }
+
+    /// Buffers `values` a buffer's room at a time: `push` appends the keys of a run of them.
+    fn buffer_all<T>(&mut self, values: &[T], push: impl Fn(&[T], &mut Vec<u64>)) {
         if self.n.checked_add(values.len() as u64).is_none() {
             return; // only a crafted state gets near a full counter
         }
@@ -430,11 +544,7 @@ impl TargetedDigest {
             let room = BUFFER - self.buffer.len();
             let (now, later) = rest.split_at(room.min(rest.len()));
             let start = self.buffer.len();
-            self.buffer.extend(
-                now.iter()
-                    .filter(|v| !v.is_nan())
-                    .map(|&v| kll::to_key(v + 0.0)),
-            );
+            push(now, &mut self.buffer);
             self.n += (self.buffer.len() - start) as u64;
             if self.buffer.len() >= BUFFER {
                 self.flush();
@@ -613,6 +723,22 @@ impl TargetedDigest {
     /// centroids as single values (uncompressed), so streams of up to [`BUFFER`] values are
     /// answered exactly.
     pub fn quantiles(&self, qs: &[f64]) -> Result<Option<Vec<f64>>> {
+        let offsets = self.quantile_offsets(qs)?;
+        Ok(offsets.map(|v| v.into_iter().map(|v| self.value_of(v)).collect()))
+    }
+
+    /// [`TargetedDigest::quantiles`] of a sketch of integers, as integers: exact at any
+    /// magnitude within 2^53 of the origin (an interpolated answer is rounded to the nearest
+    /// integer).
+    pub fn integer_quantiles(&self, qs: &[f64]) -> Result<Option<Vec<i128>>> {
+        let offsets = self.quantile_offsets(qs)?;
+        // `as` saturates: only a crafted state holds offsets past i128.
+        let exact = |v: f64| self.origin.saturating_add(v.round() as i128);
+        Ok(offsets.map(|v| v.into_iter().map(exact).collect()))
+    }
+
+    /// The quantiles as offsets from the origin.
+    fn quantile_offsets(&self, qs: &[f64]) -> Result<Option<Vec<f64>>> {
         if let Some(bad) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
             return Err(SketchError::InvalidParameter(format!(
                 "quantile q must lie in [0, 1], got {bad}"
@@ -622,7 +748,10 @@ impl TargetedDigest {
             return Ok(None);
         }
         let (guard, means, weights) = self.with_buffer_sorted_in();
-        let extremes = (self.min().unwrap_or(0.0), self.max().unwrap_or(0.0));
+        let extremes = (
+            self.min_offset().unwrap_or(0.0),
+            self.max_offset().unwrap_or(0.0),
+        );
         let guards = guard_intervals(&guard, qs)?;
         Ok(Some(
             qs.iter()
@@ -680,6 +809,9 @@ impl TargetedDigest {
         self.targets
             .iter()
             .for_each(|t| params.extend_from_slice(&t.to_le_bytes()));
+        if self.origin != 0 {
+            params.extend_from_slice(&self.origin.to_le_bytes());
+        }
         envelope::encode_with(Family::TDigest, &params, out, |body| {
             body.extend_from_slice(&self.n.to_le_bytes());
             body.extend_from_slice(&min.to_le_bytes());
@@ -714,8 +846,8 @@ impl Sketch for TargetedDigest {
         if self.means.is_empty() {
             let (guard, means, weights) = self.with_buffer_sorted_in();
             let extremes = (
-                self.min().unwrap_or(self.min),
-                self.max().unwrap_or(self.max),
+                self.min_offset().unwrap_or(self.min),
+                self.max_offset().unwrap_or(self.max),
             );
             return self.write_parts(out, &guard, &means, &weights, extremes);
         }
@@ -730,8 +862,24 @@ impl Sketch for TargetedDigest {
             let resolution = p.u16()?;
             let count = p.u8()? as usize;
             let targets: Vec<f64> = (0..count).map(|_| p.f64()).collect::<Result<_>>()?;
-            Ok((resolution, targets))
+            let origin = match p.remaining() {
+                0 => None,
+                _ => Some(i128::from_le_bytes(
+                    p.take(16)?.try_into().expect("16 bytes"),
+                )),
+            };
+            Ok((resolution, (targets, origin)))
         })?;
+        let (targets, origin) = targets;
+        let origin = match origin {
+            None => 0,
+            Some(o) if o != 0 && o & ((1 << 52) - 1) == 0 => o,
+            Some(o) => {
+                return corrupt(format!(
+                    "tdigest origin {o} is not a non-zero multiple of 2^52"
+                ));
+            }
+        };
         if normalized_targets(&targets).as_deref() != Ok(&targets[..]) {
             return corrupt("tdigest targets are not sorted distinct ranks in [0, 1]".into());
         }
@@ -788,11 +936,22 @@ impl Sketch for TargetedDigest {
             weights,
             buffer: Vec::new(),
             guard,
+            origin,
         })
     }
 
     /// Adds `other` in; the targets become the union of both.
     fn merge(&mut self, other: &TargetedDigest) -> Result<()> {
+        let moved;
+        let other = if other.origin == self.origin || other.n == 0 {
+            other
+        } else if self.n == 0 {
+            self.origin = other.origin; // nothing held to move
+            other
+        } else {
+            moved = other.moved_to(self.origin);
+            &moved
+        };
         let n = self.n.checked_add(other.n).ok_or_else(|| {
             SketchError::Incompatible("tdigest merge: the total count overflows u64".into())
         })?;
@@ -842,8 +1001,12 @@ impl Sketch for TargetedDigest {
             mode: "targeted, kll-guarded".to_string(),
             items: self.n(),
             details: format!(
-                "centroids={}, min={}, max={}, guard_rank_error={:.2}%",
+                "centroids={}, {}min={}, max={}, guard_rank_error={:.2}%",
                 self.num_centroids(),
+                match self.origin {
+                    0 => String::new(),
+                    origin => format!("origin={origin}, "),
+                },
                 show(self.min()),
                 show(self.max()),
                 self.guard_rank_error() * 100.0
@@ -1303,6 +1466,130 @@ mod tests {
                     nanos as f64 / (t * n as f64)
                 );
             }
+        }
+    }
+
+    /// The `q`-quantile of sorted integers as the digest defines it: the value at rank
+    /// `ceil(q · n)`.
+    fn exact_integer(sorted: &[i128], q: f64) -> i128 {
+        let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
+        sorted[rank - 1]
+    }
+
+    #[test]
+    fn integers_beyond_2_pow_53_come_back_exact() {
+        let base = (1i128 << 60) + 7;
+        for n in [1_000usize, 200_000] {
+            let values: Vec<i128> = (0..n as i128)
+                .map(|i| base + 1_000 * ((i * 7_919) % n as i128))
+                .collect();
+            let mut s = TargetedDigest::new(&[0.5, 0.99], 200).unwrap();
+            s.insert_integers(&values);
+            assert_ne!(s.origin(), 0);
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            let got = s
+                .integer_quantiles(&[0.0, 0.5, 0.99, 1.0])
+                .unwrap()
+                .unwrap();
+            assert_eq!((got[0], got[3]), (sorted[0], sorted[n - 1]));
+            for (&answer, q) in got[1..3].iter().zip([0.5, 0.99]) {
+                // An input value (every input is 7 past a multiple of 1,000 from 2^60; an f64
+                // there is a multiple of 256), within a few ranks of the exact one.
+                assert_eq!((answer - base) % 1_000, 0, "n {n} q {q}: {answer}");
+                let off = (answer - exact_integer(&sorted, q)) / 1_000;
+                assert!(
+                    off.abs() <= if n <= BUFFER { 0 } else { 8 },
+                    "n {n} q {q}: {off}"
+                );
+            }
+            let restored = TargetedDigest::from_bytes(&s.to_bytes()).unwrap();
+            assert_eq!(restored.origin(), s.origin());
+            assert_eq!(
+                restored.integer_quantiles(&[0.5]).unwrap(),
+                Some(vec![got[1]])
+            );
+        }
+        for x in [
+            i64::MAX as i128,
+            i64::MIN as i128,
+            u64::MAX as i128,
+            (1 << 53) + 1,
+        ] {
+            let mut s = TargetedDigest::new(&[0.5], 200).unwrap();
+            s.insert_integer(x);
+            s.insert_integers(&[x, x]);
+            assert_eq!(
+                s.integer_quantiles(&[0.5, 1.0]).unwrap(),
+                Some(vec![x, x]),
+                "{x}"
+            );
+        }
+    }
+
+    #[test]
+    fn small_integers_give_the_state_of_doubles() {
+        let values: Vec<f64> = DATA
+            .values("normal", 50_000, 3)
+            .iter()
+            .map(|v| (v * 1e6).round())
+            .collect();
+        let ints: Vec<i128> = values.iter().map(|&v| v as i128).collect();
+        let (mut a, mut b) = (
+            TargetedDigest::new(&[0.9], 200).unwrap(),
+            TargetedDigest::new(&[0.9], 200).unwrap(),
+        );
+        a.insert_many(&values);
+        b.insert_integers(&ints);
+        assert_eq!(b.origin(), 0);
+        assert_eq!(a.to_bytes(), b.to_bytes());
+    }
+
+    #[test]
+    fn sketches_of_different_origins_merge_exactly() {
+        // Values on both sides of 2^60, a multiple of 2^52: two origins 2^52 apart.
+        let base = 1i128 << 60;
+        let (low, high): (Vec<i128>, Vec<i128>) = (
+            (base - 3_000..base).collect(),
+            (base..base + 3_000).collect(),
+        );
+        let (mut a, mut b) = (
+            TargetedDigest::new(&[0.25], 200).unwrap(),
+            TargetedDigest::new(&[0.25], 200).unwrap(),
+        );
+        a.insert_integers(&high);
+        b.insert_integers(&low);
+        assert_ne!(a.origin(), b.origin());
+        a.merge(&b).unwrap();
+        assert_eq!(
+            a.integer_quantiles(&[0.0, 0.25, 1.0]).unwrap(),
+            Some(vec![base - 3_000, base - 1_501, base + 2_999])
+        );
+        // An empty sketch takes the other side's origin.
+        let mut empty = TargetedDigest::new(&[0.25], 200).unwrap();
+        empty.merge(&b).unwrap();
+        assert_eq!(
+            (empty.origin(), empty.to_bytes()),
+            (b.origin(), b.to_bytes())
+        );
+    }
+
+    #[test]
+    fn an_origin_that_no_writer_makes_is_rejected() {
+        let mut s = TargetedDigest::new(&[0.5], 200).unwrap();
+        s.insert_integer(1 << 60);
+        let bytes = s.to_bytes();
+        // The origin is the last 16 parameter bytes, before the body.
+        let params_len = u16::from_le_bytes([bytes[6], bytes[7]]) as usize;
+        let at = 12 + params_len - 16;
+        for origin in [0i128, (1 << 60) + 1] {
+            let mut bad = bytes.clone();
+            bad[at..at + 16].copy_from_slice(&origin.to_le_bytes());
+            let end = bad.len() - 8;
+            let sum = xxhash_rust::xxh3::xxh3_64(&bad[..end]);
+            bad[end..].copy_from_slice(&sum.to_le_bytes());
+            let e = TargetedDigest::from_bytes(&bad).unwrap_err();
+            assert!(e.to_string().contains("origin"), "{e}");
         }
     }
 }

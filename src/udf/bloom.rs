@@ -82,7 +82,6 @@ const MERGE_DOC: Doc = Doc {
 /// `bloom_contains(state, item)`: whether the filter may contain `item`.
 pub fn contains() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "bloom_contains",
         args: Args::StateAnd("a bloom state and an item", check_hashable),
         returns: || DataType::Boolean,
         invoke: |f, args| {

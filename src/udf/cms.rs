@@ -125,7 +125,6 @@ const MERGE_DOC: Doc = Doc {
 /// `cms_estimate(state, item)`: the estimated count of `item`.
 pub fn estimate() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "cms_estimate",
         args: Args::StateAnd("a cms state and an item", check_hashable),
         returns: || DataType::Int64,
         invoke: |f, args| {
@@ -152,7 +151,6 @@ pub fn estimate() -> StateScalar {
 /// `cms_total(state)`: the total weight in a Count-Min state.
 pub fn total() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "cms_total",
         args: Args::States(1, "one argument (a cms state)"),
         returns: || DataType::Int64,
         invoke: |f, args| {

@@ -91,12 +91,7 @@ impl Quantiles for DdSketch {
 
 /// `dd_quantile(state, q)`.
 pub fn quantile() -> StateScalar {
-    quantile_scalar::<DdSketch>(
-        "dd_quantile",
-        "dd_quantile(state, q)",
-        "a dd state and q",
-        QUANTILE_DOC,
-    )
+    quantile_scalar::<DdSketch>("dd_quantile(state, q)", "a dd state and q", QUANTILE_DOC)
 }
 
 const QUANTILE_DOC: Doc = Doc {

@@ -135,7 +135,6 @@ const MERGE_DOC: Doc = Doc {
 /// `hll_estimate(state)`: the estimated number of distinct values.
 pub fn estimate() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "hll_estimate",
         args: Args::States(1, "one argument (a hll state)"),
         returns: || DataType::Int64,
         invoke: |f, args| {
@@ -160,7 +159,6 @@ pub fn estimate() -> StateScalar {
 /// `hll_union(a, b)`: the state of the union of two states, row by row.
 pub fn union() -> StateScalar {
     union_scalar::<HyperLogLog>(
-        "hll_union",
         "two arguments (hll states)",
         "hll_union(a, b)",
         Doc {

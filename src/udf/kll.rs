@@ -83,12 +83,7 @@ impl Quantiles for Kll {
 
 /// `kll_quantile(state, q)`.
 pub fn quantile() -> StateScalar {
-    quantile_scalar::<Kll>(
-        "kll_quantile",
-        "kll_quantile(state, q)",
-        "a kll state and q",
-        QUANTILE_DOC,
-    )
+    quantile_scalar::<Kll>("kll_quantile(state, q)", "a kll state and q", QUANTILE_DOC)
 }
 
 const QUANTILE_DOC: Doc = Doc {
@@ -105,7 +100,6 @@ const QUANTILE_DOC: Doc = Doc {
 /// `kll_quantiles(state, [q, ...])`.
 pub fn quantiles() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "kll_quantiles",
         args: Args::StateAnd("a kll state and a list of quantiles", check_q_list_type),
         returns: || list_of(DataType::Float64),
         invoke: quantile_lists,
@@ -152,7 +146,6 @@ fn quantile_lists(f: &str, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
 /// `kll_rank(state, value)`.
 pub fn rank() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "kll_rank",
         args: Args::StateAnd("a kll state and a value", |f, t| {
             check_number_input(f, t, true)
         }),

@@ -68,7 +68,6 @@ const MERGE_DOC: Doc = Doc {
 /// `minhash_jaccard(a, b)`: the estimated Jaccard similarity of two sets.
 pub fn jaccard() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "minhash_jaccard",
         args: Args::States(2, "two minhash states"),
         returns: || DataType::Float64,
         invoke: |f, args| {
@@ -100,7 +99,6 @@ fn band_list_type() -> DataType {
 /// `minhash_lsh_bands(state, bands)`: one key per band, for similarity joins.
 pub fn lsh_bands() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "minhash_lsh_bands",
         args: Args::StateAnd("a minhash state and a band count", |f, t| {
             if t.is_integer() || t.is_null() {
                 Ok(())

@@ -1,15 +1,25 @@
-//! Numeric input of the quantile sketches: every number, date, timestamp and duration becomes
-//! an `f64`, and quantiles go back to the input's type.
+//! Numeric input of the quantile sketches, and quantiles back in the input's type.
 //!
-//! Temporal values become nanoseconds (dates at midnight UTC), so sketches of a `DATE`, a
-//! millisecond and a nanosecond timestamp column merge and compare alike. Nanoseconds of
-//! present-day instants exceed 2^53, so they keep a precision of about 0.25 µs in the sketch.
+//! KLL and DDSketch take every number as an `f64` ([`for_each_number`]). Temporal values
+//! become nanoseconds (dates at midnight UTC), so sketches of a `DATE`, a millisecond and a
+//! nanosecond timestamp column merge and compare alike; nanoseconds of present-day instants
+//! exceed 2^53, so those sketches keep a precision of about 0.25 µs.
+//!
+//! The one-shot quantiles (`approx_quantile`) read integral columns ([`is_integral`]:
+//! integers, decimal mantissas, nanoseconds) as integers ([`for_each_integer`]). Their digest
+//! keeps integers exact at any magnitude (`crate::sketch::tdigest`), and answers go back as
+//! integers ([`integers_to_output`]).
 
 use super::args::Keep;
 use crate::sketch::hash::NANOS_PER_DAY;
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, Int64Array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array, PrimitiveArray,
+    UInt64Array,
+};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Decimal128Type, Float64Type, Int64Type, TimeUnit, UInt64Type,
+};
 use datafusion::common::{Result, plan_err};
 use std::sync::Arc;
 
@@ -76,11 +86,7 @@ pub fn output_type(dt: &DataType) -> DataType {
 }
 
 /// Calls `f(row, value)` for every kept non-null row (NaN included: sketches decide).
-pub fn for_each_number(
-    array: &dyn Array,
-    keep: Keep<'_>,
-    mut f: impl FnMut(usize, f64),
-) -> Result<()> {
+pub fn for_each_number(array: &dyn Array, keep: Keep<'_>, f: impl FnMut(usize, f64)) -> Result<()> {
     let dt = array.data_type();
     if let DataType::Dictionary(_, v) = dt {
         let plain = cast(array, v)?;
@@ -100,132 +106,139 @@ pub fn for_each_number(
         }
         None => cast(array, &DataType::Float64)?,
     };
-    let floats = floats.as_primitive::<Float64Type>();
-    let values = floats.values();
-    if floats.null_count() == 0 {
-        for (row, v) in values.iter().enumerate() {
-            if keep.row(row) {
-                f(row, *v)
-            }
-        }
-    } else {
-        for row in 0..values.len() {
-            if floats.is_valid(row) && keep.row(row) {
-                f(row, values[row])
-            }
-        }
-    }
+    visit(floats.as_primitive::<Float64Type>(), keep, |v| v, f);
     Ok(())
 }
 
-/// Values computed in the sketch's `f64` domain, as an array of `dt` (see [`output_type`]).
-///
-/// Integers and decimals are rounded to the type, and clamped to its range: every input lay in
-/// it, so a value past it is the `f64` rounding of one near the end (`i64::MAX` is 2^63 as an
-/// `f64`), never NULL and never another number.
+/// Values computed in the sketch's `f64` domain, as an array of a float type `dt` (see
+/// [`output_type`]; integral types go through [`integers_to_output`]).
 pub fn to_output(values: Vec<Option<f64>>, dt: &DataType) -> Result<ArrayRef> {
-    if dt.is_integer() {
-        return integers_out(&values, dt);
+    let floats = Float64Array::from(values);
+    Ok(match dt {
+        DataType::Float64 => Arc::new(floats),
+        other => cast(&floats, other)?,
+    })
+}
+
+/// Whether a sketch keeps values of `dt` as integers: integers, the mantissas of decimals up
+/// to DECIMAL(38), and dates, timestamps and durations as nanoseconds. Floats and DECIMAL(76)
+/// are `f64`.
+pub fn is_integral(dt: &DataType) -> bool {
+    match dt {
+        DataType::Dictionary(_, v) => is_integral(v),
+        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) => true,
+        other => other.is_integer() || temporal_scale(other).is_some(),
+    }
+}
+
+/// Calls `f(row, value)` for every kept non-null row of an integral column (see
+/// [`is_integral`]), in the sketches' integer domain.
+pub fn for_each_integer(
+    array: &dyn Array,
+    keep: Keep<'_>,
+    f: impl FnMut(usize, i128),
+) -> Result<()> {
+    match array.data_type() {
+        DataType::Dictionary(_, v) => for_each_integer(cast(array, v)?.as_ref(), keep, f),
+        DataType::UInt64 => {
+            visit(array.as_primitive::<UInt64Type>(), keep, i128::from, f);
+            Ok(())
+        }
+        DataType::Decimal32(_, s) | DataType::Decimal64(_, s) | DataType::Decimal128(_, s) => {
+            let mantissas = cast(array, &DataType::Decimal128(38, *s))?;
+            visit(mantissas.as_primitive::<Decimal128Type>(), keep, |m| m, f);
+            Ok(())
+        }
+        other => {
+            let scale = i128::from(temporal_scale(other).unwrap_or(1));
+            let ints = cast(array, &DataType::Int64)?;
+            visit(
+                ints.as_primitive::<Int64Type>(),
+                keep,
+                |v| v as i128 * scale,
+                f,
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Calls `f(row, map(value))` for every valid kept row.
+fn visit<T: ArrowPrimitiveType, V>(
+    array: &PrimitiveArray<T>,
+    keep: Keep<'_>,
+    map: impl Fn(T::Native) -> V,
+    mut f: impl FnMut(usize, V),
+) {
+    let values = array.values();
+    if array.null_count() == 0 {
+        for (row, v) in values.iter().enumerate() {
+            if keep.row(row) {
+                f(row, map(*v))
+            }
+        }
+    } else {
+        for (row, v) in values.iter().enumerate() {
+            if array.is_valid(row) && keep.row(row) {
+                f(row, map(*v))
+            }
+        }
+    }
+}
+
+/// Integer answers of a sketch of an integral input (see [`is_integral`]) as an array of
+/// `dt`: integers, decimal mantissas, or nanoseconds rounded to the type's unit. They are
+/// clamped to the type's range, which only a crafted state could leave, so an answer is
+/// never NULL.
+pub fn integers_to_output(values: Vec<Option<i128>>, dt: &DataType) -> Result<ArrayRef> {
+    if let Some(scale) = temporal_scale(dt) {
+        let units: Int64Array = values
+            .iter()
+            .map(|v| v.map(|n| clamp_to(nearest_multiple(n, scale.into()), i64::MIN, i64::MAX)))
+            .collect();
+        return Ok(match dt {
+            DataType::Date32 => cast(&cast(&units, &DataType::Int32)?, dt)?,
+            _ => cast(&units, dt)?,
+        });
     }
     if let DataType::Decimal128(p, s) | DataType::Decimal64(p, s) | DataType::Decimal32(p, s) = dt {
         let limit = 10i128
             .checked_pow(u32::from(*p))
             .map_or(i128::MAX, |l| l - 1);
-        let mantissas: arrow::array::Decimal128Array = values
+        let mantissas: Decimal128Array = values
             .iter()
-            .map(|v| v.map(|v| decimal_mantissa(v, *s, limit)))
+            .map(|v| v.map(|m| m.clamp(-limit, limit)))
             .collect();
-        let mantissas = mantissas.with_precision_and_scale(38, *s)?;
-        return Ok(cast(&mantissas, dt)?);
+        return Ok(cast(&mantissas.with_precision_and_scale(38, *s)?, dt)?);
     }
-    let floats = Float64Array::from(values);
-    let Some(scale) = temporal_scale(dt) else {
-        return Ok(match dt {
-            DataType::Float64 => Arc::new(floats),
-            other => cast(&floats, other)?,
-        });
-    };
-    let to_units = |v: f64| (v / scale as f64).round();
-    let out: ArrayRef = match dt {
-        DataType::Date32 => {
-            let days: Int32Array = floats
-                .iter()
-                .map(|v| v.map(|v| to_units(v) as i32))
-                .collect();
-            cast(&days, dt)?
-        }
-        _ => {
-            let units: Int64Array = floats
-                .iter()
-                .map(|v| v.map(|v| to_units(v) as i64))
-                .collect();
-            cast(&units, dt)?
-        }
-    };
-    Ok(out)
-}
-
-/// The mantissa at `scale` of the decimal an `f64` stands for: its shortest round-trip decimal
-/// digits (so the largest DECIMAL(38, 0), 1e38 as an `f64`, reads as 10^38, not as the binary
-/// value 99999999999999997748809823456034029568), rounded half away from zero at the scale,
-/// clamped to ±`limit`.
-fn decimal_mantissa(v: f64, scale: i8, limit: i128) -> i128 {
-    if !v.is_finite() {
-        return if v.is_nan() {
-            0
-        } else {
-            limit * v.signum() as i128
-        };
-    }
-    let text = format!("{v:e}");
-    let (digits, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let negative = digits.starts_with('-');
-    let digits: String = digits.chars().filter(char::is_ascii_digit).collect();
-    // At most 17 digits, so this fits.
-    let m: i128 = digits.parse().unwrap_or(0);
-    let shift = exponent - (digits.len() as i32 - 1) + i32::from(scale);
-    let m = if shift >= 0 {
-        10i128
-            .checked_pow(shift as u32)
-            .and_then(|p| m.checked_mul(p))
-            .unwrap_or(i128::MAX)
-    } else {
-        match 10i128.checked_pow((-shift) as u32) {
-            Some(p) => (m + p / 2) / p,
-            None => 0,
-        }
-    };
-    let m = m.min(limit);
-    if negative { -m } else { m }
-}
-
-/// Integer outputs: rounded, clamped to the type's range (see [`to_output`]).
-fn integers_out(values: &[Option<f64>], dt: &DataType) -> Result<ArrayRef> {
-    let (lo, hi): (i128, i128) = match dt {
-        DataType::Int8 => (i8::MIN.into(), i8::MAX.into()),
-        DataType::Int16 => (i16::MIN.into(), i16::MAX.into()),
-        DataType::Int32 => (i32::MIN.into(), i32::MAX.into()),
-        DataType::UInt8 => (0, u8::MAX.into()),
-        DataType::UInt16 => (0, u16::MAX.into()),
-        DataType::UInt32 => (0, u32::MAX.into()),
-        DataType::UInt64 => (0, u64::MAX.into()),
-        _ => (i64::MIN.into(), i64::MAX.into()),
-    };
-    // `as i128` saturates and maps NaN to 0; a NaN quantile only comes from NaN input.
-    let clamped = values
-        .iter()
-        .map(|v| v.map(|v| (v.round() as i128).clamp(lo, hi)));
     let out: ArrayRef = if *dt == DataType::UInt64 {
-        Arc::new(
-            clamped
-                .map(|v| v.map(|v| v as u64))
-                .collect::<arrow::array::UInt64Array>(),
-        )
+        let clamped = values.iter().map(|v| v.map(|v| clamp_to(v, 0, u64::MAX)));
+        Arc::new(clamped.collect::<UInt64Array>())
     } else {
-        Arc::new(clamped.map(|v| v.map(|v| v as i64)).collect::<Int64Array>())
+        let (lo, hi) = match dt {
+            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => (0, i64::MAX),
+            _ => (i64::MIN, i64::MAX),
+        };
+        let clamped = values.iter().map(|v| v.map(|v| clamp_to(v, lo, hi)));
+        Arc::new(clamped.collect::<Int64Array>())
     };
+    // Narrower types: every answer lies between two inputs, so it fits.
     Ok(cast(&out, dt)?)
+}
+
+/// `v` clamped into `[lo, hi]`.
+fn clamp_to<T: TryFrom<i128> + Into<i128> + Copy>(v: i128, lo: T, hi: T) -> T {
+    T::try_from(v.clamp(lo.into(), hi.into())).unwrap_or(hi)
+}
+
+/// `n / unit` rounded to the nearest integer, halves away from zero.
+fn nearest_multiple(n: i128, unit: i128) -> i128 {
+    let (q, r) = (n / unit, n % unit);
+    if 2 * r.abs() >= unit {
+        q + n.signum()
+    } else {
+        q
+    }
 }
 
 /// Plan-time check of a quantile argument's type.
@@ -293,7 +306,7 @@ pub fn numbers_of(array: &dyn Array) -> Result<Vec<Option<f64>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Date32Array, Int32Array, TimestampMillisecondArray};
+    use arrow::array::{Date32Array, TimestampMillisecondArray};
 
     fn numbers(array: &dyn Array) -> Vec<(usize, f64)> {
         let mut out = Vec::new();
@@ -312,50 +325,59 @@ mod tests {
     #[test]
     fn outputs_return_to_the_input_type() {
         let ts = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
-        let out = to_output(vec![Some(86_400e9), None], &ts).unwrap();
+        let out = integers_to_output(vec![Some(86_400_000_499_999), None], &ts).unwrap();
         assert_eq!(out.data_type(), &ts);
+        let ms = out.as_primitive::<arrow::datatypes::TimestampMillisecondType>();
+        assert_eq!((ms.value(0), ms.is_null(1)), (86_400_000, true));
+        let ints = integers_to_output(vec![Some(7)], &DataType::Int32).unwrap();
         assert_eq!(
-            out.as_primitive::<arrow::datatypes::TimestampMillisecondType>()
-                .value(0),
-            86_400_000
-        );
-        let ints = to_output(vec![Some(7.0)], &DataType::Int32).unwrap();
-        assert_eq!(
-            ints.as_any().downcast_ref::<Int32Array>().unwrap().value(0),
+            ints.as_primitive::<arrow::datatypes::Int32Type>().value(0),
             7
         );
-        // The ends of integer and decimal types come back, never NULL (2^63 as f64 is past
-        // i64::MAX, 1e38 past the largest DECIMAL(38, 0)).
-        let big = to_output(vec![Some(i64::MAX as f64)], &DataType::Int64).unwrap();
-        assert_eq!(big.as_primitive::<Int64Type>().value(0), i64::MAX);
-        let small = to_output(vec![Some(i64::MIN as f64)], &DataType::Int64).unwrap();
-        assert_eq!(small.as_primitive::<Int64Type>().value(0), i64::MIN);
-        let unsigned = to_output(vec![Some(u64::MAX as f64)], &DataType::UInt64).unwrap();
-        assert_eq!(
-            unsigned
-                .as_primitive::<arrow::datatypes::UInt64Type>()
-                .value(0),
-            u64::MAX
-        );
-        let dec = DataType::Decimal128(38, 0);
-        let max = to_output(vec![Some(1e38)], &dec).unwrap();
-        assert_eq!(
-            max.as_primitive::<arrow::datatypes::Decimal128Type>()
-                .value(0),
-            10i128.pow(38) - 1
-        );
-        let cents = to_output(vec![Some(12.25)], &DataType::Decimal128(10, 2)).unwrap();
-        assert_eq!(
-            cents
-                .as_primitive::<arrow::datatypes::Decimal128Type>()
-                .value(0),
-            1225
-        );
-        let days = to_output(vec![Some(2.0 * 86_400e9)], &DataType::Date32).unwrap();
+        // Every integer is itself, at the ends of the types too.
+        for (v, dt) in [
+            (i64::MAX as i128, DataType::Int64),
+            (i64::MIN as i128, DataType::Int64),
+            ((1 << 53) + 1, DataType::Int64),
+            (u64::MAX as i128, DataType::UInt64),
+            (10i128.pow(38) - 1, DataType::Decimal128(38, 0)),
+            (1225, DataType::Decimal128(10, 2)),
+        ] {
+            let out = integers_to_output(vec![Some(v)], &dt).unwrap();
+            let back = arrow::compute::cast(&out, &DataType::Decimal128(38, 0)).unwrap();
+            let back = match dt {
+                DataType::Decimal128(_, 2) => out.as_primitive::<Decimal128Type>().value(0),
+                _ => back.as_primitive::<Decimal128Type>().value(0),
+            };
+            assert_eq!((back, out.data_type()), (v, &dt));
+        }
+        let days =
+            integers_to_output(vec![Some(2 * NANOS_PER_DAY as i128)], &DataType::Date32).unwrap();
         assert_eq!(
             days.as_primitive::<arrow::datatypes::Date32Type>().value(0),
             2
         );
+        let half = integers_to_output(vec![Some(-1_500_000)], &ts).unwrap();
+        assert_eq!(
+            half.as_primitive::<arrow::datatypes::TimestampMillisecondType>()
+                .value(0),
+            -2,
+            "halves round away from zero"
+        );
+    }
+
+    #[test]
+    fn integral_columns_are_read_as_integers() {
+        let mut got = Vec::new();
+        let ns = arrow::array::TimestampSecondArray::from(vec![Some(1), None, Some(-2)]);
+        for_each_integer(&ns, Keep::All, |row, v| got.push((row, v))).unwrap();
+        assert_eq!(got, vec![(0, 1_000_000_000), (2, -2_000_000_000)]);
+        let big = arrow::array::UInt64Array::from(vec![u64::MAX]);
+        got.clear();
+        for_each_integer(&big, Keep::All, |row, v| got.push((row, v))).unwrap();
+        assert_eq!(got, vec![(0, u64::MAX as i128)]);
+        assert!(is_integral(&DataType::Decimal128(20, 3)) && !is_integral(&DataType::Float32));
+        assert!(!is_integral(&DataType::Decimal256(40, 0)));
     }
 
     #[test]

@@ -1,19 +1,21 @@
 //! One-shot quantiles: `approx_quantile` and `approx_quantiles`, aimed at the quantiles asked
 //! for. The state is a targeted digest (`crate::sketch::tdigest`) guarded by a KLL sketch.
 
-use super::args::{Default, Param, ParamKind, ParamValue, closed_unit};
+use super::args::{Default, Keep, Param, ParamKind, ParamValue, closed_unit};
 use super::docs::Doc;
 use super::family::{
-    Aggregates, Finish, FinishArgs, Numbers, Output, Rows, SketchAggregate, StateSketch,
-    collect_numbers,
+    Aggregates, Finish, FinishArgs, Output, RowInput, Rows, SketchAggregate, StateSketch,
 };
 use super::kll::K_RANGE;
-use super::numbers::{output_type, to_output};
+use super::numbers::{
+    check_number_input, for_each_integer, for_each_number, integers_to_output, is_integral,
+    output_type, to_output,
+};
 use crate::sketch::kll::DEFAULT_K;
 use crate::sketch::tdigest::{MAX_TARGETS, TargetedDigest, guard_k};
-use arrow::array::{ArrayRef, ListArray};
+use arrow::array::{ArrayRef, AsArray, ListArray};
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field};
+use arrow::datatypes::{DataType, Field, Int64Type};
 use datafusion::common::{Result, exec_datafusion_err, plan_err};
 use std::sync::Arc;
 
@@ -52,21 +54,67 @@ impl QuantileParams {
     }
 }
 
+/// One input value of a one-shot quantile: integral types (see [`is_integral`]) stay integers,
+/// so quantiles come back exact at any magnitude.
+#[derive(Debug, Clone, Copy)]
+pub enum Number {
+    Float(f64),
+    Integer(i128),
+}
+
+/// Numeric, date, timestamp and duration rows as [`Number`]s.
+#[derive(Debug)]
+pub struct ExactNumbers;
+
+impl RowInput for ExactNumbers {
+    type Item<'r> = Number;
+
+    fn check_type(function: &str, dt: &DataType) -> Result<()> {
+        check_number_input(function, dt, true)
+    }
+
+    fn feed<F: for<'r> FnMut(usize, Number)>(rows: &Rows<'_>, mut f: F) -> Result<()> {
+        let values = rows.values.as_ref();
+        if is_integral(values.data_type()) {
+            for_each_integer(values, rows.keep, |row, v| f(row, Number::Integer(v)))
+        } else {
+            for_each_number(values, rows.keep, |row, v| f(row, Number::Float(v)))
+        }
+    }
+}
+
 impl StateSketch for TargetedDigest {
     type Params = QuantileParams;
-    type Input = Numbers;
+    type Input = ExactNumbers;
 
     fn create(p: QuantileParams) -> Self {
         TargetedDigest::new(&p.targets[..p.len], p.guard_k)
             .expect("targets and k checked when planning")
     }
 
-    fn insert(&mut self, v: f64) {
-        TargetedDigest::insert(self, v)
+    fn insert(&mut self, v: Number) {
+        match v {
+            Number::Float(v) => TargetedDigest::insert(self, v),
+            Number::Integer(v) => self.insert_integer(v),
+        }
     }
 
     fn insert_rows(&mut self, rows: &Rows<'_>) -> Result<()> {
-        self.insert_many(&collect_numbers::<Numbers>(rows)?);
+        let values = rows.values.as_ref();
+        if let (DataType::Int64, Keep::All, 0) =
+            (values.data_type(), &rows.keep, values.null_count())
+        {
+            // The common integer column, read in place.
+            self.insert_integers(values.as_primitive::<Int64Type>().values());
+        } else if is_integral(values.data_type()) {
+            let mut all = Vec::with_capacity(values.len());
+            for_each_integer(values, rows.keep, |_, v| all.push(v))?;
+            self.insert_integers(&all);
+        } else {
+            let mut all = Vec::with_capacity(values.len());
+            for_each_number(values, rows.keep, |_, v| all.push(v))?;
+            self.insert_many(&all);
+        }
         Ok(())
     }
 }
@@ -112,6 +160,52 @@ fn params(function: &str, values: &[ParamValue]) -> Result<QuantileParams> {
     QuantileParams::new(function, values[1].integer() as u16, &qs)
 }
 
+/// The quantiles `qs` of each sketch (`None` for a missing or empty one), flat, as an array of
+/// `out_type`: integers for integral types, which the sketches hold exactly.
+fn answers(
+    function: &str,
+    sketches: &[Option<TargetedDigest>],
+    qs: &[f64],
+    out_type: &DataType,
+    missing: Option<usize>,
+) -> Result<(ArrayRef, Vec<bool>)> {
+    let mut found = Vec::with_capacity(sketches.len());
+    let out = if is_integral(out_type) {
+        let all = flatten(function, sketches, missing, &mut found, |s| {
+            s.integer_quantiles(qs)
+        })?;
+        integers_to_output(all, out_type)?
+    } else {
+        let all = flatten(function, sketches, missing, &mut found, |s| s.quantiles(qs))?;
+        to_output(all, out_type)?
+    };
+    Ok((out, found))
+}
+
+/// Every sketch's answers in a row; a sketch without answers gives `missing` nulls (none for
+/// a list, one for a column). `found` says which sketches answered.
+fn flatten<T>(
+    function: &str,
+    sketches: &[Option<TargetedDigest>],
+    missing: Option<usize>,
+    found: &mut Vec<bool>,
+    answer: impl Fn(&TargetedDigest) -> crate::sketch::error::Result<Option<Vec<T>>>,
+) -> Result<Vec<Option<T>>> {
+    let mut all = Vec::with_capacity(sketches.len());
+    for s in sketches {
+        let values = match s {
+            Some(s) => answer(s).map_err(|e| exec_datafusion_err!("{function}: {e}"))?,
+            None => None,
+        };
+        found.push(values.is_some());
+        match values {
+            Some(v) => all.extend(v.into_iter().map(Some)),
+            None => all.extend((0..missing.unwrap_or(0)).map(|_| None)),
+        }
+    }
+    Ok(all)
+}
+
 /// The quantile at `q` of each sketch, as `out_type`.
 fn quantile_column(
     function: &str,
@@ -119,16 +213,7 @@ fn quantile_column(
     q: f64,
     out_type: &DataType,
 ) -> Result<ArrayRef> {
-    let values = sketches
-        .iter()
-        .map(|s| match s {
-            Some(s) => s
-                .quantile(q)
-                .map_err(|e| exec_datafusion_err!("{function}: {e}")),
-            None => Ok(None),
-        })
-        .collect::<Result<Vec<_>>>()?;
-    to_output(values, out_type)
+    Ok(answers(function, &sketches, &[q], out_type, Some(1))?.0)
 }
 
 /// `approx_quantile(x, q [, k])`.
@@ -157,22 +242,8 @@ fn quantile_lists(
     qs: &[f64],
     item_type: &DataType,
 ) -> Result<ArrayRef> {
-    let mut flat = Vec::with_capacity(sketches.len() * qs.len());
-    let mut lengths = Vec::with_capacity(sketches.len());
-    let mut valid = Vec::with_capacity(sketches.len());
-    for s in &sketches {
-        let found = match s {
-            Some(s) => s
-                .quantiles(qs)
-                .map_err(|e| exec_datafusion_err!("{function}: {e}"))?,
-            None => None,
-        };
-        valid.push(found.is_some());
-        let found = found.unwrap_or_default();
-        lengths.push(found.len());
-        flat.extend(found.into_iter().map(Some));
-    }
-    let values = to_output(flat, item_type)?;
+    let (values, valid) = answers(function, &sketches, qs, item_type, None)?;
+    let lengths = valid.iter().map(|&v| if v { qs.len() } else { 0 });
     let field = Arc::new(Field::new_list_field(item_type.clone(), true));
     Ok(Arc::new(ListArray::try_new(
         field,
@@ -230,8 +301,11 @@ const APPROX_DOC: Doc = Doc {
          answered exactly. A KLL sketch kept beside it bounds every answer: the rank error is \
          at most 1.33% at the default k with 98% confidence whatever the data or its order. \
          Partial states aimed at other ranks (each partition of range-partitioned data sees \
-         its own q) merge to a coarser answer, typically within 0.1%. NULL and NaN are \
-         skipped; infinities are ordinary values at the ends; no values give NULL.",
+         its own q) merge to a coarser answer, typically within 0.1%. Integers, decimals \
+         and timestamps are kept as integers, so answers keep every digit (2^53 + 1 or a \
+         nanosecond timestamp comes back as it went in); only a group whose values spread \
+         over more than 2^53 is rounded, to 53 significant bits. NULL and NaN are skipped; \
+         infinities are ordinary values at the ends; no values give NULL.",
     arguments: &[("x", "A numeric, date, timestamp or duration column.")],
     example: "```sql\nSELECT event_type, approx_quantile(value, 0.5) AS median, approx_quantile(value, 0.99) AS p99\nFROM events GROUP BY event_type;\n```",
 };

@@ -19,14 +19,14 @@ use std::sync::OnceLock;
 
 /// How one scalar function differs from the others.
 pub struct ScalarSpec {
-    pub name: &'static str,
     /// What the arguments must be, checked when planning.
     pub args: Args,
     /// The result type.
     pub returns: fn() -> DataType,
     pub invoke: fn(&str, &ScalarFunctionArgs) -> Result<ColumnarValue>,
-    /// `topk_items(state [, n])`; empty for [`Args::StateAndParams`], whose syntax comes
-    /// from the parameters.
+    /// How the function is called, `topk_items(state [, n])`; the function's name is what
+    /// comes before the `(`. Just the name for [`Args::StateAndParams`], whose parameters
+    /// write the rest.
     pub syntax: &'static str,
     pub doc: Doc,
 }
@@ -72,6 +72,7 @@ fn state_and_params(function: &str, args: &[DataType], params: &[Param]) -> Resu
 
 /// The SQL scalar function described by a [`ScalarSpec`].
 pub struct StateScalar {
+    name: &'static str,
     spec: ScalarSpec,
     signature: Signature,
     documentation: OnceLock<Documentation>,
@@ -79,7 +80,9 @@ pub struct StateScalar {
 
 impl StateScalar {
     pub fn new(spec: ScalarSpec) -> Self {
+        let name = spec.syntax.split('(').next().unwrap_or_default().trim();
         Self {
+            name,
             spec,
             signature: Signature::variadic_any(Volatility::Immutable),
             documentation: OnceLock::new(),
@@ -90,7 +93,7 @@ impl StateScalar {
 impl std::fmt::Debug for StateScalar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StateScalar")
-            .field("name", &self.spec.name)
+            .field("name", &self.name)
             .finish()
     }
 }
@@ -98,7 +101,7 @@ impl std::fmt::Debug for StateScalar {
 /// Functions are identified by name: the spec is fixed per name.
 impl PartialEq for StateScalar {
     fn eq(&self, other: &Self) -> bool {
-        self.spec.name == other.spec.name
+        self.name == other.name
     }
 }
 
@@ -106,13 +109,13 @@ impl Eq for StateScalar {}
 
 impl Hash for StateScalar {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.spec.name.hash(state)
+        self.name.hash(state)
     }
 }
 
 impl ScalarUDFImpl for StateScalar {
     fn name(&self) -> &str {
-        self.spec.name
+        self.name
     }
 
     fn signature(&self) -> &Signature {
@@ -120,7 +123,7 @@ impl ScalarUDFImpl for StateScalar {
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        self.spec.args.check(self.spec.name, args)?;
+        self.spec.args.check(self.name, args)?;
         Ok((self.spec.returns)())
     }
 
@@ -132,19 +135,19 @@ impl ScalarUDFImpl for StateScalar {
             .collect();
         let returns = self.return_type(&types)?;
         if let Args::StateAndParams(params) = self.spec.args {
-            check_scalar_literals(self.spec.name, params, args.scalar_arguments, 1)?;
+            check_scalar_literals(self.name, params, args.scalar_arguments, 1)?;
         }
         Ok(std::sync::Arc::new(Field::new(self.name(), returns, true)))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        (self.spec.invoke)(self.spec.name, &args)
+        (self.spec.invoke)(self.name, &args)
     }
 
     fn documentation(&self) -> Option<&Documentation> {
         let spec = &self.spec;
         Some(self.documentation.get_or_init(|| match spec.args {
-            Args::StateAndParams(params) => spec.doc.build_with_params(spec.name, params),
+            Args::StateAndParams(params) => spec.doc.build_with_params(self.name, params),
             _ => spec.doc.build(spec.syntax),
         }))
     }
@@ -402,13 +405,11 @@ pub fn per_state_pair<S: MergeableState>(
 /// `<family>_union(a, b)`: the union of two states row by row, the scalar form of
 /// `<family>_merge`. A NULL side counts as empty; two NULLs give NULL.
 pub fn union_scalar<S: MergeableState>(
-    name: &'static str,
     usage: &'static str,
     syntax: &'static str,
     doc: Doc,
 ) -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name,
         args: Args::States(2, usage),
         returns: || DataType::LargeBinary,
         invoke: union_rows::<S>,
@@ -459,13 +460,11 @@ pub trait Quantiles: Sketch {
 /// `<family>_quantile(state, q)`: the quantile `q` of the values behind each state, as DOUBLE.
 /// `usage` names the arguments in arity errors ("a kll state and q").
 pub fn quantile_scalar<S: Quantiles>(
-    name: &'static str,
     syntax: &'static str,
     usage: &'static str,
     doc: Doc,
 ) -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name,
         args: Args::StateAnd(usage, check_numeric_q),
         returns: || DataType::Float64,
         invoke: |f, args| {

@@ -24,7 +24,6 @@ fn info_fields() -> Fields {
 /// `sketch_info(state)` → struct {family, version, parameters, mode, bytes, items, details}.
 pub fn sketch_info() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "sketch_info",
         args: Args::States(1, "one argument (a sketch state)"),
         returns: || DataType::Struct(info_fields()),
         invoke: infos,

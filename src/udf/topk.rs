@@ -346,7 +346,6 @@ fn top_lists(tops: &[Vec<ItemEstimate<'_>>], item_type: &DataType) -> Result<Arr
 /// `topk_items(state [, n])`: the top `n` items of a state as text, with their bounds.
 pub fn items() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "topk_items",
         args: Args::Checked(|f, args| {
             check_arity(f, args, 1, 2, "a topk state and an optional n")?;
             check_state_type(f, &args[0])?;

@@ -375,6 +375,64 @@ async fn skip_partial_aggregation_gives_the_same_quantiles() {
     assert_eq!(rows(&ctx, query).await, normal);
 }
 
+/// Integers keep every digit, however large (issue 21): values past 2^53, which a double
+/// rounds, come back as they went in, across partitions whose digests hold them from
+/// different origins, and nanosecond timestamps of today keep their nanoseconds.
+#[tokio::test]
+async fn integer_quantiles_are_exact_past_2_pow_53() {
+    let ctx = ctx();
+    // 2^60 + 7 + 1000 i: a double there is a multiple of 256, never 7 past a thousand.
+    let big = "SELECT 1152921504606846983 + 1000 * ((value * 7919) % 100000) AS x \
+               FROM generate_series(0, 99999)";
+    for (q, exact) in [(0.5, 49_999i128), (0.99, 98_999), (0.0, 0), (1.0, 99_999)] {
+        let got: i128 = value(
+            &ctx,
+            &format!("SELECT approx_quantile(x, {q}) FROM ({big})"),
+        )
+        .await
+        .parse()
+        .unwrap();
+        let steps = got - 1_152_921_504_606_846_983;
+        assert_eq!(steps % 1_000, 0, "q {q}: {got} is not an input value");
+        assert!((steps / 1_000 - exact).abs() <= 8, "q {q}: {got}");
+    }
+    // Two partitions on either side of 2^60 (two origins 2^52 apart), small enough for exact
+    // answers; and the largest unsigned values.
+    let cases = [
+        (
+            "SELECT 1152921504606846976 - value AS x FROM generate_series(1, 1000) \
+             UNION ALL SELECT 1152921504606846976 + value FROM generate_series(0, 999)",
+            "[1152921504606845976, 1152921504606846475, 1152921504606846975, 1152921504606847975]",
+        ),
+        (
+            "SELECT arrow_cast(18446744073709551615, 'UInt64') - arrow_cast(value, 'UInt64') AS x \
+             FROM generate_series(0, 1999)",
+            "[18446744073709549616, 18446744073709550115, 18446744073709550615, 18446744073709551615]",
+        ),
+        (
+            "SELECT arrow_cast('123456789012345678901234567890', 'Decimal128(38, 0)') \
+             + arrow_cast(value, 'Decimal128(38, 0)') AS x FROM generate_series(1, 2000)",
+            "[123456789012345678901234567891, 123456789012345678901234568390, \
+             123456789012345678901234568890, 123456789012345678901234569890]",
+        ),
+    ];
+    for (input, want) in cases {
+        let got = value(
+            &ctx,
+            &format!("SELECT approx_quantiles(x, [0.0, 0.25, 0.5, 1.0]) FROM ({input})"),
+        )
+        .await;
+        assert_eq!(got, want, "{input}");
+    }
+    let nanos = int(
+        &ctx,
+        "SELECT CAST(approx_quantile(arrow_cast(1764763200123456789 + value, \
+         'Timestamp(Nanosecond, None)'), 0.5) AS BIGINT) FROM generate_series(1, 3001)",
+    )
+    .await;
+    assert_eq!(nanos, 1_764_763_200_123_458_290);
+}
+
 /// Integer and decimal quantiles at the ends of their types come back in the type, never NULL
 /// and never past the type (issue 21): i64::MAX is 2^63 as an f64, u64::MAX is 2^64, the
 /// largest DECIMAL(38, 0) is 1e38.
@@ -395,7 +453,7 @@ async fn quantiles_at_the_ends_of_integer_and_decimal_types_are_never_null() {
             "18446744073709551615",
         ),
         (
-            "arrow_cast(99999999999999999999999999999999999999, 'Decimal128(38, 0)')",
+            "arrow_cast('99999999999999999999999999999999999999', 'Decimal128(38, 0)')",
             "99999999999999999999999999999999999999",
         ),
         ("arrow_cast(127, 'Int8')", "127"),

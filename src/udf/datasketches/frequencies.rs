@@ -200,7 +200,6 @@ static FROM_PARAMS: [Param; 2] = [ITEMS_PARAM, OPTIONAL_K_PARAM];
 /// `topk_to_datasketches(state [, items])`.
 pub fn to_datasketches() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "topk_to_datasketches",
         args: Args::StateAndParams(&TO_PARAMS),
         returns: || DataType::LargeBinary,
         invoke: |f, args| {
@@ -210,7 +209,7 @@ pub fn to_datasketches() -> StateScalar {
                 to_image(&decode::<TopK>(f, bytes)?, items).map_err(named(f))
             })
         },
-        syntax: "",
+        syntax: "topk_to_datasketches",
         doc: Doc {
             description: "The bytes of a Hazy Top-K state as an Apache DataSketches frequent-items \
                      sketch (ItemsSketch of strings or longs), which the Java, C++ and Python \
@@ -226,7 +225,6 @@ pub fn to_datasketches() -> StateScalar {
 /// `topk_from_datasketches(bytes [, items [, k]])`.
 pub fn from_datasketches() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "topk_from_datasketches",
         args: Args::StateAndParams(&FROM_PARAMS),
         returns: || DataType::LargeBinary,
         invoke: |f, args| {
@@ -239,7 +237,7 @@ pub fn from_datasketches() -> StateScalar {
                     .to_bytes())
             })
         },
-        syntax: "",
+        syntax: "topk_from_datasketches",
         doc: Doc {
             description: "The Hazy Top-K state of an Apache DataSketches frequent-items sketch \
                      (ItemsSketch of strings or longs, from the Java, C++ or Python libraries): \

@@ -230,7 +230,6 @@ const MERGE_DOC: Doc = Doc {
 /// `ds_hll_estimate(state)`: the estimated number of distinct values.
 pub fn estimate() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "ds_hll_estimate",
         args: Args::States(1, "one argument (a DataSketches HLL sketch)"),
         returns: || DataType::Float64,
         invoke: |f, args| {
@@ -253,7 +252,6 @@ pub fn estimate() -> StateScalar {
 /// `ds_hll_union(a, b)`: the union of two sketches, row by row.
 pub fn union() -> StateScalar {
     union_scalar::<DsHll>(
-        "ds_hll_union",
         "two arguments (DataSketches HLL sketches)",
         "ds_hll_union(a, b)",
         Doc {
@@ -280,7 +278,6 @@ impl Bounded for DsHll {
 /// `ds_hll_bounds(state, num_std_dev)` → {lower, estimate, upper}.
 pub fn bounds() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "ds_hll_bounds",
         args: BOUNDS_ARGS,
         returns: bounds_type,
         invoke: bounds_of_rows::<DsHll>,

@@ -219,7 +219,6 @@ pub fn from_image(image: &[u8], items: Items) -> Result<Kll, SketchError> {
 /// `kll_to_datasketches(state)`.
 pub fn to_datasketches() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "kll_to_datasketches",
         args: Args::States(1, "one argument (a kll state)"),
         returns: || DataType::LargeBinary,
         invoke: |f, args| {
@@ -253,7 +252,6 @@ static ITEMS: [Param; 1] = [Param {
 /// `kll_from_datasketches(bytes [, items])`.
 pub fn from_datasketches() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "kll_from_datasketches",
         args: Args::StateAndParams(&ITEMS),
         returns: || DataType::LargeBinary,
         invoke: |f, args| {
@@ -262,7 +260,7 @@ pub fn from_datasketches() -> StateScalar {
                 Ok(from_image(bytes, items).map_err(named(f))?.to_bytes())
             })
         },
-        syntax: "",
+        syntax: "kll_from_datasketches",
         doc: Doc {
             description: "The Hazy KLL state of an Apache DataSketches KLL sketch (compact or \
                      single-item bytes from the Java, C++ or Python libraries, Spark's \

@@ -382,7 +382,6 @@ const INTERSECT_AGG_DOC: Doc = Doc {
 /// `theta_estimate(state)`.
 pub fn estimate() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "theta_estimate",
         args: Args::States(1, "one argument (a theta sketch)"),
         returns: || DataType::Float64,
         invoke: |f, args| {
@@ -415,7 +414,6 @@ impl Bounded for Theta {
 /// `theta_bounds(state, num_std_dev)`.
 pub fn bounds() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name: "theta_bounds",
         args: BOUNDS_ARGS,
         returns: bounds_type,
         invoke: bounds_of_rows::<Theta>,
@@ -446,9 +444,8 @@ type Invoke = fn(
 ) -> Result<datafusion::logical_expr::ColumnarValue>;
 
 /// A pair-wise set operation as a scalar function.
-fn pairwise(name: &'static str, invoke: Invoke, syntax: &'static str, doc: Doc) -> StateScalar {
+fn pairwise(invoke: Invoke, syntax: &'static str, doc: Doc) -> StateScalar {
     StateScalar::new(ScalarSpec {
-        name,
         args: Args::States(2, "two arguments (theta sketches)"),
         returns: || DataType::LargeBinary,
         invoke,
@@ -460,7 +457,6 @@ fn pairwise(name: &'static str, invoke: Invoke, syntax: &'static str, doc: Doc) 
 /// `theta_union_pair(a, b)`.
 pub fn union_pair_scalar() -> StateScalar {
     pairwise(
-        "theta_union_pair",
         |f, args| set_op(f, args, union_pair, true),
         "theta_union_pair(a, b)",
         Doc {
@@ -479,7 +475,6 @@ pub fn union_pair_scalar() -> StateScalar {
 /// `theta_intersect(a, b)`.
 pub fn intersect_scalar() -> StateScalar {
     pairwise(
-        "theta_intersect",
         |f, args| set_op(f, args, intersect, false),
         "theta_intersect(a, b)",
         Doc {
@@ -497,7 +492,6 @@ pub fn intersect_scalar() -> StateScalar {
 /// `theta_a_not_b(a, b)`.
 pub fn a_not_b_scalar() -> StateScalar {
     pairwise(
-        "theta_a_not_b",
         |f, args| set_op(f, args, a_not_b, false),
         "theta_a_not_b(a, b)",
         Doc {
