@@ -93,3 +93,13 @@ def test_lists_and_states_are_typed(ctx):
     assert result_type(ctx, "SELECT approx_count_distinct(entity) FROM events") == pa.int64()
     assert result_type(ctx, "SELECT approx_quantile(ts, 0.5) FROM events") == pa.timestamp("us", "UTC")
     assert result_type(ctx, "SELECT bloom_contains(bloom_sketch(entity), 'x') FROM events") == pa.bool_()
+
+
+def test_integer_quantiles_keep_every_digit(ctx):
+    # Past 2^53 a double rounds (2^60 + 7 would read as 2^60 + 8); the digest keeps integers.
+    sql = (
+        "SELECT approx_quantiles(x, [0.0, 0.5, 1.0]) AS q FROM "
+        "(SELECT 1152921504606846983 + value AS x FROM generate_series(0, 2000))"
+    )
+    (q,) = ctx.sql(sql).to_arrow_table()["q"].to_pylist()
+    assert q == [1152921504606846983, 1152921504606847983, 1152921504606848983]
