@@ -720,8 +720,12 @@ fn csv_header(line: &[u8]) -> Result<Vec<String>> {
     Ok(record.iter().map(|s| s.trim().to_string()).collect())
 }
 
-/// An event time: RFC 3339 (or any timestamp Arrow reads), or a number since the epoch.
+/// An event time: RFC 3339 (read here, several times faster than Arrow's general parser),
+/// any other timestamp Arrow reads, or a number since the epoch.
 pub fn parse_time(s: &str, epoch: EpochUnit) -> Option<i64> {
+    if let Some(t) = crate::generator::time::parse_rfc3339_nanos(s) {
+        return Some(t);
+    }
     let numeric = s
         .bytes()
         .next()
@@ -953,6 +957,67 @@ mod tests {
         assert_eq!(parse_time("5", EpochUnit::Millis), Some(5_000_000));
         assert_eq!(parse_time("yesterday", EpochUnit::Auto), None);
         assert_eq!(parse_time("NaN", EpochUnit::Auto), None);
+    }
+
+    /// The RFC 3339 fast path gives Arrow's instant wherever it reads a time.
+    #[test]
+    fn rfc3339_fast_path_agrees_with_arrow() {
+        use crate::generator::time::parse_rfc3339_nanos;
+        use arrow::compute::kernels::cast_utils::string_to_timestamp_nanos;
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut read = 0;
+        for _ in 0..20_000 {
+            // Instants from 1700 to 2250, in every form the fast path reads.
+            let ns = (next() % (17_000_000_000_000_000_000u64)) as i64 - 8_500_000_000_000_000_000;
+            let (secs, frac) = (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000));
+            let offset = [0i64, 3_600, -19_800, 50_400][(next() % 4) as usize];
+            let local = secs + offset;
+            let (y, m, d) = crate::generator::time::civil_from_days(local.div_euclid(86_400));
+            let rem = local.rem_euclid(86_400);
+            let digits = (next() % 10) as usize;
+            let fraction = match digits {
+                0 => String::new(),
+                n => format!(".{}", &format!("{frac:09}")[..n]),
+            };
+            let zone = match offset {
+                0 if next() % 2 == 0 => "Z".to_string(),
+                o => format!(
+                    "{}{:02}:{:02}",
+                    if o < 0 { '-' } else { '+' },
+                    o.abs() / 3600,
+                    o.abs() % 3600 / 60
+                ),
+            };
+            let sep = if next() % 4 == 0 { ' ' } else { 'T' };
+            let text = format!(
+                "{y:04}-{m:02}-{d:02}{sep}{:02}:{:02}:{:02}{fraction}{zone}",
+                rem / 3600,
+                rem / 60 % 60,
+                rem % 60
+            );
+            let fast = parse_rfc3339_nanos(&text);
+            assert!(fast.is_some(), "{text}");
+            assert_eq!(fast, string_to_timestamp_nanos(&text).ok(), "{text}");
+            read += 1;
+        }
+        assert_eq!(read, 20_000);
+        for other in [
+            "2026-01-01T00:00:00",
+            "2026-01-01",
+            "2026-01-01T00:00:00+0100",
+        ] {
+            assert_eq!(parse_rfc3339_nanos(other), None, "{other}: left to Arrow");
+        }
+        assert_eq!(
+            parse_time("2026-01-01T00:00:00", EpochUnit::Auto),
+            string_to_timestamp_nanos("2026-01-01T00:00:00").ok()
+        );
     }
 
     #[test]
