@@ -420,7 +420,7 @@ impl TargetedDigest {
         if self.n == 0 {
             self.origin = origin_for(x);
         }
-        self.insert(offset_from(self.origin, x));
+        self.push_offset(offset_from(self.origin, x));
     }
 
     /// This sketch with every value an offset from `origin` instead.
@@ -511,8 +511,18 @@ impl TargetedDigest {
         self.guard.normalized_rank_error()
     }
 
-    /// Adds a value; NaN is ignored.
+    /// Adds a value; NaN is ignored. (In a digest of integers with an origin, the value is
+    /// held as its distance from it, rounded to an `f64`.)
     pub fn insert(&mut self, v: f64) {
+        self.push_offset(v - self.origin_f64());
+    }
+
+    /// The origin as an `f64`, which values are moved by.
+    fn origin_f64(&self) -> f64 {
+        self.origin as f64
+    }
+
+    fn push_offset(&mut self, v: f64) {
         if v.is_nan() || self.n == u64::MAX {
             return;
         }
@@ -523,13 +533,14 @@ impl TargetedDigest {
         }
     }
 
-    /// Adds many values (NaN ignored).
+    /// Adds many values (NaN ignored; see [`TargetedDigest::insert`]).
     pub fn insert_many(&mut self, values: &[f64]) {
+        let shift = self.origin_f64();
         self.buffer_all(values, |now, buffer| {
             buffer.extend(
                 now.iter()
                     .filter(|v| !v.is_nan())
-                    .map(|&v| kll::to_key(v + 0.0)),
+                    .map(|&v| kll::to_key(v - shift + 0.0)),
             )
         });
     }
@@ -1571,6 +1582,26 @@ mod tests {
         assert_eq!(
             (empty.origin(), empty.to_bytes()),
             (b.origin(), b.to_bytes())
+        );
+    }
+
+    #[test]
+    fn doubles_added_to_a_digest_of_integers_keep_their_value() {
+        let mut s = TargetedDigest::new(&[0.5], 200).unwrap();
+        s.insert_integer((1 << 60) + 1);
+        s.insert((1u64 << 61) as f64);
+        s.insert_many(&[((1u64 << 60) - 2048) as f64, f64::NAN]);
+        assert_eq!(s.n(), 3);
+        assert_eq!(
+            (s.min(), s.max()),
+            (
+                Some(((1u64 << 60) - 2048) as f64),
+                Some((1u64 << 61) as f64)
+            )
+        );
+        assert_eq!(
+            s.integer_quantiles(&[0.5]).unwrap(),
+            Some(vec![(1 << 60) + 1])
         );
     }
 

@@ -158,6 +158,12 @@ fn seeds() -> Vec<Vec<u8>> {
         50,
         (0..20_000u64).map(|i| ((i * 7_919) % 20_000) as f64 / 7.0),
     ));
+    // Digests of integers far from zero, which carry an origin.
+    for (first, count) in [(u64::MAX as i128, 3i128), ((1 << 60) + 7, 6_000)] {
+        let mut s = TargetedDigest::new(&[0.5, 0.9], 100).unwrap();
+        s.insert_integers(&(0..count).map(|i| first - 3 * i).collect::<Vec<_>>());
+        out.push(s.to_bytes());
+    }
     out
 }
 
@@ -283,8 +289,24 @@ fn exercise_tdigest(s: TargetedDigest, bytes: &[u8]) {
         let _ = m.quantile(0.5).unwrap();
         TargetedDigest::from_bytes(&m.to_bytes()).unwrap();
     }
+    if let Some(exact) = s.integer_quantiles(&qs).unwrap() {
+        assert_eq!(exact.len(), qs.len());
+    }
+    // Merged with a digest of another origin, both ways.
+    let mut far = TargetedDigest::new(&[0.5], 50).unwrap();
+    far.insert_integers(&[-(1i128 << 62), -(1i128 << 62) + 5]);
+    let mut m = s.clone();
+    if m.merge(&far).is_ok() {
+        let _ = m.integer_quantiles(&[0.5]).unwrap();
+        TargetedDigest::from_bytes(&m.to_bytes()).unwrap();
+    }
+    if far.merge(&s).is_ok() {
+        let _ = far.quantile(0.5).unwrap();
+        TargetedDigest::from_bytes(&far.to_bytes()).unwrap();
+    }
     if s.n() < u64::MAX / 2 {
         let mut m = s;
+        m.insert_integers(&[i64::MAX, 0, -3]);
         m.insert_many(&[1.0, -1.0, f64::INFINITY, 0.0, f64::NAN]);
         let _ = m.quantile(0.5).unwrap();
         TargetedDigest::from_bytes(&m.to_bytes()).unwrap();
