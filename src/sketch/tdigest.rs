@@ -117,13 +117,15 @@ pub struct TargetedDigest {
 
 /// Integers within this distance of zero are exact as `f64`.
 const EXACT_LIMIT: i128 = 1 << 53;
+/// The bits an origin leaves clear: origins are multiples of 2^52.
+const ORIGIN_LOW_BITS: i128 = (1 << 52) - 1;
 
 /// The origin of a sketch of integers whose first value is `x`.
 fn origin_for(x: i128) -> i128 {
     if x.abs() < EXACT_LIMIT {
         0
     } else {
-        x & !((1i128 << 52) - 1)
+        x & !ORIGIN_LOW_BITS
     }
 }
 
@@ -485,10 +487,7 @@ impl TargetedDigest {
 
     /// The value an offset stands for, as an `f64`.
     fn value_of(&self, offset: f64) -> f64 {
-        match self.origin {
-            0 => offset,
-            origin => origin as f64 + offset,
-        }
+        self.origin_f64() + offset
     }
 
     /// Centroids held once the buffer is sorted in.
@@ -869,22 +868,22 @@ impl Sketch for TargetedDigest {
     /// Decodes a state, validating every field.
     fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let corrupt = |m: String| Err(SketchError::Corrupt(m));
-        let ((resolution, targets), mut body) = envelope::open(bytes, Family::TDigest, |p| {
-            let resolution = p.u16()?;
-            let count = p.u8()? as usize;
-            let targets: Vec<f64> = (0..count).map(|_| p.f64()).collect::<Result<_>>()?;
-            let origin = match p.remaining() {
-                0 => None,
-                _ => Some(i128::from_le_bytes(
-                    p.take(16)?.try_into().expect("16 bytes"),
-                )),
-            };
-            Ok((resolution, (targets, origin)))
-        })?;
-        let (targets, origin) = targets;
+        let ((resolution, targets, origin), mut body) =
+            envelope::open(bytes, Family::TDigest, |p| {
+                let resolution = p.u16()?;
+                let count = p.u8()? as usize;
+                let targets: Vec<f64> = (0..count).map(|_| p.f64()).collect::<Result<_>>()?;
+                let origin = match p.remaining() {
+                    0 => None,
+                    _ => Some(i128::from_le_bytes(
+                        p.take(16)?.try_into().expect("16 bytes"),
+                    )),
+                };
+                Ok((resolution, targets, origin))
+            })?;
         let origin = match origin {
             None => 0,
-            Some(o) if o != 0 && o & ((1 << 52) - 1) == 0 => o,
+            Some(o) if o != 0 && o & ORIGIN_LOW_BITS == 0 => o,
             Some(o) => {
                 return corrupt(format!(
                     "tdigest origin {o} is not a non-zero multiple of 2^52"

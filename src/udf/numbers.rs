@@ -215,14 +215,18 @@ pub fn integers_to_output(values: Vec<Option<i128>>, dt: &DataType) -> Result<Ar
         let clamped = values.iter().map(|v| v.map(|v| clamp_to(v, 0, u64::MAX)));
         Arc::new(clamped.collect::<UInt64Array>())
     } else {
-        let (lo, hi) = match dt {
-            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => (0, i64::MAX),
+        let (lo, hi): (i64, i64) = match dt {
+            DataType::Int8 => (i8::MIN.into(), i8::MAX.into()),
+            DataType::Int16 => (i16::MIN.into(), i16::MAX.into()),
+            DataType::Int32 => (i32::MIN.into(), i32::MAX.into()),
+            DataType::UInt8 => (0, u8::MAX.into()),
+            DataType::UInt16 => (0, u16::MAX.into()),
+            DataType::UInt32 => (0, u32::MAX.into()),
             _ => (i64::MIN, i64::MAX),
         };
         let clamped = values.iter().map(|v| v.map(|v| clamp_to(v, lo, hi)));
         Arc::new(clamped.collect::<Int64Array>())
     };
-    // Narrower types: every answer lies between two inputs, so it fits.
     Ok(cast(&out, dt)?)
 }
 

@@ -4,7 +4,8 @@
 use super::args::{Default, Keep, Param, ParamKind, ParamValue, closed_unit};
 use super::docs::Doc;
 use super::family::{
-    Aggregates, Finish, FinishArgs, Output, RowInput, Rows, SketchAggregate, StateSketch,
+    Aggregates, Finish, FinishArgs, Numbers, Output, RowInput, Rows, SketchAggregate, StateSketch,
+    collect_numbers,
 };
 use super::kll::K_RANGE;
 use super::numbers::{
@@ -111,9 +112,7 @@ impl StateSketch for TargetedDigest {
             for_each_integer(values, rows.keep, |_, v| all.push(v))?;
             self.insert_integers(&all);
         } else {
-            let mut all = Vec::with_capacity(values.len());
-            for_each_number(values, rows.keep, |_, v| all.push(v))?;
-            self.insert_many(&all);
+            self.insert_many(&collect_numbers::<Numbers>(rows)?);
         }
         Ok(())
     }
@@ -167,7 +166,7 @@ fn answers(
     sketches: &[Option<TargetedDigest>],
     qs: &[f64],
     out_type: &DataType,
-    missing: Option<usize>,
+    missing: usize,
 ) -> Result<(ArrayRef, Vec<bool>)> {
     let mut found = Vec::with_capacity(sketches.len());
     let out = if is_integral(out_type) {
@@ -187,7 +186,7 @@ fn answers(
 fn flatten<T>(
     function: &str,
     sketches: &[Option<TargetedDigest>],
-    missing: Option<usize>,
+    missing: usize,
     found: &mut Vec<bool>,
     answer: impl Fn(&TargetedDigest) -> crate::sketch::error::Result<Option<Vec<T>>>,
 ) -> Result<Vec<Option<T>>> {
@@ -200,7 +199,7 @@ fn flatten<T>(
         found.push(values.is_some());
         match values {
             Some(v) => all.extend(v.into_iter().map(Some)),
-            None => all.extend((0..missing.unwrap_or(0)).map(|_| None)),
+            None => all.extend((0..missing).map(|_| None)),
         }
     }
     Ok(all)
@@ -213,7 +212,7 @@ fn quantile_column(
     q: f64,
     out_type: &DataType,
 ) -> Result<ArrayRef> {
-    Ok(answers(function, &sketches, &[q], out_type, Some(1))?.0)
+    Ok(answers(function, &sketches, &[q], out_type, 1)?.0)
 }
 
 /// `approx_quantile(x, q [, k])`.
@@ -242,7 +241,7 @@ fn quantile_lists(
     qs: &[f64],
     item_type: &DataType,
 ) -> Result<ArrayRef> {
-    let (values, valid) = answers(function, &sketches, qs, item_type, None)?;
+    let (values, valid) = answers(function, &sketches, qs, item_type, 0)?;
     let lengths = valid.iter().map(|&v| if v { qs.len() } else { 0 });
     let field = Arc::new(Field::new_list_field(item_type.clone(), true));
     Ok(Arc::new(ListArray::try_new(
