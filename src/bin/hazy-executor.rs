@@ -18,9 +18,6 @@ struct Args {
     /// Scheduler gRPC port.
     #[arg(long, default_value_t = 50050)]
     scheduler_port: u16,
-    /// Address to bind.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind_host: String,
     /// Host name the scheduler and other executors use to reach this executor
     /// (default: the address the scheduler sees it connect from).
     #[arg(long)]
@@ -40,18 +37,17 @@ struct Args {
     /// Executor id (default: a random one).
     #[arg(long)]
     id: Option<String>,
-    /// Log level on stderr: off, error, warn, info, debug or trace.
-    #[arg(long, default_value = "info", value_parser = logging::parse_level)]
-    log_level: log::LevelFilter,
+    #[command(flatten)]
+    process: logging::ProcessFlags,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    logging::init(args.log_level);
+    let bind_host = args.process.start();
     let defaults = executor::ExecutorOptions::default();
     let options = executor::ExecutorOptions {
         id: args.id.unwrap_or(defaults.id),
-        bind_host: args.bind_host,
+        bind_host,
         external_host: args.external_host,
         flight_port: args.port,
         grpc_port: args.grpc_port,

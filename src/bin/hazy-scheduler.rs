@@ -11,25 +11,20 @@ use std::process::ExitCode;
     about = "Ballista scheduler with every Hazy function registered (clients: hazy sql --remote df://HOST:PORT)"
 )]
 struct Args {
-    /// Address to bind.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind_host: String,
     /// gRPC port for clients and executors.
     #[arg(short, long, default_value_t = 50050)]
     port: u16,
     /// Host name executors and clients use to reach this scheduler.
     #[arg(long, default_value = "localhost")]
     external_host: String,
-    /// Log level on stderr: off, error, warn, info, debug or trace.
-    #[arg(long, default_value = "info", value_parser = logging::parse_level)]
-    log_level: log::LevelFilter,
+    #[command(flatten)]
+    process: logging::ProcessFlags,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    logging::init(args.log_level);
     let options = scheduler::SchedulerOptions {
-        bind_host: args.bind_host,
+        bind_host: args.process.start(),
         port: args.port,
         external_host: args.external_host,
     };

@@ -1,4 +1,5 @@
-//! A small stderr logger for the cluster binaries (Ballista reports through the `log` crate).
+//! A small stderr logger for the cluster binaries (Ballista reports through the `log` crate),
+//! and the flags every cluster binary takes.
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use std::io::Write;
@@ -43,5 +44,24 @@ pub fn init(level: LevelFilter) {
     let logger: &'static StderrLogger = Box::leak(Box::new(StderrLogger { level }));
     if log::set_logger(logger).is_ok() {
         log::set_max_level(level);
+    }
+}
+
+/// The flags the scheduler and the executor share.
+#[derive(clap::Args)]
+pub struct ProcessFlags {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_host: String,
+    /// Log level on stderr: off, error, warn, info, debug or trace.
+    #[arg(long, default_value = "info", value_parser = parse_level)]
+    pub log_level: LevelFilter,
+}
+
+impl ProcessFlags {
+    /// Starts logging at the chosen level and gives the address to bind.
+    pub fn start(self) -> String {
+        init(self.log_level);
+        self.bind_host
     }
 }

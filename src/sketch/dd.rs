@@ -565,6 +565,10 @@ impl DdSketch {
     }
 }
 
+impl super::Quantiles for DdSketch {
+    const QUANTILE: fn(&Self, f64) -> Result<Option<f64>> = Self::quantile;
+}
+
 impl Sketch for DdSketch {
     const FAMILY: Family = Family::DDSketch;
 

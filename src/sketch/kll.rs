@@ -680,6 +680,10 @@ impl Kll {
     }
 }
 
+impl super::Quantiles for Kll {
+    const QUANTILE: fn(&Self, f64) -> Result<Option<f64>> = Self::quantile;
+}
+
 impl Sketch for Kll {
     const FAMILY: Family = Family::Kll;
 

@@ -27,7 +27,7 @@ pub use error::SketchError;
 pub use hash::CanonicalHash;
 pub use hll::HyperLogLog;
 pub use info::{SketchInfo, describe};
-pub use state::{Description, FamilyVisitor, Sketch, to_stored, visit_family};
+pub use state::{Description, FamilyVisitor, Quantiles, Sketch, to_stored, visit_family};
 
 /// Defines `fn $name` whose loop body is compiled three times, for AVX-512, for AVX2 and for
 /// baseline x86-64, and runs the widest form the CPU has (checked at run time: the build

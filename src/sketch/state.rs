@@ -105,6 +105,12 @@ pub trait Sketch: Sized + Clone {
     }
 }
 
+/// A sketch that answers quantiles: one SQL `<family>_quantile(state, q)` serves them all.
+pub trait Quantiles: Sketch {
+    /// The sketch's quantile method: the quantile `q` in [0, 1], `None` when it is empty.
+    const QUANTILE: fn(&Self, f64) -> Result<Option<f64>>;
+}
+
 /// What a sketch says about itself (the family-specific part of [`super::SketchInfo`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Description {

@@ -82,12 +82,6 @@ const MERGE_DOC: Doc = Doc {
 /// `bloom_contains(state, item)`: whether the filter may contain `item`.
 pub fn contains() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::StateAnd("a bloom state and an item", check_hashable),
-        returns: || DataType::Boolean,
-        invoke: |f, args| {
-            let (values, all_scalar) = probe_hashes(f, args, BloomFilter::contains_hash)?;
-            columnar(Arc::new(BooleanArray::from(values)), all_scalar)
-        },
         syntax: "bloom_contains(state, item)",
         doc: Doc {
             description: "Whether a Bloom filter state may contain `item`: false means certainly never \
@@ -102,6 +96,12 @@ pub fn contains() -> StateScalar {
                 ("item", "The value to look up: a literal or a column."),
             ],
             example: "```sql\n-- Entities new today, given the filters of all earlier days. The scalar subquery\n-- runs once and its filter is decoded once.\nSELECT DISTINCT entity FROM today\nWHERE NOT bloom_contains((SELECT bloom_merge(seen) FROM daily WHERE day < DATE '2026-11-28'), entity);\n```",
+        },
+        args: Args::StateAnd("a bloom state and an item", check_hashable),
+        returns: || DataType::Boolean,
+        invoke: |f, args| {
+            let (values, all_scalar) = probe_hashes(f, args, BloomFilter::contains_hash)?;
+            columnar(Arc::new(BooleanArray::from(values)), all_scalar)
         },
     })
 }

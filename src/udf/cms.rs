@@ -125,14 +125,6 @@ const MERGE_DOC: Doc = Doc {
 /// `cms_estimate(state, item)`: the estimated count of `item`.
 pub fn estimate() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::StateAnd("a cms state and an item", check_hashable),
-        returns: || DataType::Int64,
-        invoke: |f, args| {
-            let (values, all_scalar) = probe_hashes(f, args, |s: &CountMin, h| {
-                s.estimate(h).min(i64::MAX as u64) as i64
-            })?;
-            columnar(Arc::new(Int64Array::from(values)), all_scalar)
-        },
         syntax: "cms_estimate(state, item)",
         doc: Doc {
             description: "The estimated number of occurrences (total weight) of `item` in a Count-Min \
@@ -145,12 +137,28 @@ pub fn estimate() -> StateScalar {
             ],
             example: "```sql\nSELECT t.event_type, cms_estimate(s.st, t.event_type) AS estimated\nFROM (SELECT cms_sketch(event_type) AS st FROM events) s CROSS JOIN (VALUES ('click'), ('purchase')) AS t(event_type);\n```",
         },
+        args: Args::StateAnd("a cms state and an item", check_hashable),
+        returns: || DataType::Int64,
+        invoke: |f, args| {
+            let (values, all_scalar) = probe_hashes(f, args, |s: &CountMin, h| {
+                s.estimate(h).min(i64::MAX as u64) as i64
+            })?;
+            columnar(Arc::new(Int64Array::from(values)), all_scalar)
+        },
     })
 }
 
 /// `cms_total(state)`: the total weight in a Count-Min state.
 pub fn total() -> StateScalar {
     StateScalar::new(ScalarSpec {
+        syntax: "cms_total(state)",
+        doc: Doc {
+            description: "The total weight (row count for cms_sketch) that went into a Count-Min \
+                     state, exact. With it, epsilon x cms_total(state) is the error bound of \
+                     every estimate.",
+            arguments: &[("state", "A cms state.")],
+            example: "```sql\nSELECT cms_total(cms_sketch(event_type)) AS events FROM events;\n```",
+        },
         args: Args::States(1, "one argument (a cms state)"),
         returns: || DataType::Int64,
         invoke: |f, args| {
@@ -159,14 +167,6 @@ pub fn total() -> StateScalar {
                     s.map(|s| s.total().min(i64::MAX as u64) as i64),
                 ))
             })
-        },
-        syntax: "cms_total(state)",
-        doc: Doc {
-            description: "The total weight (row count for cms_sketch) that went into a Count-Min \
-                     state, exact. With it, epsilon x cms_total(state) is the error bound of \
-                     every estimate.",
-            arguments: &[("state", "A cms state.")],
-            example: "```sql\nSELECT cms_total(cms_sketch(event_type)) AS events FROM events;\n```",
         },
     })
 }

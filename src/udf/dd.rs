@@ -3,8 +3,7 @@
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
 use super::family::{Aggregates, Magnitudes, Rows, SketchAggregate, collect_numbers, state_sketch};
-use super::scalar::{Quantiles, StateScalar, quantile_scalar};
-use crate::sketch::SketchError;
+use super::scalar::{StateScalar, quantile_scalar};
 use crate::sketch::dd::{
     DEFAULT_ALPHA, DEFAULT_MAX_BUCKETS, DdSketch, MAX_MAX_BUCKETS, MIN_MAX_BUCKETS,
 };
@@ -82,12 +81,6 @@ const MERGE_DOC: Doc = Doc {
     arguments: &[("state", "A column of states made by dd_sketch or dd_merge.")],
     example: "```sql\nSELECT dd_quantile(dd_merge(s), 0.99) FROM per_minute WHERE w >= now() - INTERVAL '1 hour';\n```",
 };
-
-impl Quantiles for DdSketch {
-    fn quantile_at(&self, q: f64) -> Result<Option<f64>, SketchError> {
-        self.quantile(q)
-    }
-}
 
 /// `dd_quantile(state, q)`.
 pub fn quantile() -> StateScalar {

@@ -135,13 +135,6 @@ const MERGE_DOC: Doc = Doc {
 /// `hll_estimate(state)`: the estimated number of distinct values.
 pub fn estimate() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::States(1, "one argument (a hll state)"),
-        returns: || DataType::Int64,
-        invoke: |f, args| {
-            per_state(f, args, |s: Option<HyperLogLog>| {
-                Ok(ScalarValue::Int64(s.as_ref().map(estimate_i64)))
-            })
-        },
         syntax: "hll_estimate(state)",
         doc: Doc {
             description: "The estimated number of distinct values in a HyperLogLog state, rounded to \
@@ -152,6 +145,13 @@ pub fn estimate() -> StateScalar {
                 "A state made by hll_sketch, hll_merge or hll_union.",
             )],
             example: "```sql\nSELECT hll_estimate(hll_merge(users)) AS monthly_users FROM daily_users;\n```",
+        },
+        args: Args::States(1, "one argument (a hll state)"),
+        returns: || DataType::Int64,
+        invoke: |f, args| {
+            per_state(f, args, |s: Option<HyperLogLog>| {
+                Ok(ScalarValue::Int64(s.as_ref().map(estimate_i64)))
+            })
         },
     })
 }

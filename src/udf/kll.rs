@@ -7,10 +7,8 @@ use super::family::{Aggregates, Numbers, Rows, SketchAggregate, collect_numbers,
 use super::numbers::{check_number_input, numbers_of, q_list};
 use super::quantile::{check_q_list_type, list_of};
 use super::scalar::{
-    Args, Quantiles, ScalarSpec, StateScalar, decode, map_rows, map_rows_to_list, quantile_scalar,
-    state_at,
+    Args, ScalarSpec, StateScalar, decode, map_rows, map_rows_to_list, quantile_scalar, state_at,
 };
-use crate::sketch::SketchError;
 use crate::sketch::kll::{DEFAULT_K, Kll};
 use arrow::array::Array;
 use arrow::datatypes::{DataType, Float64Type};
@@ -75,12 +73,6 @@ const MERGE_DOC: Doc = Doc {
     example: "```sql\nSELECT kll_quantile(kll_merge(latency), 0.99) FROM hourly WHERE day = DATE '2026-11-28';\n```",
 };
 
-impl Quantiles for Kll {
-    fn quantile_at(&self, q: f64) -> Result<Option<f64>, SketchError> {
-        self.quantile(q)
-    }
-}
-
 /// `kll_quantile(state, q)`.
 pub fn quantile() -> StateScalar {
     quantile_scalar::<Kll>("kll_quantile(state, q)", "a kll state and q", QUANTILE_DOC)
@@ -100,9 +92,6 @@ const QUANTILE_DOC: Doc = Doc {
 /// `kll_quantiles(state, [q, ...])`.
 pub fn quantiles() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::StateAnd("a kll state and a list of quantiles", check_q_list_type),
-        returns: || list_of(DataType::Float64),
-        invoke: quantile_lists,
         syntax: "kll_quantiles(state, [q, ...])",
         doc: Doc {
             description: "Several approximate quantiles of the values behind a KLL state, as a list of DOUBLE \
@@ -113,6 +102,9 @@ pub fn quantiles() -> StateScalar {
             ],
             example: "```sql\nSELECT kll_quantiles(kll_sketch(value), [0.5, 0.9, 0.99]) FROM events;\n```",
         },
+        args: Args::StateAnd("a kll state and a list of quantiles", check_q_list_type),
+        returns: || list_of(DataType::Float64),
+        invoke: quantile_lists,
     })
 }
 
@@ -146,11 +138,6 @@ fn quantile_lists(f: &str, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
 /// `kll_rank(state, value)`.
 pub fn rank() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::StateAnd("a kll state and a value", |f, t| {
-            check_number_input(f, t, true)
-        }),
-        returns: || DataType::Float64,
-        invoke: ranks,
         syntax: "kll_rank(state, value)",
         doc: Doc {
             description: "The approximate fraction of the values behind a KLL state that are at most `value` \
@@ -165,6 +152,11 @@ pub fn rank() -> StateScalar {
             ],
             example: "```sql\n-- Share of requests served within 250 ms\nSELECT kll_rank(kll_sketch(latency_ms), 250) FROM requests;\n```",
         },
+        args: Args::StateAnd("a kll state and a value", |f, t| {
+            check_number_input(f, t, true)
+        }),
+        returns: || DataType::Float64,
+        invoke: ranks,
     })
 }
 

@@ -68,6 +68,14 @@ const MERGE_DOC: Doc = Doc {
 /// `minhash_jaccard(a, b)`: the estimated Jaccard similarity of two sets.
 pub fn jaccard() -> StateScalar {
     StateScalar::new(ScalarSpec {
+        syntax: "minhash_jaccard(a, b)",
+        doc: Doc {
+            description: "The estimated Jaccard similarity |A ∩ B| / |A ∪ B| of the sets behind two \
+                     MinHash states, between 0 and 1 (two empty sets: 1). The states must have the \
+                     same num_perm. NULL if either state is NULL.",
+            arguments: &[("a", "A minhash state."), ("b", "Another minhash state.")],
+            example: "```sql\nSELECT a.entity, b.entity, minhash_jaccard(a.sig, b.sig) AS j\nFROM sigs a JOIN sigs b ON a.entity < b.entity ORDER BY j DESC LIMIT 10;\n```",
+        },
         args: Args::States(2, "two minhash states"),
         returns: || DataType::Float64,
         invoke: |f, args| {
@@ -81,14 +89,6 @@ pub fn jaccard() -> StateScalar {
                 Ok(ScalarValue::Float64(Some(j)))
             })
         },
-        syntax: "minhash_jaccard(a, b)",
-        doc: Doc {
-            description: "The estimated Jaccard similarity |A ∩ B| / |A ∪ B| of the sets behind two \
-                     MinHash states, between 0 and 1 (two empty sets: 1). The states must have the \
-                     same num_perm. NULL if either state is NULL.",
-            arguments: &[("a", "A minhash state."), ("b", "Another minhash state.")],
-            example: "```sql\nSELECT a.entity, b.entity, minhash_jaccard(a.sig, b.sig) AS j\nFROM sigs a JOIN sigs b ON a.entity < b.entity ORDER BY j DESC LIMIT 10;\n```",
-        },
     })
 }
 
@@ -99,15 +99,6 @@ fn band_list_type() -> DataType {
 /// `minhash_lsh_bands(state, bands)`: one key per band, for similarity joins.
 pub fn lsh_bands() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::StateAnd("a minhash state and a band count", |f, t| {
-            if t.is_integer() || t.is_null() {
-                Ok(())
-            } else {
-                plan_err!("{f}: bands must be an integer, got {t}")
-            }
-        }),
-        returns: band_list_type,
-        invoke: band_keys,
         syntax: "minhash_lsh_bands(state, bands)",
         doc: Doc {
             description: "Locality-sensitive hashing of a MinHash state: the signature cut into `bands` \
@@ -128,6 +119,15 @@ pub fn lsh_bands() -> StateScalar {
             ],
             example: "```sql\nWITH keys AS (SELECT entity, unnest(minhash_lsh_bands(sig, 32)) AS k FROM sigs)\nSELECT DISTINCT a.entity, b.entity FROM keys a JOIN keys b ON a.k = b.k AND a.entity < b.entity;\n```",
         },
+        args: Args::StateAnd("a minhash state and a band count", |f, t| {
+            if t.is_integer() || t.is_null() {
+                Ok(())
+            } else {
+                plan_err!("{f}: bands must be an integer, got {t}")
+            }
+        }),
+        returns: band_list_type,
+        invoke: band_keys,
     })
 }
 

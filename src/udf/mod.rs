@@ -51,12 +51,10 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(quantile::approx_many()),
         AggregateUDF::from(dd::sketch()),
         AggregateUDF::from(dd::merge()),
-        AggregateUDF::from(datasketches::hll::sketch()),
-        AggregateUDF::from(datasketches::hll::merge()),
-        AggregateUDF::from(datasketches::theta::sketch()),
-        AggregateUDF::from(datasketches::theta::union()),
-        AggregateUDF::from(datasketches::theta::intersect_agg()),
     ]
+    .into_iter()
+    .chain(datasketches::aggregate_functions())
+    .collect()
 }
 
 /// Every Hazy scalar function, in reference order.
@@ -74,21 +72,10 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         kll::quantiles(),
         kll::rank(),
         dd::quantile(),
-        datasketches::hll::estimate(),
-        datasketches::hll::union(),
-        datasketches::hll::bounds(),
-        datasketches::theta::estimate(),
-        datasketches::theta::bounds(),
-        datasketches::theta::union_pair_scalar(),
-        datasketches::theta::intersect_scalar(),
-        datasketches::theta::a_not_b_scalar(),
-        datasketches::kll::to_datasketches(),
-        datasketches::kll::from_datasketches(),
-        datasketches::frequencies::to_datasketches(),
-        datasketches::frequencies::from_datasketches(),
-        sketch_info::sketch_info(),
     ]
     .into_iter()
+    .chain(datasketches::scalar_functions())
+    .chain([sketch_info::sketch_info()])
     .map(ScalarUDF::from)
     .collect()
 }

@@ -6,7 +6,7 @@ use super::args::{Param, check_arity, check_scalar_literals, check_state_type};
 use super::docs::Doc;
 use super::family::MergeableState;
 use super::numbers::{check_numeric_q, check_q};
-use crate::sketch::{Sketch, SketchError};
+use crate::sketch::{Quantiles, Sketch};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
@@ -19,16 +19,17 @@ use std::sync::OnceLock;
 
 /// How one scalar function differs from the others.
 pub struct ScalarSpec {
+    /// How the function is called, `topk_items(state [, n])`; the function's name is what
+    /// comes before the `(`. Just the name for [`Args::StateAndParams`], whose parameters
+    /// write the rest.
+    pub syntax: &'static str,
+    /// What the function answers; first, as a reader of the code wants it.
+    pub doc: Doc,
     /// What the arguments must be, checked when planning.
     pub args: Args,
     /// The result type.
     pub returns: fn() -> DataType,
     pub invoke: fn(&str, &ScalarFunctionArgs) -> Result<ColumnarValue>,
-    /// How the function is called, `topk_items(state [, n])`; the function's name is what
-    /// comes before the `(`. Just the name for [`Args::StateAndParams`], whose parameters
-    /// write the rest.
-    pub syntax: &'static str,
-    pub doc: Doc,
 }
 
 /// The arguments of a scalar function, with the words its arity error uses ("a kll state and
@@ -410,11 +411,11 @@ pub fn union_scalar<S: MergeableState>(
     doc: Doc,
 ) -> StateScalar {
     StateScalar::new(ScalarSpec {
+        syntax,
+        doc,
         args: Args::States(2, usage),
         returns: || DataType::LargeBinary,
         invoke: union_rows::<S>,
-        syntax,
-        doc,
     })
 }
 
@@ -451,12 +452,6 @@ fn state_of<S: MergeableState>(
         .transpose()
 }
 
-/// A sketch that answers quantiles, for the `<family>_quantile(state, q)` functions.
-pub trait Quantiles: Sketch {
-    /// The quantile `q` (checked to lie in [0, 1]); `None` when the sketch is empty.
-    fn quantile_at(&self, q: f64) -> Result<Option<f64>, SketchError>;
-}
-
 /// `<family>_quantile(state, q)`: the quantile `q` of the values behind each state, as DOUBLE.
 /// `usage` names the arguments in arity errors ("a kll state and q").
 pub fn quantile_scalar<S: Quantiles>(
@@ -465,16 +460,15 @@ pub fn quantile_scalar<S: Quantiles>(
     doc: Doc,
 ) -> StateScalar {
     StateScalar::new(ScalarSpec {
+        syntax,
+        doc,
         args: Args::StateAnd(usage, check_numeric_q),
         returns: || DataType::Float64,
         invoke: |f, args| {
             per_state_and_q(f, args, |s: &S, q| {
-                s.quantile_at(q)
-                    .map_err(|e| exec_datafusion_err!("{f}: {e}"))
+                S::QUANTILE(s, q).map_err(|e| exec_datafusion_err!("{f}: {e}"))
             })
         },
-        syntax,
-        doc,
     })
 }
 

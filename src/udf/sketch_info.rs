@@ -24,9 +24,6 @@ fn info_fields() -> Fields {
 /// `sketch_info(state)` → struct {family, version, parameters, mode, bytes, items, details}.
 pub fn sketch_info() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::States(1, "one argument (a sketch state)"),
-        returns: || DataType::Struct(info_fields()),
-        invoke: infos,
         syntax: "sketch_info(state)",
         doc: Doc {
             description: "Describes any Hazy sketch state, of every family: a struct with `family` \
@@ -47,6 +44,9 @@ pub fn sketch_info() -> StateScalar {
             )],
             example: "```sql\nSELECT sketch_info(hll_sketch(entity))['bytes'] AS bytes FROM events;\n```",
         },
+        args: Args::States(1, "one argument (a sketch state)"),
+        returns: || DataType::Struct(info_fields()),
+        invoke: infos,
     })
 }
 

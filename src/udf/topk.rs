@@ -346,16 +346,6 @@ fn top_lists(tops: &[Vec<ItemEstimate<'_>>], item_type: &DataType) -> Result<Arr
 /// `topk_items(state [, n])`: the top `n` items of a state as text, with their bounds.
 pub fn items() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::Checked(|f, args| {
-            check_arity(f, args, 1, 2, "a topk state and an optional n")?;
-            check_state_type(f, &args[0])?;
-            match args.get(1).filter(|t| !is_integer_type(t)) {
-                Some(t) => plan_err!("{f}: n must be an integer, got {t}"),
-                None => Ok(()),
-            }
-        }),
-        returns: || list_type(DataType::Utf8),
-        invoke: top_items,
         syntax: "topk_items(state [, n])",
         doc: Doc {
             description: "The `n` most frequent items of a Top-K state (default 10), most frequent \
@@ -367,6 +357,16 @@ pub fn items() -> StateScalar {
             ],
             example: "```sql\nSELECT topk_items(topk_sketch(entity), 5) FROM events;\n```",
         },
+        args: Args::Checked(|f, args| {
+            check_arity(f, args, 1, 2, "a topk state and an optional n")?;
+            check_state_type(f, &args[0])?;
+            match args.get(1).filter(|t| !is_integer_type(t)) {
+                Some(t) => plan_err!("{f}: n must be an integer, got {t}"),
+                None => Ok(()),
+            }
+        }),
+        returns: || list_type(DataType::Utf8),
+        invoke: top_items,
     })
 }
 

@@ -200,15 +200,6 @@ static FROM_PARAMS: [Param; 2] = [ITEMS_PARAM, OPTIONAL_K_PARAM];
 /// `topk_to_datasketches(state [, items])`.
 pub fn to_datasketches() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::StateAndParams(&TO_PARAMS),
-        returns: || DataType::LargeBinary,
-        invoke: |f, args| {
-            let items =
-                Items::from_choice(scalar_params(f, &TO_PARAMS, &args.args, 1)?[0].choice());
-            convert_rows(f, args, |bytes| {
-                to_image(&decode::<TopK>(f, bytes)?, items).map_err(named(f))
-            })
-        },
         syntax: "topk_to_datasketches",
         doc: Doc {
             description: "The bytes of a Hazy Top-K state as an Apache DataSketches frequent-items \
@@ -219,24 +210,21 @@ pub fn to_datasketches() -> StateScalar {
             arguments: &[("state", "A Top-K state (topk_sketch, topk_merge).")],
             example: "```sql\nSELECT topk_to_datasketches(topk_sketch(entity, 100)) FROM events;\n```",
         },
+        args: Args::StateAndParams(&TO_PARAMS),
+        returns: || DataType::LargeBinary,
+        invoke: |f, args| {
+            let items =
+                Items::from_choice(scalar_params(f, &TO_PARAMS, &args.args, 1)?[0].choice());
+            convert_rows(f, args, |bytes| {
+                to_image(&decode::<TopK>(f, bytes)?, items).map_err(named(f))
+            })
+        },
     })
 }
 
 /// `topk_from_datasketches(bytes [, items [, k]])`.
 pub fn from_datasketches() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::StateAndParams(&FROM_PARAMS),
-        returns: || DataType::LargeBinary,
-        invoke: |f, args| {
-            let params = scalar_params(f, &FROM_PARAMS, &args.args, 1)?;
-            let items = Items::from_choice(params[0].choice());
-            let capacity = capacity_for(params[1].integer());
-            convert_rows(f, args, |bytes| {
-                Ok(from_image(bytes, items, capacity)
-                    .map_err(named(f))?
-                    .to_bytes())
-            })
-        },
         syntax: "topk_from_datasketches",
         doc: Doc {
             description: "The Hazy Top-K state of an Apache DataSketches frequent-items sketch \
@@ -248,6 +236,18 @@ pub fn from_datasketches() -> StateScalar {
                      maximum error, as Top-K does. NULL for NULL.",
             arguments: &[("bytes", "A DataSketches frequent-items sketch (binary).")],
             example: "```sql\nSELECT topk_items(topk_merge(topk_from_datasketches(sketch, 'string', 10)), 10)\nFROM druid_top_pages;\n```",
+        },
+        args: Args::StateAndParams(&FROM_PARAMS),
+        returns: || DataType::LargeBinary,
+        invoke: |f, args| {
+            let params = scalar_params(f, &FROM_PARAMS, &args.args, 1)?;
+            let items = Items::from_choice(params[0].choice());
+            let capacity = capacity_for(params[1].integer());
+            convert_rows(f, args, |bytes| {
+                Ok(from_image(bytes, items, capacity)
+                    .map_err(named(f))?
+                    .to_bytes())
+            })
         },
     })
 }

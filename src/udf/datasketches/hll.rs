@@ -230,13 +230,6 @@ const MERGE_DOC: Doc = Doc {
 /// `ds_hll_estimate(state)`: the estimated number of distinct values.
 pub fn estimate() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::States(1, "one argument (a DataSketches HLL sketch)"),
-        returns: || DataType::Float64,
-        invoke: |f, args| {
-            per_state(f, args, |s: Option<DsHll>| {
-                Ok(ScalarValue::Float64(s.map(|s| s.sketch().estimate())))
-            })
-        },
         syntax: "ds_hll_estimate(state)",
         doc: Doc {
             description: "The estimated number of distinct values of a DataSketches HLL sketch, \
@@ -245,6 +238,13 @@ pub fn estimate() -> StateScalar {
                      malformed bytes.",
             arguments: &[("state", "A DataSketches HLL sketch (binary).")],
             example: "```sql\nSELECT ds_hll_estimate(ds_hll_sketch(entity)) AS users FROM events;\n```",
+        },
+        args: Args::States(1, "one argument (a DataSketches HLL sketch)"),
+        returns: || DataType::Float64,
+        invoke: |f, args| {
+            per_state(f, args, |s: Option<DsHll>| {
+                Ok(ScalarValue::Float64(s.map(|s| s.sketch().estimate())))
+            })
         },
     })
 }
@@ -278,9 +278,6 @@ impl Bounded for DsHll {
 /// `ds_hll_bounds(state, num_std_dev)` → {lower, estimate, upper}.
 pub fn bounds() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: BOUNDS_ARGS,
-        returns: bounds_type,
-        invoke: bounds_of_rows::<DsHll>,
         syntax: "ds_hll_bounds(state, num_std_dev)",
         doc: Doc {
             description: "Confidence bounds of a DataSketches HLL sketch's estimate: a struct \
@@ -296,6 +293,9 @@ pub fn bounds() -> StateScalar {
             ],
             example: "```sql\nSELECT ds_hll_bounds(ds_hll_sketch(entity), 2)['upper'] FROM events;\n```",
         },
+        args: BOUNDS_ARGS,
+        returns: bounds_type,
+        invoke: bounds_of_rows::<DsHll>,
     })
 }
 

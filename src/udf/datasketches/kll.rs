@@ -219,13 +219,6 @@ pub fn from_image(image: &[u8], items: Items) -> Result<Kll, SketchError> {
 /// `kll_to_datasketches(state)`.
 pub fn to_datasketches() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::States(1, "one argument (a kll state)"),
-        returns: || DataType::LargeBinary,
-        invoke: |f, args| {
-            convert_rows(f, args, |bytes| {
-                to_image(&decode::<Kll>(f, bytes)?).map_err(named(f))
-            })
-        },
         syntax: "kll_to_datasketches(state)",
         doc: Doc {
             description: "The bytes of a Hazy KLL state as an Apache DataSketches KllDoublesSketch \
@@ -236,6 +229,13 @@ pub fn to_datasketches() -> StateScalar {
                      NULL for NULL.",
             arguments: &[("state", "A kll state (kll_sketch, kll_merge).")],
             example: "```sql\nSELECT kll_to_datasketches(kll_sketch(latency_ms)) FROM requests;\n```",
+        },
+        args: Args::States(1, "one argument (a kll state)"),
+        returns: || DataType::LargeBinary,
+        invoke: |f, args| {
+            convert_rows(f, args, |bytes| {
+                to_image(&decode::<Kll>(f, bytes)?).map_err(named(f))
+            })
         },
     })
 }
@@ -252,14 +252,6 @@ static ITEMS: [Param; 1] = [Param {
 /// `kll_from_datasketches(bytes [, items])`.
 pub fn from_datasketches() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: Args::StateAndParams(&ITEMS),
-        returns: || DataType::LargeBinary,
-        invoke: |f, args| {
-            let items = Items::from_choice(scalar_params(f, &ITEMS, &args.args, 1)?[0].choice());
-            convert_rows(f, args, |bytes| {
-                Ok(from_image(bytes, items).map_err(named(f))?.to_bytes())
-            })
-        },
         syntax: "kll_from_datasketches",
         doc: Doc {
             description: "The Hazy KLL state of an Apache DataSketches KLL sketch (compact or \
@@ -271,6 +263,14 @@ pub fn from_datasketches() -> StateScalar {
                      error naming the defect.",
             arguments: &[("bytes", "A DataSketches KLL sketch (binary).")],
             example: "```sql\nSELECT kll_quantile(kll_merge(kll_from_datasketches(sketch)), 0.99)\nFROM spark_latency_sketches;\n```",
+        },
+        args: Args::StateAndParams(&ITEMS),
+        returns: || DataType::LargeBinary,
+        invoke: |f, args| {
+            let items = Items::from_choice(scalar_params(f, &ITEMS, &args.args, 1)?[0].choice());
+            convert_rows(f, args, |bytes| {
+                Ok(from_image(bytes, items).map_err(named(f))?.to_bytes())
+            })
         },
     })
 }

@@ -43,12 +43,13 @@ pub mod theta;
 use super::args::Keep;
 use super::family::{RowInput, Rows};
 use super::hashing::is_string_or_binary;
-use super::scalar::Args;
+use super::scalar::{Args, StateScalar};
 use crate::sketch::SketchError;
 use crate::sketch::envelope::{MAGIC, TRANSIT_MAGIC};
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use arrow::datatypes::*;
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
+use datafusion::logical_expr::AggregateUDF;
 use datasketches::common::NumStdDev;
 use datasketches::hash::value::{canonical_float, raw_bytes};
 use std::hash::{Hash, Hasher};
@@ -97,6 +98,35 @@ impl RowInput for DsItems {
     fn feed<F: for<'r> FnMut(usize, DsItem<'r>)>(rows: &Rows<'_>, mut f: F) -> Result<()> {
         for_each_item(rows.values.as_ref(), rows.keep, &mut f)
     }
+}
+
+/// The DataSketches-compatible aggregates, in reference order.
+pub fn aggregate_functions() -> Vec<AggregateUDF> {
+    vec![
+        hll::sketch().into(),
+        hll::merge().into(),
+        theta::sketch().into(),
+        theta::union().into(),
+        theta::intersect_agg().into(),
+    ]
+}
+
+/// The DataSketches-compatible scalar functions, in reference order.
+pub fn scalar_functions() -> Vec<StateScalar> {
+    vec![
+        hll::estimate(),
+        hll::union(),
+        hll::bounds(),
+        theta::estimate(),
+        theta::bounds(),
+        theta::union_pair_scalar(),
+        theta::intersect_scalar(),
+        theta::a_not_b_scalar(),
+        kll::to_datasketches(),
+        kll::from_datasketches(),
+        frequencies::to_datasketches(),
+        frequencies::from_datasketches(),
+    ]
 }
 
 /// Whether DataSketches hashes values of this type (checked at plan time).

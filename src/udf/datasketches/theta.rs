@@ -382,6 +382,14 @@ const INTERSECT_AGG_DOC: Doc = Doc {
 /// `theta_estimate(state)`.
 pub fn estimate() -> StateScalar {
     StateScalar::new(ScalarSpec {
+        syntax: "theta_estimate(state)",
+        doc: Doc {
+            description: "The estimated number of distinct items of a theta sketch, as the \
+                     DataSketches libraries compute it (a DOUBLE). NULL for a NULL state; an \
+                     error names the defect of malformed bytes.",
+            arguments: &[("state", "A compact theta sketch (binary).")],
+            example: "```sql\nSELECT theta_estimate(theta_sketch(entity)) FROM events;\n```",
+        },
         args: Args::States(1, "one argument (a theta sketch)"),
         returns: || DataType::Float64,
         invoke: |f, args| {
@@ -392,14 +400,6 @@ pub fn estimate() -> StateScalar {
                 };
                 Ok(ScalarValue::Float64(estimate))
             })
-        },
-        syntax: "theta_estimate(state)",
-        doc: Doc {
-            description: "The estimated number of distinct items of a theta sketch, as the \
-                     DataSketches libraries compute it (a DOUBLE). NULL for a NULL state; an \
-                     error names the defect of malformed bytes.",
-            arguments: &[("state", "A compact theta sketch (binary).")],
-            example: "```sql\nSELECT theta_estimate(theta_sketch(entity)) FROM events;\n```",
         },
     })
 }
@@ -414,9 +414,6 @@ impl Bounded for Theta {
 /// `theta_bounds(state, num_std_dev)`.
 pub fn bounds() -> StateScalar {
     StateScalar::new(ScalarSpec {
-        args: BOUNDS_ARGS,
-        returns: bounds_type,
-        invoke: bounds_of_rows::<Theta>,
         syntax: "theta_bounds(state, num_std_dev)",
         doc: Doc {
             description: "Confidence bounds of a theta sketch's estimate: a struct {lower, \
@@ -431,6 +428,9 @@ pub fn bounds() -> StateScalar {
             ],
             example: "```sql\nSELECT theta_bounds(theta_sketch(entity), 2) FROM events;\n```",
         },
+        args: BOUNDS_ARGS,
+        returns: bounds_type,
+        invoke: bounds_of_rows::<Theta>,
     })
 }
 
@@ -446,11 +446,11 @@ type Invoke = fn(
 /// A pair-wise set operation as a scalar function.
 fn pairwise(invoke: Invoke, syntax: &'static str, doc: Doc) -> StateScalar {
     StateScalar::new(ScalarSpec {
+        syntax,
+        doc,
         args: Args::States(2, "two arguments (theta sketches)"),
         returns: || DataType::LargeBinary,
         invoke,
-        syntax,
-        doc,
     })
 }
 
