@@ -53,6 +53,19 @@ fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("hazy-gen-test-{}-{name}", std::process::id()))
 }
 
+/// What `hazy gen` writes for `events` events to a text file called `name`.
+fn generated_text(name: &str, events: u64) -> String {
+    let path = temp_path(name);
+    run(&GenArgs {
+        output: path.clone(),
+        ..args(events)
+    })
+    .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    text
+}
+
 #[test]
 fn prng_reference_values() {
     let mut sm = 0u64;
@@ -377,14 +390,7 @@ fn entity_names() {
 
 #[test]
 fn csv_and_ndjson_output() {
-    let csv = temp_path("out.csv");
-    run(&GenArgs {
-        output: csv.clone(),
-        ..args(3)
-    })
-    .unwrap();
-    let text = std::fs::read_to_string(&csv).unwrap();
-    std::fs::remove_file(&csv).ok();
+    let text = generated_text("out.csv", 3);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
     assert_eq!(lines[0], "ts,entity,event_type,value");
@@ -400,24 +406,10 @@ fn csv_and_ndjson_output() {
     let expected_ts = ts_values(&first)[0];
     assert_eq!(parse_rfc3339_micros(ts), Some(expected_ts));
 
-    let empty_csv = temp_path("empty.csv");
-    run(&GenArgs {
-        output: empty_csv.clone(),
-        ..args(0)
-    })
-    .unwrap();
-    let text = std::fs::read_to_string(&empty_csv).unwrap();
-    std::fs::remove_file(&empty_csv).ok();
+    let text = generated_text("empty.csv", 0);
     assert_eq!(text.trim_end(), "ts,entity,event_type,value");
 
-    let json = temp_path("out.jsonl");
-    run(&GenArgs {
-        output: json.clone(),
-        ..args(3)
-    })
-    .unwrap();
-    let text = std::fs::read_to_string(&json).unwrap();
-    std::fs::remove_file(&json).ok();
+    let text = generated_text("out.jsonl", 3);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     let row: serde_json::Value = serde_json::from_str(lines[0]).unwrap();

@@ -1051,12 +1051,30 @@ mod tests {
         assert_eq!(batch.column(1).as_string::<i32>().value(1), "y");
     }
 
+    /// A file of `bytes`, opened at `offset` (line `line`), and its first chunk.
+    fn first_chunk(
+        name: &str,
+        bytes: &[u8],
+        format: InputFormat,
+        offset: u64,
+        line: u64,
+    ) -> (std::path::PathBuf, LineSource, Chunk) {
+        let path = std::env::temp_dir().join(format!("hazy-input-{name}-{}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        let mut source = LineSource::open(&path, format, offset, line, false).unwrap();
+        let chunk = source.next_chunk(1 << 20).unwrap().unwrap();
+        (path, source, chunk)
+    }
+
     #[test]
     fn csv_records_end_outside_quotes_and_a_bom_is_skipped() {
-        let path = std::env::temp_dir().join(format!("hazy-input-csv-{}", std::process::id()));
-        std::fs::write(&path, b"\xEF\xBB\xBFts,e\n1,\"a\nb\"\n2,\"c\"\"\"\n3,d").unwrap();
-        let mut s = LineSource::open(&path, InputFormat::Csv, 0, 1, false).unwrap();
-        let c = s.next_chunk(1 << 20).unwrap().unwrap();
+        let (path, mut s, c) = first_chunk(
+            "csv",
+            b"\xEF\xBB\xBFts,e\n1,\"a\nb\"\n2,\"c\"\"\"\n3,d",
+            InputFormat::Csv,
+            0,
+            1,
+        );
         assert_eq!(
             c.start_offset, 3,
             "the byte-order mark is skipped but counted"
@@ -1073,10 +1091,7 @@ mod tests {
 
     #[test]
     fn chunks_end_on_line_boundaries_and_count_lines() {
-        let dir = std::env::temp_dir().join(format!("hazy-input-{}", std::process::id()));
-        std::fs::write(&dir, b"a\nb\nc").unwrap();
-        let mut s = LineSource::open(&dir, InputFormat::Ndjson, 2, 2, false).unwrap();
-        let c = s.next_chunk(1 << 20).unwrap().unwrap();
+        let (path, mut s, c) = first_chunk("lines", b"a\nb\nc", InputFormat::Ndjson, 2, 2);
         assert_eq!(
             (
                 c.data.as_slice(),
@@ -1093,6 +1108,6 @@ mod tests {
             (&b"c"[..], 3, 1)
         );
         assert!(s.next_chunk(1 << 20).unwrap().is_none());
-        std::fs::remove_file(&dir).unwrap();
+        std::fs::remove_file(&path).unwrap();
     }
 }
