@@ -56,7 +56,7 @@
 //! ```
 
 use super::envelope::{self, Family, Reader};
-use super::error::{Result, SketchError, check_range};
+use super::error::{Result, SketchError, check_q, check_range};
 use super::state::{Description, Sketch, show};
 
 /// Default relative accuracy: 1%.
@@ -360,17 +360,6 @@ impl PartialEq for DdSketch {
             && self.collapsed == other.collapsed
             && self.positive == other.positive
             && self.negative == other.negative
-    }
-}
-
-/// Checks that `q` is a valid normalized rank.
-fn check_q(q: f64) -> Result<()> {
-    if (0.0..=1.0).contains(&q) {
-        Ok(())
-    } else {
-        Err(SketchError::InvalidParameter(format!(
-            "quantile q must lie in [0, 1], got {q}"
-        )))
     }
 }
 

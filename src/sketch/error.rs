@@ -82,3 +82,14 @@ where
         range.end()
     )))
 }
+
+/// Checks that `q` is a valid normalized rank, for every family that answers quantiles.
+pub(crate) fn check_q(q: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&q) {
+        Ok(())
+    } else {
+        Err(SketchError::InvalidParameter(format!(
+            "quantile q must lie in [0, 1], got {q}"
+        )))
+    }
+}

@@ -67,7 +67,7 @@
 //! ```
 
 use super::envelope::{self, Family, Reader};
-use super::error::{Result, SketchError, check_range};
+use super::error::{Result, SketchError, check_q, check_range};
 use super::state::{Description, Sketch, show};
 
 /// Default `k`: 1.33% normalized rank error at 99% confidence.
@@ -224,17 +224,6 @@ fn merge_sorted_into(dst: &mut Vec<f64>, src: &[f64]) {
         }
     }
     dst[..j].copy_from_slice(&src[..j]);
-}
-
-/// Checks that `q` is a valid normalized rank.
-fn check_q(q: f64) -> Result<()> {
-    if (0.0..=1.0).contains(&q) {
-        Ok(())
-    } else {
-        Err(SketchError::InvalidParameter(format!(
-            "quantile q must lie in [0, 1], got {q}"
-        )))
-    }
 }
 
 impl Kll {
