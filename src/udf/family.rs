@@ -701,6 +701,7 @@ impl<S: StateSketch> Glue<S> {
         }
         let mut delta = 0isize;
         rows.feed::<S::Input>(|row, item| {
+            super::groups::prefetch_ahead(sketches, groups, row);
             let slot = &mut sketches[groups[row]];
             // A sketch created here counts from zero, so its initial allocation is accounted.
             let before = slot.as_ref().map_or(0, S::heap_size);

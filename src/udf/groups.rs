@@ -11,6 +11,30 @@ use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 use std::mem::size_of;
 use std::sync::Arc;
 
+/// How many rows ahead [`prefetch_ahead`] looks.
+const PREFETCH_ROWS: usize = 8;
+
+/// Asks the processor for the slot of the group `PREFETCH_ROWS` rows ahead. With many groups
+/// (a million entities) nearly every row's slot is a cache miss, and each row's work depends
+/// on its slot, so the misses come one after another; fetching ahead overlaps them. A hint
+/// only: it changes no value, and does nothing off x86-64.
+#[inline(always)]
+pub(crate) fn prefetch_ahead<T>(slots: &[T], groups: &[usize], row: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(slot) = groups.get(row + PREFETCH_ROWS).and_then(|&g| slots.get(g)) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let start = (slot as *const T).cast::<i8>();
+        // A slot may straddle cache lines (a MinHash slot spans three).
+        for line in (0..size_of::<T>()).step_by(64) {
+            // SAFETY: SSE is part of x86-64, and a prefetch never faults; the address is
+            // inside `slot`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(line)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (slots, groups, row);
+}
+
 /// Merges the kept state rows of `states` into their groups; returns the change in heap bytes.
 fn merge_states<S: StateSketch>(
     glue: &Glue<S>,
@@ -22,6 +46,7 @@ fn merge_states<S: StateSketch>(
     let mut delta = 0isize;
     for_each_state(glue.function, states, |row, bytes| {
         if keep.row(row) {
+            prefetch_ahead(sketches, groups, row);
             delta += glue.merge_state(&mut sketches[groups[row]], bytes)?;
         }
         Ok(())
