@@ -95,8 +95,7 @@ pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
         thousands(exact)
     );
 
-    heading(&mut out, &thin, "TOP EVENT TYPES");
-    let top = query(ctx, TOP_EVENT_TYPES).await?;
+    let top = section(ctx, &mut out, &thin, "TOP EVENT TYPES", TOP_EVENT_TYPES).await?;
     for_rows(&top, |b, r| {
         let n = int_at(b, 1, r);
         let pct = n as f64 / events.max(1) as f64 * 100.0;
@@ -109,8 +108,7 @@ pub async fn report(ctx: &SessionContext, path: &Path) -> Result<String> {
         );
     });
 
-    heading(&mut out, &thin, "MOST ACTIVE ENTITIES");
-    let active = query(ctx, TOP_ENTITIES).await?;
+    let active = section(ctx, &mut out, &thin, "MOST ACTIVE ENTITIES", TOP_ENTITIES).await?;
     for_rows(&active, |b, r| {
         // The Top-K bounds: the true count lies in [count, upper].
         let _ = writeln!(
@@ -166,12 +164,14 @@ async fn first_time_section(
     thin: &str,
     exact_entities: i64,
 ) -> Result<()> {
-    let minutes = query(ctx, FIRST_TIME_SQL).await?;
-    heading(
+    let minutes = section(
+        ctx,
         out,
         thin,
         "FIRST-TIME ENTITIES per minute (Bloom filter of the earlier minutes)",
-    );
+        FIRST_TIME_SQL,
+    )
+    .await?;
     let mut total = 0;
     let mut shown = 0;
     for_rows(&minutes, |b, r| {
@@ -198,12 +198,14 @@ async fn first_time_section(
 
 /// Entities that behave like one entity, from sql/similar_entities.sql.
 async fn similar_section(ctx: &SessionContext, out: &mut String, thin: &str) -> Result<()> {
-    let similar = query(ctx, SIMILAR_SQL).await?;
-    heading(
+    let similar = section(
+        ctx,
         out,
         thin,
         "ENTITIES SIMILAR TO entity_1234 (MinHash of event types, LSH bands)",
-    );
+        SIMILAR_SQL,
+    )
+    .await?;
     let mut shown = 0;
     for_rows(&similar, |b, r| {
         if shown < 5 {
@@ -222,12 +224,14 @@ async fn similar_section(ctx: &SessionContext, out: &mut String, thin: &str) -> 
 
 /// Tumbling 2-minute windows and the uniques of all windows so far, from sql/windowed.sql.
 async fn windows_section(ctx: &SessionContext, out: &mut String, thin: &str) -> Result<()> {
-    let windows = query(ctx, WINDOWED_SQL).await?;
-    heading(
+    let windows = section(
+        ctx,
         out,
         thin,
         "WINDOWS (2 minutes; uniques so far = merged HLL states)",
-    );
+        WINDOWED_SQL,
+    )
+    .await?;
     let _ = writeln!(out, "  start    events  uniques  uniques so far");
     for_rows(&windows, |b, r| {
         let _ = writeln!(
@@ -245,12 +249,14 @@ async fn windows_section(ctx: &SessionContext, out: &mut String, thin: &str) -> 
 /// Purchase-rate anomalies per minute against a Count-Min baseline, from
 /// sql/anomaly_detection.sql (a purchase flood is injected from 00:10 to 00:12).
 async fn anomaly_section(ctx: &SessionContext, out: &mut String, thin: &str) -> Result<()> {
-    let minutes = query(ctx, ANOMALY_SQL).await?;
-    heading(
+    let minutes = section(
+        ctx,
         out,
         thin,
         "ANOMALIES (purchase flood injected 00:10-00:12; baseline: first 5 minutes)",
-    );
+        ANOMALY_SQL,
+    )
+    .await?;
     let _ = writeln!(
         out,
         "  minute  purchase rate  baseline  new entities  alert"
@@ -275,12 +281,14 @@ async fn anomaly_section(ctx: &SessionContext, out: &mut String, thin: &str) -> 
 
 /// Percentiles of `value` from the targeted digest, KLL and DDSketch beside the exact ones.
 async fn percentile_section(ctx: &SessionContext, out: &mut String, thin: &str) -> Result<()> {
-    let rows = query(ctx, PERCENTILES).await?;
-    heading(
+    let rows = section(
+        ctx,
         out,
         thin,
         "PERCENTILES of value   approx_quantile   KLL (k=200)   DDSketch (1%)   exact",
-    );
+        PERCENTILES,
+    )
+    .await?;
     for_rows(&rows, |b, r| {
         let q = float_at(b, 0, r);
         let _ = writeln!(
@@ -350,6 +358,19 @@ pub fn thousands(n: i64) -> String {
 }
 
 /// A section's title between two rules.
+/// Runs a section's query and writes its heading.
+async fn section(
+    ctx: &SessionContext,
+    out: &mut String,
+    thin: &str,
+    title: &str,
+    sql: &str,
+) -> Result<Vec<RecordBatch>> {
+    let rows = query(ctx, sql).await?;
+    heading(out, thin, title);
+    Ok(rows)
+}
+
 fn heading(out: &mut String, thin: &str, title: &str) {
     let _ = writeln!(out, "\n{thin}\n{title}\n{thin}");
 }
