@@ -436,6 +436,11 @@ impl LineDecoder {
     }
 
     fn parse(&self, data: &[u8]) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+        if self.format == InputFormat::Ndjson
+            && let Some(batch) = super::ndjson::decode_flat(data, &self.read_schema)
+        {
+            return Ok(batch);
+        }
         let rows = memchr_count(data) as usize + 1;
         let batch = match self.format {
             InputFormat::Ndjson => {

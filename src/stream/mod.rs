@@ -39,6 +39,7 @@
 
 pub mod checkpoint;
 pub mod input;
+pub mod ndjson;
 mod pane;
 pub mod plan;
 mod runtime;

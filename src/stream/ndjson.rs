@@ -1,0 +1,515 @@
+//! A fast path for the common shape of NDJSON events: one flat object a line.
+//!
+//! Decoding is most of `hazy stream`'s CPU, and arrow-json's general decoder first writes
+//! every value to a tape and then reads the tape into arrays. Event streams are nearly always
+//! one flat object a line, with keys and strings free of escapes; for those, this module
+//! writes the arrays in one pass over the bytes.
+//!
+//! **Guarantee**: [`decode_flat`] gives `Some(batch)` only when arrow-json, built as
+//! `hazy stream` builds it (`with_coerce_primitive(true)`), would give the same batch for the
+//! same bytes; anything else gives `None`, and the caller uses arrow-json, so every error,
+//! coercion and malformed-record report stays arrow-json's. The fast path reads:
+//! - lines holding one JSON object each (blank lines skipped), whose values are strings
+//!   without escapes, numbers, `true`, `false` or `null`;
+//! - into columns of type BIGINT (integer literals), DOUBLE (numbers), BOOLEAN (`true` or
+//!   `false`) and VARCHAR (strings, and numbers or booleans as their text);
+//! - keys the schema lacks are skipped when their value is a scalar; a missing key is NULL.
+//!
+//! A test compares both decoders on many random records, of the shapes the fast path reads
+//! and of those it leaves to arrow-json.
+//!
+//! ```
+//! use arrow::datatypes::{DataType, Field, Schema};
+//! use hazy::stream::ndjson::decode_flat;
+//! use std::sync::Arc;
+//! let schema = Arc::new(Schema::new(vec![
+//!     Field::new("ts", DataType::Utf8, true),
+//!     Field::new("n", DataType::Int64, true),
+//! ]));
+//! let batch = decode_flat(b"{\"ts\": \"2026-01-01T00:00:00Z\", \"n\": 7}\n{\"n\": null}\n", &schema)
+//!     .expect("flat records");
+//! assert_eq!(batch.num_rows(), 2);
+//! // An escape is arrow-json's to read.
+//! assert!(decode_flat(b"{\"ts\": \"a\\\"b\"}\n", &schema).is_none());
+//! ```
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
+    StringViewBuilder,
+};
+use arrow::datatypes::{DataType, SchemaRef};
+use std::sync::Arc;
+
+/// The fields one `u64` tracks per line.
+const MAX_FIELDS: usize = 64;
+
+/// Decodes `data` (NDJSON) into a batch of `schema`, or `None` when a line is outside the
+/// fast path (see the module docs) or there are no records.
+pub fn decode_flat(data: &[u8], schema: &SchemaRef) -> Option<RecordBatch> {
+    let fields = schema.fields();
+    if fields.is_empty() || fields.len() > MAX_FIELDS {
+        return None;
+    }
+    let rows = memchr::memchr_iter(b'\n', data).count() + 1;
+    let mut columns = fields
+        .iter()
+        .map(|f| Column::new(f.data_type(), rows))
+        .collect::<Option<Vec<_>>>()?;
+    let names: Vec<&[u8]> = fields.iter().map(|f| f.name().as_bytes()).collect();
+    let nullable: Vec<bool> = fields.iter().map(|f| f.is_nullable()).collect();
+    // Validated once, so every string between two quotes is valid UTF-8 too.
+    let text = std::str::from_utf8(data).ok()?;
+    let mut p = Cursor {
+        s: text,
+        b: data,
+        i: 0,
+    };
+    let mut records = 0;
+    loop {
+        p.skip_blank_lines();
+        if p.i == data.len() {
+            break;
+        }
+        let seen = read_object(&mut p, &names, &mut columns)?;
+        p.skip_ws();
+        if !matches!(p.next(), None | Some(b'\n')) {
+            return None;
+        }
+        for (f, column) in columns.iter_mut().enumerate() {
+            if seen & (1 << f) == 0 {
+                column.push(Value::Null, nullable[f])?;
+            }
+        }
+        records += 1;
+    }
+    if records == 0 {
+        return None;
+    }
+    let arrays: Vec<ArrayRef> = columns.into_iter().map(Column::finish).collect();
+    RecordBatch::try_new(Arc::clone(schema), arrays).ok()
+}
+
+/// Reads one object on one line; returns the fields it set (one bit each).
+fn read_object(p: &mut Cursor<'_>, names: &[&[u8]], columns: &mut [Column]) -> Option<u64> {
+    p.expect(b'{')?;
+    p.skip_ws();
+    let mut seen = 0u64;
+    if p.peek() == Some(b'}') {
+        p.i += 1;
+    } else {
+        // Keys usually come in schema order: look there first.
+        let mut guess = 0;
+        loop {
+            let key = p.string()?;
+            p.skip_ws();
+            p.expect(b':')?;
+            p.skip_ws();
+            let value = p.value()?;
+            if let Some(f) = find(names, key.as_bytes(), guess) {
+                if seen & (1 << f) != 0 {
+                    return None;
+                }
+                seen |= 1 << f;
+                columns[f].push(value, true)?;
+                guess = f + 1;
+            }
+            p.skip_ws();
+            match p.next()? {
+                b',' => p.skip_ws(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    Some(seen)
+}
+
+fn find(names: &[&[u8]], key: &[u8], guess: usize) -> Option<usize> {
+    if names.get(guess) == Some(&key) {
+        return Some(guess);
+    }
+    names.iter().position(|n| *n == key)
+}
+
+/// A JSON scalar as it stands in the input.
+#[derive(Clone, Copy)]
+enum Value<'a> {
+    /// A string's bytes between its quotes: valid UTF-8, no escape, no control character.
+    Str(&'a str),
+    /// A number's text, checked against JSON's grammar.
+    Num(&'a str),
+    Bool(bool),
+    Null,
+}
+
+struct Cursor<'a> {
+    /// The input, as text and as bytes.
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Some(c)
+    }
+
+    fn expect(&mut self, c: u8) -> Option<()> {
+        (self.next()? == c).then_some(())
+    }
+
+    /// JSON white space between records: blank lines are skipped, as arrow-json skips them.
+    fn skip_blank_lines(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.i += 1;
+        }
+    }
+
+    /// JSON white space within a line (a `\r` before the newline included).
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn string(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let start = self.i;
+        let end = start + memchr::memchr2(b'"', b'\\', &self.b[start..])?;
+        // No early exit, so the check runs vector-wide.
+        let no_control = self.b[start..end]
+            .iter()
+            .fold(true, |ok, &c| ok & (c >= 0x20));
+        if self.b[end] == b'\\' || !no_control {
+            return None;
+        }
+        self.i = end + 1;
+        // Quotes are ASCII, so both ends are character boundaries.
+        self.s.get(start..end)
+    }
+
+    fn value(&mut self) -> Option<Value<'a>> {
+        match self.peek()? {
+            b'"' => self.string().map(Value::Str),
+            b't' => self.word(b"true", Value::Bool(true)),
+            b'f' => self.word(b"false", Value::Bool(false)),
+            b'n' => self.word(b"null", Value::Null),
+            b'-' | b'0'..=b'9' => self.number().map(Value::Num),
+            _ => None,
+        }
+    }
+
+    fn word(&mut self, word: &[u8], value: Value<'a>) -> Option<Value<'a>> {
+        let end = self.i + word.len();
+        let next_is_delimiter = !self.b.get(end).is_some_and(u8::is_ascii_alphanumeric);
+        (self.b.get(self.i..end)? == word && next_is_delimiter).then(|| {
+            self.i = end;
+            value
+        })
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, ending at a delimiter.
+    fn number(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.next()? {
+            b'0' => {}
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            self.one_or_more_digits()?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            self.one_or_more_digits()?;
+        }
+        if !matches!(self.peek(), None | Some(b',' | b'}' | b' ' | b'\t' | b'\r')) {
+            return None;
+        }
+        self.s.get(start..self.i)
+    }
+
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+    }
+
+    fn one_or_more_digits(&mut self) -> Option<()> {
+        let start = self.i;
+        self.digits();
+        (self.i > start).then_some(())
+    }
+}
+
+/// A column being built, of one of the types the fast path writes.
+enum Column {
+    Int64(Int64Builder),
+    Float64(Float64Builder),
+    Boolean(BooleanBuilder),
+    Utf8(StringBuilder),
+    Utf8View(StringViewBuilder),
+}
+
+impl Column {
+    fn new(data_type: &DataType, rows: usize) -> Option<Self> {
+        Some(match data_type {
+            DataType::Int64 => Column::Int64(Int64Builder::with_capacity(rows)),
+            DataType::Float64 => Column::Float64(Float64Builder::with_capacity(rows)),
+            DataType::Boolean => Column::Boolean(BooleanBuilder::with_capacity(rows)),
+            DataType::Utf8 => Column::Utf8(StringBuilder::with_capacity(rows, rows * 16)),
+            DataType::Utf8View => Column::Utf8View(StringViewBuilder::with_capacity(rows)),
+            _ => return None,
+        })
+    }
+
+    /// Appends a value the way arrow-json reads it into this type, or `None` where arrow-json
+    /// would read it otherwise (or not at all).
+    fn push(&mut self, value: Value<'_>, nullable: bool) -> Option<()> {
+        if let Value::Null = value {
+            if !nullable {
+                return None;
+            }
+            match self {
+                Column::Int64(b) => b.append_null(),
+                Column::Float64(b) => b.append_null(),
+                Column::Boolean(b) => b.append_null(),
+                Column::Utf8(b) => b.append_null(),
+                Column::Utf8View(b) => b.append_null(),
+            }
+            return Some(());
+        }
+        match (self, value) {
+            (Column::Int64(b), Value::Num(text)) => b.append_value(integer(text)?),
+            (Column::Float64(b), Value::Num(text)) => b.append_value(finite(text)?),
+            (Column::Boolean(b), Value::Bool(v)) => b.append_value(v),
+            (Column::Utf8(b), v) => b.append_value(as_text(v)?),
+            (Column::Utf8View(b), v) => b.append_value(as_text(v)?),
+            _ => return None,
+        }
+        Some(())
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Column::Int64(mut b) => Arc::new(b.finish()),
+            Column::Float64(mut b) => Arc::new(b.finish()),
+            Column::Boolean(mut b) => Arc::new(b.finish()),
+            Column::Utf8(mut b) => Arc::new(b.finish()),
+            Column::Utf8View(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// An integer literal within `i64` (arrow-json reads others through `f64`: left to it).
+fn integer(text: &str) -> Option<i64> {
+    if text.contains(['.', 'e', 'E']) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// A number within the range of `f64` (an overflow to infinity is left to arrow-json).
+fn finite(text: &str) -> Option<f64> {
+    text.parse().ok().filter(|v: &f64| v.is_finite())
+}
+
+/// A string column's text of a value: a string's own, a number's literal, `true`/`false`
+/// (arrow-json's `coerce_primitive`).
+fn as_text<'a>(value: Value<'a>) -> Option<&'a str> {
+    match value {
+        Value::Str(s) | Value::Num(s) => Some(s),
+        Value::Bool(true) => Some("true"),
+        Value::Bool(false) => Some("false"),
+        Value::Null => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::{Field, Schema};
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("ts", DataType::Utf8, true),
+            Field::new("auction", DataType::Int64, true),
+            Field::new("price", DataType::Float64, true),
+            Field::new("channel", DataType::Utf8View, true),
+            Field::new("ok", DataType::Boolean, true),
+        ]))
+    }
+
+    fn arrow_json(data: &[u8], schema: &SchemaRef) -> Option<RecordBatch> {
+        let mut d = arrow::json::ReaderBuilder::new(Arc::clone(schema))
+            .with_coerce_primitive(true)
+            .with_batch_size(data.len() + 1)
+            .build_decoder()
+            .ok()?;
+        d.decode(data).ok()?;
+        d.flush().ok()?
+    }
+
+    /// A small random generator (xorshift), so the test needs no crate.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len() as u64) as usize]
+        }
+    }
+
+    /// Values of each column's type, inside the fast path.
+    const TEXTS: &[&str] = &[
+        "\"\"",
+        "\"2026-01-01T00:00:00.123Z\"",
+        "\"channel-7\"",
+        "\"a longer string than twelve bytes\"",
+        "\"caf\u{e9}\"",
+        "\"12\"",
+        "\"true\"",
+        "1767225600",
+        "-1.5e3",
+        "true",
+        "null",
+    ];
+    const INTEGERS: &[&str] = &[
+        "0",
+        "-0",
+        "7",
+        "-42",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "null",
+    ];
+    const FLOATS: &[&str] = &[
+        "0",
+        "-0",
+        "1.5",
+        "-2.25e3",
+        "1E2",
+        "0.1",
+        "123456789012345678901234567890",
+        "4.9e-324",
+        "null",
+    ];
+    const BOOLEANS: &[&str] = &["true", "false", "null"];
+
+    /// Values of every kind, many of them outside the fast path or of another column's type.
+    const ANY: &[&str] = &[
+        "9223372036854775808",
+        "1e400",
+        "1.",
+        "01",
+        "-",
+        "+1",
+        ".5",
+        "nul",
+        "truex",
+        "\"esc\\\"aped\"",
+        "\"tab\there\"",
+        "\"1.5\"",
+        "[1, 2]",
+        "{\"x\": 1}",
+        "1.5",
+        "true",
+        "\"x\"",
+    ];
+
+    /// The schema's keys with their values, and keys it does not have.
+    const KEYS: &[(&str, &[&str])] = &[
+        ("ts", TEXTS),
+        ("auction", INTEGERS),
+        ("price", FLOATS),
+        ("channel", TEXTS),
+        ("ok", BOOLEANS),
+        ("extra", TEXTS),
+        ("Ts", TEXTS),
+    ];
+
+    fn random_line(rng: &mut Rng) -> String {
+        match rng.below(60) {
+            0 => return String::new(),
+            1 => return "   ".into(),
+            2 => return "not json".into(),
+            3 => return "{\"auction\": 1} {\"auction\": 2}".into(),
+            4 => return "{\"auction\": 1".into(),
+            _ => {}
+        }
+        let mut parts = Vec::new();
+        for _ in 0..rng.below(7) {
+            let (key, values) = KEYS[rng.below(KEYS.len() as u64) as usize];
+            let value = if rng.below(30) == 0 {
+                rng.pick(ANY)
+            } else {
+                rng.pick(values)
+            };
+            let space = if rng.below(4) == 0 { " " } else { "" };
+            parts.push(format!("\"{key}\"{space}:{space}{value}"));
+        }
+        let end = if rng.below(10) == 0 { " \r" } else { "" };
+        format!("{{{}}}{end}", parts.join(","))
+    }
+
+    #[test]
+    fn agrees_with_arrow_json_on_random_records() {
+        let schema = schema();
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let (mut fast, mut chunks) = (0, 0);
+        for _ in 0..20_000 {
+            let lines = 1 + rng.below(4);
+            let data: Vec<String> = (0..lines).map(|_| random_line(&mut rng)).collect();
+            let data = data.join("\n");
+            chunks += 1;
+            if let Some(batch) = decode_flat(data.as_bytes(), &schema) {
+                fast += 1;
+                let reference = arrow_json(data.as_bytes(), &schema);
+                assert_eq!(Some(&batch), reference.as_ref(), "{data}");
+            }
+        }
+        // The comparison means something only if the fast path took a fair share.
+        assert!(
+            fast > chunks / 10,
+            "fast path took {fast} of {chunks} chunks"
+        );
+    }
+
+    #[test]
+    fn reads_the_usual_event_shape() {
+        let mut fields = schema().fields().to_vec();
+        fields.push(Arc::new(Field::new("strict", DataType::Int64, false)));
+        let schema = Arc::new(Schema::new(fields));
+        let data = b"{\"ts\":\"2026-01-01T00:00:00Z\",\"auction\":1000,\"price\":12.5,\"channel\":\"Google\",\"ok\":true,\"strict\":1}\n\
+                     \n{\"strict\": 2, \"ts\": 1767225600, \"extra\": [1], \"channel\": null}\n";
+        // A nested value, even under an unknown key, is arrow-json's.
+        assert!(decode_flat(data, &schema).is_none());
+        let data = b"{\"ts\":\"2026-01-01T00:00:00Z\",\"auction\":1000,\"price\":12.5,\"channel\":\"Google\",\"ok\":true,\"strict\":1}\n\
+                     \n{\"strict\": 2, \"ts\": 1767225600, \"extra\": \"x\", \"channel\": null}";
+        let batch = decode_flat(data, &schema).expect("flat records");
+        assert_eq!(Some(batch), arrow_json(data, &schema));
+        // A missing non-nullable field, a duplicate key: left to arrow-json.
+        assert!(decode_flat(b"{\"ts\": \"x\"}", &schema).is_none());
+        assert!(decode_flat(b"{\"strict\": 1, \"strict\": 2}", &schema).is_none());
+        assert!(decode_flat(b"\n \n", &schema).is_none());
+    }
+}
