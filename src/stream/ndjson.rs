@@ -70,7 +70,7 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef) -> Option<RecordBatch> {
         if p.i == data.len() {
             break;
         }
-        let seen = read_object(&mut p, &names, &mut columns)?;
+        let seen = read_object(&mut p, &names, &nullable, &mut columns)?;
         p.skip_ws();
         if !matches!(p.next(), None | Some(b'\n')) {
             return None;
@@ -90,7 +90,12 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef) -> Option<RecordBatch> {
 }
 
 /// Reads one object on one line; returns the fields it set (one bit each).
-fn read_object(p: &mut Cursor<'_>, names: &[&[u8]], columns: &mut [Column]) -> Option<u64> {
+fn read_object(
+    p: &mut Cursor<'_>,
+    names: &[&[u8]],
+    nullable: &[bool],
+    columns: &mut [Column],
+) -> Option<u64> {
     p.expect(b'{')?;
     p.skip_ws();
     let mut seen = 0u64;
@@ -110,7 +115,7 @@ fn read_object(p: &mut Cursor<'_>, names: &[&[u8]], columns: &mut [Column]) -> O
                     return None;
                 }
                 seen |= 1 << f;
-                columns[f].push(value, true)?;
+                columns[f].push(value, nullable[f])?;
                 guess = f + 1;
             }
             p.skip_ws();
@@ -509,6 +514,7 @@ mod tests {
         assert_eq!(Some(batch), arrow_json(data, &schema));
         // A missing non-nullable field, a duplicate key: left to arrow-json.
         assert!(decode_flat(b"{\"ts\": \"x\"}", &schema).is_none());
+        assert!(decode_flat(b"{\"strict\": null}", &schema).is_none());
         assert!(decode_flat(b"{\"strict\": 1, \"strict\": 2}", &schema).is_none());
         assert!(decode_flat(b"\n \n", &schema).is_none());
     }
