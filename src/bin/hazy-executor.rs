@@ -43,11 +43,11 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let bind_host = args.process.start();
+    logging::init(args.process.log_level);
     let defaults = executor::ExecutorOptions::default();
     let options = executor::ExecutorOptions {
         id: args.id.unwrap_or(defaults.id),
-        bind_host,
+        bind_host: args.process.bind_host,
         external_host: args.external_host,
         flight_port: args.port,
         grpc_port: args.grpc_port,

@@ -23,8 +23,9 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    logging::init(args.process.log_level);
     let options = scheduler::SchedulerOptions {
-        bind_host: args.process.start(),
+        bind_host: args.process.bind_host,
         port: args.port,
         external_host: args.external_host,
     };

@@ -57,11 +57,3 @@ pub struct ProcessFlags {
     #[arg(long, default_value = "info", value_parser = parse_level)]
     pub log_level: LevelFilter,
 }
-
-impl ProcessFlags {
-    /// Starts logging at the chosen level and gives the address to bind.
-    pub fn start(self) -> String {
-        init(self.log_level);
-        self.bind_host
-    }
-}

@@ -61,7 +61,7 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef) -> Option<RecordBatch> {
     let text = std::str::from_utf8(data).ok()?;
     let mut p = Cursor {
         s: text,
-        b: data,
+        b: text.as_bytes(),
         i: 0,
     };
     let mut records = 0;
@@ -148,7 +148,7 @@ enum Value<'a> {
 }
 
 struct Cursor<'a> {
-    /// The input, as text and as bytes.
+    /// The input, as text (for the values) and as its bytes (for the scan).
     s: &'a str,
     b: &'a [u8],
     i: usize,

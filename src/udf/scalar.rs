@@ -23,7 +23,8 @@ pub struct ScalarSpec {
     /// comes before the `(`. Just the name for [`Args::StateAndParams`], whose parameters
     /// write the rest.
     pub syntax: &'static str,
-    /// What the function answers; first, as a reader of the code wants it.
+    /// What the function answers, for its `Documentation`. Syntax and doc come first so that a
+    /// spec reads from what the function is to how it runs.
     pub doc: Doc,
     /// What the arguments must be, checked when planning.
     pub args: Args,
