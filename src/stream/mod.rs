@@ -5,11 +5,11 @@
 //! watermark, no idle close and no notion of late events. Hazy runs the query itself, in three
 //! DataFusion plans made from it once (see [`plan`]):
 //!
-//! 1. each micro-batch of events goes through the query's **partial** aggregate, giving one row
-//!    of mergeable states per (window, group);
-//! 2. those rows go into the open window's own running `PartialReduce` aggregate, which
-//!    merges them as they come (see `pane`), so an open window costs the size of its decoded
-//!    sketches, not of its events;
+//! 1. each event goes to its window's own running copy of the query's **partial** aggregate,
+//!    which updates that window's groups in place for as long as the window is open (see
+//!    `pane`), so an open window costs the size of its groups' sketches, not of its events;
+//! 2. states that must be merged (emitted early under memory pressure, or restored from a
+//!    checkpoint) go through the same aggregate in `PartialReduce` mode;
 //! 3. when the **watermark** (the greatest event time seen minus the allowed lateness) passes a
 //!    window's end, or the input goes idle, the window's states go through the rest of the query
 //!    (final aggregate, projection, HAVING, ORDER BY) and its rows come out.

@@ -1,15 +1,22 @@
-//! An open window's sketch states, merged as they arrive.
+//! An open window's sketch states, updated as its events arrive.
 //!
-//! Each open window (a pane, with sliding windows) runs the query's aggregate in
-//! `PartialReduce` mode for as long as it is open: the state rows of every micro-batch go into
-//! it through a channel, its groups stay decoded in the accumulators, and when the window
-//! closes (or a checkpoint needs its states) the channel ends and the merged state rows come
-//! out, one row per group.
+//! Each open window (a pane, with sliding windows) runs the query's aggregate for as long as it
+//! is open: the events of every micro-batch that fall in it go into it through a channel, its
+//! groups stay decoded in the accumulators, and when the window closes (or a checkpoint needs
+//! its states) the channel ends and the window's state rows come out, one row per group.
 //!
-//! Why not keep the state rows and merge them now and then: each such merge decodes and
-//! encodes the window's whole state again, so a window of many groups paid for its state once
-//! per merge. On Nexmark q16 (10,004 channels, 8 distinct counts) those merges took 46% of the
-//! stream's CPU. A running aggregate pays for each incoming state once.
+//! The aggregate is two stages: the query's `Partial` aggregate over the window's events,
+//! feeding its `PartialReduce` form. In the steady state the `Partial` stage holds every group
+//! and emits once, at the close; the `PartialReduce` stage merges what the `Partial` stage emits
+//! early when memory runs short (DataFusion's partial aggregation emits rather than spills), and
+//! the states a pane starts from (a restored checkpoint's, or its own after a snapshot), and it
+//! spills when it must.
+//!
+//! Why not aggregate each micro-batch into state rows and merge those into the window: with
+//! many small groups (Nexmark q16: 10,004 channels, a 1 MB micro-batch of ~3,900 events) nearly
+//! every event became a sketch state of its own, built, encoded, decoded and merged again; that
+//! round trip took about a third of the stream's CPU. Earlier still, merging a window's state
+//! rows now and then decoded and encoded its whole state once per merge (46% of q16's CPU).
 //!
 //! Memory: the aggregate reserves its accumulators' size in the session's memory pool (so a
 //! memory limit applies, with DataFusion's "Resources exhausted" error), and [`PaneMemory`]
@@ -17,12 +24,13 @@
 //! [`WindowedStream::memory_bytes`](super::WindowedStream::memory_bytes) reports.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::memory_pool::{
     MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
@@ -30,7 +38,9 @@ use datafusion::execution::memory_pool::{
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::execution_plan::{
+    ChildrenPropertiesMode, ReplaceChildrenOptions, reset_plan_states,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use futures::TryStreamExt;
@@ -39,113 +49,217 @@ use tokio::task::JoinHandle;
 
 use super::plan::StreamPlans;
 
-/// State batches that may wait for a window's aggregate before a push waits for it.
+/// Batches that may wait for a window's aggregate before a push waits for it.
 const QUEUED_BATCHES: usize = 4;
 
-/// The running merge of one open window's state rows.
+/// The running aggregate of one open window.
 #[derive(Debug)]
 pub(super) struct Pane {
-    sender: Option<mpsc::Sender<Queued>>,
-    merged: Option<JoinHandle<Result<Vec<RecordBatch>>>>,
+    running: Running,
     schema: SchemaRef,
-    memory: Arc<PaneMemory>,
 }
 
 impl Pane {
-    /// Starts the window's aggregate (on the runtime's workers).
-    pub fn start(reduce: &LiveReduce) -> Result<Self> {
+    /// Starts an empty window's aggregate (on the runtime's workers).
+    pub fn start(live: &PanePlans) -> Result<Self> {
+        Self::from_states(live, Vec::new())
+    }
+
+    /// A pane that goes on from `states` (a restored checkpoint's).
+    pub fn holding(live: &PanePlans, states: RecordBatch) -> Result<Self> {
+        Self::from_states(live, vec![states])
+    }
+
+    fn from_states(live: &PanePlans, earlier: Vec<RecordBatch>) -> Result<Self> {
+        let ended = Arc::new(AtomicBool::new(false));
+        let partial = live.partial_reading(Arc::clone(&ended))?;
+        let schema = partial.plan.schema();
+        let earlier = earlier.into_iter().filter(|b| b.num_rows() > 0).collect();
+        let merge = Merge {
+            reduce: Arc::clone(&live.reduce),
+            task: Arc::clone(&live.task),
+            memory: Arc::clone(&live.memory),
+        };
+        let stream = partial.plan.execute(0, Arc::clone(&live.task))?;
+        let task = tokio::spawn(aggregate(stream, ended, earlier, merge));
+        Ok(Self {
+            running: Running::new(partial.sender, task, &live.memory),
+            schema,
+        })
+    }
+
+    /// Adds events of this window; waits while the aggregate is behind.
+    pub async fn add(&mut self, events: RecordBatch) -> Result<()> {
+        self.running.send(events).await
+    }
+
+    /// Ends the window's input: its state rows, one per group.
+    pub async fn finish(mut self) -> Result<RecordBatch> {
+        self.end().await
+    }
+
+    /// The state rows so far (for a checkpoint); the pane goes on from them.
+    pub async fn snapshot(&mut self, live: &PanePlans) -> Result<RecordBatch> {
+        let states = self.end().await?;
+        *self = Self::holding(live, states.clone())?;
+        Ok(states)
+    }
+
+    async fn end(&mut self) -> Result<RecordBatch> {
+        let batches = self.running.finish().await?;
+        Ok(concat_batches(&self.schema, &batches)?)
+    }
+}
+
+/// A window's `Partial` aggregate, whose output is the window's state rows as long as it emits
+/// once, at the end of its input. What it emits before (when memory runs short), and the states
+/// the pane started from, go through the `PartialReduce` form instead, which merges them with
+/// the rest (and spills when it must).
+async fn aggregate(
+    mut partial: SendableRecordBatchStream,
+    input_ended: Arc<AtomicBool>,
+    earlier: Vec<RecordBatch>,
+    merge: Merge,
+) -> Result<Vec<RecordBatch>> {
+    let mut merging = None;
+    for states in earlier {
+        merge.started(&mut merging)?.send(states).await?;
+    }
+    let mut out = Vec::new();
+    while let Some(states) = partial.try_next().await? {
+        if merging.is_none() && input_ended.load(Ordering::Acquire) {
+            out.push(states);
+        } else {
+            merge.started(&mut merging)?.send(states).await?;
+        }
+    }
+    let Some(mut merging) = merging else {
+        return Ok(out);
+    };
+    for states in out {
+        merging.send(states).await?;
+    }
+    merging.finish().await
+}
+
+/// Starts a window's `PartialReduce` aggregate.
+struct Merge {
+    reduce: Arc<dyn ExecutionPlan>,
+    task: Arc<TaskContext>,
+    memory: Arc<PaneMemory>,
+}
+
+impl Merge {
+    /// The running merge in `merging`, started on first use.
+    fn started<'a>(&self, merging: &'a mut Option<Running>) -> Result<&'a mut Running> {
+        if merging.is_none() {
+            *merging = Some(self.start()?);
+        }
+        Ok(merging.as_mut().expect("just started"))
+    }
+
+    fn start(&self) -> Result<Running> {
         let (sender, receiver) = mpsc::channel(QUEUED_BATCHES);
-        let source = Arc::new(Receiving {
-            schema: reduce.schema(),
+        let states = Arc::new(Receiving {
+            schema: self.reduce.children()[0].schema(),
             receiver: Mutex::new(Some(receiver)),
+            ended: Arc::new(AtomicBool::new(false)),
         });
         let input = Arc::new(StreamingTableExec::try_new(
-            reduce.schema(),
-            vec![source as Arc<dyn PartitionStream>],
+            Arc::clone(states.schema()),
+            vec![states as Arc<dyn PartitionStream>],
             None,
             Vec::new(),
             false,
             None,
         )?);
-        let plan = Arc::clone(&reduce.plan).replace_children(
+        let plan = Arc::clone(&self.reduce).replace_children(
             vec![input],
             ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
         )?;
-        let stream = plan.execute(0, Arc::clone(&reduce.task))?;
-        Ok(Self {
+        let stream = plan.execute(0, Arc::clone(&self.task))?;
+        Ok(Running::new(
+            sender,
+            tokio::spawn(stream.try_collect()),
+            &self.memory,
+        ))
+    }
+}
+
+/// A plan running as a task of its own, fed through a channel.
+#[derive(Debug)]
+struct Running {
+    sender: Option<mpsc::Sender<Queued>>,
+    task: Option<JoinHandle<Result<Vec<RecordBatch>>>>,
+    memory: Arc<PaneMemory>,
+}
+
+impl Running {
+    fn new(
+        sender: mpsc::Sender<Queued>,
+        task: JoinHandle<Result<Vec<RecordBatch>>>,
+        memory: &Arc<PaneMemory>,
+    ) -> Self {
+        Self {
             sender: Some(sender),
-            merged: Some(tokio::spawn(stream.try_collect())),
-            schema: plan.schema(),
-            memory: Arc::clone(&reduce.memory),
-        })
+            task: Some(task),
+            memory: Arc::clone(memory),
+        }
     }
 
-    /// A pane holding `states` (a restored checkpoint's).
-    pub async fn holding(reduce: &LiveReduce, states: RecordBatch) -> Result<Self> {
-        let mut pane = Self::start(reduce)?;
-        pane.add(states).await?;
-        Ok(pane)
-    }
-
-    /// Adds state rows of this window; waits while the aggregate is behind.
-    pub async fn add(&mut self, states: RecordBatch) -> Result<()> {
-        if states.num_rows() == 0 {
+    /// Sends `batch` to the plan; waits while it is behind.
+    async fn send(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
             return Ok(());
         }
-        let queued = Queued::new(states, &self.memory);
-        let sender = self.sender.as_ref().expect("an open pane has its sender");
+        let queued = Queued::new(batch, &self.memory);
+        let sender = self.sender.as_ref().expect("a running plan has its sender");
         if sender.send(queued).await.is_err() {
-            // The aggregate ended before its input did: it failed, and says why.
+            // The plan ended before its input did: it failed, and says why.
             self.sender = None;
             self.join().await?;
             return Err(DataFusionError::Internal(
-                "hazy stream: a window's merge ended before its input did".into(),
+                "hazy stream: a window's aggregate ended before its input did".into(),
             ));
         }
         Ok(())
     }
 
-    /// Ends the window's input: its merged state rows, one per group.
-    pub async fn finish(mut self) -> Result<RecordBatch> {
+    /// Ends the input; the plan's output.
+    async fn finish(&mut self) -> Result<Vec<RecordBatch>> {
         self.sender = None;
-        let batches = self.join().await?;
-        Ok(concat_batches(&self.schema, &batches)?)
-    }
-
-    /// The merged state rows so far (for a checkpoint); the pane goes on from them.
-    pub async fn snapshot(&mut self, reduce: &LiveReduce) -> Result<RecordBatch> {
-        let open = std::mem::replace(self, Self::start(reduce)?);
-        let states = open.finish().await?;
-        self.add(states.clone()).await?;
-        Ok(states)
+        self.join().await
     }
 
     async fn join(&mut self) -> Result<Vec<RecordBatch>> {
-        let handle = self.merged.take().expect("a pane is joined once");
+        let handle = self.task.take().expect("a running plan is joined once");
         handle.await.map_err(|e| {
-            DataFusionError::Execution(format!("hazy stream: a window's merge stopped: {e}"))
+            DataFusionError::Execution(format!("hazy stream: a window's aggregate stopped: {e}"))
         })?
     }
 }
 
-impl Drop for Pane {
+impl Drop for Running {
     fn drop(&mut self) {
-        if let Some(handle) = &self.merged {
+        if let Some(handle) = &self.task {
             handle.abort();
         }
     }
 }
 
-/// What starting a pane needs: the `PartialReduce` plan, and a task context whose memory pool
-/// counts what the panes reserve.
+/// What starting a pane needs: the query's `Partial` plan (reading the events) and its
+/// `PartialReduce` form, and a task context whose memory pool counts what the panes reserve.
 #[derive(Debug)]
-pub(super) struct LiveReduce {
-    plan: Arc<dyn ExecutionPlan>,
+pub(super) struct PanePlans {
+    partial: Arc<dyn ExecutionPlan>,
+    events: Arc<dyn PartitionStream>,
+    events_schema: SchemaRef,
+    reduce: Arc<dyn ExecutionPlan>,
     task: Arc<TaskContext>,
     memory: Arc<PaneMemory>,
 }
 
-impl LiveReduce {
+impl PanePlans {
     pub fn new(plans: &StreamPlans) -> Result<Self> {
         let session_task = &plans.task;
         let memory = Arc::new(PaneMemory {
@@ -156,29 +270,86 @@ impl LiveReduce {
         let runtime = RuntimeEnvBuilder::from_runtime_env(&session_task.runtime_env())
             .with_memory_pool(Arc::clone(&memory) as Arc<dyn MemoryPool>)
             .build_arc()?;
-        // The plan holds its functions already, so the task needs no function registry.
+        let mut config = session_task.session_config().clone();
+        // A window's groups are few against its events, and its partial aggregate lives as
+        // long as the window: it must never switch to passing each row on as a state of its
+        // own, which DataFusion does when the first rows it probes are mostly new groups.
+        config
+            .options_mut()
+            .execution
+            .skip_partial_aggregation_probe_ratio_threshold = 1.0;
+        // The plans hold their functions already, so the task needs no function registry.
         let task = TaskContext::default()
-            .with_session_config(session_task.session_config().clone())
+            .with_session_config(config)
             .with_runtime(runtime);
+        let events: Arc<dyn PartitionStream> = Arc::clone(&plans.events) as _;
         Ok(Self {
-            plan: Arc::clone(&plans.reduce),
+            partial: Arc::clone(&plans.partial),
+            events_schema: Arc::clone(events.schema()),
+            events,
+            reduce: Arc::clone(&plans.reduce),
             task: Arc::new(task),
             memory,
         })
     }
 
-    fn schema(&self) -> SchemaRef {
-        self.plan.children()[0].schema()
+    /// A fresh copy of the partial plan, reading events sent through a channel where it read
+    /// the events table; `ended` is set once the channel has ended.
+    fn partial_reading(&self, ended: Arc<AtomicBool>) -> Result<PartialPlan> {
+        let (sender, receiver) = mpsc::channel(QUEUED_BATCHES);
+        let source: Arc<dyn PartitionStream> = Arc::new(Receiving {
+            schema: Arc::clone(&self.events_schema),
+            receiver: Mutex::new(Some(receiver)),
+            ended,
+        });
+        let plan = reset_plan_states(Arc::clone(&self.partial))?;
+        let replaced = plan.transform_up(|node| {
+            let Some(scan) = node.downcast_ref::<StreamingTableExec>() else {
+                return Ok(Transformed::no(node));
+            };
+            let reads_events = scan
+                .partitions()
+                .iter()
+                .any(|p| std::ptr::addr_eq(Arc::as_ptr(p), Arc::as_ptr(&self.events)));
+            if !reads_events {
+                return Ok(Transformed::no(node));
+            }
+            let projection = scan.projection().as_ref().map(|p| p.to_vec());
+            let scan = StreamingTableExec::try_new(
+                Arc::clone(scan.partition_schema()),
+                vec![Arc::clone(&source)],
+                projection.as_ref(),
+                scan.projected_output_ordering(),
+                scan.is_infinite(),
+                scan.limit(),
+            )?;
+            Ok(Transformed::yes(Arc::new(scan) as Arc<dyn ExecutionPlan>))
+        })?;
+        if !replaced.transformed {
+            return Err(DataFusionError::Internal(
+                "hazy stream: the query's partial plan does not read the events table".into(),
+            ));
+        }
+        Ok(PartialPlan {
+            plan: replaced.data,
+            sender,
+        })
     }
 
-    /// Bytes the open panes hold: their accumulators and the state batches waiting for them.
+    /// Bytes the open panes hold: their accumulators and the batches waiting for them.
     pub fn memory_bytes(&self) -> usize {
         self.memory.reserved.load(Ordering::Relaxed) + self.memory.queued.load(Ordering::Relaxed)
     }
 }
 
+/// A pane's partial plan, and the sender of its events.
+struct PartialPlan {
+    plan: Arc<dyn ExecutionPlan>,
+    sender: mpsc::Sender<Queued>,
+}
+
 /// The session's memory pool, counting the reservations made through it by the panes, and the
-/// bytes of state batches sent to a pane and not yet taken by its aggregate.
+/// bytes of batches sent to a pane and not yet taken by its aggregate.
 #[derive(Debug)]
 struct PaneMemory {
     pool: Arc<dyn MemoryPool>,
@@ -230,7 +401,7 @@ impl MemoryPool for PaneMemory {
     }
 }
 
-/// A state batch on its way to a pane's aggregate, counted in [`PaneMemory::queued`] until it
+/// A batch on its way to a pane's aggregate, counted in [`PaneMemory::queued`] until it
 /// is taken or dropped (a failed or aborted aggregate drops what is left in its channel).
 #[derive(Debug)]
 struct Queued {
@@ -266,6 +437,8 @@ impl Drop for Queued {
 struct Receiving {
     schema: SchemaRef,
     receiver: Mutex<Option<mpsc::Receiver<Queued>>>,
+    /// Set when the channel has ended (the sender is gone and every batch was taken).
+    ended: Arc<AtomicBool>,
 }
 
 impl PartitionStream for Receiving {
@@ -275,10 +448,19 @@ impl PartitionStream for Receiving {
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let receiver = self.receiver.lock().expect("receiver lock").take();
-        let batches = futures::stream::unfold(receiver, |receiver| async move {
-            let mut receiver = receiver?;
-            let queued = receiver.recv().await?;
-            Some((Ok(queued.take()), Some(receiver)))
+        let ended = Arc::clone(&self.ended);
+        let batches = futures::stream::unfold(receiver, move |receiver| {
+            let ended = Arc::clone(&ended);
+            async move {
+                let mut receiver = receiver?;
+                match receiver.recv().await {
+                    Some(queued) => Some((Ok(queued.take()), Some(receiver))),
+                    None => {
+                        ended.store(true, Ordering::Release);
+                        None
+                    }
+                }
+            }
         });
         Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.schema),

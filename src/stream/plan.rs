@@ -1,14 +1,16 @@
 //! Turning one SQL query into the three plans a windowed stream runs:
 //!
-//! * **partial**: the query's `Partial` aggregate over one micro-batch of events, giving one
-//!   row of sketch states per (window, group);
+//! * **partial**: the query's `Partial` aggregate over events, giving one row of sketch states
+//!   per (window, group); each open window runs a copy of it over its own events (pane.rs);
 //! * **reduce**: the same aggregate in `PartialReduce` mode, which merges state rows of one
-//!   window into fewer state rows (used to compact an open window and to combine panes);
+//!   window into fewer state rows (used to merge a window's restored or early-emitted states,
+//!   and to combine panes);
 //! * **finish**: the rest of the query (`Final` aggregate, projection, HAVING, ORDER BY) over the
 //!   merged state rows of a closed window.
 //!
 //! Each plan reads from a [`Slot`], a source whose rows are whatever was put in it before the
-//! plan is executed, so the plans are built once and run for every micro-batch.
+//! plan is executed, so the plans are built once and run many times; a window's copy of the
+//! partial plan reads its events from a channel instead.
 
 use std::sync::{Arc, Mutex};
 

@@ -13,7 +13,7 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
-use super::pane::{LiveReduce, Pane};
+use super::pane::{Pane, PanePlans};
 use super::plan::{StreamPlans, check_time_column, plan, stream_session};
 use crate::sketch::Sketch;
 use crate::sketch::bloom::BloomFilter;
@@ -110,7 +110,7 @@ pub struct WindowedStream {
     options: StreamOptions,
     open: BTreeMap<i64, Pane>,
     /// What the open panes' running merges are made from (see [`super::pane`]).
-    live: LiveReduce,
+    live: PanePlans,
     /// Windows starting before this have closed; their events are late.
     closed_before: Option<i64>,
     sliding: Option<Sliding>,
@@ -169,7 +169,7 @@ impl WindowedStream {
         };
         let plans = plan(ctx, sql, table_schema, &options.time_column).await?;
         let sliding = (options.panes > 1).then(|| Sliding::new(options.panes));
-        let live = LiveReduce::new(&plans)?;
+        let live = PanePlans::new(&plans)?;
         Ok(Self {
             plans,
             live,
@@ -256,14 +256,7 @@ impl WindowedStream {
         let kept = self.take_on_time(&batch)?;
         if kept.num_rows() > 0 {
             let kept = self.add_first_seen(kept)?;
-            let states = self
-                .plans
-                .events
-                .run(&self.plans.partial, vec![kept], &self.plans.task)
-                .await?;
-            for batch in states {
-                self.add_states(batch).await?;
-            }
+            self.add_events(kept).await?;
         }
         self.close_until(self.closed_before).await
     }
@@ -378,20 +371,21 @@ impl WindowedStream {
         Ok(RecordBatch::try_new(self.plans.events_schema(), columns)?)
     }
 
-    /// Files state rows under their window.
-    async fn add_states(&mut self, batch: RecordBatch) -> Result<()> {
-        let starts = event_times(batch.column(self.plans.window_column))?;
-        let first = starts.iter().flatten().next();
-        let single = starts.null_count() == 0 && starts.values().iter().all(|s| Some(*s) == first);
-        let parts: Vec<(i64, RecordBatch)> = if single {
+    /// Hands events to the aggregates of their windows.
+    async fn add_events(&mut self, batch: RecordBatch) -> Result<()> {
+        let times = event_times(batch.column(self.time_index))?;
+        let w = self.plans.window;
+        let starts: Vec<i64> = times.values().iter().map(|t| w.start_of(*t)).collect();
+        let first = starts.first().copied();
+        let parts: Vec<(i64, RecordBatch)> = if starts.iter().all(|s| Some(*s) == first) {
             first.map(|s| (s, batch)).into_iter().collect()
         } else {
-            let mut distinct: Vec<i64> = starts.iter().flatten().collect();
+            let mut distinct = starts.clone();
             distinct.sort_unstable();
             distinct.dedup();
             let mut parts = Vec::with_capacity(distinct.len());
             for s in distinct {
-                let mask: BooleanArray = starts.iter().map(|v| Some(v == Some(s))).collect();
+                let mask: BooleanArray = starts.iter().map(|v| Some(*v == s)).collect();
                 parts.push((s, filter_record_batch(&batch, &mask)?));
             }
             parts
@@ -735,8 +729,7 @@ impl WindowedStream {
         self.closed_before = closed_before;
         self.open = BTreeMap::new();
         for (start, states) in open {
-            self.open
-                .insert(start, Pane::holding(&self.live, states).await?);
+            self.open.insert(start, Pane::holding(&self.live, states)?);
         }
         if let (Some(s), Some((front, back, had_events, next_pane))) =
             (self.sliding.as_mut(), sliding)

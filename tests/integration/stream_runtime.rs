@@ -420,3 +420,65 @@ async fn open_windows_report_their_memory_and_obey_the_memory_limit() {
     };
     assert!(error.contains("Resources exhausted"), "{error}");
 }
+
+/// Under a memory limit a window's aggregate emits early, and what it emitted is merged with the
+/// rest; at any limit the stream gives the unlimited run's rows or DataFusion's error.
+#[tokio::test]
+async fn windows_short_of_memory_give_the_same_rows_or_an_error() {
+    const PER_ENTITY: &str = "SELECT entity, date_bin(INTERVAL '1 hour', ts) AS w, \
+         approx_count_distinct(value) AS d, count(*) AS c FROM events \
+         GROUP BY entity, date_bin(INTERVAL '1 hour', ts)";
+    let batches = events(20_000, 0.0, 3);
+    let sorted = |windows: &[ClosedWindow]| {
+        let mut rows = window_rows(windows);
+        rows.sort();
+        rows
+    };
+    let (unlimited, s) = run(PER_ENTITY, StreamOptions::new("ts"), &batches).await;
+    drop(s);
+    let want = sorted(&unlimited);
+    let (mut finished, mut failed) = (0, 0);
+    for limit in [300_000, 600_000, 1_000_000, 1_400_000, 2_000_000, 4_000_000] {
+        let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+            .with_memory_limit(limit, 1.0)
+            .build_arc()
+            .unwrap();
+        let ctx = hazy::stream::stream_session_with(runtime);
+        let mut s = WindowedStream::with_context(
+            &ctx,
+            PER_ENTITY,
+            EventGenerator::schema(),
+            StreamOptions::new("ts"),
+        )
+        .await
+        .unwrap();
+        let mut out = Vec::new();
+        let mut result = Ok(());
+        for b in &batches {
+            match s.push(b.clone()).await {
+                Ok(closed) => out.extend(closed),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if result.is_ok() {
+            result = s.finish().await.map(|closed| out.extend(closed));
+        }
+        match result {
+            Ok(()) => {
+                assert_eq!(sorted(&out), want, "limit {limit}");
+                finished += 1;
+            }
+            Err(e) => {
+                assert!(e.to_string().contains("Resources exhausted"), "{e}");
+                failed += 1;
+            }
+        }
+    }
+    assert!(
+        finished > 0 && failed > 0,
+        "{finished} finished, {failed} failed"
+    );
+}
