@@ -298,6 +298,7 @@ impl<'a> Runner<'a> {
                 None => with_inferred_schema(e, &schema),
             })?;
         stream.keep_late_rows(args.late_output.is_some());
+        source.skip_columns(stream.unread_columns());
         let pending = checkpoint
             .as_mut()
             .map(|c| std::mem::take(&mut c.pending))

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::Duration;
 
@@ -321,6 +322,9 @@ pub struct LineDecoder {
     order: Vec<usize>,
     time_index: usize,
     epoch: EpochUnit,
+    /// Columns the query never reads (one bit each), shared with the decoder's clones; the
+    /// NDJSON fast path leaves them NULL (see [`skip_columns`](Self::skip_columns)).
+    unread: Arc<AtomicU64>,
 }
 
 impl LineDecoder {
@@ -385,11 +389,19 @@ impl LineDecoder {
             order,
             time_index,
             epoch,
+            unread: Arc::new(AtomicU64::new(0)),
         })
     }
 
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
+    }
+
+    /// From now on (in this decoder and its clones) the nullable columns of `unread` (one bit
+    /// per schema column; the time column never) may come out NULL: no one reads them.
+    pub fn skip_columns(&self, unread: u64) {
+        let time = 1u64.checked_shl(self.time_index as u32).unwrap_or(0);
+        self.unread.store(unread & !time, Ordering::Relaxed);
     }
 
     /// Decodes a chunk: the good records as one batch, and the malformed ones.
@@ -437,7 +449,11 @@ impl LineDecoder {
 
     fn parse(&self, data: &[u8]) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
         if self.format == InputFormat::Ndjson
-            && let Some(batch) = super::ndjson::decode_flat(data, &self.read_schema)
+            && let Some(batch) = super::ndjson::decode_flat(
+                data,
+                &self.read_schema,
+                self.unread.load(Ordering::Relaxed),
+            )
         {
             return Ok(batch);
         }

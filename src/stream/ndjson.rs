@@ -15,6 +15,10 @@
 //!   `false`) and VARCHAR (strings, and numbers or booleans as their text);
 //! - keys the schema lacks are skipped when their value is a scalar; a missing key is NULL.
 //!
+//! Columns the caller marks unread (nullable ones the query never reads) are checked as closely
+//! as the others, so the same lines read or fall back, but come out NULL: their values are not
+//! copied into arrays no one looks at.
+//!
 //! A test compares both decoders on many random records, of the shapes the fast path reads
 //! and of those it leaves to arrow-json.
 //!
@@ -26,16 +30,16 @@
 //!     Field::new("ts", DataType::Utf8, true),
 //!     Field::new("n", DataType::Int64, true),
 //! ]));
-//! let batch = decode_flat(b"{\"ts\": \"2026-01-01T00:00:00Z\", \"n\": 7}\n{\"n\": null}\n", &schema)
+//! let batch = decode_flat(b"{\"ts\": \"2026-01-01T00:00:00Z\", \"n\": 7}\n{\"n\": null}\n", &schema, 0)
 //!     .expect("flat records");
 //! assert_eq!(batch.num_rows(), 2);
 //! // An escape is arrow-json's to read.
-//! assert!(decode_flat(b"{\"ts\": \"a\\\"b\"}\n", &schema).is_none());
+//! assert!(decode_flat(b"{\"ts\": \"a\\\"b\"}\n", &schema, 0).is_none());
 //! ```
 
 use arrow::array::{
     ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
-    StringViewBuilder,
+    StringViewBuilder, new_null_array,
 };
 use arrow::datatypes::{DataType, SchemaRef};
 use std::sync::Arc;
@@ -44,8 +48,9 @@ use std::sync::Arc;
 const MAX_FIELDS: usize = 64;
 
 /// Decodes `data` (NDJSON) into a batch of `schema`, or `None` when a line is outside the
-/// fast path (see the module docs) or there are no records.
-pub fn decode_flat(data: &[u8], schema: &SchemaRef) -> Option<RecordBatch> {
+/// fast path (see the module docs) or there are no records. Nullable fields whose bit is set in
+/// `unread` are checked but left NULL.
+pub fn decode_flat(data: &[u8], schema: &SchemaRef, unread: u64) -> Option<RecordBatch> {
     let fields = schema.fields();
     if fields.is_empty() || fields.len() > MAX_FIELDS {
         return None;
@@ -53,7 +58,14 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef) -> Option<RecordBatch> {
     let rows = memchr::memchr_iter(b'\n', data).count() + 1;
     let mut columns = fields
         .iter()
-        .map(|f| Column::new(f.data_type(), rows))
+        .enumerate()
+        .map(|(i, f)| {
+            let skip = unread & (1 << i) != 0 && f.is_nullable() && reads(f.data_type());
+            match skip {
+                true => Some(Column::Unread(f.data_type().clone(), 0)),
+                false => Column::new(f.data_type(), rows),
+            }
+        })
         .collect::<Option<Vec<_>>>()?;
     let names: Vec<&[u8]> = fields.iter().map(|f| f.name().as_bytes()).collect();
     let nullable: Vec<bool> = fields.iter().map(|f| f.is_nullable()).collect();
@@ -267,6 +279,8 @@ enum Column {
     Boolean(BooleanBuilder),
     Utf8(StringBuilder),
     Utf8View(StringViewBuilder),
+    /// A column no one reads: its values are checked as they would be read, and counted.
+    Unread(DataType, usize),
 }
 
 impl Column {
@@ -294,16 +308,26 @@ impl Column {
                 Column::Boolean(b) => b.append_null(),
                 Column::Utf8(b) => b.append_null(),
                 Column::Utf8View(b) => b.append_null(),
+                Column::Unread(_, rows) => *rows += 1,
             }
             return Some(());
         }
-        match (self, value) {
-            (Column::Int64(b), Value::Num(text)) => b.append_value(integer(text)?),
-            (Column::Float64(b), Value::Num(text)) => b.append_value(finite(text)?),
-            (Column::Boolean(b), Value::Bool(v)) => b.append_value(v),
-            (Column::Utf8(b), v) => b.append_value(as_text(v)?),
-            (Column::Utf8View(b), v) => b.append_value(as_text(v)?),
-            _ => return None,
+        match self {
+            Column::Int64(b) => b.append_value(as_integer(value)?),
+            Column::Float64(b) => b.append_value(as_finite(value)?),
+            Column::Boolean(b) => b.append_value(as_bool(value)?),
+            Column::Utf8(b) => b.append_value(as_text(value)?),
+            Column::Utf8View(b) => b.append_value(as_text(value)?),
+            Column::Unread(data_type, rows) => {
+                let ok = match data_type {
+                    DataType::Int64 => as_integer(value).is_some(),
+                    DataType::Float64 => as_finite(value).is_some(),
+                    DataType::Boolean => as_bool(value).is_some(),
+                    _ => as_text(value).is_some(),
+                };
+                ok.then_some(())?;
+                *rows += 1;
+            }
         }
         Some(())
     }
@@ -315,7 +339,43 @@ impl Column {
             Column::Boolean(mut b) => Arc::new(b.finish()),
             Column::Utf8(mut b) => Arc::new(b.finish()),
             Column::Utf8View(mut b) => Arc::new(b.finish()),
+            Column::Unread(data_type, rows) => new_null_array(&data_type, rows),
         }
+    }
+}
+
+/// The column types the fast path writes.
+fn reads(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int64
+            | DataType::Float64
+            | DataType::Boolean
+            | DataType::Utf8
+            | DataType::Utf8View
+    )
+}
+
+/// An integer literal within `i64`.
+fn as_integer(value: Value<'_>) -> Option<i64> {
+    match value {
+        Value::Num(text) => integer(text),
+        _ => None,
+    }
+}
+
+/// A number within the range of `f64`.
+fn as_finite(value: Value<'_>) -> Option<f64> {
+    match value {
+        Value::Num(text) => finite(text),
+        _ => None,
+    }
+}
+
+fn as_bool(value: Value<'_>) -> Option<bool> {
+    match value {
+        Value::Bool(v) => Some(v),
+        _ => None,
     }
 }
 
@@ -366,6 +426,20 @@ mod tests {
             .ok()?;
         d.decode(data).ok()?;
         d.flush().ok()?
+    }
+
+    /// `batch` with the columns of `unread` set to NULL.
+    fn without(batch: &RecordBatch, unread: u64) -> RecordBatch {
+        let columns = batch
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match unread & (1 << i) != 0 {
+                true => new_null_array(c.data_type(), c.len()),
+                false => Arc::clone(c),
+            })
+            .collect();
+        RecordBatch::try_new(batch.schema(), columns).unwrap()
     }
 
     /// A small random generator (xorshift), so the test needs no crate.
@@ -486,10 +560,18 @@ mod tests {
             let data: Vec<String> = (0..lines).map(|_| random_line(&mut rng)).collect();
             let data = data.join("\n");
             chunks += 1;
-            if let Some(batch) = decode_flat(data.as_bytes(), &schema) {
+            let batch = decode_flat(data.as_bytes(), &schema, 0);
+            if let Some(batch) = &batch {
                 fast += 1;
                 let reference = arrow_json(data.as_bytes(), &schema);
-                assert_eq!(Some(&batch), reference.as_ref(), "{data}");
+                assert_eq!(Some(batch), reference.as_ref(), "{data}");
+            }
+            // Unread columns change what comes out of them, never which chunks read.
+            let unread = rng.below(1 << schema.fields().len());
+            let partly = decode_flat(data.as_bytes(), &schema, unread);
+            assert_eq!(partly.is_some(), batch.is_some(), "{data}");
+            if let (Some(partly), Some(batch)) = (partly, batch) {
+                assert_eq!(partly, without(&batch, unread), "{data}");
             }
         }
         // The comparison means something only if the fast path took a fair share.
@@ -507,15 +589,22 @@ mod tests {
         let data = b"{\"ts\":\"2026-01-01T00:00:00Z\",\"auction\":1000,\"price\":12.5,\"channel\":\"Google\",\"ok\":true,\"strict\":1}\n\
                      \n{\"strict\": 2, \"ts\": 1767225600, \"extra\": [1], \"channel\": null}\n";
         // A nested value, even under an unknown key, is arrow-json's.
-        assert!(decode_flat(data, &schema).is_none());
+        assert!(decode_flat(data, &schema, 0).is_none());
         let data = b"{\"ts\":\"2026-01-01T00:00:00Z\",\"auction\":1000,\"price\":12.5,\"channel\":\"Google\",\"ok\":true,\"strict\":1}\n\
                      \n{\"strict\": 2, \"ts\": 1767225600, \"extra\": \"x\", \"channel\": null}";
-        let batch = decode_flat(data, &schema).expect("flat records");
-        assert_eq!(Some(batch), arrow_json(data, &schema));
+        let batch = decode_flat(data, &schema, 0).expect("flat records");
+        assert_eq!(Some(&batch), arrow_json(data, &schema).as_ref());
+        // A field that may not be NULL is read even when marked unread.
+        let partly = decode_flat(data, &schema, u64::MAX).expect("flat records");
+        assert_eq!(
+            partly.column_by_name("strict"),
+            batch.column_by_name("strict")
+        );
+        assert_eq!(partly.column_by_name("auction").unwrap().null_count(), 2);
         // A missing non-nullable field, a duplicate key: left to arrow-json.
-        assert!(decode_flat(b"{\"ts\": \"x\"}", &schema).is_none());
-        assert!(decode_flat(b"{\"strict\": null}", &schema).is_none());
-        assert!(decode_flat(b"{\"strict\": 1, \"strict\": 2}", &schema).is_none());
-        assert!(decode_flat(b"\n \n", &schema).is_none());
+        assert!(decode_flat(b"{\"ts\": \"x\"}", &schema, 0).is_none());
+        assert!(decode_flat(b"{\"strict\": null}", &schema, 0).is_none());
+        assert!(decode_flat(b"{\"strict\": 1, \"strict\": 2}", &schema, 0).is_none());
+        assert!(decode_flat(b"\n \n", &schema, 0).is_none());
     }
 }

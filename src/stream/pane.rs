@@ -47,7 +47,7 @@ use futures::TryStreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::plan::StreamPlans;
+use super::plan::{Slot, StreamPlans};
 
 /// Batches that may wait for a window's aggregate before a push waits for it.
 const QUEUED_BATCHES: usize = 4;
@@ -252,7 +252,7 @@ impl Drop for Running {
 #[derive(Debug)]
 pub(super) struct PanePlans {
     partial: Arc<dyn ExecutionPlan>,
-    events: Arc<dyn PartitionStream>,
+    events: Arc<Slot>,
     events_schema: SchemaRef,
     reduce: Arc<dyn ExecutionPlan>,
     task: Arc<TaskContext>,
@@ -282,11 +282,10 @@ impl PanePlans {
         let task = TaskContext::default()
             .with_session_config(config)
             .with_runtime(runtime);
-        let events: Arc<dyn PartitionStream> = Arc::clone(&plans.events) as _;
         Ok(Self {
             partial: Arc::clone(&plans.partial),
-            events_schema: Arc::clone(events.schema()),
-            events,
+            events_schema: Arc::clone(plans.events.schema()),
+            events: Arc::clone(&plans.events),
             reduce: Arc::clone(&plans.reduce),
             task: Arc::new(task),
             memory,
@@ -304,16 +303,9 @@ impl PanePlans {
         });
         let plan = reset_plan_states(Arc::clone(&self.partial))?;
         let replaced = plan.transform_up(|node| {
-            let Some(scan) = node.downcast_ref::<StreamingTableExec>() else {
+            let Some(scan) = self.events.scan_in(&node) else {
                 return Ok(Transformed::no(node));
             };
-            let reads_events = scan
-                .partitions()
-                .iter()
-                .any(|p| std::ptr::addr_eq(Arc::as_ptr(p), Arc::as_ptr(&self.events)));
-            if !reads_events {
-                return Ok(Transformed::no(node));
-            }
             let projection = scan.projection().as_ref().map(|p| p.to_vec());
             let scan = StreamingTableExec::try_new(
                 Arc::clone(scan.partition_schema()),

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::streaming::StreamingTable;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -68,6 +68,20 @@ impl Slot {
         out
     }
 
+    /// `node` as a scan of this slot, if it is one.
+    pub fn scan_in<'a>(
+        self: &Arc<Self>,
+        node: &'a Arc<dyn ExecutionPlan>,
+    ) -> Option<&'a StreamingTableExec> {
+        let scan = node.downcast_ref::<StreamingTableExec>()?;
+        let this = Arc::as_ptr(self);
+        let reads = scan
+            .partitions()
+            .iter()
+            .any(|p| std::ptr::addr_eq(Arc::as_ptr(p), this));
+        reads.then_some(scan)
+    }
+
     fn exec(self: &Arc<Self>) -> Result<Arc<dyn ExecutionPlan>> {
         let partition: Arc<dyn PartitionStream> = Arc::clone(self) as _;
         Ok(Arc::new(StreamingTableExec::try_new(
@@ -116,6 +130,20 @@ pub struct StreamPlans {
 }
 
 impl StreamPlans {
+    /// The events columns the partial plan reads (DataFusion pushes the query's projection into
+    /// its scan); `None` when it reads them all.
+    pub fn events_read(&self) -> Option<Vec<usize>> {
+        let mut read = None;
+        let _ = self.partial.apply(|node| {
+            if let Some(scan) = self.events.scan_in(node) {
+                read = scan.projection().as_ref().map(|p| p.to_vec());
+                return Ok(TreeNodeRecursion::Stop);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        read
+    }
+
     pub fn state_schema(&self) -> SchemaRef {
         self.partial.schema()
     }

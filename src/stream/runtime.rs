@@ -191,6 +191,25 @@ impl WindowedStream {
         self.late_rows = keep.then(Vec::new);
     }
 
+    /// Columns of the events schema (one bit each) that nothing reads: not the query, the time
+    /// column, the first-seen column or kept late rows. A decoder may leave them NULL
+    /// ([`RecordSource::skip_columns`](super::source::RecordSource::skip_columns)).
+    pub fn unread_columns(&self) -> u64 {
+        if self.late_rows.is_some() {
+            return 0;
+        }
+        let Some(read) = self.plans.events_read() else {
+            return 0;
+        };
+        let mut unread =
+            (0..self.input_schema.fields().len().min(64)).fold(0u64, |mask, i| mask | 1 << i);
+        let first_seen = self.first_seen.as_ref().map(|(column, _)| *column);
+        for i in read.into_iter().chain([self.time_index]).chain(first_seen) {
+            unread &= !1u64.checked_shl(i as u32).unwrap_or(0);
+        }
+        unread
+    }
+
     /// The late events kept since the last call.
     pub fn take_late_rows(&mut self) -> Vec<RecordBatch> {
         self.late_rows

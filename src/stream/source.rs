@@ -215,6 +215,8 @@ impl SourceOptions {
 /// Records arriving from a reader thread and decoder threads, in input order.
 pub struct RecordSource {
     schema: SchemaRef,
+    /// The decoder the reader threads clone (they share its unread columns).
+    decoder: LineDecoder,
     rx: Receiver<Result<Decoded>>,
     /// Whether the resume position could not be honoured (standard input cannot be re-read).
     resumed_at_start: bool,
@@ -279,11 +281,18 @@ impl RecordSource {
         }
         Ok(Self {
             schema,
-            rx: spawn_reader(source, first, decoder, options.batch_bytes),
+            rx: spawn_reader(source, first, decoder.clone(), options.batch_bytes),
+            decoder,
             resumed_at_start: resume.offset > 0 && stdin,
             restarted,
             file,
         })
+    }
+
+    /// Columns no one reads (one bit per schema column), which decoding may leave NULL from now
+    /// on (see [`WindowedStream::unread_columns`](super::WindowedStream::unread_columns)).
+    pub fn skip_columns(&self, unread: u64) {
+        self.decoder.skip_columns(unread);
     }
 
     /// Why the input was read from its start instead of the resume position (another file

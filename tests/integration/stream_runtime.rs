@@ -482,3 +482,39 @@ async fn windows_short_of_memory_give_the_same_rows_or_an_error() {
         "{finished} finished, {failed} failed"
     );
 }
+
+/// The columns a decoder may leave NULL are those nothing reads: not the query's, the time
+/// column, the first-seen column, and none at all while late rows are kept (they are written out
+/// whole).
+#[tokio::test]
+async fn unread_columns_are_those_nothing_reads() {
+    let bits = |columns: &[&str]| {
+        let schema = EventGenerator::schema();
+        columns
+            .iter()
+            .fold(0u64, |m, c| m | 1 << schema.index_of(c).unwrap())
+    };
+    let stream = |sql: &'static str, options: StreamOptions| async move {
+        WindowedStream::new(sql, EventGenerator::schema(), options)
+            .await
+            .unwrap()
+    };
+    const COUNT: &str = "SELECT date_bin(INTERVAL '1 minute', ts) AS w, count(*) AS c \
+         FROM events GROUP BY date_bin(INTERVAL '1 minute', ts)";
+    let mut s = stream(COUNT, StreamOptions::new("ts")).await;
+    assert_eq!(s.unread_columns(), bits(&["entity", "event_type", "value"]));
+    s.keep_late_rows(true);
+    assert_eq!(s.unread_columns(), 0);
+
+    let s = stream(PER_MINUTE, StreamOptions::new("ts")).await;
+    assert_eq!(s.unread_columns(), bits(&["event_type"]));
+
+    let mut options = StreamOptions::new("ts");
+    options.first_seen = Some(FirstSeenOptions {
+        column: "event_type".into(),
+        expected_items: 1000,
+        fpr: 0.01,
+    });
+    let s = stream(COUNT, options).await;
+    assert_eq!(s.unread_columns(), bits(&["entity", "value"]));
+}
