@@ -366,14 +366,40 @@ async fn count_distinct_stays_one_level() {
     );
 }
 
-/// An open window's states are held decoded by its running merge: its memory is reported while
+const PER_ENTITY: &str = "SELECT entity, date_bin(INTERVAL '1 hour', ts) AS w, \
+     approx_count_distinct(value) AS d, count(*) AS c FROM events \
+     GROUP BY entity, date_bin(INTERVAL '1 hour', ts)";
+
+/// Runs `sql` over `batches` in a session whose memory pool holds `limit` bytes.
+async fn run_limited(
+    sql: &str,
+    limit: usize,
+    batches: &[RecordBatch],
+) -> datafusion::common::Result<Vec<ClosedWindow>> {
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_limit(limit, 1.0)
+        .build_arc()?;
+    let ctx = hazy::stream::stream_session_with(runtime);
+    let mut s = WindowedStream::with_context(
+        &ctx,
+        sql,
+        EventGenerator::schema(),
+        StreamOptions::new("ts"),
+    )
+    .await?;
+    let mut out = Vec::new();
+    for b in batches {
+        out.extend(s.push(b.clone()).await?);
+    }
+    out.extend(s.finish().await?);
+    Ok(out)
+}
+
+/// An open window's groups are held decoded by its aggregate: their memory is reported while
 /// the window is open and given back when it closes, and it counts against the session's memory
 /// limit, which stops the stream with DataFusion's error rather than growing past it.
 #[tokio::test]
 async fn open_windows_report_their_memory_and_obey_the_memory_limit() {
-    const PER_ENTITY: &str = "SELECT entity, date_bin(INTERVAL '1 hour', ts) AS w, \
-         approx_count_distinct(value) AS d FROM events \
-         GROUP BY entity, date_bin(INTERVAL '1 hour', ts)";
     let batches = events(20_000, 0.0, 3);
     let mut s = WindowedStream::new(
         PER_ENTITY,
@@ -394,40 +420,17 @@ async fn open_windows_report_their_memory_and_obey_the_memory_limit() {
     assert_eq!(closed.len(), 1);
     assert_eq!(s.memory_bytes(), 0);
 
-    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
-        .with_memory_limit(open / 4, 1.0)
-        .build_arc()
-        .unwrap();
-    let ctx = hazy::stream::stream_session_with(runtime);
-    let mut s = WindowedStream::with_context(
-        &ctx,
-        PER_ENTITY,
-        EventGenerator::schema(),
-        StreamOptions::new("ts"),
-    )
-    .await
-    .unwrap();
-    let mut error = None;
-    for b in &batches {
-        if let Err(e) = s.push(b.clone()).await {
-            error = Some(e.to_string());
-            break;
-        }
-    }
-    let error = match error {
-        Some(e) => e,
-        None => s.finish().await.unwrap_err().to_string(),
-    };
-    assert!(error.contains("Resources exhausted"), "{error}");
+    let error = run_limited(PER_ENTITY, open / 4, &batches)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("Resources exhausted"), "{error}");
 }
 
-/// Under a memory limit a window's aggregate emits early, and what it emitted is merged with the
-/// rest; at any limit the stream gives the unlimited run's rows or DataFusion's error.
+/// Whatever the memory limit, a stream gives the unlimited run's rows (in some order) or
+/// DataFusion's "Resources exhausted", never other rows: a window's partial aggregate that runs
+/// short emits early, and its merge spills or fails.
 #[tokio::test]
 async fn windows_short_of_memory_give_the_same_rows_or_an_error() {
-    const PER_ENTITY: &str = "SELECT entity, date_bin(INTERVAL '1 hour', ts) AS w, \
-         approx_count_distinct(value) AS d, count(*) AS c FROM events \
-         GROUP BY entity, date_bin(INTERVAL '1 hour', ts)";
     let batches = events(20_000, 0.0, 3);
     let sorted = |windows: &[ClosedWindow]| {
         let mut rows = window_rows(windows);
@@ -439,35 +442,8 @@ async fn windows_short_of_memory_give_the_same_rows_or_an_error() {
     let want = sorted(&unlimited);
     let (mut finished, mut failed) = (0, 0);
     for limit in [300_000, 600_000, 1_000_000, 1_400_000, 2_000_000, 4_000_000] {
-        let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
-            .with_memory_limit(limit, 1.0)
-            .build_arc()
-            .unwrap();
-        let ctx = hazy::stream::stream_session_with(runtime);
-        let mut s = WindowedStream::with_context(
-            &ctx,
-            PER_ENTITY,
-            EventGenerator::schema(),
-            StreamOptions::new("ts"),
-        )
-        .await
-        .unwrap();
-        let mut out = Vec::new();
-        let mut result = Ok(());
-        for b in &batches {
-            match s.push(b.clone()).await {
-                Ok(closed) => out.extend(closed),
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-        }
-        if result.is_ok() {
-            result = s.finish().await.map(|closed| out.extend(closed));
-        }
-        match result {
-            Ok(()) => {
+        match run_limited(PER_ENTITY, limit, &batches).await {
+            Ok(out) => {
                 assert_eq!(sorted(&out), want, "limit {limit}");
                 finished += 1;
             }
