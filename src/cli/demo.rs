@@ -357,7 +357,6 @@ pub fn thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
-/// A section's title between two rules.
 /// Runs a section's query and writes its heading.
 async fn section(
     ctx: &SessionContext,
@@ -371,6 +370,7 @@ async fn section(
     Ok(rows)
 }
 
+/// A section's title between two rules.
 fn heading(out: &mut String, thin: &str, title: &str) {
     let _ = writeln!(out, "\n{thin}\n{title}\n{thin}");
 }

@@ -60,11 +60,12 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef, unread: u64) -> Option<Recor
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let skip = unread & (1 << i) != 0 && f.is_nullable() && reads(f.data_type());
-            match skip {
-                true => Some(Column::Unread(f.data_type().clone(), 0)),
-                false => Column::new(f.data_type(), rows),
-            }
+            let skip = unread & (1 << i) != 0 && f.is_nullable();
+            let column = Column::new(f.data_type(), if skip { 0 } else { rows })?;
+            Some(match skip {
+                true => Column::Unread(f.data_type().clone(), 0),
+                false => column,
+            })
         })
         .collect::<Option<Vec<_>>>()?;
     let names: Vec<&[u8]> = fields.iter().map(|f| f.name().as_bytes()).collect();
@@ -342,18 +343,6 @@ impl Column {
             Column::Unread(data_type, rows) => new_null_array(&data_type, rows),
         }
     }
-}
-
-/// The column types the fast path writes.
-fn reads(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Int64
-            | DataType::Float64
-            | DataType::Boolean
-            | DataType::Utf8
-            | DataType::Utf8View
-    )
 }
 
 /// An integer literal within `i64`.

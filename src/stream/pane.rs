@@ -5,12 +5,12 @@
 //! groups stay decoded in the accumulators, and when the window closes (or a checkpoint needs
 //! its states) the channel ends and the window's state rows come out, one row per group.
 //!
-//! The aggregate is two stages: the query's `Partial` aggregate over the window's events,
-//! feeding its `PartialReduce` form. In the steady state the `Partial` stage holds every group
-//! and emits once, at the close; the `PartialReduce` stage merges what the `Partial` stage emits
-//! early when memory runs short (DataFusion's partial aggregation emits rather than spills), and
-//! the states a pane starts from (a restored checkpoint's, or its own after a snapshot), and it
-//! spills when it must.
+//! The aggregate is the query's `Partial` aggregate over the window's events. It holds every
+//! group and emits once, at the close. Only when there is something to merge does a second
+//! stage start, the `PartialReduce` form: for what the `Partial` aggregate emits early when
+//! memory runs short (DataFusion's partial aggregation emits rather than spills), and for the
+//! states a pane starts from (a restored checkpoint's, or its own after a snapshot). It spills
+//! when it must.
 //!
 //! Why not aggregate each micro-batch into state rows and merge those into the window: with
 //! many small groups (Nexmark q16: 10,004 channels, a 1 MB micro-batch of ~3,900 events) nearly
@@ -65,7 +65,7 @@ impl Pane {
         Self::from_states(live, Vec::new())
     }
 
-    /// A pane that goes on from `states` (a restored checkpoint's).
+    /// A pane that goes on from `states` (a restored checkpoint's, or its own at a snapshot).
     pub fn holding(live: &PanePlans, states: RecordBatch) -> Result<Self> {
         Self::from_states(live, vec![states])
     }
@@ -163,7 +163,7 @@ impl Merge {
         let states = Arc::new(Receiving {
             schema: self.reduce.children()[0].schema(),
             receiver: Mutex::new(Some(receiver)),
-            ended: Arc::new(AtomicBool::new(false)),
+            ended: None,
         });
         let input = Arc::new(StreamingTableExec::try_new(
             Arc::clone(states.schema()),
@@ -299,7 +299,7 @@ impl PanePlans {
         let source: Arc<dyn PartitionStream> = Arc::new(Receiving {
             schema: Arc::clone(&self.events_schema),
             receiver: Mutex::new(Some(receiver)),
-            ended,
+            ended: Some(ended),
         });
         let plan = reset_plan_states(Arc::clone(&self.partial))?;
         let replaced = plan.transform_up(|node| {
@@ -429,8 +429,9 @@ impl Drop for Queued {
 struct Receiving {
     schema: SchemaRef,
     receiver: Mutex<Option<mpsc::Receiver<Queued>>>,
-    /// Set when the channel has ended (the sender is gone and every batch was taken).
-    ended: Arc<AtomicBool>,
+    /// Set, if given, when the channel has ended (the sender is gone and every batch was
+    /// taken).
+    ended: Option<Arc<AtomicBool>>,
 }
 
 impl PartitionStream for Receiving {
@@ -440,18 +441,18 @@ impl PartitionStream for Receiving {
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let receiver = self.receiver.lock().expect("receiver lock").take();
-        let ended = Arc::clone(&self.ended);
+        let ended = self.ended.clone();
         let batches = futures::stream::unfold(receiver, move |receiver| {
-            let ended = Arc::clone(&ended);
+            let ended = ended.clone();
             async move {
                 let mut receiver = receiver?;
-                match receiver.recv().await {
-                    Some(queued) => Some((Ok(queued.take()), Some(receiver))),
-                    None => {
-                        ended.store(true, Ordering::Release);
-                        None
-                    }
+                let queued = receiver.recv().await;
+                if queued.is_none()
+                    && let Some(ended) = ended
+                {
+                    ended.store(true, Ordering::Release);
                 }
+                Some((Ok(queued?.take()), Some(receiver)))
             }
         });
         Box::pin(RecordBatchStreamAdapter::new(

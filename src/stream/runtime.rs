@@ -109,7 +109,7 @@ pub struct WindowedStream {
     time_index: usize,
     options: StreamOptions,
     open: BTreeMap<i64, Pane>,
-    /// What the open panes' running merges are made from (see [`super::pane`]).
+    /// What the open panes' aggregates are made from (see [`super::pane`]).
     live: PanePlans,
     /// Windows starting before this have closed; their events are late.
     closed_before: Option<i64>,
@@ -272,10 +272,10 @@ impl WindowedStream {
     /// Adds events; returns the windows the advancing watermark closed, oldest first.
     pub async fn push(&mut self, batch: RecordBatch) -> Result<Vec<ClosedWindow>> {
         self.check_batch(&batch)?;
-        let kept = self.take_on_time(&batch)?;
+        let (kept, starts) = self.take_on_time(&batch)?;
         if kept.num_rows() > 0 {
             let kept = self.add_first_seen(kept)?;
-            self.add_events(kept).await?;
+            self.add_events(kept, starts).await?;
         }
         self.close_until(self.closed_before).await
     }
@@ -326,13 +326,15 @@ impl WindowedStream {
         }
     }
 
-    /// The rows whose window is still open, in event order, advancing the watermark event by
-    /// event (so which events are late does not depend on how the input is cut into batches).
-    fn take_on_time(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
+    /// The rows whose window is still open, in event order, and the start of each one's window;
+    /// advancing the watermark event by event (so which events are late does not depend on how
+    /// the input is cut into batches).
+    fn take_on_time(&mut self, batch: &RecordBatch) -> Result<(RecordBatch, Vec<i64>)> {
         let times = event_times(batch.column(self.time_index))?;
         let w = self.plans.window;
         let lateness = self.options.lateness_ns;
         let mut keep = BooleanBuilder::with_capacity(times.len());
+        let mut starts = Vec::with_capacity(times.len());
         let mut late_rows = Vec::new();
         let mut dropped = 0usize;
         let mut closed_before = self.closed_before;
@@ -354,6 +356,7 @@ impl WindowedStream {
                 continue;
             }
             keep.append_value(true);
+            starts.push(start);
             if max.is_none_or(|m| t > m) {
                 max = Some(t);
                 let closing = w.start_of(t.saturating_sub(lateness));
@@ -369,11 +372,11 @@ impl WindowedStream {
             let indices = arrow::array::UInt32Array::from(late_rows);
             kept.push(arrow::compute::take_record_batch(batch, &indices)?);
         }
-        if dropped == 0 {
-            Ok(batch.clone())
-        } else {
-            Ok(filter_record_batch(batch, &keep.finish())?)
-        }
+        let kept = match dropped {
+            0 => batch.clone(),
+            _ => filter_record_batch(batch, &keep.finish())?,
+        };
+        Ok((kept, starts))
     }
 
     fn add_first_seen(&mut self, batch: RecordBatch) -> Result<RecordBatch> {
@@ -390,11 +393,8 @@ impl WindowedStream {
         Ok(RecordBatch::try_new(self.plans.events_schema(), columns)?)
     }
 
-    /// Hands events to the aggregates of their windows.
-    async fn add_events(&mut self, batch: RecordBatch) -> Result<()> {
-        let times = event_times(batch.column(self.time_index))?;
-        let w = self.plans.window;
-        let starts: Vec<i64> = times.values().iter().map(|t| w.start_of(*t)).collect();
+    /// Hands events to the aggregates of their windows (`starts`: each row's window).
+    async fn add_events(&mut self, batch: RecordBatch, starts: Vec<i64>) -> Result<()> {
         let first = starts.first().copied();
         let parts: Vec<(i64, RecordBatch)> = if starts.iter().all(|s| Some(*s) == first) {
             first.map(|s| (s, batch)).into_iter().collect()
