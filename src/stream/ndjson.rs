@@ -55,7 +55,7 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef, unread: u64) -> Option<Recor
     if fields.is_empty() || fields.len() > MAX_FIELDS {
         return None;
     }
-    let rows = memchr::memchr_iter(b'\n', data).count() + 1;
+    let rows = estimated_rows(data);
     let mut columns = fields
         .iter()
         .enumerate()
@@ -68,7 +68,7 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef, unread: u64) -> Option<Recor
             })
         })
         .collect::<Option<Vec<_>>>()?;
-    let names: Vec<&[u8]> = fields.iter().map(|f| f.name().as_bytes()).collect();
+    let keys = Keys::new(fields.iter().map(|f| f.name().as_bytes()).collect());
     let nullable: Vec<bool> = fields.iter().map(|f| f.is_nullable()).collect();
     // Validated once, so every string between two quotes is valid UTF-8 too.
     let text = std::str::from_utf8(data).ok()?;
@@ -83,7 +83,7 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef, unread: u64) -> Option<Recor
         if p.i == data.len() {
             break;
         }
-        let seen = read_object(&mut p, &names, &nullable, &mut columns)?;
+        let seen = read_object(&mut p, &keys, &nullable, &mut columns)?;
         p.skip_ws();
         if !matches!(p.next(), None | Some(b'\n')) {
             return None;
@@ -102,10 +102,19 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef, unread: u64) -> Option<Recor
     RecordBatch::try_new(Arc::clone(schema), arrays).ok()
 }
 
+/// About how many lines `data` holds, from the length of its first: enough for builders'
+/// capacity (they grow past it), without a second pass over the bytes to count newlines. A
+/// blank or tiny first line does not make it reserve a row per byte.
+fn estimated_rows(data: &[u8]) -> usize {
+    let probe = &data[..data.len().min(4096)];
+    let first_line = memchr::memchr(b'\n', probe).map_or(probe.len(), |n| n + 1);
+    data.len() / first_line.max(16) + 16
+}
+
 /// Reads one object on one line; returns the fields it set (one bit each).
 fn read_object(
     p: &mut Cursor<'_>,
-    names: &[&[u8]],
+    keys: &Keys,
     nullable: &[bool],
     columns: &mut [Column],
 ) -> Option<u64> {
@@ -118,12 +127,15 @@ fn read_object(
         // Keys usually come in schema order: look there first.
         let mut guess = 0;
         loop {
-            let key = p.string()?;
+            let field = match keys.at(p, guess) {
+                Some(f) => Some(f),
+                None => keys.find(p.string()?.as_bytes()),
+            };
             p.skip_ws();
             p.expect(b':')?;
             p.skip_ws();
             let value = p.value()?;
-            if let Some(f) = find(names, key.as_bytes(), guess) {
+            if let Some(f) = field {
                 if seen & (1 << f) != 0 {
                     return None;
                 }
@@ -142,11 +154,88 @@ fn read_object(
     Some(seen)
 }
 
-fn find(names: &[&[u8]], key: &[u8], guess: usize) -> Option<usize> {
-    if names.get(guess) == Some(&key) {
-        return Some(guess);
+/// The schema's field names, as they are looked up in each record.
+struct Keys<'a> {
+    names: Vec<&'a [u8]>,
+    /// Each name with its quotes, when a JSON key of the same bytes can only mean that name
+    /// (no quote, backslash or control character in it).
+    quoted: Vec<Option<Vec<u8>>>,
+}
+
+impl<'a> Keys<'a> {
+    fn new(names: Vec<&'a [u8]>) -> Self {
+        let quoted = names
+            .iter()
+            .map(|n| {
+                let plain = n.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\');
+                plain.then(|| [b"\"", *n, b"\""].concat())
+            })
+            .collect();
+        Self { names, quoted }
     }
-    names.iter().position(|n| *n == key)
+
+    /// Field `guess`, when the key at the cursor is its name as it stands; the cursor is then
+    /// past the key. Keys usually come in schema order, so this skips scanning most of them.
+    fn at(&self, p: &mut Cursor<'_>, guess: usize) -> Option<usize> {
+        let quoted = self.quoted.get(guess)?.as_deref()?;
+        let end = p.i + quoted.len();
+        same_bytes(p.b.get(p.i..end)?, quoted).then(|| {
+            p.i = end;
+            guess
+        })
+    }
+
+    fn find(&self, key: &[u8]) -> Option<usize> {
+        self.names.iter().position(|n| *n == key)
+    }
+}
+
+/// `a == b` for slices of one length, eight bytes at a time and inline: keys are short, and a
+/// call to `memcmp` for each cost more than the comparison.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let mut i = 0;
+    while let (Some(x), Some(y)) = (a.get(i..i + 8), b.get(i..i + 8)) {
+        if x != y {
+            return false;
+        }
+        i += 8;
+    }
+    a[i..].iter().zip(&b[i..]).all(|(x, y)| x == y)
+}
+
+/// The index of the quote that closes a string starting at `start`, or `None` when a backslash
+/// or a control character comes first (or no quote does). Eight bytes at a time: strings are
+/// most of an event's bytes.
+fn plain_string_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    while let Some(word) = b.get(i..i + 8) {
+        let stops = stop_bytes(u64::from_le_bytes(word.try_into().ok()?));
+        if stops != 0 {
+            let at = i + stops.trailing_zeros() as usize / 8;
+            return (b[at] == b'"').then_some(at);
+        }
+        i += 8;
+    }
+    let at = i + b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+    (b[at] == b'"').then_some(at)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `word` below `n` (`n` ≤ 0x80). Exact up to the lowest flagged
+/// byte; a byte above it may be flagged falsely (a borrow), which the callers never look at.
+fn bytes_below(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(ONES * n as u64) & !word & HIGHS
+}
+
+/// The bytes of `word` that stop a plain string: a quote, a backslash, a control character.
+fn stop_bytes(word: u64) -> u64 {
+    bytes_below(word ^ (ONES * b'"' as u64), 1)
+        | bytes_below(word ^ (ONES * b'\\' as u64), 1)
+        | bytes_below(word, 0x20)
 }
 
 /// A JSON scalar as it stands in the input.
@@ -154,8 +243,9 @@ fn find(names: &[&[u8]], key: &[u8], guess: usize) -> Option<usize> {
 enum Value<'a> {
     /// A string's bytes between its quotes: valid UTF-8, no escape, no control character.
     Str(&'a str),
-    /// A number's text, checked against JSON's grammar.
-    Num(&'a str),
+    /// A number's text, checked against JSON's grammar, and its value when it is an integer
+    /// literal within `i64`.
+    Num(&'a str, Option<i64>),
     Bool(bool),
     Null,
 }
@@ -199,14 +289,7 @@ impl<'a> Cursor<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.i;
-        let end = start + memchr::memchr2(b'"', b'\\', &self.b[start..])?;
-        // No early exit, so the check runs vector-wide.
-        let no_control = self.b[start..end]
-            .iter()
-            .fold(true, |ok, &c| ok & (c >= 0x20));
-        if self.b[end] == b'\\' || !no_control {
-            return None;
-        }
+        let end = plain_string_end(self.b, start)?;
         self.i = end + 1;
         // Quotes are ASCII, so both ends are character boundaries.
         self.s.get(start..end)
@@ -218,7 +301,7 @@ impl<'a> Cursor<'a> {
             b't' => self.word(b"true", Value::Bool(true)),
             b'f' => self.word(b"false", Value::Bool(false)),
             b'n' => self.word(b"null", Value::Null),
-            b'-' | b'0'..=b'9' => self.number().map(Value::Num),
+            b'-' | b'0'..=b'9' => self.number(),
             _ => None,
         }
     }
@@ -232,20 +315,35 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, ending at a delimiter.
-    fn number(&mut self) -> Option<&'a str> {
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, ending at a delimiter; the
+    /// integer part is read as it is scanned.
+    fn number(&mut self) -> Option<Value<'a>> {
         let start = self.i;
-        if self.peek() == Some(b'-') {
+        let negative = self.peek() == Some(b'-');
+        if negative {
             self.i += 1;
         }
+        let integer_start = self.i;
+        let mut magnitude = 0u64;
         match self.next()? {
             b'0' => {}
-            b'1'..=b'9' => self.digits(),
+            b'1'..=b'9' => {
+                self.i = integer_start;
+                while let Some(d @ b'0'..=b'9') = self.peek() {
+                    magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                    self.i += 1;
+                }
+            }
             _ => return None,
         }
+        // Nineteen digits cannot wrap a u64.
+        let mut integer = (self.i - integer_start <= 19)
+            .then(|| signed(magnitude, negative))
+            .flatten();
         if self.peek() == Some(b'.') {
             self.i += 1;
             self.one_or_more_digits()?;
+            integer = None;
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {
             self.i += 1;
@@ -253,11 +351,12 @@ impl<'a> Cursor<'a> {
                 self.i += 1;
             }
             self.one_or_more_digits()?;
+            integer = None;
         }
         if !matches!(self.peek(), None | Some(b',' | b'}' | b' ' | b'\t' | b'\r')) {
             return None;
         }
-        self.s.get(start..self.i)
+        Some(Value::Num(self.s.get(start..self.i)?, integer))
     }
 
     fn digits(&mut self) {
@@ -345,18 +444,26 @@ impl Column {
     }
 }
 
-/// An integer literal within `i64`.
+/// An integer literal within `i64` (arrow-json reads others through `f64`: left to it).
 fn as_integer(value: Value<'_>) -> Option<i64> {
     match value {
-        Value::Num(text) => integer(text),
+        Value::Num(_, integer) => integer,
         _ => None,
+    }
+}
+
+/// `magnitude` with its sign, when that fits in `i64`.
+fn signed(magnitude: u64, negative: bool) -> Option<i64> {
+    match negative {
+        false => i64::try_from(magnitude).ok(),
+        true => 0i64.checked_sub_unsigned(magnitude),
     }
 }
 
 /// A number within the range of `f64`.
 fn as_finite(value: Value<'_>) -> Option<f64> {
     match value {
-        Value::Num(text) => finite(text),
+        Value::Num(text, _) => finite(text),
         _ => None,
     }
 }
@@ -368,14 +475,6 @@ fn as_bool(value: Value<'_>) -> Option<bool> {
     }
 }
 
-/// An integer literal within `i64` (arrow-json reads others through `f64`: left to it).
-fn integer(text: &str) -> Option<i64> {
-    if text.contains(['.', 'e', 'E']) {
-        return None;
-    }
-    text.parse().ok()
-}
-
 /// A number within the range of `f64` (an overflow to infinity is left to arrow-json).
 fn finite(text: &str) -> Option<f64> {
     text.parse().ok().filter(|v: &f64| v.is_finite())
@@ -385,7 +484,7 @@ fn finite(text: &str) -> Option<f64> {
 /// (arrow-json's `coerce_primitive`).
 fn as_text<'a>(value: Value<'a>) -> Option<&'a str> {
     match value {
-        Value::Str(s) | Value::Num(s) => Some(s),
+        Value::Str(s) | Value::Num(s, _) => Some(s),
         Value::Bool(true) => Some("true"),
         Value::Bool(false) => Some("false"),
         Value::Null => None,
@@ -496,6 +595,12 @@ mod tests {
         "truex",
         "\"esc\\\"aped\"",
         "\"tab\there\"",
+        "\"0123456789\tafter a word\"",
+        "\"012345678\\\"quoted after a word\"",
+        "\"0123456\u{e9}8\"",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "12345678901234567890",
         "\"1.5\"",
         "[1, 2]",
         "{\"x\": 1}",
@@ -513,6 +618,7 @@ mod tests {
         ("ok", BOOLEANS),
         ("extra", TEXTS),
         ("Ts", TEXTS),
+        ("auctions", INTEGERS),
     ];
 
     fn random_line(rng: &mut Rng) -> String {
