@@ -1,6 +1,6 @@
 //! The `hazy` binary, as a user runs it.
 
-use std::path::PathBuf;
+use crate::common::Scratch;
 use std::process::{Command, Output};
 
 fn hazy(args: &[&str]) -> Output {
@@ -17,12 +17,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hazy-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
 }
 
 #[test]
@@ -42,7 +36,8 @@ fn sql_runs_several_statements_in_every_format() {
 
 #[test]
 fn sql_reads_files_and_external_tables() {
-    let file = temp("q.sql");
+    let scratch = Scratch::new("sql_reads_files_and_external_tables");
+    let file = scratch.path("q.sql");
     std::fs::write(
         &file,
         "CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION 'data/events.parquet';\n\
@@ -99,6 +94,7 @@ fn demo_reports_the_shipped_sample() {
 
 #[test]
 fn gen_is_deterministic_and_feeds_the_demo() {
+    let scratch = Scratch::new("gen_is_deterministic_and_feeds_the_demo");
     let args = [
         "gen",
         "--events",
@@ -114,7 +110,7 @@ fn gen_is_deterministic_and_feeds_the_demo() {
     assert!(a.status.success(), "{}", stderr(&a));
     assert_eq!(a.stdout, b.stdout);
     assert_eq!(stdout(&a).lines().count(), 5001);
-    let parquet = temp("events.parquet");
+    let parquet = scratch.path("events.parquet");
     let out = hazy(&[
         "gen",
         "--events",
@@ -486,7 +482,8 @@ fn spill_dirs(tmp: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn memory_limit_spills_or_fails_clearly_and_spill_files_go() {
-    let tmp = temp("spill-tmp");
+    let scratch = Scratch::new("memory_limit_spills_or_fails_clearly_and_spill_files_go");
+    let tmp = scratch.path("spill-tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     // A directory left by a process that no longer runs (killed with SIGKILL): swept at start.
     let stale = tmp.join("hazy-spill-99999999");
@@ -537,6 +534,8 @@ fn memory_limit_spills_or_fails_clearly_and_spill_files_go() {
 /// with "Resources exhausted" naming the merge; none is killed or gives a wrong answer.
 #[test]
 fn merging_large_states_under_a_memory_limit_finishes_or_fails_clearly() {
+    let scratch =
+        Scratch::new("merging_large_states_under_a_memory_limit_finishes_or_fails_clearly");
     // (family, sketch of `value`, groups, rows, what the outer query reads of a merged state)
     let families = [
         (
@@ -569,7 +568,7 @@ fn merging_large_states_under_a_memory_limit_finishes_or_fails_clearly() {
         ),
     ];
     for (family, sketch, groups, rows, read) in families {
-        let file = temp(&format!("{family}-states.parquet"));
+        let file = scratch.path(&format!("{family}-states.parquet"));
         let made = hazy(&[
             "sql",
             "-q",
@@ -647,7 +646,7 @@ fn merging_large_states_under_a_memory_limit_finishes_or_fails_clearly() {
             "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}'; \
              SELECT count(*) FROM (SELECT g, topk_merge(s) AS m FROM t GROUP BY g) \
              WHERE cardinality(topk_items(m)) > 0",
-            temp("topk-states.parquet").display()
+            scratch.path("topk-states.parquet").display()
         ),
     ]);
     assert!(
@@ -659,7 +658,8 @@ fn merging_large_states_under_a_memory_limit_finishes_or_fails_clearly() {
 
 #[test]
 fn a_terminated_query_removes_its_spill_directory() {
-    let tmp = temp("spill-term");
+    let scratch = Scratch::new("a_terminated_query_removes_its_spill_directory");
+    let tmp = scratch.path("spill-term");
     std::fs::create_dir_all(&tmp).unwrap();
     for signal in ["TERM", "INT"] {
         let child = Command::new(env!("CARGO_BIN_EXE_hazy"))
@@ -699,9 +699,10 @@ fn a_terminated_query_removes_its_spill_directory() {
 
 #[test]
 fn copy_to_a_full_disk_says_so() {
+    let scratch = Scratch::new("copy_to_a_full_disk_says_so");
     // A tiny file system, when this test may mount one (root in CI); skipped with a notice
     // otherwise.
-    let mount = temp("full-disk");
+    let mount = scratch.path("full-disk");
     std::fs::create_dir_all(&mount).unwrap();
     let mounted = Command::new("mount")
         .args([

@@ -2,9 +2,10 @@
 //! go in one at a time, the screen is read back, and nothing is assumed about rustyline's
 //! redrawing beyond what a person sees.
 
+use crate::common::Scratch;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
@@ -115,17 +116,10 @@ impl Drop for Terminal {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hazy-shell-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn a_person_types_queries_recalls_history_and_lists_functions() {
-    let dir = scratch("session");
-    let history = dir.join("history");
+    let dir = Scratch::new("shell-session");
+    let history = dir.path("history");
     let mut t = Terminal::start(&["sql"], &history);
     t.expect("hazy> ");
 
@@ -199,36 +193,34 @@ fn a_person_types_queries_recalls_history_and_lists_functions() {
     t.expect("hazy> ");
     t.type_keys("\x04");
     t.exits_successfully();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn long_queries_show_progress_on_a_terminal_only() {
-    let dir = scratch("progress");
+    let dir = Scratch::new("shell-progress");
     let sql =
         "SELECT approx_count_distinct(value) AS d FROM generate_series(1, 600000000) AS s(value)";
-    let mut t = Terminal::start(&["sql", "-c", sql], &dir.join("history"));
+    let mut t = Terminal::start(&["sql", "-c", sql], &dir.path("history"));
     let progress = t.expect(" rows/s)");
     assert!(progress.contains(" rows ("), "{progress}");
     t.expect("| d ");
     t.exits_successfully();
     // --quiet: the same query shows only its result.
-    let mut t = Terminal::start(&["sql", "--quiet", "-c", sql], &dir.join("history"));
+    let mut t = Terminal::start(&["sql", "--quiet", "-c", sql], &dir.path("history"));
     let quiet = t.expect("| d ");
     assert!(!quiet.contains("rows/s"), "{quiet}");
     t.exits_successfully();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn gen_and_stream_show_progress_on_a_terminal() {
-    let dir = scratch("gen-stream");
-    let events = dir.join("events.ndjson");
+    let dir = Scratch::new("shell-gen-stream");
+    let events = dir.path("events.ndjson");
     let events_arg = events.to_str().unwrap();
     // hazy gen: events/s while it writes.
     let mut t = Terminal::start(
         &["gen", "--events", "6000000", "--output", events_arg],
-        &dir.join("history"),
+        &dir.path("history"),
     );
     let line = t.expect(" events/s)");
     assert!(
@@ -250,7 +242,7 @@ fn gen_and_stream_show_progress_on_a_terminal() {
             "SELECT date_bin(INTERVAL '1 minute', ts) AS minute, approx_count_distinct(entity) AS users \
              FROM events GROUP BY 1",
         ],
-        &dir.join("history"),
+        &dir.path("history"),
     );
     let line = t.expect(" windows open, watermark ");
     assert!(
@@ -258,5 +250,4 @@ fn gen_and_stream_show_progress_on_a_terminal() {
         "{line}"
     );
     t.exits_successfully();
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,9 +1,10 @@
 //! `hazy stream` as a user runs it: windows come out while the input is still open, late and
 //! malformed records are reported, and a checkpoint survives `kill -9`.
 
+use crate::common::Scratch;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
@@ -15,12 +16,6 @@ fn hazy() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_hazy"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
     c
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hazy-stream-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
 }
 
 fn event(minute: u32, second: u32, entity: &str) -> String {
@@ -141,7 +136,8 @@ fn run_with_input(args: &[&str], input: &str) -> Output {
 
 #[test]
 fn late_and_malformed_records_are_reported_and_kept() {
-    let late_file = temp("late.ndjson");
+    let scratch = Scratch::new("late_and_malformed_records_are_reported_and_kept");
+    let late_file = scratch.path("late.ndjson");
     let _ = std::fs::remove_file(&late_file);
     let input = [
         event(0, 1, "a"),
@@ -294,7 +290,8 @@ fn gen_events(path: &Path, events: &str, seed: &str) {
 
 #[test]
 fn kill_9_and_restart_from_a_checkpoint_loses_and_repeats_nothing() {
-    let input = temp("events.ndjson");
+    let scratch = Scratch::new("kill_9_and_restart_from_a_checkpoint_loses_and_repeats_nothing");
+    let input = scratch.path("events.ndjson");
     gen_events(&input, "200000", "11");
     let all = std::fs::read(&input).unwrap();
     let sql = "SELECT date_bin(INTERVAL '1 minute', ts) AS w, count(*) AS c, approx_count_distinct(entity) AS d, \
@@ -328,11 +325,11 @@ fn kill_9_and_restart_from_a_checkpoint_loses_and_repeats_nothing() {
     assert!(expected.len() > 5);
 
     // First run: follow a file that holds half the events, then kill -9 after a checkpoint.
-    let growing = temp("growing.ndjson");
+    let growing = scratch.path("growing.ndjson");
     let half = all.len() / 2;
     let cut = all[..half].iter().rposition(|&b| b == b'\n').unwrap() + 1;
     std::fs::write(&growing, &all[..cut]).unwrap();
-    let ckpt = temp("ckpt");
+    let ckpt = scratch.path("ckpt");
     let _ = std::fs::remove_dir_all(&ckpt);
     let args = |follow: bool| {
         let mut a: Vec<String> = common.iter().map(|s| s.to_string()).collect();
@@ -399,9 +396,10 @@ fn kill_9_and_restart_from_a_checkpoint_loses_and_repeats_nothing() {
 
 #[test]
 fn the_rollup_states_merge_into_the_whole_answer() {
-    let input = temp("rollup-events.ndjson");
+    let scratch = Scratch::new("the_rollup_states_merge_into_the_whole_answer");
+    let input = scratch.path("rollup-events.ndjson");
     gen_events(&input, "50000", "12");
-    let dir = temp("rollup");
+    let dir = scratch.path("rollup");
     let _ = std::fs::remove_dir_all(&dir);
     let out = hazy()
         .args([
@@ -494,8 +492,9 @@ fn minute_events(minute: u32, n: u32, tag: &str) -> String {
 
 #[test]
 fn restarts_after_a_clean_end_resume_and_read_only_what_was_added() {
-    let input = temp("clean-end.ndjson");
-    let ckpt = temp("clean-end-ckpt");
+    let scratch = Scratch::new("restarts_after_a_clean_end_resume_and_read_only_what_was_added");
+    let input = scratch.path("clean-end.ndjson");
+    let ckpt = scratch.path("clean-end-ckpt");
     let _ = std::fs::remove_dir_all(&ckpt);
     std::fs::write(
         &input,
@@ -536,8 +535,9 @@ fn restarts_after_a_clean_end_resume_and_read_only_what_was_added() {
 
 #[test]
 fn a_rotated_or_truncated_input_is_read_from_its_start() {
-    let input = temp("rotate.ndjson");
-    let ckpt = temp("rotate-ckpt");
+    let scratch = Scratch::new("a_rotated_or_truncated_input_is_read_from_its_start");
+    let input = scratch.path("rotate.ndjson");
+    let ckpt = scratch.path("rotate-ckpt");
     let _ = std::fs::remove_dir_all(&ckpt);
     let old = minute_events(0, 400, "old") + &minute_events(1, 400, "old");
     std::fs::write(&input, &old).unwrap();
@@ -551,7 +551,7 @@ fn a_rotated_or_truncated_input_is_read_from_its_start() {
     ];
     assert_eq!(total_count(&stream_ok(&args)), 800);
     // Rotated: the same path now holds a shorter file of newer events.
-    let rotated = temp("rotate.ndjson.new");
+    let rotated = scratch.path("rotate.ndjson.new");
     std::fs::write(&rotated, minute_events(5, 400, "new")).unwrap();
     std::fs::rename(&rotated, &input).unwrap();
     let out = stream_ok(&args);
@@ -581,8 +581,9 @@ fn edit_position(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
 
 #[test]
 fn a_saved_position_that_does_not_fit_the_input_is_an_error() {
-    let input = temp("misfit.ndjson");
-    let ckpt = temp("misfit-ckpt");
+    let scratch = Scratch::new("a_saved_position_that_does_not_fit_the_input_is_an_error");
+    let input = scratch.path("misfit.ndjson");
+    let ckpt = scratch.path("misfit-ckpt");
     std::fs::write(&input, minute_events(0, 100, "e")).unwrap();
     let args = [
         "--sql",
@@ -807,8 +808,9 @@ impl Follower {
 /// saving, starting up, right after a window came out) and restarts it. Returns every output
 /// line and the number of kills.
 fn run_bursts(name: &str, bursts: u32, mut kill: Option<SplitMix>) -> (Vec<String>, u32) {
-    let input = temp(&format!("{name}.ndjson"));
-    let ckpt = temp(&format!("{name}-ckpt"));
+    let scratch = Scratch::new(name);
+    let input = scratch.path(&format!("{name}.ndjson"));
+    let ckpt = scratch.path(&format!("{name}-ckpt"));
     let _ = std::fs::remove_dir_all(&ckpt);
     std::fs::write(&input, "").unwrap();
     let sql = "SELECT date_bin(INTERVAL '1 minute', ts) AS w, count(*) AS c, \
