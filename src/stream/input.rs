@@ -4,10 +4,11 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::Duration;
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, TimestampNanosecondArray};
@@ -56,9 +57,10 @@ pub struct Malformed {
 
 /// Where to read from, and where to resume.
 ///
-/// A thread reads the input as fast as it comes; [`next_chunk`](Self::next_chunk) gathers what
-/// arrived into runs of complete lines: a full chunk when the input is fast, or whatever is
-/// there once the input pauses for [`LINGER`], so a slow stream is not held back.
+/// A thread reads the input into pieces of complete lines: a full piece when the input is fast,
+/// or whatever is there once the input pauses (a file's current end; a pipe empty for
+/// [`LINGER`]), so a slow stream is not held back. [`next_chunk`](Self::next_chunk) hands each
+/// piece on as it comes, with any others already waiting.
 pub struct LineSource {
     pieces: Receiver<std::io::Result<Vec<u8>>>,
     carry: Vec<u8>,
@@ -131,7 +133,7 @@ impl RecordEnds {
     }
 }
 
-/// How long a micro-batch waits for more input once it holds complete lines.
+/// How long a pipe's reader waits for more input once it holds complete lines.
 pub const LINGER: Duration = Duration::from_millis(2);
 
 /// Bytes per read.
@@ -148,14 +150,18 @@ impl LineSource {
         line: u64,
         follow: bool,
     ) -> Result<Self> {
-        let mut regular_file = false;
-        let reader: Box<dyn Read + Send> = if input == Path::new("-") {
+        let reader = if input == Path::new("-") {
             if offset > 0 {
                 return Err(DataFusionError::Execution(
                     "hazy stream: cannot resume standard input at a byte offset".into(),
                 ));
             }
-            Box::new(std::io::stdin())
+            // As a file of its own, read with the same calls as any input (and as a file when
+            // the shell redirected one to it).
+            let stdin = std::io::stdin().as_fd().try_clone_to_owned().map_err(|e| {
+                DataFusionError::Execution(format!("hazy stream: cannot read standard input: {e}"))
+            })?;
+            File::from(stdin)
         } else {
             let mut f = File::open(input).map_err(|e| {
                 DataFusionError::Execution(format!(
@@ -170,9 +176,9 @@ impl LineSource {
                     ))
                 })?;
             }
-            regular_file = f.metadata().is_ok_and(|m| m.is_file());
-            Box::new(f)
+            f
         };
+        let regular_file = reader.metadata().is_ok_and(|m| m.is_file());
         let (tx, pieces) = sync_channel(8);
         std::thread::spawn(move || match regular_file {
             true => read_file_pieces(reader, follow, tx),
@@ -204,16 +210,16 @@ impl LineSource {
             {
                 return Ok(Some(chunk));
             }
+            // The readers send a piece once the input pauses or the piece is full, so lines in
+            // hand go at once, with the pieces already waiting.
             let has_lines = !self.at_start && self.ends.last(&self.carry).is_some();
             let piece = if has_lines {
-                self.pieces.recv_timeout(LINGER)
+                self.pieces.try_recv()
             } else {
-                self.pieces
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected)
+                self.pieces.recv().map_err(|_| TryRecvError::Disconnected)
             };
             match piece {
-                // A file's pieces end at line ends, so the carry is often empty: no copy then.
+                // Pieces end at line ends, so the carry is mostly empty: no copy then.
                 Ok(Ok(bytes)) if self.carry.is_empty() => self.carry = bytes,
                 Ok(Ok(bytes)) => self.carry.extend_from_slice(&bytes),
                 Ok(Err(e)) => {
@@ -221,8 +227,8 @@ impl LineSource {
                         "hazy stream: reading input: {e}"
                     )));
                 }
-                Err(RecvTimeoutError::Timeout) => return Ok(self.take_lines()),
-                Err(RecvTimeoutError::Disconnected) => self.ended = true,
+                Err(TryRecvError::Empty) => return Ok(self.take_lines()),
+                Err(TryRecvError::Disconnected) => self.ended = true,
             }
         }
     }
@@ -278,18 +284,14 @@ impl LineSource {
 /// the next piece), until its end (in follow mode: forever, polling at the end). The file is
 /// read straight into the piece that is sent, and a piece is a micro-batch as it is (at the
 /// default `--batch-bytes`), so the bytes are not copied again on their way to the decoder.
-fn read_file_pieces(
-    mut reader: Box<dyn Read + Send>,
-    follow: bool,
-    tx: SyncSender<std::io::Result<Vec<u8>>>,
-) {
+fn read_file_pieces(mut file: File, follow: bool, tx: SyncSender<std::io::Result<Vec<u8>>>) {
     // Room for the last, partial line, so that a piece keeps at least `PIECE` bytes of lines.
     const SLACK: usize = 64 << 10;
     let mut piece: Vec<u8> = Vec::new();
     loop {
         let want = (PIECE + SLACK).saturating_sub(piece.len()).max(SLACK);
         piece.reserve_exact(want);
-        match (&mut reader).take(want as u64).read_to_end(&mut piece) {
+        match (&mut file).take(want as u64).read_to_end(&mut piece) {
             Ok(0) if follow => std::thread::sleep(Duration::from_millis(20)),
             Ok(0) => {
                 if !piece.is_empty() {
@@ -297,14 +299,9 @@ fn read_file_pieces(
                 }
                 return;
             }
+            // A line longer than a piece: read on until it ends.
             Ok(_) => {
-                // A line longer than a piece: read on until it ends.
-                let Some(end) = memchr::memrchr(b'\n', &piece).map(|i| i + 1) else {
-                    continue;
-                };
-                let rest = piece[end..].to_vec();
-                piece.truncate(end);
-                if tx.send(Ok(std::mem::replace(&mut piece, rest))).is_err() {
+                if !send_lines(&mut piece, &tx) {
                     return;
                 }
             }
@@ -316,22 +313,33 @@ fn read_file_pieces(
     }
 }
 
-/// Reads `reader` (standard input, a FIFO) into pieces as they come, until its end (in follow
-/// mode: forever, polling at the end).
-fn read_pieces(
-    mut reader: Box<dyn Read + Send>,
-    follow: bool,
-    tx: SyncSender<std::io::Result<Vec<u8>>>,
-) {
-    // One buffer for every read; each piece is a copy of what was read (a pipe gives 64 KiB
-    // at a time, so a fresh 1 MiB buffer per read would mostly be zeroed for nothing).
-    let mut buffer = vec![0u8; PIECE];
+/// Reads a pipe or FIFO (standard input, mostly) into pieces that end at a line end, until its
+/// end (in follow mode: forever, polling at the end). The reads gather into one piece of up to
+/// `PIECE` bytes, which is a micro-batch as it is, until the pipe stays empty for [`LINGER`]:
+/// a fast writer's bytes are then not copied again on their way to the decoder, and a slow
+/// one's lines wait no more than that.
+fn read_pieces(mut pipe: File, follow: bool, tx: SyncSender<std::io::Result<Vec<u8>>>) {
+    // What a pipe holds (Linux's default).
+    const READ: usize = 64 << 10;
+    let mut piece: Vec<u8> = Vec::new();
     loop {
-        match reader.read(&mut buffer) {
+        let len = piece.len();
+        piece.reserve_exact((PIECE + READ).saturating_sub(len).max(READ));
+        // Zeroed room for the read: writing zeroes costs less than copying from a buffer.
+        piece.resize(len + READ, 0);
+        let read = pipe.read(&mut piece[len..]);
+        piece.truncate(len + read.as_ref().map_or(0, |n| *n));
+        match read {
             Ok(0) if follow => std::thread::sleep(Duration::from_millis(20)),
-            Ok(0) => return,
-            Ok(n) => {
-                if tx.send(Ok(buffer[..n].to_vec())).is_err() {
+            Ok(0) => {
+                if !piece.is_empty() {
+                    let _ = tx.send(Ok(piece));
+                }
+                return;
+            }
+            Ok(_) => {
+                let full = piece.len() >= PIECE;
+                if (full || !more_comes(&pipe)) && !send_lines(&mut piece, &tx) {
                     return;
                 }
             }
@@ -342,6 +350,27 @@ fn read_pieces(
             }
         }
     }
+}
+
+/// Whether `pipe` has more to read (bytes, or its end) within [`LINGER`]. An error counts as
+/// no: the lines read so far are then sent rather than held.
+fn more_comes(pipe: &File) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+    let linger = PollTimeout::try_from(LINGER).unwrap_or(PollTimeout::ZERO);
+    poll(&mut fds, linger).is_ok_and(|ready| ready > 0)
+}
+
+/// Sends the lines at the front of `piece` (up to its last line end) and keeps the partial
+/// line after them in `piece`, to open the next one; false when no one receives any more.
+fn send_lines(piece: &mut Vec<u8>, tx: &SyncSender<std::io::Result<Vec<u8>>>) -> bool {
+    let Some(end) = memchr::memrchr(b'\n', piece).map(|i| i + 1) else {
+        return true;
+    };
+    let rest = piece[end..].to_vec();
+    let mut lines = std::mem::replace(piece, rest);
+    lines.truncate(end);
+    tx.send(Ok(lines)).is_ok()
 }
 
 fn memchr_count(data: &[u8]) -> u64 {
@@ -1005,6 +1034,7 @@ fn agreeing_records(records: &[Vec<(&str, Option<&'static str>)>]) -> Vec<bool> 
 mod tests {
     use super::*;
     use arrow::datatypes::TimeUnit;
+    use std::io::Write;
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
@@ -1182,10 +1212,8 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
     }
 
-    /// A file several pieces long, with a line longer than a piece and no newline at its end:
-    /// the chunks give back every byte, end at line ends, and count the lines.
-    #[test]
-    fn a_large_file_reads_back_whole_in_line_chunks() {
+    /// Input several pieces long, with a line longer than a piece and no newline at its end.
+    fn large_input() -> Vec<u8> {
         let mut bytes = Vec::new();
         for i in 0..60_000 {
             bytes.extend_from_slice(
@@ -1197,22 +1225,67 @@ mod tests {
             }
         }
         bytes.extend_from_slice(b"{\"last\":1}");
-        let (path, mut s, first) = first_chunk("large", &bytes, InputFormat::Ndjson, 0, 1);
+        bytes
+    }
+
+    /// Reads `source` to its end, checking that each chunk starts where the last one ended,
+    /// ends at a line end (or the input's end) and counts its lines; returns the bytes read.
+    fn read_back(mut source: LineSource, size: usize) -> Vec<u8> {
         let (mut read, mut lines, mut chunks) = (Vec::new(), 0, 0);
-        let mut next = Some(first);
-        while let Some(c) = next {
+        while let Some(c) = source.next_chunk(1 << 20).unwrap() {
             assert_eq!(c.start_offset, read.len() as u64);
             assert_eq!(c.first_line, lines + 1);
             let last = c.data.last().copied();
-            assert!(last == Some(b'\n') || c.end_offset == bytes.len() as u64);
-            read.extend_from_slice(&c.data);
+            assert!(last == Some(b'\n') || c.end_offset == size as u64);
             lines += c.lines;
+            read.extend_from_slice(&c.data);
             chunks += 1;
-            next = s.next_chunk(1 << 20).unwrap();
         }
-        assert!(read == bytes, "the chunks give back the file");
         assert_eq!(lines, 60_002);
         assert!(chunks > 4, "{chunks} chunks");
+        read
+    }
+
+    /// A regular file is read in pieces that end at line ends: every byte comes back.
+    #[test]
+    fn a_large_file_reads_back_whole_in_line_chunks() {
+        let bytes = large_input();
+        let path = std::env::temp_dir().join(format!("hazy-input-large-{}", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let source = LineSource::open(&path, InputFormat::Ndjson, 0, 1, false).unwrap();
+        assert!(
+            read_back(source, bytes.len()) == bytes,
+            "the chunks give back the file"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// A FIFO is read as a pipe, gathering what is ready at once: every byte comes back, in
+    /// whatever pieces the writer's writes make (small ones, and a pause, mid-line too).
+    #[test]
+    fn a_large_pipe_reads_back_whole_in_line_chunks() {
+        let bytes = large_input();
+        let path = std::env::temp_dir().join(format!("hazy-input-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let writer = {
+            let (path, bytes) = (path.clone(), bytes.clone());
+            std::thread::spawn(move || {
+                let mut fifo = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+                for (i, part) in bytes.chunks(10_007).enumerate() {
+                    fifo.write_all(part).unwrap();
+                    if i % 100 == 0 {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+            })
+        };
+        let source = LineSource::open(&path, InputFormat::Ndjson, 0, 1, false).unwrap();
+        assert!(
+            read_back(source, bytes.len()) == bytes,
+            "the chunks give back the input"
+        );
+        writer.join().unwrap();
         std::fs::remove_file(&path).unwrap();
     }
 }
