@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, TimestampNanosecondArray};
 use arrow::compute::{cast, filter_record_batch};
@@ -135,6 +135,10 @@ impl RecordEnds {
 
 /// How long a pipe's reader waits for more input once it holds complete lines.
 pub const LINGER: Duration = Duration::from_millis(2);
+
+/// The longest a pipe's reader holds lines while more keeps coming: a steady trickle (an event
+/// a millisecond) never pauses for [`LINGER`], and would otherwise wait for a full piece.
+const MAX_HOLD: Duration = Duration::from_millis(50);
 
 /// Bytes per read.
 const PIECE: usize = 1 << 20;
@@ -315,13 +319,14 @@ fn read_file_pieces(mut file: File, follow: bool, tx: SyncSender<std::io::Result
 
 /// Reads a pipe or FIFO (standard input, mostly) into pieces that end at a line end, until its
 /// end (in follow mode: forever, polling at the end). The reads gather into one piece of up to
-/// `PIECE` bytes, which is a micro-batch as it is, until the pipe stays empty for [`LINGER`]:
-/// a fast writer's bytes are then not copied again on their way to the decoder, and a slow
-/// one's lines wait no more than that.
+/// `PIECE` bytes, which is a micro-batch as it is, until the pipe stays empty for [`LINGER`] or
+/// the first read has waited [`MAX_HOLD`]: a fast writer's bytes are then not copied again on
+/// their way to the decoder, and a slow one's lines wait no more than that.
 fn read_pieces(mut pipe: File, follow: bool, tx: SyncSender<std::io::Result<Vec<u8>>>) {
     // What a pipe holds (Linux's default).
     const READ: usize = 64 << 10;
     let mut piece: Vec<u8> = Vec::new();
+    let mut held_since: Option<Instant> = None;
     loop {
         let len = piece.len();
         piece.reserve_exact((PIECE + READ).saturating_sub(len).max(READ));
@@ -338,9 +343,14 @@ fn read_pieces(mut pipe: File, follow: bool, tx: SyncSender<std::io::Result<Vec<
                 return;
             }
             Ok(_) => {
+                let held = held_since.get_or_insert_with(Instant::now).elapsed();
+                let left = MAX_HOLD.saturating_sub(held);
                 let full = piece.len() >= PIECE;
-                if (full || !more_comes(&pipe)) && !send_lines(&mut piece, &tx) {
-                    return;
+                if full || left.is_zero() || !more_comes(&pipe, left.min(LINGER)) {
+                    held_since = None;
+                    if !send_lines(&mut piece, &tx) {
+                        return;
+                    }
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -352,13 +362,13 @@ fn read_pieces(mut pipe: File, follow: bool, tx: SyncSender<std::io::Result<Vec<
     }
 }
 
-/// Whether `pipe` has more to read (bytes, or its end) within [`LINGER`]. An error counts as
-/// no: the lines read so far are then sent rather than held.
-fn more_comes(pipe: &File) -> bool {
+/// Whether `pipe` has more to read (bytes, or its end) within `wait`. An error counts as no:
+/// the lines read so far are then sent rather than held.
+fn more_comes(pipe: &File, wait: Duration) -> bool {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
-    let linger = PollTimeout::try_from(LINGER).unwrap_or(PollTimeout::ZERO);
-    poll(&mut fds, linger).is_ok_and(|ready| ready > 0)
+    let wait = PollTimeout::try_from(wait).unwrap_or(PollTimeout::ZERO);
+    poll(&mut fds, wait).is_ok_and(|ready| ready > 0)
 }
 
 /// Sends the lines at the front of `piece` (up to its last line end) and keeps the partial
@@ -1257,6 +1267,41 @@ mod tests {
             read_back(source, bytes.len()) == bytes,
             "the chunks give back the file"
         );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// A steady trickle through a FIFO (a line every 0.1 ms, a pause of `LINGER` rare)
+    /// still comes out while it runs, not only once a piece is full or the input ends.
+    #[test]
+    fn a_trickle_through_a_pipe_is_not_held_back() {
+        let path = std::env::temp_dir().join(format!("hazy-input-trickle-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut fifo = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+                let start = Instant::now();
+                let mut n = 0;
+                while start.elapsed() < Duration::from_secs(2) {
+                    writeln!(fifo, "{{\"n\":{n}}}").unwrap();
+                    n += 1;
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            })
+        };
+        let mut source = LineSource::open(&path, InputFormat::Ndjson, 0, 1, false).unwrap();
+        let start = Instant::now();
+        let first = source.next_chunk(1 << 20).unwrap().expect("a first chunk");
+        let waited = start.elapsed();
+        assert!(first.lines > 0);
+        // The writer runs for 2 s; the reader holds lines for at most `MAX_HOLD` (50 ms).
+        assert!(
+            waited < Duration::from_secs(1),
+            "first chunk after {waited:?}"
+        );
+        while source.next_chunk(1 << 20).unwrap().is_some() {}
+        writer.join().unwrap();
         std::fs::remove_file(&path).unwrap();
     }
 
