@@ -185,8 +185,8 @@ impl LineSource {
         let regular_file = reader.metadata().is_ok_and(|m| m.is_file());
         let (tx, pieces) = sync_channel(8);
         std::thread::spawn(move || match regular_file {
-            true => read_file_pieces(reader, follow, tx),
-            false => read_pieces(reader, follow, tx),
+            true => read_pieces(reader, follow, tx, fill_from_file),
+            false => read_pieces(reader, follow, tx, pipe_filler()),
         });
         Ok(Self {
             pieces,
@@ -284,73 +284,31 @@ impl LineSource {
     }
 }
 
-/// Reads a regular file into pieces that end at a line end (the partial line after it opens
-/// the next piece), until its end (in follow mode: forever, polling at the end). The file is
-/// read straight into the piece that is sent, and a piece is a micro-batch as it is (at the
-/// default `--batch-bytes`), so the bytes are not copied again on their way to the decoder.
-fn read_file_pieces(mut file: File, follow: bool, tx: SyncSender<std::io::Result<Vec<u8>>>) {
-    // Room for the last, partial line, so that a piece keeps at least `PIECE` bytes of lines.
-    const SLACK: usize = 64 << 10;
+/// Reads `input` into pieces that end at a line end (the partial line after it opens the next
+/// piece), until its end (in follow mode: forever, polling at the end). `fill` reads into the
+/// piece and says how many bytes came and whether the lines so far are due to be sent. A piece
+/// is a micro-batch as it is (at the default `--batch-bytes`), so the bytes are not copied
+/// again on their way to the decoder.
+fn read_pieces(
+    mut input: File,
+    follow: bool,
+    tx: SyncSender<std::io::Result<Vec<u8>>>,
+    mut fill: impl FnMut(&mut File, &mut Vec<u8>) -> std::io::Result<(usize, bool)>,
+) {
     let mut piece: Vec<u8> = Vec::new();
     loop {
-        let want = (PIECE + SLACK).saturating_sub(piece.len()).max(SLACK);
-        piece.reserve_exact(want);
-        match (&mut file).take(want as u64).read_to_end(&mut piece) {
-            Ok(0) if follow => std::thread::sleep(Duration::from_millis(20)),
-            Ok(0) => {
+        match fill(&mut input, &mut piece) {
+            Ok((0, _)) if follow => std::thread::sleep(Duration::from_millis(20)),
+            Ok((0, _)) => {
                 if !piece.is_empty() {
                     let _ = tx.send(Ok(piece));
                 }
                 return;
             }
             // A line longer than a piece: read on until it ends.
-            Ok(_) => {
-                if !send_lines(&mut piece, &tx) {
+            Ok((_, due)) => {
+                if due && !send_lines(&mut piece, &tx) {
                     return;
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return;
-            }
-        }
-    }
-}
-
-/// Reads a pipe or FIFO (standard input, mostly) into pieces that end at a line end, until its
-/// end (in follow mode: forever, polling at the end). The reads gather into one piece of up to
-/// `PIECE` bytes, which is a micro-batch as it is, until the pipe stays empty for [`LINGER`] or
-/// the first read has waited [`MAX_HOLD`]: a fast writer's bytes are then not copied again on
-/// their way to the decoder, and a slow one's lines wait no more than that.
-fn read_pieces(mut pipe: File, follow: bool, tx: SyncSender<std::io::Result<Vec<u8>>>) {
-    // What a pipe holds (Linux's default).
-    const READ: usize = 64 << 10;
-    let mut piece: Vec<u8> = Vec::new();
-    let mut held_since: Option<Instant> = None;
-    loop {
-        let len = piece.len();
-        piece.reserve_exact((PIECE + READ).saturating_sub(len).max(READ));
-        // Zeroed room for the read: writing zeroes costs less than copying from a buffer.
-        piece.resize(len + READ, 0);
-        let read = pipe.read(&mut piece[len..]);
-        piece.truncate(len + read.as_ref().map_or(0, |n| *n));
-        match read {
-            Ok(0) if follow => std::thread::sleep(Duration::from_millis(20)),
-            Ok(0) => {
-                if !piece.is_empty() {
-                    let _ = tx.send(Ok(piece));
-                }
-                return;
-            }
-            Ok(_) => {
-                let held = held_since.get_or_insert_with(Instant::now).elapsed();
-                let left = MAX_HOLD.saturating_sub(held);
-                let full = piece.len() >= PIECE;
-                if full || left.is_zero() || !more_comes(&pipe, left.min(LINGER)) {
-                    held_since = None;
-                    if !send_lines(&mut piece, &tx) {
-                        return;
-                    }
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -359,6 +317,43 @@ fn read_pieces(mut pipe: File, follow: bool, tx: SyncSender<std::io::Result<Vec<
                 return;
             }
         }
+    }
+}
+
+/// Reads a regular file in pieces of `PIECE` bytes, straight into the piece that is sent; each
+/// read's lines are due (a short read is the file's current end).
+fn fill_from_file(file: &mut File, piece: &mut Vec<u8>) -> std::io::Result<(usize, bool)> {
+    // Room for the last, partial line, so that a piece keeps at least `PIECE` bytes of lines.
+    const SLACK: usize = 64 << 10;
+    let want = (PIECE + SLACK).saturating_sub(piece.len()).max(SLACK);
+    piece.reserve_exact(want);
+    let read = file.take(want as u64).read_to_end(piece)?;
+    Ok((read, true))
+}
+
+/// Reads a pipe or FIFO (standard input, mostly): the reads gather into one piece of up to
+/// `PIECE` bytes until the pipe stays empty for [`LINGER`] or the first read has waited
+/// [`MAX_HOLD`], so a fast writer's bytes come in whole micro-batches and a slow one's lines
+/// wait no more than that.
+fn pipe_filler() -> impl FnMut(&mut File, &mut Vec<u8>) -> std::io::Result<(usize, bool)> {
+    // What a pipe holds (Linux's default).
+    const READ: usize = 64 << 10;
+    let mut held_since: Option<Instant> = None;
+    move |pipe, piece| {
+        let len = piece.len();
+        piece.reserve_exact((PIECE + READ).saturating_sub(len).max(READ));
+        // Zeroed room for the read: writing zeroes costs less than copying from a buffer.
+        piece.resize(len + READ, 0);
+        let read = pipe.read(&mut piece[len..]);
+        piece.truncate(len + read.as_ref().map_or(0, |n| *n));
+        let read = read?;
+        let held = held_since.get_or_insert_with(Instant::now).elapsed();
+        let left = MAX_HOLD.saturating_sub(held);
+        let due = piece.len() >= PIECE || left.is_zero() || !more_comes(pipe, left.min(LINGER));
+        if due {
+            held_since = None;
+        }
+        Ok((read, due))
     }
 }
 
