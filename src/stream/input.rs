@@ -326,7 +326,8 @@ fn fill_from_file(file: &mut File, piece: &mut Vec<u8>) -> std::io::Result<(usiz
     // Room for the last, partial line, so that a piece keeps at least `PIECE` bytes of lines.
     const SLACK: usize = 64 << 10;
     let want = (PIECE + SLACK).saturating_sub(piece.len()).max(SLACK);
-    piece.reserve_exact(want);
+    // Not `reserve_exact`: a line longer than a piece grows the piece by doubling.
+    piece.reserve(want);
     let read = file.take(want as u64).read_to_end(piece)?;
     Ok((read, true))
 }
@@ -341,7 +342,7 @@ fn pipe_filler() -> impl FnMut(&mut File, &mut Vec<u8>) -> std::io::Result<(usiz
     let mut held_since: Option<Instant> = None;
     move |pipe, piece| {
         let len = piece.len();
-        piece.reserve_exact((PIECE + READ).saturating_sub(len).max(READ));
+        piece.reserve((PIECE + READ).saturating_sub(len).max(READ));
         // Zeroed room for the read: writing zeroes costs less than copying from a buffer.
         piece.resize(len + READ, 0);
         let read = pipe.read(&mut piece[len..]);
