@@ -140,19 +140,18 @@ pub const LINGER: Duration = Duration::from_millis(2);
 /// a millisecond) never pauses for [`LINGER`], and would otherwise wait for a full piece.
 const MAX_HOLD: Duration = Duration::from_millis(50);
 
-/// Bytes per read.
-const PIECE: usize = 1 << 20;
-
 impl LineSource {
     /// `-` is standard input; anything else a file or FIFO path, read from byte `offset`.
     /// With `follow`, the end of a file is waited at for more (like `tail -f`). Chunks end at
-    /// record ends of `format` (a CSV record may span lines).
+    /// record ends of `format` (a CSV record may span lines). The input is read in pieces of
+    /// about `piece_bytes` (`--batch-bytes`; at least 64 KiB).
     pub fn open(
         input: &Path,
         format: InputFormat,
         offset: u64,
         line: u64,
         follow: bool,
+        piece_bytes: usize,
     ) -> Result<Self> {
         let reader = if input == Path::new("-") {
             if offset > 0 {
@@ -185,8 +184,8 @@ impl LineSource {
         let regular_file = reader.metadata().is_ok_and(|m| m.is_file());
         let (tx, pieces) = sync_channel(8);
         std::thread::spawn(move || match regular_file {
-            true => read_pieces(reader, follow, tx, fill_from_file),
-            false => read_pieces(reader, follow, tx, pipe_filler()),
+            true => read_pieces(reader, follow, tx, file_filler(piece_bytes)),
+            false => read_pieces(reader, follow, tx, pipe_filler(piece_bytes)),
         });
         Ok(Self {
             pieces,
@@ -305,7 +304,7 @@ fn read_pieces(
                 }
                 return;
             }
-            // A line longer than a piece: read on until it ends.
+            // With no line end yet (a line longer than a piece), the reads go on.
             Ok((_, due)) => {
                 if due && !send_lines(&mut piece, &tx) {
                     return;
@@ -320,29 +319,35 @@ fn read_pieces(
     }
 }
 
-/// Reads a regular file in pieces of `PIECE` bytes, straight into the piece that is sent; each
+/// Reads a regular file in pieces of `piece_bytes`, straight into the piece that is sent; each
 /// read's lines are due (a short read is the file's current end).
-fn fill_from_file(file: &mut File, piece: &mut Vec<u8>) -> std::io::Result<(usize, bool)> {
-    // Room for the last, partial line, so that a piece keeps at least `PIECE` bytes of lines.
+fn file_filler(
+    piece_bytes: usize,
+) -> impl FnMut(&mut File, &mut Vec<u8>) -> std::io::Result<(usize, bool)> {
+    // Room for the last, partial line, so that a piece keeps at least `piece_bytes` of lines.
     const SLACK: usize = 64 << 10;
-    let want = (PIECE + SLACK).saturating_sub(piece.len()).max(SLACK);
-    // Not `reserve_exact`: a line longer than a piece grows the piece by doubling.
-    piece.reserve(want);
-    let read = file.take(want as u64).read_to_end(piece)?;
-    Ok((read, true))
+    move |file, piece| {
+        let want = (piece_bytes + SLACK).saturating_sub(piece.len()).max(SLACK);
+        // Not `reserve_exact`: a line longer than a piece grows the piece by doubling.
+        piece.reserve(want);
+        let read = file.take(want as u64).read_to_end(piece)?;
+        Ok((read, true))
+    }
 }
 
-/// Reads a pipe or FIFO (standard input, mostly): the reads gather into one piece of up to
-/// `PIECE` bytes until the pipe stays empty for [`LINGER`] or the first read has waited
+/// Reads a pipe or FIFO (standard input, mostly): the reads gather into one piece of about
+/// `piece_bytes` until the pipe stays empty for [`LINGER`] or the first read has waited
 /// [`MAX_HOLD`], so a fast writer's bytes come in whole micro-batches and a slow one's lines
 /// wait no more than that.
-fn pipe_filler() -> impl FnMut(&mut File, &mut Vec<u8>) -> std::io::Result<(usize, bool)> {
+fn pipe_filler(
+    piece_bytes: usize,
+) -> impl FnMut(&mut File, &mut Vec<u8>) -> std::io::Result<(usize, bool)> {
     // What a pipe holds (Linux's default).
     const READ: usize = 64 << 10;
     let mut held_since: Option<Instant> = None;
     move |pipe, piece| {
         let len = piece.len();
-        piece.reserve((PIECE + READ).saturating_sub(len).max(READ));
+        piece.reserve((piece_bytes + READ).saturating_sub(len).max(READ));
         // Zeroed room for the read: writing zeroes costs less than copying from a buffer.
         piece.resize(len + READ, 0);
         let read = pipe.read(&mut piece[len..]);
@@ -350,7 +355,8 @@ fn pipe_filler() -> impl FnMut(&mut File, &mut Vec<u8>) -> std::io::Result<(usiz
         let read = read?;
         let held = held_since.get_or_insert_with(Instant::now).elapsed();
         let left = MAX_HOLD.saturating_sub(held);
-        let due = piece.len() >= PIECE || left.is_zero() || !more_comes(pipe, left.min(LINGER));
+        let full = piece.len() >= piece_bytes;
+        let due = full || left.is_zero() || !more_comes(pipe, left.min(LINGER));
         if due {
             held_since = None;
         }
@@ -1042,6 +1048,9 @@ mod tests {
     use arrow::datatypes::TimeUnit;
     use std::io::Write;
 
+    /// `--batch-bytes`'s default.
+    const PIECE: usize = 1 << 20;
+
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
             Field::new("ts", DataType::Timestamp(TimeUnit::Nanosecond, None), true),
@@ -1168,7 +1177,7 @@ mod tests {
     ) -> (std::path::PathBuf, LineSource, Chunk) {
         let path = std::env::temp_dir().join(format!("hazy-input-{name}-{}", std::process::id()));
         std::fs::write(&path, bytes).unwrap();
-        let mut source = LineSource::open(&path, format, offset, line, false).unwrap();
+        let mut source = LineSource::open(&path, format, offset, line, false, PIECE).unwrap();
         let chunk = source.next_chunk(1 << 20).unwrap().unwrap();
         (path, source, chunk)
     }
@@ -1234,15 +1243,22 @@ mod tests {
         bytes
     }
 
-    /// Reads `source` to its end, checking that each chunk starts where the last one ended,
-    /// ends at a line end (or the input's end) and counts its lines; returns the bytes read.
-    fn read_back(mut source: LineSource, size: usize) -> Vec<u8> {
+    /// Reads `source` to its end in chunks of `batch` bytes, checking that each chunk starts
+    /// where the last one ended, ends at a line end (or the input's end), counts its lines and
+    /// keeps near `batch` unless it holds a longer line; returns the bytes read.
+    fn read_back(mut source: LineSource, size: usize, batch: usize) -> Vec<u8> {
         let (mut read, mut lines, mut chunks) = (Vec::new(), 0, 0);
-        while let Some(c) = source.next_chunk(1 << 20).unwrap() {
+        while let Some(c) = source.next_chunk(batch).unwrap() {
             assert_eq!(c.start_offset, read.len() as u64);
             assert_eq!(c.first_line, lines + 1);
             let last = c.data.last().copied();
             assert!(last == Some(b'\n') || c.end_offset == size as u64);
+            let longest = c.data.split(|&b| b == b'\n').map(<[u8]>::len).max();
+            assert!(
+                longest > Some(batch) || c.data.len() <= 2 * batch + (128 << 10),
+                "{} bytes in a chunk of {batch}",
+                c.data.len()
+            );
             lines += c.lines;
             read.extend_from_slice(&c.data);
             chunks += 1;
@@ -1252,17 +1268,20 @@ mod tests {
         read
     }
 
-    /// A regular file is read in pieces that end at line ends: every byte comes back.
+    /// A regular file is read in pieces that end at line ends, of about `--batch-bytes`
+    /// (the default, and a small one): every byte comes back.
     #[test]
     fn a_large_file_reads_back_whole_in_line_chunks() {
         let bytes = large_input();
         let path = std::env::temp_dir().join(format!("hazy-input-large-{}", std::process::id()));
         std::fs::write(&path, &bytes).unwrap();
-        let source = LineSource::open(&path, InputFormat::Ndjson, 0, 1, false).unwrap();
-        assert!(
-            read_back(source, bytes.len()) == bytes,
-            "the chunks give back the file"
-        );
+        for batch in [PIECE, 100_000] {
+            let source = LineSource::open(&path, InputFormat::Ndjson, 0, 1, false, batch).unwrap();
+            assert!(
+                read_back(source, bytes.len(), batch) == bytes,
+                "the chunks give back the file"
+            );
+        }
         std::fs::remove_file(&path).unwrap();
     }
 
@@ -1286,7 +1305,7 @@ mod tests {
                 }
             })
         };
-        let mut source = LineSource::open(&path, InputFormat::Ndjson, 0, 1, false).unwrap();
+        let mut source = LineSource::open(&path, InputFormat::Ndjson, 0, 1, false, PIECE).unwrap();
         let start = Instant::now();
         let first = source.next_chunk(1 << 20).unwrap().expect("a first chunk");
         let waited = start.elapsed();
@@ -1321,9 +1340,10 @@ mod tests {
                 }
             })
         };
-        let source = LineSource::open(&path, InputFormat::Ndjson, 0, 1, false).unwrap();
+        let batch = 100_000;
+        let source = LineSource::open(&path, InputFormat::Ndjson, 0, 1, false, batch).unwrap();
         assert!(
-            read_back(source, bytes.len()) == bytes,
+            read_back(source, bytes.len(), batch) == bytes,
             "the chunks give back the input"
         );
         writer.join().unwrap();

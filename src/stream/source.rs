@@ -248,7 +248,14 @@ impl RecordSource {
         } else {
             (options.resume, None)
         };
-        let mut source = LineSource::open(&options.path, options.format, 0, 1, options.follow)?;
+        let mut source = LineSource::open(
+            &options.path,
+            options.format,
+            0,
+            1,
+            options.follow,
+            options.batch_bytes,
+        )?;
         let mut first = source.next_chunk(options.batch_bytes)?.unwrap_or_default();
         let header = match options.format {
             InputFormat::Csv => Some(take_first_line(&mut first)),
@@ -276,6 +283,7 @@ impl RecordSource {
                 resume.offset,
                 resume.line,
                 options.follow,
+                options.batch_bytes,
             )?;
             first = Chunk::default();
         }
