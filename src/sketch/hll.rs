@@ -413,7 +413,17 @@ impl HyperLogLog {
             }
             TransitData::Sparse(raw) => {
                 self.items = self.items.saturating_add(view.items);
-                sparse_entries(raw).for_each(|e| self.insert_entry(e));
+                match &mut self.repr {
+                    // A checked list is sorted with one entry per index: an empty sketch takes
+                    // it as it is (the final aggregate's first state of each group).
+                    Repr::Sparse(mine) if mine.is_empty() => {
+                        mine.extend(sparse_entries(raw));
+                        if mine.len() > self.sparse_limit() {
+                            self.densify();
+                        }
+                    }
+                    _ => sparse_entries(raw).for_each(|e| self.insert_entry(e)),
+                }
             }
             TransitData::Dense(regs) => {
                 self.items = self.items.saturating_add(view.items);

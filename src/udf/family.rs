@@ -108,6 +108,11 @@ pub trait StateSketch: MergeableState + Debug + Send + Sync + 'static {
 
     /// Writes the transit state of a sketch of one row, for skipped partial aggregation;
     /// families that can write it without building the sketch override it.
+    /// For families whose rows are their canonical hashes and nothing else: adds a run of
+    /// hashes to one sketch, the same as inserting each. A grouped update over thousands of
+    /// groups then gathers its rows by group first ([`super::groups::Gathered`]).
+    const HASH_RUN: Option<fn(&mut Self, &[u64])> = None;
+
     fn write_single(
         params: Self::Params,
         item: <Self::Input as RowInput>::Item<'_>,
@@ -735,6 +740,33 @@ impl<S: StateSketch> Glue<S> {
         let sketch = slot.get_or_insert_with(|| S::create(params));
         sketch.insert_rows(rows)?;
         Ok(sketch.heap_size() as isize - before as isize)
+    }
+
+    /// Adds runs of hashes to their groups' sketches, creating those that are missing: the
+    /// gathered rows of [`super::groups::Gathered`]. Returns the change in heap bytes.
+    pub fn add_hash_runs<'r>(
+        &self,
+        sketches: &mut [Option<S>],
+        runs: impl Iterator<Item = (usize, &'r [u64])>,
+    ) -> Result<isize> {
+        let (Some(params), Some(add_run)) = (self.params, S::HASH_RUN) else {
+            return Err(self.values_to_state_aggregate());
+        };
+        let mut delta = 0isize;
+        for (group, hashes) in runs {
+            let slot = &mut sketches[group];
+            let before = slot.as_ref().map_or(0, S::heap_size);
+            let sketch = slot.get_or_insert_with(|| S::create(params));
+            add_run(sketch, hashes);
+            delta += sketch.heap_size() as isize - before as isize;
+        }
+        Ok(delta)
+    }
+
+    /// Whether grouped updates may gather rows by group: a value aggregate of a family fed by
+    /// hashes alone.
+    pub fn gathers(&self) -> bool {
+        self.params.is_some() && !self.weighted && S::HASH_RUN.is_some()
     }
 
     pub fn merge_into(&self, into: &mut S, other: &S) -> Result<()> {

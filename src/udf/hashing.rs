@@ -8,6 +8,7 @@ use crate::sketch::hash::{
     CHUNK, NANOS_PER_DAY, hash_bool, hash_bytes, hash_decimal, hash_f64, hash_i64_into, hash_u64,
 };
 use arrow::array::{Array, ArrowPrimitiveType, AsArray, GenericByteArray, GenericByteViewArray};
+use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::*;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 
@@ -287,20 +288,71 @@ where
     T: ArrowPrimitiveType,
     T::Native: Into<i64>,
 {
-    let nulls = array.nulls();
-    if nulls.is_none() && matches!(keep, Keep::All) {
+    let Some(kept_rows) = kept_mask(array, keep) else {
         return integer_chunks::<T>(array, |_, hashes| f(hashes));
-    }
+    };
     let mut kept = [0u64; CHUNK];
     integer_chunks::<T>(array, |base, hashes| {
         let mut n = 0;
         for (i, &h) in hashes.iter().enumerate() {
             kept[n] = h;
-            let row = base + i;
-            n += (nulls.is_none_or(|v| v.is_valid(row)) && keep.row(row)) as usize;
+            n += kept_rows.value(base + i) as usize;
         }
         f(&kept[..n]);
     })
+}
+
+/// Which rows are kept and have a value, as one bitmap (`None`: all of them), so a loop over
+/// the rows reads one bit a row.
+fn kept_mask(array: &dyn Array, keep: Keep<'_>) -> Option<BooleanBuffer> {
+    let filter = match keep {
+        Keep::All => None,
+        // A NULL filter value drops its row.
+        Keep::Filter(f) => Some(match f.nulls() {
+            Some(nulls) => f.values() & nulls.inner(),
+            None => f.values().clone(),
+        }),
+    };
+    match (filter, array.nulls()) {
+        (Some(f), Some(nulls)) => Some(&f & nulls.inner()),
+        (Some(f), None) => Some(f),
+        (None, nulls) => nulls.map(|n| n.inner().clone()),
+    }
+}
+
+/// Calls `f(row, hash, kept)` for rows in order, where `kept` says whether `keep` takes the row
+/// and it has a value: for callers that write every row they are given and advance past the
+/// kept ones only, without a branch. Integer columns are hashed a chunk at a time and give
+/// every row; other columns give the rows with a value.
+pub fn for_each_hash_marked(
+    array: &dyn Array,
+    keep: Keep<'_>,
+    mut f: impl FnMut(usize, u64, bool),
+) -> Result<()> {
+    fn marked<T>(array: &dyn Array, keep: Keep<'_>, f: &mut impl FnMut(usize, u64, bool))
+    where
+        T: ArrowPrimitiveType,
+        T::Native: Into<i64>,
+    {
+        let kept_rows = kept_mask(array, keep);
+        integer_chunks::<T>(array, |base, hashes| {
+            for (i, &h) in hashes.iter().enumerate() {
+                let row = base + i;
+                f(row, h, kept_rows.as_ref().is_none_or(|k| k.value(row)));
+            }
+        })
+    }
+    match array.data_type() {
+        DataType::Int8 => marked::<Int8Type>(array, keep, &mut f),
+        DataType::Int16 => marked::<Int16Type>(array, keep, &mut f),
+        DataType::Int32 => marked::<Int32Type>(array, keep, &mut f),
+        DataType::Int64 => marked::<Int64Type>(array, keep, &mut f),
+        DataType::UInt8 => marked::<UInt8Type>(array, keep, &mut f),
+        DataType::UInt16 => marked::<UInt16Type>(array, keep, &mut f),
+        DataType::UInt32 => marked::<UInt32Type>(array, keep, &mut f),
+        _ => return for_each_hash(array, |row, h| f(row, h, keep.row(row))),
+    }
+    Ok(())
 }
 
 /// Hashes gathered into chunks of [`CHUNK`].

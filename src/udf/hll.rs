@@ -36,6 +36,8 @@ state_sketch!(HyperLogLog, u8 => HyperLogLog::new, Hashes => HyperLogLog::insert
         }
     }
 
+    const HASH_RUN: Option<fn(&mut Self, &[u64])> = Some(HyperLogLog::insert_hashes);
+
     fn write_single(precision: u8, hash: u64, out: &mut Vec<u8>) {
         HyperLogLog::write_transit_single(precision, hash, out)
             .expect("precision checked when planning")
@@ -174,7 +176,7 @@ pub fn union() -> StateScalar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::udf::family::Glue;
+    use crate::udf::family::{Glue, StateSketch};
     use crate::udf::groups::SketchGroups;
     use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
     use arrow::datatypes::Int64Type;
@@ -215,6 +217,86 @@ mod tests {
         let rest = acc.evaluate(EmitTo::All).unwrap();
         assert_eq!(rest.as_primitive::<Int64Type>().values(), &[300, 400]);
         assert!(acc.heap_is_exact(), "freed heap is accounted");
+    }
+
+    /// Over 1024 groups or more, rows are gathered by group before they reach the sketches
+    /// (groups::Gathered): the states must be those of adding each row to its group's sketch,
+    /// whether emitted with rows still gathered or after flushes.
+    #[test]
+    fn a_wide_group_by_gives_each_group_the_sketch_of_its_rows() {
+        // Integers are hashed a chunk at a time, strings a row at a time.
+        wide_group_by(false);
+        wide_group_by(true);
+    }
+
+    fn wide_group_by(strings: bool) {
+        const GROUPS: usize = 3000;
+        let mut acc = groups(count_distinct());
+        let mut expected: Vec<HyperLogLog> =
+            (0..GROUPS).map(|_| HyperLogLog::new(12).unwrap()).collect();
+        let mut rng = 7u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let size_before = acc.size();
+        for batch in 0..13 {
+            let rows = 8192;
+            let gi: Vec<usize> = (0..rows).map(|_| next() as usize % GROUPS).collect();
+            let vals: Vec<Option<i64>> = (0..rows)
+                .map(|_| (next() % 10 != 0).then(|| (next() % 500) as i64))
+                .collect();
+            let keep: Vec<bool> = (0..rows).map(|_| next() % 4 != 0).collect();
+            for ((&g, v), &k) in gi.iter().zip(&vals).zip(&keep) {
+                match (v, k, strings) {
+                    (Some(v), true, false) => expected[g].insert(v),
+                    (Some(v), true, true) => expected[g].insert(v.to_string().as_str()),
+                    _ => {}
+                }
+            }
+            let filter = BooleanArray::from(keep);
+            let input: ArrayRef = if strings {
+                let text = vals.iter().map(|v| v.map(|v| v.to_string()));
+                Arc::new(arrow::array::StringArray::from_iter(text))
+            } else {
+                Arc::new(Int64Array::from(vals))
+            };
+            acc.update_batch(&[input], &gi, Some(&filter), GROUPS)
+                .unwrap();
+            if batch == 0 {
+                assert!(acc.size() > size_before, "gathered rows are counted");
+            }
+            assert!(acc.heap_is_exact());
+        }
+        let mut transit = |sketches: &mut [HyperLogLog]| -> Vec<Vec<u8>> {
+            sketches
+                .iter_mut()
+                .map(|s| {
+                    let mut out = Vec::new();
+                    s.write_state(Form::Transit, &mut out);
+                    out
+                })
+                .collect()
+        };
+        let states = |acc: &mut SketchGroups<HyperLogLog>, emit| {
+            let array = acc.state(emit).unwrap().remove(0);
+            let binary = array.as_binary::<i64>();
+            (0..binary.len())
+                .map(|i| binary.value(i).to_vec())
+                .collect::<Vec<_>>()
+        };
+        // 13 batches of 8192 rows: flushed once at 65,536 rows, the rest still gathered.
+        assert_eq!(
+            states(&mut acc, EmitTo::First(1000)),
+            transit(&mut expected[..1000])
+        );
+        assert!(acc.heap_is_exact());
+        assert_eq!(
+            states(&mut acc, EmitTo::All),
+            transit(&mut expected[1000..])
+        );
     }
 
     #[test]
