@@ -270,7 +270,7 @@ mod tests {
             }
             assert!(acc.heap_is_exact());
         }
-        let mut transit = |sketches: &mut [HyperLogLog]| -> Vec<Vec<u8>> {
+        let transit = |sketches: &mut [HyperLogLog]| -> Vec<Vec<u8>> {
             sketches
                 .iter_mut()
                 .map(|s| {
