@@ -106,13 +106,13 @@ pub trait StateSketch: MergeableState + Debug + Send + Sync + 'static {
         }
     }
 
-    /// Writes the transit state of a sketch of one row, for skipped partial aggregation;
-    /// families that can write it without building the sketch override it.
     /// For families whose rows are their canonical hashes and nothing else: adds a run of
     /// hashes to one sketch, the same as inserting each. A grouped update over thousands of
-    /// groups then gathers its rows by group first ([`super::groups::Gathered`]).
+    /// groups then gathers its rows by group first (`Gathered` in src/udf/groups.rs).
     const HASH_RUN: Option<fn(&mut Self, &[u64])> = None;
 
+    /// Writes the transit state of a sketch of one row, for skipped partial aggregation;
+    /// families that can write it without building the sketch override it.
     fn write_single(
         params: Self::Params,
         item: <Self::Input as RowInput>::Item<'_>,
@@ -743,7 +743,7 @@ impl<S: StateSketch> Glue<S> {
     }
 
     /// Adds runs of hashes to their groups' sketches, creating those that are missing: the
-    /// gathered rows of [`super::groups::Gathered`]. Returns the change in heap bytes.
+    /// gathered rows of `Gathered` (src/udf/groups.rs). Returns the change in heap bytes.
     pub fn add_hash_runs<'r>(
         &self,
         sketches: &mut [Option<S>],
