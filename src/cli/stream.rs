@@ -446,6 +446,9 @@ impl<'a> Runner<'a> {
         let Some(dir) = self.args.checkpoint.clone() else {
             return self.emit(closed);
         };
+        let closed = (closed.into_iter())
+            .map(ClosedWindow::with_stored_states)
+            .collect::<Result<Vec<_>>>()?;
         self.save_checkpoint(closed.clone())?;
         self.emit(closed)?;
         Checkpoint::clear_pending(&dir)
@@ -508,7 +511,7 @@ impl<'a> Runner<'a> {
         for w in closed {
             self.write_rows(&w.rows)?;
             if let Some(dir) = &self.args.rollup
-                && w.states.num_rows() > 0
+                && w.has_states()
             {
                 write_rollup(dir, &w)?;
             }
@@ -667,8 +670,9 @@ fn write_rollup(dir: &Path, w: &ClosedWindow) -> Result<()> {
     let path = dir.join(format!("{name}.parquet"));
     let tmp = dir.join(format!(".{name}.parquet.tmp"));
     let file = std::fs::File::create(&tmp).map_err(io)?;
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, w.states.schema(), None)?;
-    writer.write(&w.states)?;
+    let states = w.stored_states()?;
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, states.schema(), None)?;
+    writer.write(&states)?;
     writer.close()?;
     std::fs::rename(&tmp, &path).map_err(io)
 }

@@ -81,6 +81,9 @@ type Entries = SmallVec<[u32; INLINE_ENTRIES]>;
 /// group of the 1M-group benchmarks, and keeps a sketch within 80 bytes (a test checks).
 const INLINE_ENTRIES: usize = 12;
 
+/// Sparse lists up to this long are compacted by sorting them whole.
+const WHOLE_SORT_ENTRIES: usize = 64;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Repr {
     /// Entries `index << 7 | rank` at [`SPARSE_PRECISION`]: sorted by index with one entry per
@@ -179,14 +182,29 @@ impl HyperLogLog {
         let limit = self.sparse_limit();
         if let Repr::Sparse(entries) = &mut self.repr {
             if self.pending > 0 {
-                entries.sort_unstable();
+                let sorted = entries.len() - self.pending as usize;
+                // A short list sorts whole (branch-free sorting networks); a longer one sorts
+                // its tail and merges, so an entry is sorted once however often it compacts.
+                let from = if entries.len() <= WHOLE_SORT_ENTRIES {
+                    0
+                } else {
+                    sorted
+                };
+                let tail = &mut entries[from..];
+                tail.sort_unstable();
                 // Sorted by (index, rank): the last entry of each index run has the max rank.
                 let kept = super::fold_sorted_runs(
-                    entries,
+                    tail,
                     |a, b| entry_index(*a) == entry_index(*b),
                     |kept, e| *kept = e,
                 );
-                entries.truncate(kept);
+                if from == 0 {
+                    entries.truncate(kept);
+                } else {
+                    let run = SmallVec::<[u32; WHOLE_SORT_ENTRIES]>::from_slice(&tail[..kept]);
+                    entries.truncate(sorted);
+                    merge_sorted_into(entries, &run);
+                }
                 self.pending = 0;
             }
             if entries.len() > limit {
@@ -256,7 +274,8 @@ impl HyperLogLog {
     }
 
     /// Appends a sparse entry; compacts once the pending tail is as long as the sorted part
-    /// (so each entry is sorted an amortized constant number of times).
+    /// and at least [`WHOLE_SORT_ENTRIES`] (so each entry is sorted once and merged an
+    /// amortized constant number of times), or when the inline storage is full.
     fn insert_sparse(&mut self, index: u32, rank: u8) {
         let Repr::Sparse(entries) = &mut self.repr else {
             unreachable!("insert_sparse on a dense sketch")
@@ -264,7 +283,9 @@ impl HyperLogLog {
         entries.push(entry(index, rank));
         self.pending += 1;
         let sorted = entries.len() - self.pending as usize;
-        if self.pending as usize >= sorted.max(8) {
+        // Repeats folded before the list leaves the sketch's own storage may keep it there.
+        let inline_full = !entries.spilled() && entries.len() == INLINE_ENTRIES;
+        if inline_full || self.pending as usize >= sorted.max(WHOLE_SORT_ENTRIES) {
             self.compact();
         }
     }
@@ -286,34 +307,39 @@ impl HyperLogLog {
     }
 
     /// The histogram of register values at the precision of the current form:
-    /// `counts[k]` registers hold `k`, for k in 0..=q+1 with q = 64 - precision.
-    fn histogram(&self) -> Vec<u64> {
-        let (precision, mut counts, nonzero) = match &self.repr {
+    /// `counts[k]` registers hold `k`, for k in 0..=q+1 with q = 64 - precision, as the first
+    /// `q + 2` counts of a fixed array (estimates of many small groups allocate nothing).
+    fn histogram(&self) -> ([u64; 66], usize) {
+        let mut counts = [0u64; 66];
+        let (precision, nonzero) = match &self.repr {
             Repr::Sparse(entries) => {
-                let mut counts = vec![0u64; 66 - SPARSE_PRECISION as usize];
                 entries
                     .iter()
                     .for_each(|&e| counts[entry_rank(e) as usize] += 1);
-                (SPARSE_PRECISION, counts, entries.len() as u64)
+                (SPARSE_PRECISION, entries.len() as u64)
             }
             Repr::Dense(regs) => {
-                let mut counts = vec![0u64; 66 - self.precision as usize];
                 regs.iter().for_each(|&r| counts[r as usize] += 1);
-                let zeros = counts[0];
-                (self.precision, counts, regs.len() as u64 - zeros)
+                (self.precision, regs.len() as u64 - counts[0])
             }
         };
         counts[0] = (1u64 << precision) - nonzero;
-        counts
+        (counts, 66 - precision as usize)
     }
 
     /// The estimated number of distinct values (Ertl's improved estimator).
     pub fn estimate(&self) -> f64 {
-        let counts = self.canonical().histogram();
-        let q = counts.len() - 2;
+        let (counts, len) = self.canonical().histogram();
+        let q = len - 2;
         let m = (1u64 << (64 - q)) as f64;
         let mut z = m * tau(1.0 - counts[q + 1] as f64 / m);
-        for k in (1..=q).rev() {
+        // Halving zero gives zero: the loop starts at the highest rank held, which for a
+        // small sparse sketch is near 10 rather than 39 (the same value, bit for bit).
+        let mut top = q;
+        while z == 0.0 && top > 0 && counts[top] == 0 {
+            top -= 1;
+        }
+        for k in (1..=top).rev() {
             z = 0.5 * (z + counts[k] as f64);
         }
         z += m * sigma(counts[0] as f64 / m);
@@ -326,7 +352,7 @@ impl HyperLogLog {
         self.items = self.items.saturating_add(other.items);
         match (&mut self.repr, &other.repr) {
             (Repr::Sparse(a), Repr::Sparse(b)) => {
-                *a = merge_sorted_entries(a, b);
+                merge_sorted_into(a, b);
                 if a.len() > self.sparse_limit() {
                     self.densify();
                 }
@@ -797,26 +823,43 @@ fn fold_entries_into(entries: impl IntoIterator<Item = u32>, precision: u8, regs
     }
 }
 
-fn merge_sorted_entries(a: &[u32], b: &[u32]) -> Entries {
-    let mut out = Entries::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        let (ia, ib) = (entry_index(a[i]), entry_index(b[j]));
-        if ia < ib {
-            out.push(a[i]);
-            i += 1;
-        } else if ib < ia {
-            out.push(b[j]);
-            j += 1;
-        } else {
-            out.push(a[i].max(b[j]));
-            i += 1;
-            j += 1;
-        }
+/// Merges the sorted, one-per-index entries `run` into the sorted, one-per-index `entries`
+/// in place, keeping the larger rank where both hold an index. Back to front, so the grown
+/// list is the only buffer and each entry moves once (twice when indexes coincide).
+fn merge_sorted_into(entries: &mut Entries, run: &[u32]) {
+    let before = entries.len();
+    match (entries.last(), run.first()) {
+        (_, None) => return,
+        (Some(&last), Some(&first)) if entry_index(last) >= entry_index(first) => {}
+        _ => return entries.extend_from_slice(run),
     }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
+    entries.resize(before + run.len(), 0);
+    let (mut i, mut j, mut w) = (before, run.len(), before + run.len());
+    while i > 0 && j > 0 {
+        let (a, b) = (entries[i - 1], run[j - 1]);
+        w -= 1;
+        entries[w] = match entry_index(a).cmp(&entry_index(b)) {
+            std::cmp::Ordering::Greater => {
+                i -= 1;
+                a
+            }
+            std::cmp::Ordering::Less => {
+                j -= 1;
+                b
+            }
+            std::cmp::Ordering::Equal => {
+                i -= 1;
+                j -= 1;
+                a.max(b)
+            }
+        };
+    }
+    // What is left of one side lies below `w`; shared indexes left a gap at the front.
+    entries[w - j..w].copy_from_slice(&run[..j]);
+    entries.copy_within(0..i, w - j - i);
+    let gap = w - j - i;
+    entries.copy_within(gap.., 0);
+    entries.truncate(entries.len() - gap);
 }
 
 /// Packs 6-bit registers little-endian: register `i` occupies bits `6i..6i+6` of the stream.
@@ -1107,6 +1150,38 @@ mod tests {
                     assert_eq!(out, expected, "{form} at p = {p}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn merging_sorted_entries_keeps_the_max_rank_of_every_index() {
+        use std::collections::BTreeMap;
+        let mut rng = crate::sketch::testdata::Rng(7);
+        let mut sorted_entries = |len: u64, indexes: u64| {
+            let mut by_index = BTreeMap::new();
+            for _ in 0..len {
+                let (i, r) = ((rng.next() % indexes) as u32, (1 + rng.next() % 40) as u8);
+                by_index.insert(i, r);
+            }
+            by_index
+        };
+        for trial in 0..300u64 {
+            let indexes = 1 + trial % 97;
+            let (a, b) = (
+                sorted_entries(trial % 50, indexes),
+                sorted_entries(trial % 23, indexes),
+            );
+            let as_entries = |m: &BTreeMap<u32, u8>| -> Entries {
+                m.iter().map(|(&i, &r)| entry(i, r)).collect()
+            };
+            let mut want = a.clone();
+            for (&i, &r) in &b {
+                let e = want.entry(i).or_insert(r);
+                *e = (*e).max(r);
+            }
+            let mut merged = as_entries(&a);
+            merge_sorted_into(&mut merged, &as_entries(&b));
+            assert_eq!(merged, as_entries(&want), "trial {trial}");
         }
     }
 

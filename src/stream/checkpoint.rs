@@ -129,7 +129,9 @@ impl Checkpoint {
         self.meta.pending = self.pending.iter().map(|w| [w.start, w.end]).collect();
         if let Some(first) = self.pending.first() {
             let rows: Vec<RecordBatch> = self.pending.iter().map(|w| w.rows.clone()).collect();
-            let states: Vec<RecordBatch> = self.pending.iter().map(|w| w.states.clone()).collect();
+            let states = (self.pending.iter())
+                .map(ClosedWindow::stored_states)
+                .collect::<Result<Vec<_>>>()?;
             let path = data_file(dir, "pending-rows", generation);
             write_batches(&path, &first.rows.schema(), &rows)?;
             let path = data_file(dir, "pending-states", generation);

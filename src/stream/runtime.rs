@@ -68,9 +68,36 @@ pub struct ClosedWindow {
     pub end: i64,
     /// The query's output rows for the window.
     pub rows: RecordBatch,
-    /// The sketch states of the pane that closed (one row per group), the rows of the rollup
-    /// table: the same columns as the query's aggregate, holding states instead of values.
-    pub states: RecordBatch,
+    /// The sketch states of the pane that closed (one row per group), as the aggregate passed
+    /// them on: [`ClosedWindow::stored_states`] gives the stored form.
+    pub(crate) states: RecordBatch,
+}
+
+impl ClosedWindow {
+    /// The sketch states of the pane that closed (one row per group) in their stored form, the
+    /// rows of the rollup table: the same columns as the query's aggregate, holding states
+    /// instead of values. Converted on demand, since most windows are only printed.
+    pub fn stored_states(&self) -> Result<RecordBatch> {
+        let columns = self
+            .states
+            .columns()
+            .iter()
+            .map(stored_states)
+            .collect::<Result<_>>()?;
+        Ok(RecordBatch::try_new(self.states.schema(), columns)?)
+    }
+
+    /// This window with its states in the stored form, for a caller that reads them more
+    /// than once (a checkpoint, then a rollup).
+    pub fn with_stored_states(mut self) -> Result<Self> {
+        self.states = self.stored_states()?;
+        Ok(self)
+    }
+
+    /// Whether the pane that closed held any group.
+    pub fn has_states(&self) -> bool {
+        self.states.num_rows() > 0
+    }
 }
 
 /// Counters of a stream, kept across checkpoints.
@@ -228,7 +255,7 @@ impl WindowedStream {
         self.plans.output_schema()
     }
 
-    /// The schema of [`ClosedWindow::states`] (the rollup table).
+    /// The schema of [`ClosedWindow::stored_states`] (the rollup table).
     pub fn state_schema(&self) -> SchemaRef {
         let raw = self.plans.state_schema();
         let fields: Vec<Field> = raw
@@ -491,12 +518,8 @@ impl WindowedStream {
         states: RecordBatch,
     ) -> Result<ClosedWindow> {
         self.stats.windows_closed += 1;
-        let columns = states
-            .columns()
-            .iter()
-            .map(stored_states)
-            .collect::<Result<_>>()?;
-        let states = RecordBatch::try_new(self.state_schema(), columns)?;
+        // The rollup table's names for the aggregate's state columns.
+        let states = RecordBatch::try_new(self.state_schema(), states.columns().to_vec())?;
         Ok(ClosedWindow {
             start,
             end,
@@ -513,6 +536,13 @@ fn stored_states(column: &ArrayRef) -> Result<ArrayRef> {
         return Ok(Arc::clone(column));
     };
     let binary = column.as_binary::<i64>();
+    if !binary
+        .iter()
+        .flatten()
+        .any(crate::sketch::envelope::is_transit)
+    {
+        return Ok(Arc::clone(column));
+    }
     let mut out = arrow::array::LargeBinaryBuilder::with_capacity(binary.len(), 0);
     for value in binary.iter() {
         match value {

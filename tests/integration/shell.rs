@@ -96,6 +96,12 @@ impl Terminal {
         }
     }
 
+    /// Sends SIGTERM, as a service manager stopping the program would.
+    fn terminate(&self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("send SIGTERM");
+    }
+
     fn exits_successfully(mut self) {
         let start = Instant::now();
         loop {
@@ -228,12 +234,15 @@ fn gen_and_stream_show_progress_on_a_terminal() {
         "{line}"
     );
     t.exits_successfully();
-    // hazy stream over the file: events/s, open windows, watermark.
+    // hazy stream over the file: events/s, open windows, watermark. It follows the file, so
+    // it is still running when the progress line is due however fast it reads, and a SIGTERM
+    // then ends it cleanly.
     let mut t = Terminal::start(
         &[
             "stream",
             "--input",
             events_arg,
+            "--follow",
             "--output",
             "csv",
             "--summary",
@@ -249,5 +258,7 @@ fn gen_and_stream_show_progress_on_a_terminal() {
         line.contains("hazy stream: ") && line.contains(" events/s)"),
         "{line}"
     );
+    t.terminate();
+    t.expect("stopped; open windows closed");
     t.exits_successfully();
 }

@@ -97,9 +97,10 @@ async fn tumbling_windows_equal_the_batch_query() {
     assert!(windows.len() >= 5, "{} windows", windows.len());
     for w in &windows {
         assert_eq!(w.end - w.start, 60 * SEC);
-        assert_eq!(w.states.num_rows(), 1);
-        assert_eq!(w.states.schema().field(0).name(), "w");
-        assert_eq!(w.states.schema().field(2).name(), "d");
+        let states = w.stored_states().unwrap();
+        assert_eq!(states.num_rows(), 1);
+        assert_eq!(states.schema().field(0).name(), "w");
+        assert_eq!(states.schema().field(2).name(), "d");
     }
     assert_eq!(s.stats().events, 30_000);
     assert_eq!(s.stats().late, 0);
