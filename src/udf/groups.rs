@@ -5,7 +5,7 @@
 
 use super::args::{Keep, for_each_state};
 use super::family::{Form, Glue, StateSketch, states_array};
-use super::hashing::for_each_hash_marked;
+use super::hashing::for_each_hash_chunk_marked;
 use arrow::array::{Array, ArrayRef, BooleanArray, LargeBinaryBuilder};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
@@ -128,11 +128,28 @@ impl Gathered {
             self.hashes.resize(room, 0);
         }
         let (gathered, hashes, mut n) = (&mut self.groups, &mut self.hashes, self.len);
-        for_each_hash_marked(values, keep, |row, hash, kept| {
+        for_each_hash_chunk_marked(values, keep, |base, chunk, kept| {
+            let rows = &groups[base..base + chunk.len()];
+            let out = n..n + chunk.len();
+            let (gathered, hashes) = (&mut gathered[out.clone()], &mut hashes[out]);
             // GATHER_GROUPS keeps group indices within u32.
-            gathered[n] = groups[row] as u32;
-            hashes[n] = hash;
-            n += kept as usize;
+            let Some(kept) = kept else {
+                gathered
+                    .iter_mut()
+                    .zip(rows)
+                    .for_each(|(g, &r)| *g = r as u32);
+                hashes.copy_from_slice(chunk);
+                n += chunk.len();
+                return;
+            };
+            // Every row is written; the count advances past kept rows only (no branch).
+            let mut w = 0;
+            for ((&row_group, &hash), is_kept) in rows.iter().zip(chunk).zip(kept.iter()) {
+                gathered[w] = row_group as u32;
+                hashes[w] = hash;
+                w += is_kept as usize;
+            }
+            n += w;
         })?;
         self.len = n;
         Ok(())

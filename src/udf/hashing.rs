@@ -7,6 +7,7 @@ use super::args::Keep;
 use crate::sketch::hash::{
     CHUNK, NANOS_PER_DAY, hash_bool, hash_bytes, hash_decimal, hash_f64, hash_i64_into, hash_u64,
 };
+use arrow::array::BooleanBufferBuilder;
 use arrow::array::{Array, ArrowPrimitiveType, AsArray, GenericByteArray, GenericByteViewArray};
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::*;
@@ -259,47 +260,48 @@ pub fn for_each_hash_chunk(
     keep: Keep<'_>,
     mut f: impl FnMut(&[u64]),
 ) -> Result<()> {
-    match array.data_type() {
-        DataType::Int8 => kept_integer_chunks::<Int8Type>(array, keep, f),
-        DataType::Int16 => kept_integer_chunks::<Int16Type>(array, keep, f),
-        DataType::Int32 => kept_integer_chunks::<Int32Type>(array, keep, f),
-        DataType::Int64 => kept_integer_chunks::<Int64Type>(array, keep, f),
-        DataType::UInt8 => kept_integer_chunks::<UInt8Type>(array, keep, f),
-        DataType::UInt16 => kept_integer_chunks::<UInt16Type>(array, keep, f),
-        DataType::UInt32 => kept_integer_chunks::<UInt32Type>(array, keep, f),
-        _ => {
-            let mut chunk = Gather::default();
-            hash_rows(array, &mut |row, h| {
-                if keep.row(row) {
-                    chunk.push(h, &mut f);
-                }
-            })?;
-            f(chunk.rest());
+    let kept_rows = kept_mask(array, keep);
+    let mut kept = [0u64; CHUNK];
+    // Integers: whole chunks as hashed when every row is kept, otherwise the kept ones moved
+    // to the front (every hash is written; the count advances only for a kept row, so there
+    // is no branch on it).
+    let integers = integer_hash_chunks(array, |base, hashes| match &kept_rows {
+        None => f(hashes),
+        Some(k) => {
+            let mut n = 0;
+            for (&h, is_kept) in hashes.iter().zip(k.slice(base, hashes.len()).iter()) {
+                kept[n] = h;
+                n += is_kept as usize;
+            }
+            f(&kept[..n]);
         }
+    });
+    if !integers {
+        let mut chunk = Gather::default();
+        hash_rows(array, &mut |row, h| {
+            if keep.row(row) {
+                chunk.push(h, &mut f);
+            }
+        })?;
+        f(chunk.rest());
     }
     Ok(())
 }
 
-/// [`for_each_hash_chunk`] of an integer array: whole chunks as hashed when every row is kept,
-/// otherwise the kept ones moved to the front (every hash is written; the count advances only
-/// for a kept row, so there is no branch on it).
-fn kept_integer_chunks<T>(array: &dyn Array, keep: Keep<'_>, mut f: impl FnMut(&[u64]))
-where
-    T: ArrowPrimitiveType,
-    T::Native: Into<i64>,
-{
-    let Some(kept_rows) = kept_mask(array, keep) else {
-        return integer_chunks::<T>(array, |_, hashes| f(hashes));
-    };
-    let mut kept = [0u64; CHUNK];
-    integer_chunks::<T>(array, |base, hashes| {
-        let mut n = 0;
-        for (i, &h) in hashes.iter().enumerate() {
-            kept[n] = h;
-            n += kept_rows.value(base + i) as usize;
-        }
-        f(&kept[..n]);
-    })
+/// Hashes of an integer array's rows, a chunk at a time with the chunk's first row; false
+/// (and no call) for an array of another type.
+fn integer_hash_chunks(array: &dyn Array, f: impl FnMut(usize, &[u64])) -> bool {
+    match array.data_type() {
+        DataType::Int8 => integer_chunks::<Int8Type>(array, f),
+        DataType::Int16 => integer_chunks::<Int16Type>(array, f),
+        DataType::Int32 => integer_chunks::<Int32Type>(array, f),
+        DataType::Int64 => integer_chunks::<Int64Type>(array, f),
+        DataType::UInt8 => integer_chunks::<UInt8Type>(array, f),
+        DataType::UInt16 => integer_chunks::<UInt16Type>(array, f),
+        DataType::UInt32 => integer_chunks::<UInt32Type>(array, f),
+        _ => return false,
+    }
+    true
 }
 
 /// Which rows are kept and have a value, as one bitmap (`None`: all of them), so a loop over
@@ -320,37 +322,33 @@ fn kept_mask(array: &dyn Array, keep: Keep<'_>) -> Option<BooleanBuffer> {
     }
 }
 
-/// Calls `f(row, hash, kept)` for rows in order, where `kept` says whether `keep` takes the row
-/// and it has a value: for callers that write every row they are given and advance past the
-/// kept ones only, without a branch. Integer columns are hashed a chunk at a time and give
-/// every row; other columns give the rows with a value.
-pub fn for_each_hash_marked(
+/// Calls `f(first_row, hashes, kept)` for every row of the array, a chunk of at most
+/// [`CHUNK`] rows at a time, where `kept` holds a bit a row (`None`: every row) saying whether
+/// `keep` takes it and it has a value; the hash of a row not kept is meaningless. For callers
+/// that write every row they are given and advance past the kept ones only, without a branch.
+pub fn for_each_hash_chunk_marked(
     array: &dyn Array,
     keep: Keep<'_>,
-    mut f: impl FnMut(usize, u64, bool),
+    mut f: impl FnMut(usize, &[u64], Option<&BooleanBuffer>),
 ) -> Result<()> {
-    fn marked<T>(array: &dyn Array, keep: Keep<'_>, f: &mut impl FnMut(usize, u64, bool))
-    where
-        T: ArrowPrimitiveType,
-        T::Native: Into<i64>,
-    {
-        let kept_rows = kept_mask(array, keep);
-        integer_chunks::<T>(array, |base, hashes| {
-            for (i, &h) in hashes.iter().enumerate() {
-                let row = base + i;
-                f(row, h, kept_rows.as_ref().is_none_or(|k| k.value(row)));
-            }
-        })
-    }
-    match array.data_type() {
-        DataType::Int8 => marked::<Int8Type>(array, keep, &mut f),
-        DataType::Int16 => marked::<Int16Type>(array, keep, &mut f),
-        DataType::Int32 => marked::<Int32Type>(array, keep, &mut f),
-        DataType::Int64 => marked::<Int64Type>(array, keep, &mut f),
-        DataType::UInt8 => marked::<UInt8Type>(array, keep, &mut f),
-        DataType::UInt16 => marked::<UInt16Type>(array, keep, &mut f),
-        DataType::UInt32 => marked::<UInt32Type>(array, keep, &mut f),
-        _ => return for_each_hash(array, |row, h| f(row, h, keep.row(row))),
+    let kept_rows = kept_mask(array, keep);
+    let integers = integer_hash_chunks(array, |base, hashes| {
+        let kept = kept_rows.as_ref().map(|k| k.slice(base, hashes.len()));
+        f(base, hashes, kept.as_ref())
+    });
+    if !integers {
+        // Kept: the rows `keep` takes among those given a hash (a dictionary's null values
+        // have a valid key but no hash).
+        let (mut all, mut kept) = (vec![0u64; array.len()], BooleanBufferBuilder::new(0));
+        kept.append_n(array.len(), false);
+        hash_rows(array, &mut |row, h| {
+            all[row] = h;
+            kept.set_bit(row, keep.row(row));
+        })?;
+        let kept = kept.finish();
+        for (c, chunk) in all.chunks(CHUNK).enumerate() {
+            f(c * CHUNK, chunk, Some(&kept.slice(c * CHUNK, chunk.len())));
+        }
     }
     Ok(())
 }

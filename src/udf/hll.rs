@@ -224,12 +224,22 @@ mod tests {
     /// whether emitted with rows still gathered or after flushes.
     #[test]
     fn a_wide_group_by_gives_each_group_the_sketch_of_its_rows() {
-        // Integers are hashed a chunk at a time, strings a row at a time.
-        wide_group_by(false);
-        wide_group_by(true);
+        // Integers are hashed a chunk at a time, strings a row at a time; a dictionary's null
+        // values sit behind valid keys.
+        wide_group_by(Input::Integers);
+        wide_group_by(Input::Strings);
+        wide_group_by(Input::Dictionary);
     }
 
-    fn wide_group_by(strings: bool) {
+    #[derive(PartialEq)]
+    enum Input {
+        Integers,
+        Strings,
+        Dictionary,
+    }
+
+    fn wide_group_by(kind: Input) {
+        let strings = kind != Input::Integers;
         const GROUPS: usize = 3000;
         let mut acc = groups(count_distinct());
         let mut expected: Vec<HyperLogLog> =
@@ -257,11 +267,20 @@ mod tests {
                 }
             }
             let filter = BooleanArray::from(keep);
-            let input: ArrayRef = if strings {
-                let text = vals.iter().map(|v| v.map(|v| v.to_string()));
-                Arc::new(arrow::array::StringArray::from_iter(text))
-            } else {
-                Arc::new(Int64Array::from(vals))
+            let input: ArrayRef = match kind {
+                Input::Integers => Arc::new(Int64Array::from(vals)),
+                Input::Strings => {
+                    let text = vals.iter().map(|v| v.map(|v| v.to_string()));
+                    Arc::new(arrow::array::StringArray::from_iter(text))
+                }
+                Input::Dictionary => {
+                    // Values "0".."499", then a null value that the missing rows' keys name.
+                    let text = (0..500).map(|v| Some(v.to_string())).chain([None]);
+                    let values = arrow::array::StringArray::from_iter(text);
+                    let keys = vals.iter().map(|v| v.map_or(500, |v| v as i32));
+                    let keys = arrow::array::Int32Array::from_iter_values(keys);
+                    Arc::new(arrow::array::DictionaryArray::new(keys, Arc::new(values)))
+                }
             };
             acc.update_batch(&[input], &gi, Some(&filter), GROUPS)
                 .unwrap();
