@@ -253,10 +253,19 @@ impl HyperLogLog {
     pub fn insert_hashes(&mut self, hashes: &[u64]) {
         self.items += hashes.len() as u64;
         let mut rest = hashes;
-        while let (Repr::Sparse(_), Some((&h, tail))) = (&self.repr, rest.split_first()) {
-            let (index, rank) = index_and_rank(h, SPARSE_PRECISION);
-            self.insert_sparse(index, rank);
-            rest = tail;
+        // Sparse: as many entries at once as fit before the next compaction is due.
+        while let (Repr::Sparse(entries), false) = (&mut self.repr, rest.is_empty()) {
+            let room = rest.len().min(sparse_room(entries, self.pending as usize));
+            let (now, later) = rest.split_at(room);
+            entries.extend(now.iter().map(|&h| {
+                let (index, rank) = index_and_rank(h, SPARSE_PRECISION);
+                entry(index, rank)
+            }));
+            self.pending += room as u32;
+            rest = later;
+            if sparse_room(entries, self.pending as usize) == 0 {
+                self.compact();
+            }
         }
         if let Repr::Dense(regs) = &mut self.repr {
             // Two passes a chunk: registers and ranks vector-wide, then the scattered maxima.
@@ -282,10 +291,7 @@ impl HyperLogLog {
         };
         entries.push(entry(index, rank));
         self.pending += 1;
-        let sorted = entries.len() - self.pending as usize;
-        // Repeats folded before the list leaves the sketch's own storage may keep it there.
-        let inline_full = !entries.spilled() && entries.len() == INLINE_ENTRIES;
-        if inline_full || self.pending as usize >= sorted.max(WHOLE_SORT_ENTRIES) {
+        if sparse_room(entries, self.pending as usize) == 0 {
             self.compact();
         }
     }
@@ -814,6 +820,18 @@ fn check_precision(p: u8) -> Result<()> {
     check_range("hll precision", p, MIN_PRECISION..=MAX_PRECISION)
 }
 
+/// How many entries a sparse list with `pending` unsorted ones takes before it compacts: when
+/// its inline storage is full (repeats folded then may keep it there), and once the pending
+/// tail is as long as the sorted part and at least [`WHOLE_SORT_ENTRIES`].
+fn sparse_room(entries: &Entries, pending: usize) -> usize {
+    // A full inline list with nothing pending goes on to the heap.
+    if !entries.spilled() && (entries.len() < INLINE_ENTRIES || pending > 0) {
+        return INLINE_ENTRIES - entries.len();
+    }
+    let sorted = entries.len() - pending;
+    sorted.max(WHOLE_SORT_ENTRIES).saturating_sub(pending)
+}
+
 /// Folds sparse entries into dense registers of precision `precision` (max per register).
 fn fold_entries_into(entries: impl IntoIterator<Item = u32>, precision: u8, regs: &mut [u8]) {
     for e in entries {
@@ -1195,6 +1213,24 @@ mod tests {
         let mut b = HyperLogLog::new(12).unwrap();
         hashes.chunks(333).for_each(|c| b.insert_hashes(c));
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn batch_inserts_of_any_size_equal_single_inserts_while_sparse() {
+        // Repeats, so compactions shrink the list; p = 14 keeps 700 values sparse.
+        let hashes: Vec<u64> = (0..5_000u64)
+            .map(|i| crate::sketch::hash::hash_i64((i * 7919 % 700) as i64))
+            .collect();
+        for run in [1, 5, 12, 13, 64, 65, 333] {
+            let (mut a, mut b) = (HyperLogLog::new(14).unwrap(), HyperLogLog::new(14).unwrap());
+            for chunk in hashes.chunks(run) {
+                chunk.iter().for_each(|&h| a.insert_hash(h));
+                b.insert_hashes(chunk);
+                assert_eq!(a, b, "runs of {run}");
+                assert_eq!(a.items(), b.items());
+            }
+            assert!(b.is_sparse());
+        }
     }
 
     #[test]
