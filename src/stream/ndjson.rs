@@ -208,6 +208,15 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// most of an event's bytes.
 fn plain_string_end(b: &[u8], start: usize) -> Option<usize> {
     let mut i = start;
+    // Long strings (URLs, free text) 16 bytes a step; the 8-byte words finish the string.
+    while let Some(block) = b.get(i..i + STOP_BLOCK) {
+        let stops = block_stops(block.try_into().ok()?);
+        if stops != 0 {
+            let at = i + stops.trailing_zeros() as usize;
+            return (b[at] == b'"').then_some(at);
+        }
+        i += STOP_BLOCK;
+    }
     while let Some(word) = b.get(i..i + 8) {
         let stops = stop_bytes(u64::from_le_bytes(word.try_into().ok()?));
         if stops != 0 {
@@ -220,6 +229,50 @@ fn plain_string_end(b: &[u8], start: usize) -> Option<usize> {
         .iter()
         .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
     (b[at] == b'"').then_some(at)
+}
+
+const STOP_BLOCK: usize = 16;
+
+/// A mask of `block` whose lowest set bit is its first byte that stops a plain string (see
+/// [`stop_bytes`]); 0 when none does. On x86-64, three vector compares give a bit for each
+/// such byte.
+#[cfg(target_arch = "x86_64")]
+fn block_stops(block: &[u8; STOP_BLOCK]) -> u32 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of x86-64, and the unaligned load reads the 16 bytes of `block`.
+    unsafe {
+        let v = _mm_loadu_si128(block.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned c < 0x20 is max(c, 0x1F) == 0x1F.
+        let below = _mm_set1_epi8(0x1F);
+        let control = _mm_cmpeq_epi8(_mm_max_epu8(v, below), below);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn block_stops(block: &[u8; STOP_BLOCK]) -> u32 {
+    block_stops_by_words(block)
+}
+
+/// [`block_stops`] two words at a time, for other processors (and tested against it).
+#[cfg(any(not(target_arch = "x86_64"), test))]
+fn block_stops_by_words(block: &[u8; STOP_BLOCK]) -> u32 {
+    let (low, high) = block.split_at(8);
+    let first_stop = |w: &[u8]| {
+        let stops = stop_bytes(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        // The lowest flagged byte is exact (see bytes_below); the others may not be.
+        if stops == 0 {
+            0
+        } else {
+            1u32 << (stops.trailing_zeros() / 8)
+        }
+    };
+    match first_stop(low) {
+        0 => first_stop(high) << 8,
+        first => first,
+    }
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -495,6 +548,39 @@ fn as_text<'a>(value: Value<'a>) -> Option<&'a str> {
 mod tests {
     use super::*;
     use arrow::datatypes::{Field, Schema};
+
+    #[test]
+    fn a_plain_string_ends_at_its_first_stop_byte_wherever_it_falls() {
+        let reference = |b: &[u8], start: usize| {
+            let at = start
+                + b[start..]
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            (b[at] == b'"').then_some(at)
+        };
+        // Bytes above 0x7F (UTF-8 continuations) and 0x20 itself never stop a string.
+        let fillers = [b'a', b' ', 0x7F, 0x80, 0xC3, 0xFF];
+        for len in 0..70 {
+            for stop in [b'"', b'\\', 0x00, 0x1F, b'\n'] {
+                for (k, &fill) in fillers.iter().enumerate() {
+                    let mut b = vec![fill; len];
+                    b.push(stop);
+                    b.extend_from_slice(b"xyz\"");
+                    let start = k % 3;
+                    if let Some(block) = b.get(start..start + STOP_BLOCK) {
+                        let block = block.try_into().unwrap();
+                        let (fast, words) = (block_stops(block), block_stops_by_words(block));
+                        assert_eq!(fast.trailing_zeros(), words.trailing_zeros());
+                    }
+                    assert_eq!(
+                        plain_string_end(&b, start.min(b.len())),
+                        reference(&b, start.min(b.len())),
+                        "{len} bytes of {fill:#x}, then {stop:#x}"
+                    );
+                }
+            }
+        }
+    }
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
