@@ -534,3 +534,36 @@ fn throughput() {
         );
     }
 }
+
+#[test]
+fn rfc3339_parsing_that_remembers_the_minute_equals_parsing_afresh() {
+    let minutes = [
+        "2026-01-01T00:00",
+        "2026-01-01T00:01",
+        "2026-01-01 23:59",
+        "2023-02-29T00:00",
+        "2026-01-01T0x:00",
+    ];
+    let rests = [
+        ":00Z",
+        ":59.999Z",
+        ":60Z",
+        ":61Z",
+        ":00+01:00",
+        ":07-00:30",
+        ":0xZ",
+        ":00",
+        ":00.Z",
+        "Z",
+    ];
+    let mut cached = Rfc3339Nanos::default();
+    let (mut state, mut minute) = (11u64, minutes[0]);
+    for _ in 0..2_000 {
+        // Runs of one minute, as ordered events come, with jumps between them.
+        if splitmix64(&mut state) % 8 == 0 {
+            minute = minutes[(splitmix64(&mut state) % 5) as usize];
+        }
+        let text = format!("{minute}{}", rests[(splitmix64(&mut state) % 10) as usize]);
+        assert_eq!(cached.parse(&text), parse_rfc3339_nanos(&text), "{text}");
+    }
+}

@@ -33,46 +33,98 @@ pub(super) fn parse_rfc3339_micros(s: &str) -> Option<i64> {
     Some(secs * 1_000_000 + i64::from(nanos / 1_000))
 }
 
-/// [`parse_rfc3339_micros`] in nanoseconds (fractions beyond them truncated); `None` past the
-/// `i64` nanoseconds (the years 1677 to 2262). The stream's event times take this path before
-/// Arrow's general parser, which costs several times more per value.
+/// One value of [`Rfc3339Nanos`].
+#[cfg(test)]
 pub(crate) fn parse_rfc3339_nanos(s: &str) -> Option<i64> {
-    let (secs, nanos) = parse_rfc3339(s)?;
-    secs.checked_mul(1_000_000_000)?
-        .checked_add(i64::from(nanos))
+    Rfc3339Nanos::default().parse(s)
+}
+
+/// [`parse_rfc3339_micros`] in nanoseconds (fractions beyond them truncated; `None` past the
+/// `i64` nanoseconds, the years 1677 to 2262), over many values. The stream's event times take
+/// this path before Arrow's general parser, which costs several times more per value. It
+/// remembers the last minute it read: event times come nearly in order, so most share their
+/// first 16 bytes (`YYYY-MM-DDTHH:MM`) with the one before, and only the seconds, fraction and
+/// zone are read again.
+#[derive(Debug, Default)]
+pub(crate) struct Rfc3339Nanos {
+    /// The last date and minute read, and its start in seconds since the epoch (before the
+    /// zone's offset).
+    minute: Option<([u8; 16], i64)>,
+}
+
+impl Rfc3339Nanos {
+    pub(crate) fn parse(&mut self, s: &str) -> Option<i64> {
+        let b = s.as_bytes();
+        let head: &[u8; 16] = b.get(..16)?.try_into().ok()?;
+        let minute = match self.minute {
+            Some((last, start)) if last == *head => start,
+            _ => {
+                let start = minute_start(b)?;
+                self.minute = Some((*head, start));
+                start
+            }
+        };
+        let (seconds, nanos) = within_minute(b)?;
+        (minute + seconds)
+            .checked_mul(1_000_000_000)?
+            .checked_add(i64::from(nanos))
+    }
 }
 
 /// Seconds since the Unix epoch and the nanoseconds of the fraction (see
 /// [`parse_rfc3339_micros`]).
 fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
     let b = s.as_bytes();
-    let num = |from: usize, to: usize| -> Option<i64> {
-        let digits = b.get(from..to)?;
-        digits.iter().try_fold(0i64, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
-        })
-    };
-    let sep = |at: usize, allowed: &[u8]| b.get(at).is_some_and(|c| allowed.contains(c));
+    let (seconds, nanos) = within_minute(b)?;
+    Some((minute_start(b)? + seconds, nanos))
+}
 
+/// The decimal number in `b[from..to]`, digits only.
+fn digits_at(b: &[u8], from: usize, to: usize) -> Option<i64> {
+    b.get(from..to)?.iter().try_fold(0i64, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+    })
+}
+
+fn separator_at(b: &[u8], at: usize, allowed: &[u8]) -> bool {
+    b.get(at).is_some_and(|c| allowed.contains(c))
+}
+
+/// `YYYY-MM-DDTHH:MM` of an RFC 3339 timestamp as seconds since the epoch, checked.
+fn minute_start(b: &[u8]) -> Option<i64> {
     // The separators first: other text (a number since the epoch) fails here, cheaply.
-    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
+    let separators = [(4, &b"-"[..]), (7, b"-"), (10, b"Tt "), (13, b":")];
+    if !separators
+        .iter()
+        .all(|&(at, allowed)| separator_at(b, at, allowed))
+    {
         return None;
     }
-    let year = num(0, 4)?;
-    let month = num(5, 7)?;
-    let day = num(8, 10)?;
-    let hour = num(11, 13)?;
-    let minute = num(14, 16)?;
-    let second = num(17, 19)?;
+    let year = digits_at(b, 0, 4)?;
+    let month = digits_at(b, 5, 7)?;
+    let day = digits_at(b, 8, 10)?;
+    let hour = digits_at(b, 11, 13)?;
+    let minute = digits_at(b, 14, 16)?;
     if !(1..=12).contains(&month)
         || !(1..=days_in_month(year, month)).contains(&day)
         || hour > 23
         || minute > 59
-        || second > 60
     {
         return None;
     }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60)
+}
 
+/// `:SS[.frac](Z|±HH:MM)` of an RFC 3339 timestamp (from byte 16): the seconds less the
+/// zone's offset, and the nanoseconds of the fraction.
+fn within_minute(b: &[u8]) -> Option<(i64, u32)> {
+    if !separator_at(b, 16, b":") {
+        return None;
+    }
+    let second = digits_at(b, 17, 19)?;
+    if second > 60 {
+        return None;
+    }
     let mut i = 19;
     let mut nanos = 0u32;
     if b.get(i) == Some(&b'.') {
@@ -95,7 +147,7 @@ fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
     let offset_secs = match *b.get(i)? {
         b'Z' | b'z' if i + 1 == b.len() => 0,
         c @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let (oh, om) = (num(i + 1, i + 3)?, num(i + 4, i + 6)?);
+            let (oh, om) = (digits_at(b, i + 1, i + 3)?, digits_at(b, i + 4, i + 6)?);
             if oh > 23 || om > 59 {
                 return None;
             }
@@ -104,10 +156,7 @@ fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
         }
         _ => return None,
     };
-
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-        - offset_secs;
-    Some((secs, nanos))
+    Some((second - offset_secs, nanos))
 }
 
 /// Inverse of [`days_from_civil`]: (year, month, day) of a day number.

@@ -2,6 +2,7 @@
 //! and line numbers, decoded into Arrow batches; malformed records are set aside with their line
 //! number instead of failing the batch.
 
+use crate::generator::time::Rfc3339Nanos;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
@@ -670,12 +671,12 @@ impl LineDecoder {
         let ti = self.order[self.time_index];
         let text = cast(raw.column(ti), &DataType::Utf8)?;
         let text = text.as_string::<i32>();
-        let mut bad = Vec::new();
+        let (mut bad, mut rfc3339) = (Vec::new(), Rfc3339Nanos::default());
         let times: TimestampNanosecondArray = text
             .iter()
             .enumerate()
             .map(|(row, v)| {
-                let t = v.and_then(|s| parse_time(s.trim(), self.epoch));
+                let t = v.and_then(|s| parse_time_with(&mut rfc3339, s.trim(), self.epoch));
                 if t.is_none() {
                     bad.push(row);
                 }
@@ -835,7 +836,12 @@ fn csv_header(line: &[u8]) -> Result<Vec<String>> {
 /// An event time: RFC 3339 (read here, several times faster than Arrow's general parser),
 /// any other timestamp Arrow reads, or a number since the epoch.
 pub fn parse_time(s: &str, epoch: EpochUnit) -> Option<i64> {
-    if let Some(t) = crate::generator::time::parse_rfc3339_nanos(s) {
+    parse_time_with(&mut Rfc3339Nanos::default(), s, epoch)
+}
+
+/// [`parse_time`] of one of many values: `rfc3339` remembers the last minute it read.
+fn parse_time_with(rfc3339: &mut Rfc3339Nanos, s: &str, epoch: EpochUnit) -> Option<i64> {
+    if let Some(t) = rfc3339.parse(s) {
         return Some(t);
     }
     let numeric = s
