@@ -560,7 +560,7 @@ fn rfc3339_parsing_that_remembers_the_minute_equals_parsing_afresh() {
     let (mut state, mut minute) = (11u64, minutes[0]);
     for _ in 0..2_000 {
         // Runs of one minute, as ordered events come, with jumps between them.
-        if splitmix64(&mut state) % 8 == 0 {
+        if splitmix64(&mut state).is_multiple_of(8) {
             minute = minutes[(splitmix64(&mut state) % 5) as usize];
         }
         let text = format!("{minute}{}", rests[(splitmix64(&mut state) % 10) as usize]);
