@@ -455,6 +455,28 @@ fn the_rollup_states_merge_into_the_whole_answer() {
     if whole.status.success() {
         assert_eq!(merged_out, whole_out);
     }
+    // Rollups hold stored states (magic "HZSK"), the format that lasts, not the transit form
+    // states take between a query's aggregates.
+    let forms = hazy()
+        .args(["sql", "--format", "csv", "-c"])
+        .arg(format!(
+            "SELECT count(*) AS states, count(*) FILTER (WHERE starts_with(encode(d, 'hex'), \
+             '485a534b')) AS stored FROM '{}/'",
+            dir.display()
+        ))
+        .output()
+        .unwrap();
+    let forms = String::from_utf8_lossy(&forms.stdout).to_string();
+    let counts: Vec<&str> = forms
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split(',')
+        .collect();
+    assert!(
+        counts.len() == 2 && counts[0] == counts[1] && counts[0] != "0",
+        "{forms}"
+    );
 }
 
 // ---- Faults: restarts, rotated inputs, odd records, kill -9 at random points (issue 21) ----
