@@ -81,7 +81,8 @@ type Entries = SmallVec<[u32; INLINE_ENTRIES]>;
 /// group of the 1M-group benchmarks, and keeps a sketch within 80 bytes (a test checks).
 const INLINE_ENTRIES: usize = 12;
 
-/// Sparse lists up to this long are compacted by sorting them whole.
+/// Sparse lists up to this long are compacted by sorting them whole; once spilled from the
+/// inline storage, a list compacts no sooner than this many pending entries.
 const WHOLE_SORT_ENTRIES: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
