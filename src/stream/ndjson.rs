@@ -73,10 +73,10 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef, unread: u64) -> Option<Recor
     // Validated once, so every string between two quotes is valid UTF-8 too.
     let text = std::str::from_utf8(data).ok()?;
     let mut p = Cursor {
-        s: text,
         b: text.as_bytes(),
         i: 0,
     };
+    let every_field = u64::MAX >> (MAX_FIELDS - fields.len());
     let mut records = 0;
     loop {
         p.skip_blank_lines();
@@ -88,10 +88,11 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef, unread: u64) -> Option<Recor
         if !matches!(p.next(), None | Some(b'\n')) {
             return None;
         }
-        for (f, column) in columns.iter_mut().enumerate() {
-            if seen & (1 << f) == 0 {
-                column.push(Value::Null, nullable[f])?;
-            }
+        let mut missing = every_field & !seen;
+        while missing != 0 {
+            let f = missing.trailing_zeros() as usize;
+            columns[f].push(Value::Null, nullable[f])?;
+            missing &= missing - 1;
         }
         records += 1;
     }
@@ -159,7 +160,47 @@ struct Keys<'a> {
     names: Vec<&'a [u8]>,
     /// Each name with its quotes, when a JSON key of the same bytes can only mean that name
     /// (no quote, backslash or control character in it).
-    quoted: Vec<Option<Vec<u8>>>,
+    quoted: Vec<Option<QuotedKey>>,
+}
+
+/// A name with its quotes, as the bytes a record holds when its key is that name.
+struct QuotedKey {
+    bytes: Vec<u8>,
+    /// The first 16 bytes, zero-padded, and a mask of those that belong to the key: most keys
+    /// fit, and one masked compare of 16 bytes costs less than a loop over a few.
+    head: u128,
+    mask: u128,
+}
+
+impl QuotedKey {
+    fn new(name: &[u8]) -> Self {
+        let bytes = [b"\"", name, b"\""].concat();
+        let mut head = [0u8; 16];
+        let n = bytes.len().min(16);
+        head[..n].copy_from_slice(&bytes[..n]);
+        let mask = match n {
+            16 => u128::MAX,
+            n => (1u128 << (8 * n)) - 1,
+        };
+        Self {
+            head: u128::from_le_bytes(head),
+            mask,
+            bytes,
+        }
+    }
+
+    /// Whether the bytes at `at` start with this key.
+    fn starts(&self, b: &[u8], at: usize) -> bool {
+        match b.get(at..at + 16) {
+            Some(window) if self.bytes.len() <= 16 => {
+                let window = u128::from_le_bytes(window.try_into().expect("16 bytes"));
+                (window ^ self.head) & self.mask == 0
+            }
+            _ => b
+                .get(at..at + self.bytes.len())
+                .is_some_and(|window| window == self.bytes),
+        }
+    }
 }
 
 impl<'a> Keys<'a> {
@@ -168,7 +209,7 @@ impl<'a> Keys<'a> {
             .iter()
             .map(|n| {
                 let plain = n.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\');
-                plain.then(|| [b"\"", *n, b"\""].concat())
+                plain.then(|| QuotedKey::new(n))
             })
             .collect();
         Self { names, quoted }
@@ -177,10 +218,9 @@ impl<'a> Keys<'a> {
     /// Field `guess`, when the key at the cursor is its name as it stands; the cursor is then
     /// past the key. Keys usually come in schema order, so this skips scanning most of them.
     fn at(&self, p: &mut Cursor<'_>, guess: usize) -> Option<usize> {
-        let quoted = self.quoted.get(guess)?.as_deref()?;
-        let end = p.i + quoted.len();
-        same_bytes(p.b.get(p.i..end)?, quoted).then(|| {
-            p.i = end;
+        let key = self.quoted.get(guess)?.as_ref()?;
+        key.starts(p.b, p.i).then(|| {
+            p.i += key.bytes.len();
             guess
         })
     }
@@ -188,19 +228,6 @@ impl<'a> Keys<'a> {
     fn find(&self, key: &[u8]) -> Option<usize> {
         self.names.iter().position(|n| *n == key)
     }
-}
-
-/// `a == b` for slices of one length, eight bytes at a time and inline: keys are short, and a
-/// call to `memcmp` for each cost more than the comparison.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let mut i = 0;
-    while let (Some(x), Some(y)) = (a.get(i..i + 8), b.get(i..i + 8)) {
-        if x != y {
-            return false;
-        }
-        i += 8;
-    }
-    a[i..].iter().zip(&b[i..]).all(|(x, y)| x == y)
 }
 
 /// The index of the quote that closes a string starting at `start`, or `None` when a backslash
@@ -291,6 +318,45 @@ fn stop_bytes(word: u64) -> u64 {
         | bytes_below(word, 0x20)
 }
 
+const POWERS_OF_TEN: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// How many of `word`'s bytes (its first in memory, the lowest) are ASCII digits before the
+/// first that is not.
+fn leading_digits(word: u64) -> usize {
+    // A byte's high bit is set below b'0' (the subtraction) or above b'9' (the addition carries
+    // it to 0x80 from 0x3A on). A borrow or carry only reaches the bytes after the first
+    // non-digit, which are not counted.
+    let below = word.wrapping_sub(ONES * u64::from(b'0'));
+    let above = word.wrapping_add(ONES * u64::from(0x80 - 0x3A_u8));
+    let non_digits = (below | above) & HIGHS;
+    non_digits.trailing_zeros() as usize / 8
+}
+
+/// The value of the first `n` (at most 8) bytes of `word`, all ASCII digits, the first the most
+/// significant.
+fn digits_value(word: u64, n: usize) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    // The n digits to the top bytes, zeros (leading zero digits) below: an 8-digit number.
+    let d = word.wrapping_sub(ONES * u64::from(b'0')) << (8 * (8 - n));
+    // Byte i holds digit i, the most significant in byte 0. Each step joins neighbours, in
+    // lanes twice as wide, without a carry between lanes (99, 9,999 and 99,999,999 fit).
+    let pairs = (d.wrapping_mul(10) + (d >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let quads = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (quads.wrapping_mul(10_000) + (quads >> 32)) & 0xFFFF_FFFF
+}
+
 /// A JSON scalar as it stands in the input.
 #[derive(Clone, Copy)]
 enum Value<'a> {
@@ -304,8 +370,7 @@ enum Value<'a> {
 }
 
 struct Cursor<'a> {
-    /// The input, as text (for the values) and as its bytes (for the scan).
-    s: &'a str,
+    /// The input's bytes, valid UTF-8 as a whole (see [`Cursor::text`]).
     b: &'a [u8],
     i: usize,
 }
@@ -339,13 +404,23 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.i;
         let end = plain_string_end(self.b, start)?;
         self.i = end + 1;
-        // Quotes are ASCII, so both ends are character boundaries.
-        self.s.get(start..end)
+        Some(self.text(start, end))
+    }
+
+    /// The input's text from `start` to `end`, both at ASCII bytes (a quote, a digit, a
+    /// delimiter), so both are character boundaries: the slice needs no check of its own.
+    fn text(&self, start: usize, end: usize) -> &'a str {
+        let bytes = &self.b[start..end];
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: `b` is valid UTF-8 as a whole (it is `s`'s bytes), and a slice of valid
+        // UTF-8 between two character boundaries is valid UTF-8; the callers' ends are ASCII.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     fn value(&mut self) -> Option<Value<'a>> {
@@ -382,10 +457,7 @@ impl<'a> Cursor<'a> {
             b'0' => {}
             b'1'..=b'9' => {
                 self.i = integer_start;
-                while let Some(d @ b'0'..=b'9') = self.peek() {
-                    magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
-                    self.i += 1;
-                }
+                magnitude = self.integer_digits();
             }
             _ => return None,
         }
@@ -409,7 +481,29 @@ impl<'a> Cursor<'a> {
         if !matches!(self.peek(), None | Some(b',' | b'}' | b' ' | b'\t' | b'\r')) {
             return None;
         }
-        Some(Value::Num(self.s.get(start..self.i)?, integer))
+        Some(Value::Num(self.text(start, self.i), integer))
+    }
+
+    /// Reads the digits at the cursor as a decimal number (wrapping past `u64`), eight at a
+    /// time where eight bytes are left.
+    fn integer_digits(&mut self) -> u64 {
+        let mut magnitude = 0u64;
+        while let Some(word) = self.b.get(self.i..self.i + 8) {
+            let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+            let n = leading_digits(word);
+            magnitude = magnitude
+                .wrapping_mul(POWERS_OF_TEN[n])
+                .wrapping_add(digits_value(word, n));
+            self.i += n;
+            if n < 8 {
+                return magnitude;
+            }
+        }
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+            self.i += 1;
+        }
+        magnitude
     }
 
     fn digits(&mut self) {
@@ -450,6 +544,7 @@ impl Column {
 
     /// Appends a value the way arrow-json reads it into this type, or `None` where arrow-json
     /// would read it otherwise (or not at all).
+    #[inline(always)]
     fn push(&mut self, value: Value<'_>, nullable: bool) -> Option<()> {
         if let Value::Null = value {
             if !nullable {
@@ -651,6 +746,11 @@ mod tests {
         "-0",
         "7",
         "-42",
+        "1000",
+        "12345678",
+        "-987654321",
+        "1234567890123456",
+        "1000000000000000000",
         "9223372036854775807",
         "-9223372036854775808",
         "null",
@@ -687,6 +787,10 @@ mod tests {
         "18446744073709551616",
         "-9223372036854775809",
         "12345678901234567890",
+        "123456789x",
+        "12345678.5",
+        "00000000",
+        "1234567890123456789012345",
         "\"1.5\"",
         "[1, 2]",
         "{\"x\": 1}",
@@ -729,6 +833,38 @@ mod tests {
         }
         let end = if rng.below(10) == 0 { " \r" } else { "" };
         format!("{{{}}}{end}", parts.join(","))
+    }
+
+    #[test]
+    fn integers_read_eight_digits_at_a_time_as_one_at_a_time() {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        for _ in 0..20_000 {
+            let digits = 1 + rng.below(21) as usize;
+            let mut text: String = (0..digits)
+                .map(|_| char::from(b'0' + rng.below(10) as u8))
+                .collect();
+            let tail = rng.pick(&["", ",", "}", " ", ".5", "e3", "x", "\u{e9}", "/", ":"]);
+            text.push_str(tail);
+            let expected = text
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .fold(0u64, |m, d| {
+                    m.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
+                });
+            let mut p = Cursor {
+                b: text.as_bytes(),
+                i: 0,
+            };
+            assert_eq!(p.integer_digits(), expected, "{text}");
+            assert_eq!(p.i, digits, "{text}");
+        }
+        for byte in 0..=255u8 {
+            let word = u64::from_le_bytes([b'7', byte, b'1', b'2', b'3', b'4', b'5', b'6']);
+            assert_eq!(
+                leading_digits(word),
+                if byte.is_ascii_digit() { 8 } else { 1 }
+            );
+        }
     }
 
     #[test]
