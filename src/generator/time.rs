@@ -116,47 +116,71 @@ fn minute_start(b: &[u8]) -> Option<i64> {
 }
 
 /// `:SS[.frac](Z|±HH:MM)` of an RFC 3339 timestamp (from byte 16): the seconds less the
-/// zone's offset, and the nanoseconds of the fraction.
+/// zone's offset, and the nanoseconds of the fraction. Read once per event time, so it reads
+/// the fixed places by pattern rather than through a cursor.
 fn within_minute(b: &[u8]) -> Option<(i64, u32)> {
-    if !separator_at(b, 16, b":") {
+    let [b':', s1, s2, rest @ ..] = b.get(16..)? else {
         return None;
-    }
-    let second = digits_at(b, 17, 19)?;
+    };
+    let second = two_digits(*s1, *s2)?;
     if second > 60 {
         return None;
     }
-    let mut i = 19;
-    let mut nanos = 0u32;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            if i - start < 9 {
-                nanos = nanos * 10 + u32::from(b[i] - b'0');
-            }
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        for _ in (i - start).min(9)..9 {
-            nanos *= 10;
-        }
-    }
+    let (nanos, zone) = match rest {
+        [b'.', fraction @ ..] => nanos_of_fraction(fraction)?,
+        _ => (0, rest),
+    };
+    Some((second - zone_offset_secs(zone)?, nanos))
+}
 
-    let offset_secs = match *b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        c @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let (oh, om) = (digits_at(b, i + 1, i + 3)?, digits_at(b, i + 4, i + 6)?);
-            if oh > 23 || om > 59 {
+fn two_digits(tens: u8, ones: u8) -> Option<i64> {
+    let (tens, ones) = (tens.wrapping_sub(b'0'), ones.wrapping_sub(b'0'));
+    (tens < 10 && ones < 10).then(|| i64::from(tens * 10 + ones))
+}
+
+/// The nanoseconds of a fraction's digits (one at least; those past the ninth truncated), and
+/// the bytes after them.
+fn nanos_of_fraction(b: &[u8]) -> Option<(u32, &[u8])> {
+    const SCALE: [u32; 10] = [
+        1_000_000_000,
+        100_000_000,
+        10_000_000,
+        1_000_000,
+        100_000,
+        10_000,
+        1_000,
+        100,
+        10,
+        1,
+    ];
+    let digits = b
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(b.len());
+    if digits == 0 {
+        return None;
+    }
+    let kept = digits.min(9);
+    let value = b[..kept]
+        .iter()
+        .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'));
+    Some((value * SCALE[kept], &b[digits..]))
+}
+
+/// `Z` or `±HH:MM`, the whole of `zone`, in seconds east of UTC.
+fn zone_offset_secs(zone: &[u8]) -> Option<i64> {
+    match *zone {
+        [b'Z' | b'z'] => Some(0),
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let (hours, minutes) = (two_digits(h1, h2)?, two_digits(m1, m2)?);
+            if hours > 23 || minutes > 59 {
                 return None;
             }
-            let off = oh * 3600 + om * 60;
-            if c == b'-' { -off } else { off }
+            let offset = hours * 3600 + minutes * 60;
+            Some(if sign == b'-' { -offset } else { offset })
         }
-        _ => return None,
-    };
-    Some((second - offset_secs, nanos))
+        _ => None,
+    }
 }
 
 /// Inverse of [`days_from_civil`]: (year, month, day) of a day number.

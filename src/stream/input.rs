@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::{Duration, Instant};
 
+use arrow::array::BooleanBufferBuilder;
 use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, TimestampNanosecondArray};
+use arrow::buffer::NullBuffer;
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::{DataFusionError, Result};
@@ -672,17 +674,26 @@ impl LineDecoder {
         let text = cast(raw.column(ti), &DataType::Utf8)?;
         let text = text.as_string::<i32>();
         let (mut bad, mut rfc3339) = (Vec::new(), Rfc3339Nanos::default());
-        let times: TimestampNanosecondArray = text
-            .iter()
-            .enumerate()
-            .map(|(row, v)| {
-                let t = v.and_then(|s| parse_time_with(&mut rfc3339, s.trim(), self.epoch));
-                if t.is_none() {
-                    bad.push(row);
-                }
-                t
-            })
-            .collect();
+        let mut values = Vec::with_capacity(raw.num_rows());
+        for (row, v) in text.iter().enumerate() {
+            // An RFC 3339 time has nothing to trim: only the others are trimmed first.
+            let time = v.and_then(|s| {
+                rfc3339
+                    .parse(s)
+                    .or_else(|| parse_time_with(&mut rfc3339, s.trim(), self.epoch))
+            });
+            values.push(time.unwrap_or_else(|| {
+                bad.push(row);
+                0
+            }));
+        }
+        let valid = (!bad.is_empty()).then(|| {
+            let mut valid = BooleanBufferBuilder::new(values.len());
+            valid.append_n(values.len(), true);
+            bad.iter().for_each(|&row| valid.set_bit(row, false));
+            NullBuffer::new(valid.finish())
+        });
+        let times = TimestampNanosecondArray::new(values.into(), valid);
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         for (i, field) in self.schema.fields().iter().enumerate() {
             if i == self.time_index {
