@@ -1062,7 +1062,7 @@ fn agreeing_records(records: &[Vec<(&str, Option<&'static str>)>]) -> Vec<bool> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::datatypes::TimeUnit;
+    use arrow::datatypes::{TimeUnit, TimestampNanosecondType};
     use std::io::Write;
 
     /// `--batch-bytes`'s default.
@@ -1157,13 +1157,20 @@ mod tests {
     fn malformed_lines_are_set_aside_with_their_number() {
         let d =
             LineDecoder::new(InputFormat::Ndjson, schema(), "ts", EpochUnit::Auto, None).unwrap();
-        let data = b"{\"ts\":\"2026-01-01T00:00:00Z\",\"entity\":\"a\"}\n\n{not json\n{\"ts\":1767225601,\"entity\":\"b\"}\n{\"entity\":\"c\"}\n{\"ts\":\"soon\",\"entity\":\"d\"}\n";
+        let data = b"{\"ts\":\"2026-01-01T00:00:00Z\",\"entity\":\"a\"}\n\n{not json\n{\"ts\":1767225601,\"entity\":\"b\"}\n{\"entity\":\"c\"}\n{\"ts\":\"soon\",\"entity\":\"d\"}\n{\"ts\":\" 2026-01-01T00:00:02Z\\t\",\"entity\":\"e\"}\n";
         let (batch, bad) = d.decode(data, 10).unwrap();
-        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.num_rows(), 3);
         let lines: Vec<u64> = bad.iter().map(|m| m.line).collect();
         assert_eq!(lines, vec![12, 14, 15], "{bad:?}");
         let ents = batch.column(1).as_string::<i32>();
-        assert_eq!((ents.value(0), ents.value(1)), ("a", "b"));
+        assert_eq!(
+            (ents.value(0), ents.value(1), ents.value(2)),
+            ("a", "b", "e")
+        );
+        // A time with white space around it is read, trimmed.
+        let times = batch.column(0).as_primitive::<TimestampNanosecondType>();
+        assert_eq!(times.value(2), 1_767_225_602_000_000_000);
+        assert_eq!(batch.column(0).null_count(), 0);
     }
 
     #[test]
