@@ -37,8 +37,9 @@
 //! assert!(decode_flat(b"{\"ts\": \"a\\\"b\"}\n", &schema, 0).is_none());
 //! ```
 
+use arrow::array::NullBufferBuilder;
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Array, RecordBatch, StringBuilder,
     StringViewBuilder, new_null_array,
 };
 use arrow::datatypes::{DataType, SchemaRef};
@@ -129,20 +130,30 @@ fn read_object(
         let mut guess = 0;
         loop {
             let field = match keys.at(p, guess) {
-                Some(f) => Some(f),
-                None => keys.find(p.string()?.as_bytes()),
+                Some((f, KeyMatch::WithColon)) => Some(f),
+                found => {
+                    let field = match found {
+                        Some((f, _)) => Some(f),
+                        None => keys.find(p.string()?.as_bytes()),
+                    };
+                    p.skip_ws();
+                    p.expect(b':')?;
+                    field
+                }
             };
             p.skip_ws();
-            p.expect(b':')?;
-            p.skip_ws();
-            let value = p.value()?;
-            if let Some(f) = field {
-                if seen & (1 << f) != 0 {
-                    return None;
+            match field {
+                Some(f) => {
+                    if seen & (1 << f) != 0 {
+                        return None;
+                    }
+                    seen |= 1 << f;
+                    columns[f].read(p, nullable[f])?;
+                    guess = f + 1;
                 }
-                seen |= 1 << f;
-                columns[f].push(value, nullable[f])?;
-                guess = f + 1;
+                None => {
+                    p.value()?;
+                }
             }
             p.skip_ws();
             match p.next()? {
@@ -163,42 +174,65 @@ struct Keys<'a> {
     quoted: Vec<Option<QuotedKey>>,
 }
 
-/// A name with its quotes, as the bytes a record holds when its key is that name.
+/// A name with its quotes and the colon after it, as the bytes a record holds when its key is
+/// that name (compact JSON has no white space before the colon).
 struct QuotedKey {
+    /// `"name":`.
     bytes: Vec<u8>,
-    /// The first 16 bytes, zero-padded, and a mask of those that belong to the key: most keys
-    /// fit, and one masked compare of 16 bytes costs less than a loop over a few.
+    /// The first 16 bytes, zero-padded, and masks of those that belong to the key with and
+    /// without its colon: most keys fit, and one masked compare of 16 bytes costs less than a
+    /// loop over a few.
     head: u128,
-    mask: u128,
+    key_mask: u128,
+    colon_mask: u128,
+}
+
+/// Where a record's key matched the one expected.
+enum KeyMatch {
+    /// The key and its colon: the cursor is past the colon.
+    WithColon,
+    /// The key alone: the cursor is past its closing quote.
+    Alone,
 }
 
 impl QuotedKey {
     fn new(name: &[u8]) -> Self {
-        let bytes = [b"\"", name, b"\""].concat();
+        let bytes = [b"\"", name, b"\":"].concat();
         let mut head = [0u8; 16];
         let n = bytes.len().min(16);
         head[..n].copy_from_slice(&bytes[..n]);
-        let mask = match n {
-            16 => u128::MAX,
+        let low_bytes = |n: usize| match n {
+            16.. => u128::MAX,
             n => (1u128 << (8 * n)) - 1,
         };
         Self {
             head: u128::from_le_bytes(head),
-            mask,
+            key_mask: low_bytes(bytes.len() - 1),
+            colon_mask: low_bytes(bytes.len()),
             bytes,
         }
     }
 
-    /// Whether the bytes at `at` start with this key.
-    fn starts(&self, b: &[u8], at: usize) -> bool {
+    /// Whether the bytes at `at` start with this key, and with its colon too.
+    fn matches(&self, b: &[u8], at: usize) -> Option<KeyMatch> {
         match b.get(at..at + 16) {
             Some(window) if self.bytes.len() <= 16 => {
                 let window = u128::from_le_bytes(window.try_into().expect("16 bytes"));
-                (window ^ self.head) & self.mask == 0
+                let differ = window ^ self.head;
+                if differ & self.colon_mask == 0 {
+                    Some(KeyMatch::WithColon)
+                } else {
+                    (differ & self.key_mask == 0).then_some(KeyMatch::Alone)
+                }
             }
-            _ => b
-                .get(at..at + self.bytes.len())
-                .is_some_and(|window| window == self.bytes),
+            _ => {
+                let key = &self.bytes[..self.bytes.len() - 1];
+                if b.get(at..at + self.bytes.len()) == Some(&self.bytes) {
+                    Some(KeyMatch::WithColon)
+                } else {
+                    (b.get(at..at + key.len()) == Some(key)).then_some(KeyMatch::Alone)
+                }
+            }
         }
     }
 }
@@ -216,13 +250,16 @@ impl<'a> Keys<'a> {
     }
 
     /// Field `guess`, when the key at the cursor is its name as it stands; the cursor is then
-    /// past the key. Keys usually come in schema order, so this skips scanning most of them.
-    fn at(&self, p: &mut Cursor<'_>, guess: usize) -> Option<usize> {
+    /// past the key, and past its colon when that follows at once. Keys usually come in schema
+    /// order, so this skips scanning most of them.
+    fn at(&self, p: &mut Cursor<'_>, guess: usize) -> Option<(usize, KeyMatch)> {
         let key = self.quoted.get(guess)?.as_ref()?;
-        key.starts(p.b, p.i).then(|| {
-            p.i += key.bytes.len();
-            guess
-        })
+        let matched = key.matches(p.b, p.i)?;
+        p.i += match matched {
+            KeyMatch::WithColon => key.bytes.len(),
+            KeyMatch::Alone => key.bytes.len() - 1,
+        };
+        Some((guess, matched))
     }
 
     fn find(&self, key: &[u8]) -> Option<usize> {
@@ -423,6 +460,7 @@ impl<'a> Cursor<'a> {
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
+    #[inline(always)]
     fn value(&mut self) -> Option<Value<'a>> {
         match self.peek()? {
             b'"' => self.string().map(Value::Str),
@@ -445,6 +483,7 @@ impl<'a> Cursor<'a> {
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, ending at a delimiter; the
     /// integer part is read as it is scanned.
+    #[inline(always)]
     fn number(&mut self) -> Option<Value<'a>> {
         let start = self.i;
         let negative = self.peek() == Some(b'-');
@@ -521,7 +560,7 @@ impl<'a> Cursor<'a> {
 
 /// A column being built, of one of the types the fast path writes.
 enum Column {
-    Int64(Int64Builder),
+    Int64(Int64Column),
     Float64(Float64Builder),
     Boolean(BooleanBuilder),
     Utf8(StringBuilder),
@@ -533,13 +572,26 @@ enum Column {
 impl Column {
     fn new(data_type: &DataType, rows: usize) -> Option<Self> {
         Some(match data_type {
-            DataType::Int64 => Column::Int64(Int64Builder::with_capacity(rows)),
+            DataType::Int64 => Column::Int64(Int64Column::with_capacity(rows)),
             DataType::Float64 => Column::Float64(Float64Builder::with_capacity(rows)),
             DataType::Boolean => Column::Boolean(BooleanBuilder::with_capacity(rows)),
             DataType::Utf8 => Column::Utf8(StringBuilder::with_capacity(rows, rows * 16)),
             DataType::Utf8View => Column::Utf8View(StringViewBuilder::with_capacity(rows)),
             _ => return None,
         })
+    }
+
+    /// Reads the value at the cursor into this column (see [`Column::push`]). An integer
+    /// column reads its integers without going through [`Value`]: most numeric fields are.
+    #[inline(always)]
+    fn read(&mut self, p: &mut Cursor<'_>, nullable: bool) -> Option<()> {
+        match self {
+            Column::Int64(b) if p.peek() != Some(b'n') => {
+                b.append_value(as_integer(p.number()?)?);
+                Some(())
+            }
+            _ => self.push(p.value()?, nullable),
+        }
     }
 
     /// Appends a value the way arrow-json reads it into this type, or `None` where arrow-json
@@ -582,13 +634,44 @@ impl Column {
 
     fn finish(self) -> ArrayRef {
         match self {
-            Column::Int64(mut b) => Arc::new(b.finish()),
+            Column::Int64(b) => Arc::new(b.finish()),
             Column::Float64(mut b) => Arc::new(b.finish()),
             Column::Boolean(mut b) => Arc::new(b.finish()),
             Column::Utf8(mut b) => Arc::new(b.finish()),
             Column::Utf8View(mut b) => Arc::new(b.finish()),
             Column::Unread(data_type, rows) => new_null_array(&data_type, rows),
         }
+    }
+}
+
+/// An Int64 column being built. Arrow's builder is not inlined into the decoder's loop, and
+/// its call cost more than the append; this one appends to a vector in place.
+struct Int64Column {
+    values: Vec<i64>,
+    valid: NullBufferBuilder,
+}
+
+impl Int64Column {
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            values: Vec::with_capacity(rows),
+            valid: NullBufferBuilder::new(rows),
+        }
+    }
+
+    #[inline(always)]
+    fn append_value(&mut self, v: i64) {
+        self.values.push(v);
+        self.valid.append_non_null();
+    }
+
+    fn append_null(&mut self) {
+        self.values.push(0);
+        self.valid.append_null();
+    }
+
+    fn finish(mut self) -> Int64Array {
+        Int64Array::new(self.values.into(), self.valid.finish())
     }
 }
 
@@ -684,6 +767,8 @@ mod tests {
             Field::new("price", DataType::Float64, true),
             Field::new("channel", DataType::Utf8View, true),
             Field::new("ok", DataType::Boolean, true),
+            // Longer than the 16 bytes a key is matched in at once.
+            Field::new("a_rather_long_field_name", DataType::Int64, true),
         ]))
     }
 
@@ -806,6 +891,9 @@ mod tests {
         ("price", FLOATS),
         ("channel", TEXTS),
         ("ok", BOOLEANS),
+        ("a_rather_long_field_name", INTEGERS),
+        ("a_rather_long_field_name_too", INTEGERS),
+        ("a_rather_long_field", INTEGERS),
         ("extra", TEXTS),
         ("Ts", TEXTS),
         ("auctions", INTEGERS),
@@ -818,6 +906,9 @@ mod tests {
             2 => return "not json".into(),
             3 => return "{\"auction\": 1} {\"auction\": 2}".into(),
             4 => return "{\"auction\": 1".into(),
+            // Junk between the expected key and its colon.
+            5 => return "{\"ts\"x:1}".into(),
+            6 => return "{\"ts\":1,\"auction\":2,\"price\":3,\"channel\":4,\"ok\":true,\"a_rather_long_field_name\" x: 1}".into(),
             _ => {}
         }
         let mut parts = Vec::new();
@@ -918,6 +1009,14 @@ mod tests {
             batch.column_by_name("strict")
         );
         assert_eq!(partly.column_by_name("auction").unwrap().null_count(), 2);
+        // Keys that start with a schema key, before or after it, with or without white space
+        // before the colon, and longer than 16 bytes: read here, as arrow-json reads them.
+        // (In schema order, so that each is compared with the key expected there.)
+        let data = b"{\"ts\":\"x\",\"auctions\":2,\"auction\" :3,\"price\":1.5,\"channel\":\"c\",\"ok\":true,\
+                     \"a_rather_long_field_name_too\":4,\"a_rather_long_field_name\":5,\"strict\":1}\n\
+                     {\"ts\":\"y\",\"a_rather_long_field\":5,\"a_rather_long_field_name\" :6,\"strict\":2}";
+        let batch = decode_flat(data, &schema, 0).expect("flat records");
+        assert_eq!(Some(&batch), arrow_json(data, &schema).as_ref());
         // A missing non-nullable field, a duplicate key: left to arrow-json.
         assert!(decode_flat(b"{\"ts\": \"x\"}", &schema, 0).is_none());
         assert!(decode_flat(b"{\"strict\": null}", &schema, 0).is_none());
