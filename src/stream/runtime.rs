@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Int64Array, RecordBatch,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, Int64Array, RecordBatch,
 };
 use arrow::compute::{cast, concat_batches, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampNanosecondType};
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pane::{Pane, PanePlans};
 use super::plan::{StreamPlans, check_time_column, plan, stream_session};
+use super::window::WindowStarts;
 use crate::sketch::Sketch;
 use crate::sketch::bloom::BloomFilter;
 
@@ -359,49 +360,55 @@ impl WindowedStream {
     fn take_on_time(&mut self, batch: &RecordBatch) -> Result<(RecordBatch, Vec<i64>)> {
         let times = event_times(batch.column(self.time_index))?;
         let w = self.plans.window;
+        // (Times mostly rise: each new maximum moves the watermark's window too.)
+        let (mut window_starts, mut closing_starts) = (WindowStarts::new(w), WindowStarts::new(w));
         let lateness = self.options.lateness_ns;
-        let mut keep = BooleanBuilder::with_capacity(times.len());
         let mut starts = Vec::with_capacity(times.len());
         let mut late_rows = Vec::new();
-        let mut dropped = 0usize;
+        // Rows left out (no time, or late): usually none, so no mask is built per row.
+        let mut dropped_rows = Vec::new();
         let mut closed_before = self.closed_before;
         let mut max = self.stats.max_event_time;
         for (row, t) in times.iter().enumerate() {
             let Some(t) = t else {
                 self.stats.missing_time += 1;
-                dropped += 1;
-                keep.append_value(false);
+                dropped_rows.push(row);
                 continue;
             };
-            let start = w.start_of(t);
+            let start = window_starts.start_of(t);
             if closed_before.is_some_and(|c| start < c) {
                 self.stats.late += 1;
                 *self.stats.late_by_window.entry(start).or_default() += 1;
                 late_rows.push(row as u32);
-                dropped += 1;
-                keep.append_value(false);
+                dropped_rows.push(row);
                 continue;
             }
-            keep.append_value(true);
             starts.push(start);
             if max.is_none_or(|m| t > m) {
                 max = Some(t);
-                let closing = w.start_of(t.saturating_sub(lateness));
+                let closing = closing_starts.start_of(t.saturating_sub(lateness));
                 closed_before = Some(closed_before.map_or(closing, |c| c.max(closing)));
             }
         }
         self.stats.max_event_time = max;
         self.closed_before = closed_before;
-        self.stats.events += (times.len() - dropped) as u64;
+        self.stats.events += (times.len() - dropped_rows.len()) as u64;
         if let Some(kept) = &mut self.late_rows
             && !late_rows.is_empty()
         {
             let indices = arrow::array::UInt32Array::from(late_rows);
             kept.push(arrow::compute::take_record_batch(batch, &indices)?);
         }
-        let kept = match dropped {
-            0 => batch.clone(),
-            _ => filter_record_batch(batch, &keep.finish())?,
+        let kept = match dropped_rows.is_empty() {
+            true => batch.clone(),
+            false => {
+                let mut keep = BooleanBufferBuilder::new(times.len());
+                keep.append_n(times.len(), true);
+                dropped_rows
+                    .iter()
+                    .for_each(|&row| keep.set_bit(row, false));
+                filter_record_batch(batch, &BooleanArray::new(keep.finish(), None))?
+            }
         };
         Ok((kept, starts))
     }

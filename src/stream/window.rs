@@ -33,6 +33,45 @@ impl WindowSpec {
     pub fn end_of(&self, start: i64) -> i64 {
         start.saturating_add(self.stride)
     }
+
+    /// The window holding `t` as `[start, end)`, when computing it overflows nowhere: then
+    /// every time in it has this start.
+    fn exact_window_of(&self, t: i64) -> Option<(i64, i64)> {
+        let offset = t.checked_sub(self.origin)?;
+        let bins = offset.div_euclid(self.stride);
+        let start = self.origin.checked_add(bins.checked_mul(self.stride)?)?;
+        Some((start, start.checked_add(self.stride)?))
+    }
+}
+
+/// [`WindowSpec::start_of`] over many times that mostly fall in the window of the time before
+/// (events come nearly in order): the last window is remembered, so most times cost two
+/// compares rather than a division. The same start as `start_of` for every time.
+#[derive(Debug)]
+pub struct WindowStarts {
+    spec: WindowSpec,
+    /// The last exact window, `[start, end)`; empty at first.
+    start: i64,
+    end: i64,
+}
+
+impl WindowStarts {
+    pub fn new(spec: WindowSpec) -> Self {
+        Self {
+            spec,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    pub fn start_of(&mut self, t: i64) -> i64 {
+        // `t - origin` must not overflow for `start_of` to give this window's start too.
+        if self.start <= t && t < self.end && t.checked_sub(self.spec.origin).is_some() {
+            return self.start;
+        }
+        (self.start, self.end) = self.spec.exact_window_of(t).unwrap_or((0, 0));
+        self.spec.start_of(t)
+    }
 }
 
 /// Formats nanoseconds since the epoch as RFC 3339 (UTC), for messages and file names.
@@ -68,6 +107,35 @@ mod tests {
         let shifted = WindowSpec::new(MIN, 15_000_000_000).unwrap();
         assert_eq!(shifted.start_of(10_000_000_000), 15_000_000_000 - MIN);
         assert_eq!(shifted.end_of(15_000_000_000), 15_000_000_000 + MIN);
+    }
+
+    #[test]
+    fn remembered_windows_give_the_start_of_every_time() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let strides = [1, 7, MIN, i64::MAX / 3, i64::MAX];
+        let origins = [0, 15_000_000_000, -5, i64::MIN, i64::MAX, i64::MAX / 2];
+        for stride in strides {
+            for origin in origins {
+                let spec = WindowSpec::new(stride, origin).unwrap();
+                let mut starts = WindowStarts::new(spec);
+                let mut t = next() as i64;
+                for _ in 0..2_000 {
+                    // Runs of nearby times, jumps, and the ends of the range.
+                    t = match next() % 8 {
+                        0 => next() as i64,
+                        1 => [i64::MIN, i64::MAX, 0, -1][(next() % 4) as usize],
+                        _ => t.wrapping_add((next() % 1_000) as i64 - 300),
+                    };
+                    assert_eq!(starts.start_of(t), spec.start_of(t), "{t} in {spec:?}");
+                }
+            }
+        }
     }
 
     #[test]
