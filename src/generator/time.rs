@@ -53,6 +53,7 @@ pub(crate) struct Rfc3339Nanos {
 }
 
 impl Rfc3339Nanos {
+    #[inline]
     pub(crate) fn parse(&mut self, s: &str) -> Option<i64> {
         let b = s.as_bytes();
         let head: &[u8; 16] = b.get(..16)?.try_into().ok()?;

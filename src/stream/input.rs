@@ -12,11 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::{Duration, Instant};
 
-use arrow::array::BooleanBufferBuilder;
-use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, TimestampNanosecondArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch,
+    TimestampNanosecondArray,
+};
 use arrow::buffer::NullBuffer;
 use arrow::compute::{cast, filter_record_batch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampNanosecondType};
 use datafusion::common::{DataFusionError, Result};
 
 /// Record format of the input.
@@ -535,18 +537,25 @@ impl LineDecoder {
         if self.format == InputFormat::Csv && memchr::memchr(b'"', data).is_some() {
             return None;
         }
-        let batch = self.parse(data).ok()?;
+        let batch = self.parse(data, true).ok()?;
         let whole = self.format == InputFormat::Ndjson
             || batch.num_rows() == numbered_lines(data, 1).count();
         whole.then_some(batch)
     }
 
-    fn parse(&self, data: &[u8]) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+    /// `data` in `read_schema`; with `instants`, the NDJSON fast path may give the time column
+    /// as instants already (see [`super::ndjson::decode_flat_timed`]).
+    fn parse(
+        &self,
+        data: &[u8],
+        instants: bool,
+    ) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
         if self.format == InputFormat::Ndjson
-            && let Some(batch) = super::ndjson::decode_flat(
+            && let Some(batch) = super::ndjson::decode_flat_timed(
                 data,
                 &self.read_schema,
                 self.unread.load(Ordering::Relaxed),
+                instants.then_some(self.order[self.time_index]),
             )
         {
             return Ok(batch);
@@ -606,7 +615,7 @@ impl LineDecoder {
         // Well-formed CSV records (quoted fields) mostly read together.
         if self.format == InputFormat::Csv {
             let joined: Vec<u8> = good.iter().flat_map(|r| r.bytes.iter().copied()).collect();
-            if let Ok(batch) = self.parse(&joined)
+            if let Ok(batch) = self.parse(&joined, false)
                 && batch.num_rows() == good.len()
             {
                 return Ok((batch, good.iter().map(|r| r.line).collect()));
@@ -615,7 +624,7 @@ impl LineDecoder {
         let mut batches = Vec::with_capacity(good.len());
         let mut lines = Vec::with_capacity(good.len());
         for r in good {
-            match self.parse(&r.bytes) {
+            match self.parse(&r.bytes, false) {
                 Ok(b) if b.num_rows() == 1 => {
                     batches.push(b);
                     lines.push(r.line);
@@ -671,10 +680,41 @@ impl LineDecoder {
     /// The batch in the stream's schema, and the rows without a readable time (left out).
     fn with_times(&self, raw: RecordBatch) -> Result<(RecordBatch, Vec<usize>)> {
         let ti = self.order[self.time_index];
-        let text = cast(raw.column(ti), &DataType::Utf8)?;
+        // The NDJSON fast path gives instants when every time was an RFC 3339 string.
+        let (times, bad) = match raw.column(ti).as_primitive_opt::<TimestampNanosecondType>() {
+            Some(instants) => {
+                let bad = match instants.nulls() {
+                    Some(nulls) => (0..nulls.len()).filter(|&r| nulls.is_null(r)).collect(),
+                    None => Vec::new(),
+                };
+                (instants.clone(), bad)
+            }
+            None => self.times_of_text(raw.column(ti))?,
+        };
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        for (i, field) in self.schema.fields().iter().enumerate() {
+            if i == self.time_index {
+                columns.push(cast(&times, field.data_type())?);
+            } else {
+                columns.push(Arc::clone(raw.column(self.order[i])));
+            }
+        }
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
+        if bad.is_empty() {
+            return Ok((batch, bad));
+        }
+        let keep: BooleanArray = (0..batch.num_rows())
+            .map(|r| Some(bad.binary_search(&r).is_err()))
+            .collect();
+        Ok((filter_record_batch(&batch, &keep)?, bad))
+    }
+
+    /// The instants of a column of times as text (or numbers), and the rows without one.
+    fn times_of_text(&self, column: &ArrayRef) -> Result<(TimestampNanosecondArray, Vec<usize>)> {
+        let text = cast(column, &DataType::Utf8)?;
         let text = text.as_string::<i32>();
         let (mut bad, mut rfc3339) = (Vec::new(), Rfc3339Nanos::default());
-        let mut values = Vec::with_capacity(raw.num_rows());
+        let mut values = Vec::with_capacity(text.len());
         for (row, v) in text.iter().enumerate() {
             // An RFC 3339 time has nothing to trim: only the others are trimmed first.
             let time = v.and_then(|s| {
@@ -693,23 +733,7 @@ impl LineDecoder {
             bad.iter().for_each(|&row| valid.set_bit(row, false));
             NullBuffer::new(valid.finish())
         });
-        let times = TimestampNanosecondArray::new(values.into(), valid);
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
-        for (i, field) in self.schema.fields().iter().enumerate() {
-            if i == self.time_index {
-                columns.push(cast(&times, field.data_type())?);
-            } else {
-                columns.push(Arc::clone(raw.column(self.order[i])));
-            }
-        }
-        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
-        if bad.is_empty() {
-            return Ok((batch, bad));
-        }
-        let keep: BooleanArray = (0..batch.num_rows())
-            .map(|r| Some(bad.binary_search(&r).is_err()))
-            .collect();
-        Ok((filter_record_batch(&batch, &keep)?, bad))
+        Ok((TimestampNanosecondArray::new(values.into(), valid), bad))
     }
 }
 

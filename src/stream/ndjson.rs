@@ -37,12 +37,14 @@
 //! assert!(decode_flat(b"{\"ts\": \"a\\\"b\"}\n", &schema, 0).is_none());
 //! ```
 
+use crate::generator::time::Rfc3339Nanos;
 use arrow::array::NullBufferBuilder;
+use arrow::array::TimestampNanosecondArray;
 use arrow::array::{
     ArrayRef, BooleanBuilder, Float64Builder, Int64Array, RecordBatch, StringBuilder,
     StringViewBuilder, new_null_array,
 };
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use std::sync::Arc;
 
 /// The fields one `u64` tracks per line.
@@ -52,6 +54,19 @@ const MAX_FIELDS: usize = 64;
 /// fast path (see the module docs) or there are no records. Nullable fields whose bit is set in
 /// `unread` are checked but left NULL.
 pub fn decode_flat(data: &[u8], schema: &SchemaRef, unread: u64) -> Option<RecordBatch> {
+    decode_flat_timed(data, schema, unread, None)
+}
+
+/// [`decode_flat`], with the nullable VARCHAR field `time` read as event times: when every
+/// value in it is NULL or an RFC 3339 string that [`Rfc3339Nanos`] reads, it comes out as a
+/// nanosecond TIMESTAMP of those instants (and the batch's schema says so), so the stream
+/// never builds their text; otherwise it comes out as [`decode_flat`] gives it.
+pub fn decode_flat_timed(
+    data: &[u8],
+    schema: &SchemaRef,
+    unread: u64,
+    time: Option<usize>,
+) -> Option<RecordBatch> {
     let fields = schema.fields();
     if fields.is_empty() || fields.len() > MAX_FIELDS {
         return None;
@@ -61,6 +76,9 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef, unread: u64) -> Option<Recor
         .iter()
         .enumerate()
         .map(|(i, f)| {
+            if time == Some(i) && f.data_type() == &DataType::Utf8 && f.is_nullable() {
+                return Some(Column::Time(TimeColumn::with_capacity(rows)));
+            }
             let skip = unread & (1 << i) != 0 && f.is_nullable();
             let column = Column::new(f.data_type(), if skip { 0 } else { rows })?;
             Some(match skip {
@@ -100,9 +118,23 @@ pub fn decode_flat(data: &[u8], schema: &SchemaRef, unread: u64) -> Option<Recor
     if records == 0 {
         return None;
     }
-    let arrays: Vec<ArrayRef> = columns.into_iter().map(Column::finish).collect();
-    RecordBatch::try_new(Arc::clone(schema), arrays).ok()
+    let arrays = columns
+        .into_iter()
+        .map(|c| c.finish(text))
+        .collect::<Option<Vec<ArrayRef>>>()?;
+    let schema = match time {
+        Some(t) if arrays[t].data_type() == &TIME_TYPE => {
+            let mut fields = fields.to_vec();
+            fields[t] = Arc::new(fields[t].as_ref().clone().with_data_type(TIME_TYPE));
+            Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+        }
+        _ => Arc::clone(schema),
+    };
+    RecordBatch::try_new(schema, arrays).ok()
 }
+
+/// The type of an event-time column read as instants.
+const TIME_TYPE: DataType = DataType::Timestamp(TimeUnit::Nanosecond, None);
 
 /// About how many lines `data` holds, from the length of its first: enough for builders'
 /// capacity (they grow past it), without a second pass over the bytes to count newlines. A
@@ -567,6 +599,8 @@ enum Column {
     Utf8View(StringViewBuilder),
     /// A column no one reads: its values are checked as they would be read, and counted.
     Unread(DataType, usize),
+    /// The stream's event times (see [`decode_flat_timed`]).
+    Time(TimeColumn),
 }
 
 impl Column {
@@ -590,6 +624,7 @@ impl Column {
                 b.append_value(as_integer(p.number()?)?);
                 Some(())
             }
+            Column::Time(t) => t.read(p),
             _ => self.push(p.value()?, nullable),
         }
     }
@@ -609,6 +644,7 @@ impl Column {
                 Column::Utf8(b) => b.append_null(),
                 Column::Utf8View(b) => b.append_null(),
                 Column::Unread(_, rows) => *rows += 1,
+                Column::Time(t) => t.append_null(),
             }
             return Some(());
         }
@@ -618,6 +654,8 @@ impl Column {
             Column::Boolean(b) => b.append_value(as_bool(value)?),
             Column::Utf8(b) => b.append_value(as_text(value)?),
             Column::Utf8View(b) => b.append_value(as_text(value)?),
+            // Only a missing time (NULL) comes here: times are read by `read`.
+            Column::Time(_) => return None,
             Column::Unread(data_type, rows) => {
                 let ok = match data_type {
                     DataType::Int64 => as_integer(value).is_some(),
@@ -632,15 +670,17 @@ impl Column {
         Some(())
     }
 
-    fn finish(self) -> ArrayRef {
-        match self {
+    /// The column's array; `text` is the input, which a time column's text is taken from.
+    fn finish(self, text: &str) -> Option<ArrayRef> {
+        Some(match self {
             Column::Int64(b) => Arc::new(b.finish()),
             Column::Float64(mut b) => Arc::new(b.finish()),
             Column::Boolean(mut b) => Arc::new(b.finish()),
             Column::Utf8(mut b) => Arc::new(b.finish()),
             Column::Utf8View(mut b) => Arc::new(b.finish()),
             Column::Unread(data_type, rows) => new_null_array(&data_type, rows),
-        }
+            Column::Time(t) => t.finish(text)?,
+        })
     }
 }
 
@@ -672,6 +712,76 @@ impl Int64Column {
 
     fn finish(mut self) -> Int64Array {
         Int64Array::new(self.values.into(), self.valid.finish())
+    }
+}
+
+/// An event-time column being read. RFC 3339 strings are parsed as they are read; where each
+/// value's text stands in the input is kept too, so that a column holding any other value
+/// (a number since the epoch, another form of time) comes out as the text [`decode_flat`]
+/// gives, for the caller's general parser.
+struct TimeColumn {
+    rfc3339: Rfc3339Nanos,
+    nanos: Vec<i64>,
+    valid: NullBufferBuilder,
+    /// Each value's text, as a range of the input (empty for NULL).
+    spans: Vec<(u32, u32)>,
+    /// Whether every non-NULL value so far is an RFC 3339 string read into `nanos`.
+    all_instants: bool,
+}
+
+impl TimeColumn {
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            rfc3339: Rfc3339Nanos::default(),
+            nanos: Vec::with_capacity(rows),
+            valid: NullBufferBuilder::new(rows),
+            spans: Vec::with_capacity(rows),
+            all_instants: true,
+        }
+    }
+
+    fn read(&mut self, p: &mut Cursor<'_>) -> Option<()> {
+        let start = p.i;
+        let value = p.value()?;
+        // A string's text is between its quotes; a number's or a boolean's is its literal.
+        let (text, instant) = match value {
+            Value::Null => return Some(self.append_null()),
+            Value::Str(s) => ((start + 1, p.i - 1), self.rfc3339.parse(s)),
+            Value::Num(..) | Value::Bool(_) => ((start, p.i), None),
+        };
+        self.all_instants &= instant.is_some();
+        self.nanos.push(instant.unwrap_or(0));
+        self.valid.append_non_null();
+        // Chunks are far below 4 GiB (a micro-batch is at most a few MiB).
+        self.spans
+            .push((u32::try_from(text.0).ok()?, u32::try_from(text.1).ok()?));
+        Some(())
+    }
+
+    fn append_null(&mut self) {
+        self.nanos.push(0);
+        self.valid.append_null();
+        self.spans.push((0, 0));
+    }
+
+    /// The instants, or the values' text when one is not an RFC 3339 string; `None` only if
+    /// a range were not at character boundaries of `input` (the cursor's ranges always are).
+    fn finish(mut self, input: &str) -> Option<ArrayRef> {
+        let valid = self.valid.finish();
+        if self.all_instants {
+            return Some(Arc::new(TimestampNanosecondArray::new(
+                self.nanos.into(),
+                valid,
+            )));
+        }
+        let mut text = StringBuilder::with_capacity(self.spans.len(), 0);
+        for (row, &(start, end)) in self.spans.iter().enumerate() {
+            match valid.as_ref().is_some_and(|v| v.is_null(row)) {
+                true => text.append_null(),
+                false => text.append_value(input.get(start as usize..end as usize)?),
+            }
+        }
+        Some(Arc::new(text.finish()))
     }
 }
 
@@ -958,11 +1068,68 @@ mod tests {
         }
     }
 
+    /// `timed` (the time column `ts` read as instants) against `plain`, the same chunk read
+    /// without: the same text, or the instants of that text.
+    fn assert_times_agree(timed: &RecordBatch, plain: &RecordBatch, data: &str) {
+        use crate::generator::time::parse_rfc3339_nanos;
+        use arrow::array::{Array, AsArray};
+        use arrow::datatypes::TimestampNanosecondType;
+        if timed.column(0).data_type() == &DataType::Utf8 {
+            assert_eq!(timed, plain, "{data}");
+            return;
+        }
+        assert_eq!(timed.schema().field(0).data_type(), &TIME_TYPE);
+        let text = plain.column(0).as_string::<i32>();
+        let instants = timed.column(0).as_primitive::<TimestampNanosecondType>();
+        for row in 0..plain.num_rows() {
+            let expected = text
+                .is_valid(row)
+                .then(|| parse_rfc3339_nanos(text.value(row)).expect("an RFC 3339 time"));
+            let got = instants.is_valid(row).then(|| instants.value(row));
+            assert_eq!(got, expected, "row {row} of {data}");
+        }
+        for c in 1..plain.num_columns() {
+            assert_eq!(timed.column(c), plain.column(c), "{data}");
+        }
+    }
+
+    #[test]
+    fn event_times_are_read_as_instants_unless_one_is_not_rfc3339() {
+        let schema = schema();
+        let data = "{\"ts\":\"2026-01-01T00:00:00.123Z\",\"auction\":1}\n{\"auction\":2}\n\
+                    {\"ts\":null}\n{\"ts\" : \"2026-01-01T00:01:00+01:00\"}";
+        let timed = decode_flat_timed(data.as_bytes(), &schema, 0, Some(0)).unwrap();
+        assert_eq!(timed.column(0).data_type(), &TIME_TYPE);
+        assert_eq!(timed.column(0).null_count(), 2);
+        assert_times_agree(
+            &timed,
+            &decode_flat(data.as_bytes(), &schema, 0).unwrap(),
+            data,
+        );
+        // A number, a boolean, another form of time or no time at all: the column is text.
+        for other in [
+            "1767225600",
+            "-1.5e3",
+            "true",
+            "\"2026-01-01 00:00:00\"",
+            "\"soon\"",
+        ] {
+            let data = format!("{{\"ts\":\"2026-01-01T00:00:00Z\"}}\n{{\"ts\":{other}}}\n");
+            let timed = decode_flat_timed(data.as_bytes(), &schema, 0, Some(0)).unwrap();
+            assert_eq!(timed.column(0).data_type(), &DataType::Utf8, "{other}");
+            assert_eq!(
+                Some(timed),
+                decode_flat(data.as_bytes(), &schema, 0),
+                "{other}"
+            );
+        }
+    }
+
     #[test]
     fn agrees_with_arrow_json_on_random_records() {
         let schema = schema();
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let (mut fast, mut chunks) = (0, 0);
+        let (mut fast, mut chunks, mut instants) = (0, 0, 0);
         for _ in 0..20_000 {
             let lines = 1 + rng.below(4);
             let data: Vec<String> = (0..lines).map(|_| random_line(&mut rng)).collect();
@@ -973,6 +1140,14 @@ mod tests {
                 fast += 1;
                 let reference = arrow_json(data.as_bytes(), &schema);
                 assert_eq!(Some(batch), reference.as_ref(), "{data}");
+            }
+            // Times read as instants where every one is an RFC 3339 string, and as text
+            // otherwise, in the same chunks.
+            let timed = decode_flat_timed(data.as_bytes(), &schema, 0, Some(0));
+            assert_eq!(timed.is_some(), batch.is_some(), "{data}");
+            if let (Some(timed), Some(batch)) = (&timed, &batch) {
+                instants += (timed.column(0).data_type() == &TIME_TYPE) as usize;
+                assert_times_agree(timed, batch, &data);
             }
             // Unread columns change what comes out of them, never which chunks read.
             let unread = rng.below(1 << schema.fields().len());
@@ -986,6 +1161,10 @@ mod tests {
         assert!(
             fast > chunks / 10,
             "fast path took {fast} of {chunks} chunks"
+        );
+        assert!(
+            instants > fast / 20,
+            "{instants} of {fast} chunks as instants"
         );
     }
 
