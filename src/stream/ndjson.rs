@@ -17,7 +17,8 @@
 //!
 //! Columns the caller marks unread (nullable ones the query never reads) are checked as closely
 //! as the others, so the same lines read or fall back, but come out NULL: their values are not
-//! copied into arrays no one looks at.
+//! copied into arrays no one looks at. [`decode_flat_timed`] also reads the stream's event-time
+//! column as instants when every value in it is an RFC 3339 string (else as text, as above).
 //!
 //! A test compares both decoders on many random records, of the shapes the fast path reads
 //! and of those it leaves to arrow-json.
