@@ -824,6 +824,7 @@ fn finite(text: &str) -> Option<f64> {
 
 /// A string column's text of a value: a string's own, a number's literal, `true`/`false`
 /// (arrow-json's `coerce_primitive`).
+#[inline(always)]
 fn as_text<'a>(value: Value<'a>) -> Option<&'a str> {
     match value {
         Value::Str(s) | Value::Num(s, _) => Some(s),
