@@ -746,7 +746,10 @@ impl TimeColumn {
         let value = p.value()?;
         // A string's text is between its quotes; a number's or a boolean's is its literal.
         let (text, instant) = match value {
-            Value::Null => return Some(self.append_null()),
+            Value::Null => {
+                self.append_null();
+                return Some(());
+            }
             Value::Str(s) => ((start + 1, p.i - 1), self.rfc3339.parse(s)),
             Value::Num(..) | Value::Bool(_) => ((start, p.i), None),
         };
