@@ -111,13 +111,8 @@ mod tests {
 
     #[test]
     fn remembered_windows_give_the_start_of_every_time() {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::sketch::testdata::Rng(11);
+        let mut next = || rng.next();
         let strides = [1, 7, MIN, i64::MAX / 3, i64::MAX];
         let origins = [0, 15_000_000_000, -5, i64::MIN, i64::MAX, i64::MAX / 2];
         for stride in strides {
