@@ -39,11 +39,9 @@
 //! ```
 
 use crate::generator::time::Rfc3339Nanos;
-use arrow::array::NullBufferBuilder;
-use arrow::array::TimestampNanosecondArray;
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int64Array, RecordBatch, StringBuilder,
-    StringViewBuilder, new_null_array,
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Array, NullBufferBuilder, RecordBatch,
+    StringBuilder, StringViewBuilder, TimestampNanosecondArray, new_null_array,
 };
 use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use std::sync::Arc;
@@ -488,8 +486,9 @@ impl<'a> Cursor<'a> {
     fn text(&self, start: usize, end: usize) -> &'a str {
         let bytes = &self.b[start..end];
         debug_assert!(std::str::from_utf8(bytes).is_ok());
-        // SAFETY: `b` is valid UTF-8 as a whole (it is `s`'s bytes), and a slice of valid
-        // UTF-8 between two character boundaries is valid UTF-8; the callers' ends are ASCII.
+        // SAFETY: `b` is valid UTF-8 as a whole (every cursor is made over a `&str`'s bytes),
+        // and a slice of valid UTF-8 between two character boundaries is valid UTF-8; the
+        // callers' ends are ASCII.
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
