@@ -120,10 +120,10 @@ fn minute_start(b: &[u8]) -> Option<i64> {
 /// zone's offset, and the nanoseconds of the fraction. Read once per event time, so it reads
 /// the fixed places by pattern rather than through a cursor.
 fn within_minute(b: &[u8]) -> Option<(i64, u32)> {
-    let [b':', s1, s2, rest @ ..] = b.get(16..)? else {
+    let [b':', _, _, rest @ ..] = b.get(16..)? else {
         return None;
     };
-    let second = two_digits(*s1, *s2)?;
+    let second = digits_at(b, 17, 19)?;
     if second > 60 {
         return None;
     }
@@ -134,14 +134,20 @@ fn within_minute(b: &[u8]) -> Option<(i64, u32)> {
     Some((second - zone_offset_secs(zone)?, nanos))
 }
 
-fn two_digits(tens: u8, ones: u8) -> Option<i64> {
-    let (tens, ones) = (tens.wrapping_sub(b'0'), ones.wrapping_sub(b'0'));
-    (tens < 10 && ones < 10).then(|| i64::from(tens * 10 + ones))
-}
-
 /// The nanoseconds of a fraction's digits (one at least; those past the ninth truncated), and
 /// the bytes after them.
 fn nanos_of_fraction(b: &[u8]) -> Option<(u32, &[u8])> {
+    let digits = b
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(b.len());
+    if digits == 0 {
+        return None;
+    }
+    let kept = digits.min(9);
+    let value = b[..kept]
+        .iter()
+        .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'));
     const SCALE: [u32; 10] = [
         1_000_000_000,
         100_000_000,
@@ -154,17 +160,6 @@ fn nanos_of_fraction(b: &[u8]) -> Option<(u32, &[u8])> {
         10,
         1,
     ];
-    let digits = b
-        .iter()
-        .position(|c| !c.is_ascii_digit())
-        .unwrap_or(b.len());
-    if digits == 0 {
-        return None;
-    }
-    let kept = digits.min(9);
-    let value = b[..kept]
-        .iter()
-        .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'));
     Some((value * SCALE[kept], &b[digits..]))
 }
 
@@ -172,8 +167,8 @@ fn nanos_of_fraction(b: &[u8]) -> Option<(u32, &[u8])> {
 fn zone_offset_secs(zone: &[u8]) -> Option<i64> {
     match *zone {
         [b'Z' | b'z'] => Some(0),
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let (hours, minutes) = (two_digits(h1, h2)?, two_digits(m1, m2)?);
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (hours, minutes) = (digits_at(zone, 1, 3)?, digits_at(zone, 4, 6)?);
             if hours > 23 || minutes > 59 {
                 return None;
             }
