@@ -360,8 +360,7 @@ impl WindowedStream {
     fn take_on_time(&mut self, batch: &RecordBatch) -> Result<(RecordBatch, Vec<i64>)> {
         let times = event_times(batch.column(self.time_index))?;
         let w = self.plans.window;
-        // (Times mostly rise: each new maximum moves the watermark's window too.)
-        let (mut window_starts, mut closing_starts) = (WindowStarts::new(w), WindowStarts::new(w));
+        let mut window_starts = WindowStarts::new(w);
         let lateness = self.options.lateness_ns;
         let mut starts = Vec::with_capacity(times.len());
         let mut late_rows = Vec::new();
@@ -386,7 +385,7 @@ impl WindowedStream {
             starts.push(start);
             if max.is_none_or(|m| t > m) {
                 max = Some(t);
-                let closing = closing_starts.start_of(t.saturating_sub(lateness));
+                let closing = w.start_of(t.saturating_sub(lateness));
                 closed_before = Some(closed_before.map_or(closing, |c| c.max(closing)));
             }
         }

@@ -69,8 +69,16 @@ impl WindowStarts {
         if self.start <= t && t < self.end && t.checked_sub(self.spec.origin).is_some() {
             return self.start;
         }
-        (self.start, self.end) = self.spec.exact_window_of(t).unwrap_or((0, 0));
-        self.spec.start_of(t)
+        match self.spec.exact_window_of(t) {
+            Some((start, end)) => {
+                (self.start, self.end) = (start, end);
+                start
+            }
+            None => {
+                (self.start, self.end) = (0, 0);
+                self.spec.start_of(t)
+            }
+        }
     }
 }
 
