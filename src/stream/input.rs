@@ -16,7 +16,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch,
     TimestampNanosecondArray,
 };
-use arrow::buffer::NullBuffer;
+use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampNanosecondType};
 use datafusion::common::{DataFusionError, Result};
@@ -703,9 +703,7 @@ impl LineDecoder {
         if bad.is_empty() {
             return Ok((batch, bad));
         }
-        let keep: BooleanArray = (0..batch.num_rows())
-            .map(|r| Some(bad.binary_search(&r).is_err()))
-            .collect();
+        let keep = BooleanArray::new(rows_except(batch.num_rows(), &bad), None);
         Ok((filter_record_batch(&batch, &keep)?, bad))
     }
 
@@ -727,14 +725,17 @@ impl LineDecoder {
                 0
             }));
         }
-        let valid = (!bad.is_empty()).then(|| {
-            let mut valid = BooleanBufferBuilder::new(values.len());
-            valid.append_n(values.len(), true);
-            bad.iter().for_each(|&row| valid.set_bit(row, false));
-            NullBuffer::new(valid.finish())
-        });
+        let valid = (!bad.is_empty()).then(|| NullBuffer::new(rows_except(values.len(), &bad)));
         Ok((TimestampNanosecondArray::new(values.into(), valid), bad))
     }
+}
+
+/// A mask of `rows` rows with every row set but those of `left_out`.
+pub(super) fn rows_except(rows: usize, left_out: &[usize]) -> BooleanBuffer {
+    let mut mask = BooleanBufferBuilder::new(rows);
+    mask.append_n(rows, true);
+    left_out.iter().for_each(|&row| mask.set_bit(row, false));
+    mask.finish()
 }
 
 /// One record of a chunk: its first line, its bytes (ending in a newline), and why it cannot

@@ -4,15 +4,14 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, Int64Array, RecordBatch,
-};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch};
 use arrow::compute::{cast, concat_batches, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampNanosecondType};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
+use super::input::rows_except;
 use super::pane::{Pane, PanePlans};
 use super::plan::{StreamPlans, check_time_column, plan, stream_session};
 use super::window::WindowStarts;
@@ -401,12 +400,8 @@ impl WindowedStream {
         let kept = match dropped_rows.is_empty() {
             true => batch.clone(),
             false => {
-                let mut keep = BooleanBufferBuilder::new(times.len());
-                keep.append_n(times.len(), true);
-                dropped_rows
-                    .iter()
-                    .for_each(|&row| keep.set_bit(row, false));
-                filter_record_batch(batch, &BooleanArray::new(keep.finish(), None))?
+                let keep = BooleanArray::new(rows_except(times.len(), &dropped_rows), None);
+                filter_record_batch(batch, &keep)?
             }
         };
         Ok((kept, starts))
