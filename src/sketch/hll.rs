@@ -316,40 +316,46 @@ impl HyperLogLog {
     /// The histogram of register values at the precision of the current form:
     /// `counts[k]` registers hold `k`, for k in 0..=q+1 with q = 64 - precision, as the first
     /// `q + 2` counts of a fixed array (estimates of many small groups allocate nothing).
-    fn histogram(&self) -> ([u64; 66], usize) {
+    /// Also returns the highest rank held (0 when every register is zero).
+    fn histogram(&self) -> ([u64; 66], usize, usize) {
         let mut counts = [0u64; 66];
+        // Ranks are at most 61 (precision 4), one bit each: the highest held is then one
+        // instruction rather than a scan down the counts.
+        let mut held = 1u64;
         let (precision, nonzero) = match &self.repr {
             Repr::Sparse(entries) => {
-                entries
-                    .iter()
-                    .for_each(|&e| counts[entry_rank(e) as usize] += 1);
+                entries.iter().for_each(|&e| {
+                    counts[entry_rank(e) as usize] += 1;
+                    held |= 1 << entry_rank(e);
+                });
                 (SPARSE_PRECISION, entries.len() as u64)
             }
             Repr::Dense(regs) => {
                 regs.iter().for_each(|&r| counts[r as usize] += 1);
+                for (k, &c) in counts.iter().enumerate().take(62).skip(1) {
+                    held |= ((c != 0) as u64) << k;
+                }
                 (self.precision, regs.len() as u64 - counts[0])
             }
         };
+        let top = 63 - held.leading_zeros() as usize;
         counts[0] = (1u64 << precision) - nonzero;
-        (counts, 66 - precision as usize)
+        (counts, 66 - precision as usize, top)
     }
 
     /// The estimated number of distinct values (Ertl's improved estimator).
     pub fn estimate(&self) -> f64 {
-        let (counts, len) = self.canonical().histogram();
+        let (counts, len, held) = self.canonical().histogram();
         let q = len - 2;
         let m = (1u64 << (64 - q)) as f64;
         let mut z = m * tau(1.0 - counts[q + 1] as f64 / m);
         // Halving zero gives zero: the loop starts at the highest rank held, which for a
         // small sparse sketch is near 10 rather than 39 (the same value, bit for bit).
-        let mut top = q;
-        while z == 0.0 && top > 0 && counts[top] == 0 {
-            top -= 1;
-        }
+        let top = if z == 0.0 { held.min(q) } else { q };
         for k in (1..=top).rev() {
             z = 0.5 * (z + counts[k] as f64);
         }
-        z += m * sigma(counts[0] as f64 / m);
+        z += m * zeros_term(counts[0], q);
         const ALPHA_INF: f64 = 0.721_347_520_444_481_7; // 1 / (2 ln 2)
         ALPHA_INF * m * m / z
     }
@@ -923,6 +929,25 @@ fn unpack_registers(bytes: &[u8], m: usize) -> Result<Box<[u8]>> {
     Ok(regs)
 }
 
+/// `sigma(zeros / m)`, Ertl's term for the `zeros` registers still at zero of `m = 2^(64-q)`.
+/// A small sparse sketch (a few nonzero of 2^25 registers) reads it from a table, built once by
+/// `sigma` itself: its series then needs some 25 squarings to fade, the most of an estimate.
+fn zeros_term(zeros: u64, q: usize) -> f64 {
+    const TABLED: usize = 1024;
+    static SPARSE: std::sync::OnceLock<Box<[f64]>> = std::sync::OnceLock::new();
+    let m = 1u64 << (64 - q);
+    let nonzero = m - zeros;
+    if q == 64 - SPARSE_PRECISION as usize && (nonzero as usize) < TABLED {
+        let table = SPARSE.get_or_init(|| {
+            (0..TABLED as u64)
+                .map(|n| sigma((m - n) as f64 / m as f64))
+                .collect()
+        });
+        return table[nonzero as usize];
+    }
+    sigma(zeros as f64 / m as f64)
+}
+
 /// Ertl's sigma function, for the registers still at zero.
 fn sigma(mut x: f64) -> f64 {
     if x == 1.0 {
@@ -968,6 +993,21 @@ mod tests {
         let mut s = HyperLogLog::new(p).unwrap();
         range.for_each(|i| s.insert(&i));
         s
+    }
+
+    #[test]
+    fn tabled_zero_terms_equal_the_series() {
+        let q = 64 - SPARSE_PRECISION as usize;
+        let m = 1u64 << SPARSE_PRECISION;
+        for nonzero in (0..1100).chain([4096, m / 2, m - 1]) {
+            let direct = sigma((m - nonzero) as f64 / m as f64);
+            assert_eq!(zeros_term(m - nonzero, q).to_bits(), direct.to_bits());
+        }
+        let dense_q = 64 - 14;
+        assert_eq!(
+            zeros_term(1000, dense_q).to_bits(),
+            sigma(1000.0 / 16384.0).to_bits()
+        );
     }
 
     #[test]
