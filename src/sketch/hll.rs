@@ -130,6 +130,18 @@ super::simd_dispatch! {
     test forms: index_rank_into_forms;
 }
 
+super::simd_dispatch! {
+    /// The sparse entry of each hash: its register and rank at the sparse precision, which
+    /// hold all that a sketch of any precision takes from the hash (a dense one folds them).
+    pub fn sparse_entries_of(hashes: &[u64], out: &mut [u32]) {
+        for (e, &h) in out.iter_mut().zip(hashes) {
+            let (index, rank) = index_and_rank(h, SPARSE_PRECISION);
+            *e = entry(index, rank);
+        }
+    }
+    test forms: sparse_entries_of_forms;
+}
+
 /// A register `(index, rank)` at precision `from` seen at the smaller precision `to`:
 /// the dropped low index bits become the leading bits of the rank's bit string.
 #[inline]
@@ -193,12 +205,7 @@ impl HyperLogLog {
                 };
                 let tail = &mut entries[from..];
                 tail.sort_unstable();
-                // Sorted by (index, rank): the last entry of each index run has the max rank.
-                let kept = super::fold_sorted_runs(
-                    tail,
-                    |a, b| entry_index(*a) == entry_index(*b),
-                    |kept, e| *kept = e,
-                );
+                let kept = keep_highest_ranks(tail);
                 if from == 0 {
                     entries.truncate(kept);
                 } else {
@@ -250,25 +257,19 @@ impl HyperLogLog {
     }
 
     /// Adds many values given their hashes: the same as `insert_hash` on each, with the
-    /// representation looked up once per call rather than once per value.
+    /// representation looked up once per chunk rather than once per value.
     pub fn insert_hashes(&mut self, hashes: &[u64]) {
-        self.items += hashes.len() as u64;
         let mut rest = hashes;
-        // Sparse: as many entries at once as fit before the next compaction is due.
-        while let (Repr::Sparse(entries), false) = (&mut self.repr, rest.is_empty()) {
-            let room = rest.len().min(sparse_room(entries, self.pending as usize));
-            let (now, later) = rest.split_at(room);
-            entries.extend(now.iter().map(|&h| {
-                let (index, rank) = index_and_rank(h, SPARSE_PRECISION);
-                entry(index, rank)
-            }));
-            self.pending += room as u32;
+        let mut entries = [0u32; CHUNK];
+        while let (Repr::Sparse(_), false) = (&self.repr, rest.is_empty()) {
+            let (now, later) = rest.split_at(rest.len().min(CHUNK));
+            let entries = &mut entries[..now.len()];
+            sparse_entries_of(now, entries);
+            self.insert_entries(entries);
             rest = later;
-            if sparse_room(entries, self.pending as usize) == 0 {
-                self.compact();
-            }
         }
         if let Repr::Dense(regs) = &mut self.repr {
+            self.items += rest.len() as u64;
             // Two passes a chunk: registers and ranks vector-wide, then the scattered maxima.
             let regs: &mut [u8] = regs;
             let mut packed = [0u32; CHUNK];
@@ -280,6 +281,27 @@ impl HyperLogLog {
                     *r = (*r).max(e as u8);
                 }
             }
+        }
+    }
+
+    /// Adds values given as their sparse entries ([`sparse_entries_of`] of their hashes): the
+    /// same as `insert_hash` on each. A sparse sketch appends them as they are.
+    pub fn insert_entries(&mut self, entries: &[u32]) {
+        self.items += entries.len() as u64;
+        let mut rest = entries;
+        // Sparse: as many entries at once as fit before the next compaction is due.
+        while let (Repr::Sparse(list), false) = (&mut self.repr, rest.is_empty()) {
+            let room = rest.len().min(sparse_room(list, self.pending as usize));
+            let (now, later) = rest.split_at(room);
+            list.extend_from_slice(now);
+            self.pending += room as u32;
+            rest = later;
+            if sparse_room(list, self.pending as usize) == 0 {
+                self.compact();
+            }
+        }
+        if let Repr::Dense(regs) = &mut self.repr {
+            fold_entries_into(rest.iter().copied(), self.precision, regs);
         }
     }
 
@@ -839,6 +861,23 @@ fn sparse_room(entries: &Entries, pending: usize) -> usize {
     sorted.max(WHOLE_SORT_ENTRIES).saturating_sub(pending)
 }
 
+/// Keeps, of entries sorted by (index, rank), the last of each index's run (its highest rank)
+/// at the front; returns how many. Without a branch per entry: most entries of a small sketch
+/// are distinct, repeats are values seen again, and which comes next is a coin toss.
+fn keep_highest_ranks(sorted: &mut [u32]) -> usize {
+    let Some(&first) = sorted.first() else {
+        return 0;
+    };
+    let (mut kept, mut last) = (0, first);
+    for read in 1..sorted.len() {
+        let e = sorted[read];
+        kept += (entry_index(e) != entry_index(last)) as usize;
+        sorted[kept] = e;
+        last = e;
+    }
+    kept + 1
+}
+
 /// Folds sparse entries into dense registers of precision `precision` (max per register).
 fn fold_entries_into(entries: impl IntoIterator<Item = u32>, precision: u8, regs: &mut [u8]) {
     for e in entries {
@@ -1209,6 +1248,62 @@ mod tests {
                     assert_eq!(out, expected, "{form} at p = {p}");
                 }
             }
+        }
+        for chunk in hashes.chunks(CHUNK) {
+            let expected: Vec<u32> = chunk
+                .iter()
+                .map(|&h| {
+                    let (index, rank) = index_and_rank(h, SPARSE_PRECISION);
+                    entry(index, rank)
+                })
+                .collect();
+            for (form, entries_of) in sparse_entries_of_forms() {
+                let mut out = vec![0u32; chunk.len()];
+                entries_of(chunk, &mut out);
+                assert_eq!(out, expected, "{form} sparse entries");
+            }
+        }
+    }
+
+    #[test]
+    fn inserting_entries_equals_inserting_their_hashes() {
+        let mut rng = crate::sketch::testdata::Rng(5);
+        for p in [MIN_PRECISION, 10, 14, MAX_PRECISION] {
+            // Past the sparse limit too, so runs go into dense registers by folding.
+            for n in [0, 1, 11, 12, 13, 70, 700, 5000] {
+                let hashes: Vec<u64> = (0..n).map(|_| rng.next()).collect();
+                let mut entries = vec![0u32; n];
+                sparse_entries_of(&hashes, &mut entries);
+                let (mut by_hash, mut by_entry) =
+                    (HyperLogLog::new(p).unwrap(), HyperLogLog::new(p).unwrap());
+                hashes.iter().for_each(|&h| by_hash.insert_hash(h));
+                entries
+                    .chunks(9)
+                    .for_each(|run| by_entry.insert_entries(run));
+                assert_eq!(by_entry, by_hash, "p = {p}, {n} values");
+                assert_eq!(by_entry.items(), n as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn compaction_keeps_the_highest_rank_of_every_index() {
+        use std::collections::BTreeMap;
+        let mut rng = crate::sketch::testdata::Rng(11);
+        for trial in 0..500u64 {
+            let indexes = 1 + trial % 13;
+            let mut entries: Vec<u32> = (0..trial % 70)
+                .map(|_| entry((rng.next() % indexes) as u32, (1 + rng.next() % 40) as u8))
+                .collect();
+            let mut want = BTreeMap::new();
+            for &e in &entries {
+                let r = want.entry(entry_index(e)).or_insert(0);
+                *r = entry_rank(e).max(*r);
+            }
+            entries.sort_unstable();
+            let kept = keep_highest_ranks(&mut entries);
+            let want: Vec<u32> = want.iter().map(|(&i, &r)| entry(i, r)).collect();
+            assert_eq!(entries[..kept], want[..], "trial {trial}");
         }
     }
 

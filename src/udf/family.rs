@@ -80,6 +80,16 @@ impl<S: Sketch> MergeableState for S {
     }
 }
 
+/// How a family whose rows are their hashes takes rows gathered by group: each row is kept as
+/// a 32-bit key of its hash (a third less to move and sort than the hash), and adding a run of
+/// keys to one sketch equals inserting their rows one by one.
+pub struct HashRun<S> {
+    /// The key of each hash of a chunk, in order.
+    pub keys: fn(&[u64], &mut [u32]),
+    /// Adds a run of keys to one sketch.
+    pub add: fn(&mut S, &[u32]),
+}
+
 /// A sketch as the generic aggregate sees it.
 pub trait StateSketch: MergeableState + Debug + Send + Sync + 'static {
     /// What a new sketch is built from (precision, size, …).
@@ -106,10 +116,10 @@ pub trait StateSketch: MergeableState + Debug + Send + Sync + 'static {
         }
     }
 
-    /// For families whose rows are their canonical hashes and nothing else: adds a run of
-    /// hashes to one sketch, the same as inserting each. A grouped update over thousands of
-    /// groups then gathers its rows by group first (`Gathered` in src/udf/groups.rs).
-    const HASH_RUN: Option<fn(&mut Self, &[u64])> = None;
+    /// For families whose rows are their canonical hashes and nothing else: how a grouped
+    /// update over thousands of groups gathers its rows by group first (`Gathered` in
+    /// src/udf/groups.rs).
+    const HASH_RUN: Option<HashRun<Self>> = None;
 
     /// Writes the transit state of a sketch of one row, for skipped partial aggregation;
     /// families that can write it without building the sketch override it.
@@ -742,22 +752,23 @@ impl<S: StateSketch> Glue<S> {
         Ok(sketch.heap_size() as isize - before as isize)
     }
 
-    /// Adds runs of hashes to their groups' sketches, creating those that are missing: the
-    /// gathered rows of `Gathered` (src/udf/groups.rs). Returns the change in heap bytes.
-    pub fn add_hash_runs<'r>(
+    /// Adds runs of keys ([`HashRun`]) to their groups' sketches, creating those that are
+    /// missing: the gathered rows of `Gathered` (src/udf/groups.rs). Returns the change in
+    /// heap bytes.
+    pub fn add_key_runs<'r>(
         &self,
         sketches: &mut [Option<S>],
-        runs: impl Iterator<Item = (usize, &'r [u64])>,
+        runs: impl Iterator<Item = (usize, &'r [u32])>,
     ) -> Result<isize> {
-        let (Some(params), Some(add_run)) = (self.params, S::HASH_RUN) else {
+        let (Some(params), Some(run)) = (self.params, S::HASH_RUN) else {
             return Err(self.values_to_state_aggregate());
         };
         let mut delta = 0isize;
-        for (group, hashes) in runs {
+        for (group, keys) in runs {
             let slot = &mut sketches[group];
             let before = slot.as_ref().map_or(0, S::heap_size);
             let sketch = slot.get_or_insert_with(|| S::create(params));
-            add_run(sketch, hashes);
+            (run.add)(sketch, keys);
             delta += sketch.heap_size() as isize - before as isize;
         }
         Ok(delta)

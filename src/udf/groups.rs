@@ -4,8 +4,9 @@
 //! Everything about groups lives here once; what a family does is in its [`Glue`].
 
 use super::args::{Keep, for_each_state};
-use super::family::{Form, Glue, StateSketch, states_array};
+use super::family::{Form, Glue, HashRun, StateSketch, states_array};
 use super::hashing::for_each_hash_chunk_marked;
+use crate::sketch::hash::CHUNK;
 use arrow::array::{Array, ArrayRef, BooleanArray, LargeBinaryBuilder};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
@@ -100,19 +101,21 @@ const GATHER_GROUPS: std::ops::RangeInclusive<usize> = 1024..=GATHER_ROWS / 4;
 /// ([`StateSketch::HASH_RUN`]), where adding a run equals adding its rows one by one.
 #[derive(Debug, Default)]
 struct Gathered {
-    /// Rows gathered: the first `len` of `groups` and `hashes`.
+    /// Rows gathered: the first `len` of `groups` and `keys`.
     len: usize,
     groups: Vec<u32>,
-    hashes: Vec<u64>,
+    /// Each row's key ([`crate::udf::family::HashRun`]).
+    keys: Vec<u32>,
     /// Scratch of a flush: each group's next position in `sorted`.
     cursors: Vec<u32>,
-    /// The hashes in group order, during a flush.
-    sorted: Vec<u64>,
+    /// The keys in group order, during a flush.
+    sorted: Vec<u32>,
 }
 
 impl Gathered {
-    fn applies<S: StateSketch>(glue: &Glue<S>, total_num_groups: usize) -> bool {
-        glue.gathers() && GATHER_GROUPS.contains(&total_num_groups)
+    /// How rows are gathered, when they are.
+    fn applies<S: StateSketch>(glue: &Glue<S>, total_num_groups: usize) -> Option<HashRun<S>> {
+        S::HASH_RUN.filter(|_| glue.gathers() && GATHER_GROUPS.contains(&total_num_groups))
     }
 
     /// Whether `rows` more rows fit without growing the buffers past [`GATHER_ROWS`] (a batch
@@ -121,34 +124,43 @@ impl Gathered {
         self.len == 0 || self.len + rows <= GATHER_ROWS
     }
 
-    fn push(&mut self, values: &dyn Array, groups: &[usize], keep: Keep<'_>) -> Result<()> {
+    fn push(
+        &mut self,
+        key_of: fn(&[u64], &mut [u32]),
+        values: &dyn Array,
+        groups: &[usize],
+        keep: Keep<'_>,
+    ) -> Result<()> {
         let room = GATHER_ROWS.max(self.len + values.len());
         if self.groups.len() < room {
             self.groups.resize(room, 0);
-            self.hashes.resize(room, 0);
+            self.keys.resize(room, 0);
         }
-        let (gathered, hashes, mut n) = (&mut self.groups, &mut self.hashes, self.len);
+        let (gathered, keys, mut n) = (&mut self.groups, &mut self.keys, self.len);
+        let mut kept_hashes = [0u64; CHUNK];
         for_each_hash_chunk_marked(values, keep, |base, chunk, kept| {
             let rows = &groups[base..base + chunk.len()];
             let out = n..n + chunk.len();
-            let (gathered, hashes) = (&mut gathered[out.clone()], &mut hashes[out]);
+            let (gathered, keys) = (&mut gathered[out.clone()], &mut keys[out]);
             // GATHER_GROUPS keeps group indices within u32.
             let Some(kept) = kept else {
                 gathered
                     .iter_mut()
                     .zip(rows)
                     .for_each(|(g, &r)| *g = r as u32);
-                hashes.copy_from_slice(chunk);
+                key_of(chunk, keys);
                 n += chunk.len();
                 return;
             };
-            // Every row is written; the count advances past kept rows only (no branch).
+            // Every row is written; the count advances past kept rows only (no branch). The
+            // keys are then made of the kept hashes alone.
             let mut w = 0;
             for ((&row_group, &hash), is_kept) in rows.iter().zip(chunk).zip(kept.iter()) {
                 gathered[w] = row_group as u32;
-                hashes[w] = hash;
+                kept_hashes[w] = hash;
                 w += is_kept as usize;
             }
+            key_of(&kept_hashes[..w], &mut keys[..w]);
             n += w;
         })?;
         self.len = n;
@@ -161,7 +173,7 @@ impl Gathered {
         glue: &Glue<S>,
         sketches: &mut [Option<S>],
     ) -> Result<isize> {
-        let (groups, hashes) = (&self.groups[..self.len], &self.hashes[..self.len]);
+        let (groups, keys) = (&self.groups[..self.len], &self.keys[..self.len]);
         if groups.is_empty() {
             return Ok(0);
         }
@@ -173,10 +185,10 @@ impl Gathered {
         for c in cursors.iter_mut() {
             (start, *c) = (start + *c, start);
         }
-        self.sorted.resize(hashes.len(), 0);
-        for (&g, &hash) in groups.iter().zip(hashes) {
+        self.sorted.resize(keys.len(), 0);
+        for (&g, &key) in groups.iter().zip(keys) {
             let at = &mut cursors[g as usize];
-            self.sorted[*at as usize] = hash;
+            self.sorted[*at as usize] = key;
             *at += 1;
         }
         // Each cursor now ends its group's run, which starts where the previous one ended.
@@ -186,7 +198,7 @@ impl Gathered {
             begin = end as usize;
             (!run.1.is_empty()).then_some(run)
         });
-        let delta = glue.add_hash_runs(sketches, runs)?;
+        let delta = glue.add_key_runs(sketches, runs)?;
         self.len = 0;
         // Only needed during a flush: released, so an aggregate at rest holds the buffers alone.
         self.sorted = Vec::new();
@@ -194,8 +206,11 @@ impl Gathered {
     }
 
     fn size(&self) -> usize {
-        (self.groups.capacity() + self.cursors.capacity()) * size_of::<u32>()
-            + (self.hashes.capacity() + self.sorted.capacity()) * size_of::<u64>()
+        (self.groups.capacity()
+            + self.keys.capacity()
+            + self.cursors.capacity()
+            + self.sorted.capacity())
+            * size_of::<u32>()
     }
 }
 
@@ -265,11 +280,13 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
     ) -> Result<()> {
         self.sketches.resize_with(total_num_groups, || None);
         let keep = Keep::from_filter(opt_filter);
-        if Gathered::applies(&self.glue, total_num_groups) {
+        if let Some(run) = Gathered::applies(&self.glue, total_num_groups) {
             if !self.gathered.has_room(group_indices.len()) {
                 self.flush_gathered()?;
             }
-            return self.gathered.push(values[0].as_ref(), group_indices, keep);
+            return self
+                .gathered
+                .push(run.keys, values[0].as_ref(), group_indices, keep);
         }
         let delta = update_any(&self.glue, &mut self.sketches, values, group_indices, keep)?;
         self.add_heap(delta);

@@ -10,11 +10,11 @@
 use super::args::{Default, Param, ParamKind, ParamValue};
 use super::docs::Doc;
 use super::family::{
-    Aggregates, FinishArgs, Form, Hashes, Output, Rows, SketchAggregate, state_sketch,
+    Aggregates, FinishArgs, Form, HashRun, Hashes, Output, Rows, SketchAggregate, state_sketch,
 };
 use super::hashing::for_each_hash_chunk;
 use super::scalar::{Args, ScalarSpec, StateScalar, per_state, union_scalar};
-use crate::sketch::hll::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION};
+use crate::sketch::hll::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PRECISION, sparse_entries_of};
 use crate::sketch::{HyperLogLog, Sketch};
 use arrow::array::Int64Array;
 use arrow::datatypes::DataType;
@@ -36,7 +36,10 @@ state_sketch!(HyperLogLog, u8 => HyperLogLog::new, Hashes => HyperLogLog::insert
         }
     }
 
-    const HASH_RUN: Option<fn(&mut Self, &[u64])> = Some(HyperLogLog::insert_hashes);
+    const HASH_RUN: Option<HashRun<Self>> = Some(HashRun {
+        keys: sparse_entries_of,
+        add: HyperLogLog::insert_entries,
+    });
 
     fn write_single(precision: u8, hash: u64, out: &mut Vec<u8>) {
         HyperLogLog::write_transit_single(precision, hash, out)
