@@ -152,13 +152,13 @@ impl Gathered {
                 n += chunk.len();
                 return;
             };
-            // Every row is written; the count advances past kept rows only (no branch). The
-            // keys are then made of the kept hashes alone.
+            // Kept rows by their set bits: a FILTER keeps a part of the rows, and the others
+            // then cost nothing. The keys are made of the kept hashes alone.
             let mut w = 0;
-            for ((&row_group, &hash), is_kept) in rows.iter().zip(chunk).zip(kept.iter()) {
-                gathered[w] = row_group as u32;
-                kept_hashes[w] = hash;
-                w += is_kept as usize;
+            for (i, row) in kept.set_indices().enumerate() {
+                gathered[i] = rows[row] as u32;
+                kept_hashes[i] = chunk[row];
+                w = i + 1;
             }
             key_of(&kept_hashes[..w], &mut keys[..w]);
             n += w;
