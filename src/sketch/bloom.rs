@@ -526,9 +526,7 @@ impl Sketch for BloomFilter {
                     body.push(MODE_SPARSE);
                     body.extend_from_slice(&this.items.to_le_bytes());
                     body.extend_from_slice(&(hashes.len() as u32).to_le_bytes());
-                    hashes
-                        .iter()
-                        .for_each(|h| body.extend_from_slice(&h.to_le_bytes()));
+                    envelope::put_le(body, hashes, u64::to_le_bytes);
                 }
                 Repr::Dense(blocks) => {
                     body.reserve(9 + blocks.len() * BLOCK_BYTES);
@@ -1044,9 +1042,7 @@ mod tests {
         let mut body = vec![MODE_SPARSE];
         body.extend_from_slice(&items.to_le_bytes());
         body.extend_from_slice(&count.to_le_bytes());
-        hashes
-            .iter()
-            .for_each(|h| body.extend_from_slice(&h.to_le_bytes()));
+        envelope::put_le(&mut body, hashes, u64::to_le_bytes);
         body
     }
 

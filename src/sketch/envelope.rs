@@ -143,6 +143,17 @@ pub struct Envelope<'a> {
     pub body: &'a [u8],
 }
 
+/// Appends each value's little-endian bytes (`bytes` is `u32::to_le_bytes` and the like):
+/// one resize, then a loop the compiler turns into a copy, where a push per value would check
+/// the capacity every time.
+pub fn put_le<T: Copy, const N: usize>(out: &mut Vec<u8>, values: &[T], bytes: fn(T) -> [u8; N]) {
+    let start = out.len();
+    out.resize(start + N * values.len(), 0);
+    for (dst, &v) in out[start..].chunks_exact_mut(N).zip(values) {
+        dst.copy_from_slice(&bytes(v));
+    }
+}
+
 /// Wraps parameters and body into a complete state.
 pub fn encode(family: Family, params: &[u8], body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(OVERHEAD + params.len() + body.len());

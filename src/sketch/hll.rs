@@ -335,12 +335,11 @@ impl HyperLogLog {
         }
     }
 
-    /// The histogram of register values at the precision of the current form:
-    /// `counts[k]` registers hold `k`, for k in 0..=q+1 with q = 64 - precision, as the first
-    /// `q + 2` counts of a fixed array (estimates of many small groups allocate nothing).
-    /// Also returns the highest rank held (0 when every register is zero).
-    fn histogram(&self) -> ([u64; 66], usize, usize) {
-        let mut counts = [0u64; 66];
+    /// The histogram of register values at the precision of the current form, into `counts`
+    /// (zeroed): `counts[k]` registers hold `k`, for k in 0..=q+1 with q = 64 - precision (a
+    /// fixed array: estimates of many small groups allocate nothing). Returns `q + 2` and the
+    /// highest rank held (0 when every register is zero).
+    fn histogram(&self, counts: &mut [u64; 66]) -> (usize, usize) {
         // Ranks are at most 61 (precision 4), one bit each: the highest held is then one
         // instruction rather than a scan down the counts.
         let mut held = 1u64;
@@ -362,12 +361,13 @@ impl HyperLogLog {
         };
         let top = 63 - held.leading_zeros() as usize;
         counts[0] = (1u64 << precision) - nonzero;
-        (counts, 66 - precision as usize, top)
+        (66 - precision as usize, top)
     }
 
     /// The estimated number of distinct values (Ertl's improved estimator).
     pub fn estimate(&self) -> f64 {
-        let (counts, len, held) = self.canonical().histogram();
+        let mut counts = [0u64; 66];
+        let (len, held) = self.canonical().histogram(&mut counts);
         let q = len - 2;
         let m = (1u64 << (64 - q)) as f64;
         let mut z = m * tau(1.0 - counts[q + 1] as f64 / m);
@@ -478,6 +478,7 @@ impl HyperLogLog {
                     // A checked list is sorted with one entry per index: an empty sketch takes
                     // it as it is (the final aggregate's first state of each group).
                     Repr::Sparse(mine) if mine.is_empty() => {
+                        mine.reserve_exact(raw.len() / 4);
                         mine.extend(sparse_entries(raw));
                         if mine.len() > self.sparse_limit() {
                             self.densify();
@@ -549,9 +550,7 @@ impl Sketch for HyperLogLog {
             match &this.repr {
                 Repr::Sparse(entries) => {
                     body.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-                    entries
-                        .iter()
-                        .for_each(|e| body.extend_from_slice(&e.to_le_bytes()));
+                    envelope::put_le(body, entries, u32::to_le_bytes);
                 }
                 Repr::Dense(regs) => pack_registers(regs, body),
             }
@@ -642,9 +641,7 @@ impl Sketch for HyperLogLog {
                 out.push(MODE_SPARSE);
                 out.extend_from_slice(&this.items.to_le_bytes());
                 out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-                entries
-                    .iter()
-                    .for_each(|e| out.extend_from_slice(&e.to_le_bytes()));
+                envelope::put_le(out, entries, u32::to_le_bytes);
             }
             Repr::Dense(regs) => {
                 out.push(MODE_DENSE);
@@ -832,17 +829,32 @@ fn sparse_entries(raw: &[u8]) -> impl Iterator<Item = u32> + '_ {
 
 fn check_sparse_entries(raw: &[u8]) -> Result<()> {
     let max_rank = 64 - SPARSE_PRECISION + 1;
-    let mut previous: Option<u32> = None;
-    for e in sparse_entries(raw) {
+    let valid = |previous: Option<u32>, e: u32| {
         let (i, r) = (entry_index(e), entry_rank(e));
-        if r == 0 || r > max_rank || previous.is_some_and(|p| p >= i) {
-            return Err(SketchError::Corrupt(format!(
-                "hll sparse entry {e:#x} invalid"
-            )));
-        }
-        previous = Some(i);
+        r != 0 && r <= max_rank && previous.is_none_or(|p| p < i)
+    };
+    // Every entry is checked without a branch (each final state of a wide GROUP BY is read
+    // here); the first bad one is looked for only when there is one.
+    let mut all_valid = true;
+    let mut previous = None;
+    for e in sparse_entries(raw) {
+        all_valid &= valid(previous, e);
+        previous = Some(entry_index(e));
     }
-    Ok(())
+    if all_valid {
+        return Ok(());
+    }
+    let mut previous = None;
+    let bad = sparse_entries(raw)
+        .find(|&e| {
+            let bad = !valid(previous, e);
+            previous = Some(entry_index(e));
+            bad
+        })
+        .unwrap_or_default();
+    Err(SketchError::Corrupt(format!(
+        "hll sparse entry {bad:#x} invalid"
+    )))
 }
 
 fn check_precision(p: u8) -> Result<()> {

@@ -391,8 +391,7 @@ impl MinHash {
             .enumerate()
             .map(|(i, band)| {
                 buf.clear();
-                band.iter()
-                    .for_each(|v| buf.extend_from_slice(&v.to_le_bytes()));
+                envelope::put_le(&mut buf, band, u32::to_le_bytes);
                 let h = xxh3_64_with_seed(&buf, i as u64);
                 (i as u64) << BAND_SHIFT | h >> (64 - BAND_SHIFT)
             })
@@ -415,8 +414,7 @@ impl Sketch for MinHash {
             let bins = self.dense();
             body.reserve(8 + bins.len() * 4);
             body.extend_from_slice(&self.items.to_le_bytes());
-            bins.iter()
-                .for_each(|b| body.extend_from_slice(&b.to_le_bytes()));
+            envelope::put_le(body, &bins, u32::to_le_bytes);
         });
     }
 
@@ -480,9 +478,7 @@ impl Sketch for MinHash {
         if filled * SPARSE_ENTRY >= self.num_perm as usize * 4 {
             out.push(TRANSIT_DENSE);
             out.extend_from_slice(&self.items.to_le_bytes());
-            self.dense()
-                .iter()
-                .for_each(|b| out.extend_from_slice(&b.to_le_bytes()));
+            envelope::put_le(out, &self.dense(), u32::to_le_bytes);
             return;
         }
         if self.bins.is_empty() {
@@ -1308,8 +1304,7 @@ mod tests {
     fn rejects_corrupt_states() {
         let encode = |k: u32, items: u64, bins: &[u32]| {
             let mut body = items.to_le_bytes().to_vec();
-            bins.iter()
-                .for_each(|b| body.extend_from_slice(&b.to_le_bytes()));
+            envelope::put_le(&mut body, bins, u32::to_le_bytes);
             envelope::encode(Family::MinHash, &k.to_le_bytes(), &body)
         };
         let corrupt = |bytes: Vec<u8>| {
