@@ -9,7 +9,7 @@ use crate::sketch::hash::{
 };
 use arrow::array::BooleanBufferBuilder;
 use arrow::array::{Array, ArrowPrimitiveType, AsArray, GenericByteArray, GenericByteViewArray};
-use arrow::buffer::BooleanBuffer;
+use arrow::buffer::{BooleanBuffer, ScalarBuffer};
 use arrow::datatypes::*;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 
@@ -225,6 +225,49 @@ where
     })
 }
 
+/// The longest Int64 array whose hashes are remembered (512 KiB of them).
+const REMEMBERED_ROWS: usize = 1 << 16;
+
+thread_local! {
+    /// The Int64 values hashed last on this thread, with their hashes. Holding the values keeps
+    /// their memory alive, so values at the same address and of the same length are the same
+    /// values: the aggregates of one column in a query (q16's four FILTERed distinct counts of
+    /// each column) hash each batch once.
+    static LAST_HASHED: std::cell::RefCell<Option<(ScalarBuffer<i64>, Vec<u64>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// [`integer_chunks`] of Int64 values through [`LAST_HASHED`].
+fn remembered_int64_chunks(values: &ScalarBuffer<i64>, mut f: impl FnMut(usize, &[u64])) {
+    // Taken out while `f` runs, so nothing it calls can find the memory borrowed.
+    let last = LAST_HASHED.with_borrow_mut(Option::take);
+    let same = |(v, _): &(ScalarBuffer<i64>, Vec<u64>)| {
+        v.as_ptr() == values.as_ptr() && v.len() == values.len()
+    };
+    let (values, hashes) = match last {
+        Some(last) if same(&last) => {
+            for (c, chunk) in last.1.chunks(CHUNK).enumerate() {
+                f(c * CHUNK, chunk);
+            }
+            last
+        }
+        last => {
+            let mut hashes = last.map(|(_, h)| h).unwrap_or_default();
+            hashes.resize(values.len(), 0);
+            for (c, (chunk, out)) in values
+                .chunks(CHUNK)
+                .zip(hashes.chunks_mut(CHUNK))
+                .enumerate()
+            {
+                hash_i64_into(chunk, out);
+                f(c * CHUNK, out);
+            }
+            (values.clone(), hashes)
+        }
+    };
+    LAST_HASHED.with_borrow_mut(|last| *last = Some((values, hashes)));
+}
+
 /// Calls `f(first_row, hashes)` for each chunk of at most [`CHUNK`] values of an integer
 /// array, nulls included.
 #[inline]
@@ -236,7 +279,10 @@ where
     let mut wide = [0i64; CHUNK];
     let mut hashes = [0u64; CHUNK];
     if let Some(int64) = array.as_primitive_opt::<Int64Type>() {
-        // Already i64: hashed in place.
+        // Already i64: hashed in place, or not at all when hashed just before.
+        if int64.len() <= REMEMBERED_ROWS {
+            return remembered_int64_chunks(int64.values(), f);
+        }
         for (c, chunk) in int64.values().chunks(CHUNK).enumerate() {
             hash_i64_into(chunk, &mut hashes);
             f(c * CHUNK, &hashes[..chunk.len()]);
@@ -431,6 +477,47 @@ mod tests {
         let mut out = Vec::new();
         for_each_hash(array, |i, h| out.push((i, h))).unwrap();
         out
+    }
+
+    #[test]
+    fn remembered_hashes_are_those_of_the_values_given() {
+        let expected = |a: &Int64Array| -> Vec<u64> {
+            a.values()
+                .iter()
+                .map(|&v| crate::sketch::hash::hash_i64(v))
+                .collect()
+        };
+        let chunked = |a: &Int64Array| {
+            let mut out = vec![0u64; a.len()];
+            integer_chunks::<Int64Type>(a, |base, h| out[base..base + h.len()].copy_from_slice(h));
+            out
+        };
+        let a = Int64Array::from_iter_values(0..3000);
+        let b = Int64Array::from_iter_values(5000..8000);
+        // Again and again, another array between, slices of one buffer at other offsets and
+        // lengths, and one too long to be remembered.
+        let long = Int64Array::from_iter_values(0..REMEMBERED_ROWS as i64 + 1);
+        for array in [
+            &a,
+            &a,
+            &b,
+            &a,
+            &a.slice(1, 2999),
+            &a.slice(0, 2999),
+            &long,
+            &a,
+        ] {
+            assert_eq!(chunked(array), expected(array));
+        }
+        // A buffer freed and its memory reused: the remembered values keep it alive, so the
+        // new one lies elsewhere.
+        let first = Int64Array::from_iter_values(0..100);
+        let seen_at = first.values().as_ptr();
+        assert_eq!(chunked(&first), expected(&first));
+        drop(first);
+        let second = Int64Array::from_iter_values(100..200);
+        assert_ne!(second.values().as_ptr(), seen_at);
+        assert_eq!(chunked(&second), expected(&second));
     }
 
     #[test]
