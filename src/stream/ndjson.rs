@@ -154,10 +154,37 @@ fn read_object(
     if p.peek() == Some(b'}') {
         p.i += 1;
     } else {
-        // Keys usually come in schema order: look there first.
+        // Records as producers write them: keys in schema order, each with its colon and a
+        // comma after its value. Each field is read straight after its key, with no key to
+        // look up and none seen twice to check; anything else goes on in the loop below.
         let mut guess = 0;
+        let mut found = keys.at(p, guess);
+        while let Some((f, KeyMatch::WithColon)) = found {
+            p.skip_ws();
+            columns[f].read(p, nullable[f])?;
+            seen |= 1 << f;
+            guess = f + 1;
+            match p.peek() {
+                Some(b',') => p.i += 1,
+                Some(b'}') => {
+                    p.i += 1;
+                    return Some(seen);
+                }
+                _ => {
+                    p.skip_ws();
+                    match p.next()? {
+                        b',' => {}
+                        b'}' => return Some(seen),
+                        _ => return None,
+                    }
+                }
+            }
+            p.skip_ws();
+            found = keys.at(p, guess);
+        }
+        // Keys usually come in schema order: each is looked for there first.
         loop {
-            let field = match keys.at(p, guess) {
+            let field = match found {
                 Some((f, KeyMatch::WithColon)) => Some(f),
                 found => {
                     let field = match found {
@@ -189,6 +216,7 @@ fn read_object(
                 b'}' => break,
                 _ => return None,
             }
+            found = keys.at(p, guess);
         }
     }
     Some(seen)
@@ -242,6 +270,7 @@ impl QuotedKey {
     }
 
     /// Whether the bytes at `at` start with this key, and with its colon too.
+    #[inline(always)]
     fn matches(&self, b: &[u8], at: usize) -> Option<KeyMatch> {
         match b.get(at..at + 16) {
             Some(window) if self.bytes.len() <= 16 => {
@@ -280,6 +309,7 @@ impl<'a> Keys<'a> {
     /// Field `guess`, when the key at the cursor is its name as it stands; the cursor is then
     /// past the key, and past its colon when that follows at once. Keys usually come in schema
     /// order, so this skips scanning most of them.
+    #[inline(always)]
     fn at(&self, p: &mut Cursor<'_>, guess: usize) -> Option<(usize, KeyMatch)> {
         let key = self.quoted.get(guess)?.as_ref()?;
         let matched = key.matches(p.b, p.i)?;
@@ -937,7 +967,14 @@ mod tests {
     fn text_is_accepted_exactly_when_it_is_utf8() {
         // Invalid sequences and valid multi-byte characters at each place around the 128-byte
         // blocks: before, across and after a block's end.
-        let cases: [&[u8]; 6] = [b"\xC3\xA9", b"\xE2\x82\xAC", b"\xF0\x9F\x98\x80", b"\xC3", b"\x80", b"\xED\xA0\x80"];
+        let cases: [&[u8]; 6] = [
+            b"\xC3\xA9",
+            b"\xE2\x82\xAC",
+            b"\xF0\x9F\x98\x80",
+            b"\xC3",
+            b"\x80",
+            b"\xED\xA0\x80",
+        ];
         for len in [0usize, 1, 100, 126, 127, 128, 129, 255, 256, 300] {
             for case in cases {
                 for at in [0, len / 2, len.saturating_sub(1), len] {
