@@ -1172,8 +1172,14 @@ mod tests {
             _ => {}
         }
         let mut parts = Vec::new();
-        for _ in 0..rng.below(7) {
-            let (key, values) = KEYS[rng.below(KEYS.len() as u64) as usize];
+        // Half the records start with some of the schema's keys in its order (how producers
+        // write them; the first six KEYS), then go on with keys in any order.
+        let in_order = if rng.below(2) == 0 { rng.below(7) } else { 0 };
+        for k in 0..in_order + rng.below(7) {
+            let (key, values) = match k < in_order {
+                true => KEYS[k as usize],
+                false => KEYS[rng.below(KEYS.len() as u64) as usize],
+            };
             let value = if rng.below(30) == 0 {
                 rng.pick(ANY)
             } else {
@@ -1313,6 +1319,22 @@ mod tests {
             instants > fast / 20,
             "{instants} of {fast} chunks as instants"
         );
+    }
+
+    #[test]
+    fn records_in_schema_order_with_white_space_stay_on_the_fast_path() {
+        let schema = schema();
+        for line in [
+            r#"{"ts":"a","auction":1,"price":2.5,"channel":"c","ok":true}"#,
+            r#"{"ts" : "a" , "auction":1 ,"price": 2.5,"channel":"c" ,"ok":true }"#,
+            r#"{ "ts":"a",	"auction":1,"price":2.5,"channel":"c","ok":true,"extra":"x"}"#,
+            r#"{"ts":"a","auction":1,"ok":true,"price":2.5,"channel":"c"}"#,
+        ] {
+            let data = format!("{line}\n{line}");
+            let fast = decode_flat(data.as_bytes(), &schema, 0);
+            assert!(fast.is_some(), "{line}");
+            assert_eq!(fast, arrow_json(data.as_bytes(), &schema), "{line}");
+        }
     }
 
     #[test]
