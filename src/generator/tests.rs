@@ -567,3 +567,28 @@ fn rfc3339_parsing_that_remembers_the_minute_equals_parsing_afresh() {
         assert_eq!(cached.parse(&text), parse_rfc3339_nanos(&text), "{text}");
     }
 }
+
+#[test]
+fn millisecond_utc_times_read_straight_equal_the_general_reading() {
+    let mut state = 5u64;
+    for _ in 0..5_000 {
+        let pick =
+            |state: &mut u64, from: &[u8]| from[(splitmix64(state) % from.len() as u64) as usize];
+        let digits: Vec<u8> = (0..3).map(|_| pick(&mut state, b"0123456789x./")).collect();
+        let zone = pick(&mut state, b"ZzY");
+        let millis = std::str::from_utf8(&digits).unwrap();
+        let zone = zone as char;
+        // The same instant with six fraction digits goes through the general fraction reader.
+        let straight = format!("2026-03-04T05:06:07.{millis}{zone}");
+        let general = format!("2026-03-04T05:06:07.{millis}000{zone}");
+        assert_eq!(
+            parse_rfc3339_nanos(&straight),
+            parse_rfc3339_nanos(&general),
+            "{straight}"
+        );
+    }
+    assert_eq!(
+        parse_rfc3339_nanos("1970-01-01T00:00:01.250Z"),
+        Some(1_250_000_000)
+    );
+}
