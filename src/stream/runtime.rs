@@ -367,12 +367,13 @@ impl WindowedStream {
         let mut dropped_rows = Vec::new();
         let mut closed_before = self.closed_before;
         let mut max = self.stats.max_event_time;
-        for (row, t) in times.iter().enumerate() {
-            let Some(t) = t else {
+        let nulls = times.nulls().filter(|n| n.null_count() > 0);
+        for (row, &t) in times.values().iter().enumerate() {
+            if nulls.is_some_and(|n| n.is_null(row)) {
                 self.stats.missing_time += 1;
                 dropped_rows.push(row);
                 continue;
-            };
+            }
             let start = window_starts.start_of(t);
             if closed_before.is_some_and(|c| start < c) {
                 self.stats.late += 1;

@@ -64,6 +64,7 @@ impl WindowStarts {
         }
     }
 
+    #[inline]
     pub fn start_of(&mut self, t: i64) -> i64 {
         // `t - origin` must not overflow for `start_of` to give this window's start too.
         if self.start <= t && t < self.end && t.checked_sub(self.spec.origin).is_some() {
