@@ -41,8 +41,9 @@
 use crate::generator::time::Rfc3339Nanos;
 use arrow::array::{
     ArrayRef, BooleanBuilder, Float64Builder, Int64Array, NullBufferBuilder, RecordBatch,
-    StringBuilder, StringViewBuilder, TimestampNanosecondArray, new_null_array,
+    StringBuilder, StringViewArray, TimestampNanosecondArray, new_null_array,
 };
+use arrow::buffer::Buffer;
 use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use std::sync::Arc;
 
@@ -718,7 +719,7 @@ enum Column {
     Float64(Float64Builder),
     Boolean(BooleanBuilder),
     Utf8(StringBuilder),
-    Utf8View(StringViewBuilder),
+    Utf8View(StringViewColumn),
     /// A column no one reads: its values are checked as they would be read, and counted.
     Unread(DataType, usize),
     /// The stream's event times (see [`decode_flat_timed`]).
@@ -732,7 +733,7 @@ impl Column {
             DataType::Float64 => Column::Float64(Float64Builder::with_capacity(rows)),
             DataType::Boolean => Column::Boolean(BooleanBuilder::with_capacity(rows)),
             DataType::Utf8 => Column::Utf8(StringBuilder::with_capacity(rows, rows * 16)),
-            DataType::Utf8View => Column::Utf8View(StringViewBuilder::with_capacity(rows)),
+            DataType::Utf8View => Column::Utf8View(StringViewColumn::with_capacity(rows)),
             _ => return None,
         })
     }
@@ -775,7 +776,7 @@ impl Column {
             Column::Float64(b) => b.append_value(as_finite(value)?),
             Column::Boolean(b) => b.append_value(as_bool(value)?),
             Column::Utf8(b) => b.append_value(as_text(value)?),
-            Column::Utf8View(b) => b.append_value(as_text(value)?),
+            Column::Utf8View(b) => b.append_value(as_text(value)?)?,
             // Only a missing time (NULL) comes here: times are read by `read`.
             Column::Time(_) => return None,
             Column::Unread(data_type, rows) => {
@@ -799,7 +800,7 @@ impl Column {
             Column::Float64(mut b) => Arc::new(b.finish()),
             Column::Boolean(mut b) => Arc::new(b.finish()),
             Column::Utf8(mut b) => Arc::new(b.finish()),
-            Column::Utf8View(mut b) => Arc::new(b.finish()),
+            Column::Utf8View(b) => Arc::new(b.finish()),
             Column::Unread(data_type, rows) => new_null_array(&data_type, rows),
             Column::Time(t) => t.finish(text)?,
         })
@@ -834,6 +835,61 @@ impl Int64Column {
 
     fn finish(mut self) -> Int64Array {
         Int64Array::new(self.values.into(), self.valid.finish())
+    }
+}
+
+/// A Utf8View column being built, inlined into the decoder's loop like [`Int64Column`]: a
+/// string of up to 12 bytes is its view; a longer one is copied to the one data buffer.
+struct StringViewColumn {
+    views: Vec<u128>,
+    data: Vec<u8>,
+    valid: NullBufferBuilder,
+}
+
+impl StringViewColumn {
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            views: Vec::with_capacity(rows),
+            data: Vec::new(),
+            valid: NullBufferBuilder::new(rows),
+        }
+    }
+
+    /// `None` past the 4 GiB a view's length and offset can name (a micro-batch is far less).
+    #[inline(always)]
+    fn append_value(&mut self, s: &str) -> Option<()> {
+        let b = s.as_bytes();
+        let len = u32::try_from(b.len()).ok()?;
+        let mut view = [0u8; 16];
+        view[..4].copy_from_slice(&len.to_le_bytes());
+        if b.len() <= 12 {
+            view[4..4 + b.len()].copy_from_slice(b);
+        } else {
+            let offset = u32::try_from(self.data.len()).ok()?;
+            u32::try_from(self.data.len() + b.len()).ok()?;
+            view[4..8].copy_from_slice(&b[..4]);
+            // Buffer 0, the only one.
+            view[12..].copy_from_slice(&offset.to_le_bytes());
+            self.data.extend_from_slice(b);
+        }
+        self.views.push(u128::from_le_bytes(view));
+        self.valid.append_non_null();
+        Some(())
+    }
+
+    fn append_null(&mut self) {
+        self.views.push(0);
+        self.valid.append_null();
+    }
+
+    fn finish(mut self) -> StringViewArray {
+        let buffers = match self.data.is_empty() {
+            true => vec![],
+            false => vec![Buffer::from_vec(self.data)],
+        };
+        // SAFETY: each view is built above from a `&str` (valid UTF-8): its length and inline
+        // bytes, or its length, first four bytes and offset into buffer 0, which holds it.
+        unsafe { StringViewArray::new_unchecked(self.views.into(), buffers, self.valid.finish()) }
     }
 }
 
