@@ -155,37 +155,10 @@ fn read_object(
     if p.peek() == Some(b'}') {
         p.i += 1;
     } else {
-        // Records as producers write them: keys in schema order, each with its colon and a
-        // comma after its value. Each field is read straight after its key, with no key to
-        // look up and none seen twice to check; anything else goes on in the loop below.
+        // Keys usually come in schema order: look there first.
         let mut guess = 0;
-        let mut found = keys.at(p, guess);
-        while let Some((f, KeyMatch::WithColon)) = found {
-            p.skip_ws();
-            columns[f].read(p, nullable[f])?;
-            seen |= 1 << f;
-            guess = f + 1;
-            match p.peek() {
-                Some(b',') => p.i += 1,
-                Some(b'}') => {
-                    p.i += 1;
-                    return Some(seen);
-                }
-                _ => {
-                    p.skip_ws();
-                    match p.next()? {
-                        b',' => {}
-                        b'}' => return Some(seen),
-                        _ => return None,
-                    }
-                }
-            }
-            p.skip_ws();
-            found = keys.at(p, guess);
-        }
-        // Keys usually come in schema order: each is looked for there first.
         loop {
-            let field = match found {
+            let field = match keys.at(p, guess) {
                 Some((f, KeyMatch::WithColon)) => Some(f),
                 found => {
                     let field = match found {
@@ -217,7 +190,6 @@ fn read_object(
                 b'}' => break,
                 _ => return None,
             }
-            found = keys.at(p, guess);
         }
     }
     Some(seen)
