@@ -243,7 +243,6 @@ impl QuotedKey {
     }
 
     /// Whether the bytes at `at` start with this key, and with its colon too.
-    #[inline(always)]
     fn matches(&self, b: &[u8], at: usize) -> Option<KeyMatch> {
         match b.get(at..at + 16) {
             Some(window) if self.bytes.len() <= 16 => {
@@ -282,7 +281,6 @@ impl<'a> Keys<'a> {
     /// Field `guess`, when the key at the cursor is its name as it stands; the cursor is then
     /// past the key, and past its colon when that follows at once. Keys usually come in schema
     /// order, so this skips scanning most of them.
-    #[inline(always)]
     fn at(&self, p: &mut Cursor<'_>, guess: usize) -> Option<(usize, KeyMatch)> {
         let key = self.quoted.get(guess)?.as_ref()?;
         let matched = key.matches(p.b, p.i)?;
@@ -827,21 +825,22 @@ impl StringViewColumn {
         }
     }
 
-    /// `None` past the 4 GiB a view's length and offset can name (a micro-batch is far less).
+    /// `None` past the 4 GiB a view's offset can name (a micro-batch is far less).
     #[inline(always)]
     fn append_value(&mut self, s: &str) -> Option<()> {
         let b = s.as_bytes();
-        let len = u32::try_from(b.len()).ok()?;
         let mut view = [0u8; 16];
-        view[..4].copy_from_slice(&len.to_le_bytes());
         if b.len() <= 12 {
+            view[..4].copy_from_slice(&(b.len() as u32).to_le_bytes());
             view[4..4 + b.len()].copy_from_slice(b);
         } else {
-            let offset = u32::try_from(self.data.len()).ok()?;
-            u32::try_from(self.data.len() + b.len()).ok()?;
+            // The string's end fits, so do its length and its start.
+            let end = u32::try_from(self.data.len() + b.len()).ok()?;
+            let len = b.len() as u32;
+            view[..4].copy_from_slice(&len.to_le_bytes());
             view[4..8].copy_from_slice(&b[..4]);
             // Buffer 0, the only one.
-            view[12..].copy_from_slice(&offset.to_le_bytes());
+            view[12..].copy_from_slice(&(end - len).to_le_bytes());
             self.data.extend_from_slice(b);
         }
         self.views.push(u128::from_le_bytes(view));

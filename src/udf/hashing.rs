@@ -371,7 +371,7 @@ fn kept_mask(array: &dyn Array, keep: Keep<'_>) -> Option<BooleanBuffer> {
 /// Calls `f(first_row, hashes, kept)` for every row of the array, a chunk of at most
 /// [`CHUNK`] rows at a time, where `kept` holds a bit a row (`None`: every row) saying whether
 /// `keep` takes it and it has a value; the hash of a row not kept is meaningless. For callers
-/// that write every row they are given and advance past the kept ones only, without a branch.
+/// that pair each kept row's hash with something of the row's own (its group).
 pub fn for_each_hash_chunk_marked(
     array: &dyn Array,
     keep: Keep<'_>,
