@@ -31,4 +31,4 @@ pub mod stream;
 pub mod udf;
 
 #[cfg(feature = "datafusion")]
-pub use udf::register_all;
+pub use udf::{register_all, register_all_with_pool};

@@ -49,13 +49,84 @@ pub fn session_with(options: &SessionOptions) -> Result<SessionContext> {
     let config = SessionConfig::new().with_information_schema(true);
     let mut ctx =
         SessionContext::new_with_config_rt(config, runtime_env(options)?).enable_url_table();
-    crate::register_all(&mut ctx)?;
+    let pool = ctx.runtime_env().memory_pool.clone();
+    crate::register_all_with_pool(&mut ctx, pool)?;
     Ok(ctx)
 }
 
 /// A session with every Hazy function registered and no memory limit.
 pub fn session() -> SessionContext {
     session_with(&SessionOptions::default()).expect("a new session accepts every function")
+}
+
+/// What `hazy sql` bounds its memory pool to without `--memory-limit`: 80% (DuckDB's default
+/// share) of the smaller of the machine's memory and its cgroup's limit (a container's), and
+/// at most a quarter of its address-space limit (`ulimit -v`, which also counts mappings that
+/// are reserved and never used, and the batches in flight that DataFusion does not account
+/// for). `None` where none of them can be read (off Linux): no bound.
+pub fn default_memory_limit() -> Option<usize> {
+    let memory = [memory_total(), cgroup_memory_limit()]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|bytes| bytes / 5 * 4);
+    let address_space = address_space_limit().map(|bytes| bytes / 4);
+    memory.into_iter().chain(address_space).min()
+}
+
+/// `MemTotal` of /proc/meminfo.
+fn memory_total() -> Option<usize> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The memory limit of this process's cgroup (v2 `memory.max`, v1 `memory.limit_in_bytes`),
+/// `None` when unlimited or unreadable.
+fn cgroup_memory_limit() -> Option<usize> {
+    let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let read = |path: String| {
+        let text = std::fs::read_to_string(path).ok()?;
+        text.trim().parse::<usize>().ok()
+    };
+    groups
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+            match controllers {
+                "" => read(format!("/sys/fs/cgroup{path}/memory.max"))
+                    .or_else(|| read("/sys/fs/cgroup/memory.max".to_string())),
+                c if c.split(',').any(|c| c == "memory") => {
+                    read(format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"))
+                        .or_else(|| read("/sys/fs/cgroup/memory/memory.limit_in_bytes".into()))
+                }
+                _ => None,
+            }
+        })
+        .min()
+}
+
+/// The soft address-space limit (`ulimit -v`) of /proc/self/limits; `None` when unlimited.
+fn address_space_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// A `--memory-limit`: a size, or no bound (`none`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemoryLimitArg(pub Option<usize>);
+
+/// `2G`, `512M` … as [`parse_size`], or `none` for no bound.
+pub fn parse_memory_limit(s: &str) -> std::result::Result<MemoryLimitArg, String> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(MemoryLimitArg(None));
+    }
+    parse_size(s).map(|bytes| MemoryLimitArg(Some(bytes)))
 }
 
 /// A number and the unit right after it (`1.5G`, `500ms`); `what` says what was expected.
@@ -90,7 +161,15 @@ pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_default_limit_is_below_the_machine_memory() {
+        let total = memory_total().expect("/proc/meminfo");
+        let limit = default_memory_limit().expect("a limit on Linux");
+        assert!(limit <= total / 5 * 4 && limit > 0, "{limit} of {total}");
+    }
 
     #[test]
     fn sizes_read_as_datafusion_cli_reads_them() {
@@ -102,5 +181,8 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("2X").unwrap_err().contains("unknown unit"));
         assert!(parse_size("lots").is_err());
+        assert_eq!(parse_memory_limit("none"), Ok(MemoryLimitArg(None)));
+        assert!(parse_memory_limit("0").is_err());
+        assert_eq!(parse_memory_limit("1G"), Ok(MemoryLimitArg(Some(1 << 30))));
     }
 }

@@ -16,6 +16,7 @@ use super::args::{
 };
 use super::docs::Doc;
 use super::groups::{SketchAccumulator, SketchGroups};
+use super::memory::{Budget, PoolHandle};
 use super::sliding::{RetractingAccumulator, TwoStackMerge};
 use crate::sketch::{Sketch, SketchError};
 use arrow::array::{ArrayRef, LargeBinaryBuilder};
@@ -438,6 +439,8 @@ pub struct SketchAggregate<S: StateSketch> {
     spec: AggregateSpec<S>,
     signature: Signature,
     documentation: OnceLock<Documentation>,
+    /// The session's memory pool, which grouped accumulators reserve a batch's growth in.
+    pool: PoolHandle,
 }
 
 impl<S: StateSketch> SketchAggregate<S> {
@@ -446,7 +449,14 @@ impl<S: StateSketch> SketchAggregate<S> {
             spec,
             signature: Signature::variadic_any(Volatility::Immutable),
             documentation: OnceLock::new(),
+            pool: PoolHandle::default(),
         }
+    }
+
+    /// The same aggregate reserving each batch's growth in `pool` (see [`super::memory`]).
+    pub fn with_pool(mut self, pool: PoolHandle) -> Self {
+        self.pool = pool;
+        self
     }
 
     /// The same aggregate over `(value, weight)` rows.
@@ -601,7 +611,10 @@ impl<S: StateSketch> AggregateUDFImpl for SketchAggregate<S> {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(SketchGroups::new(self.glue(&args)?)))
+        let budget = Budget::new(&self.pool, self.spec.name);
+        Ok(Box::new(
+            SketchGroups::new(self.glue(&args)?).with_budget(budget),
+        ))
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {

@@ -6,11 +6,13 @@
 use super::args::{Keep, for_each_state};
 use super::family::{Form, Glue, HashRun, StateSketch, states_array};
 use super::hashing::for_each_hash_chunk_marked;
+use super::memory::Budget;
 use crate::sketch::hash::CHUNK;
 use arrow::array::{Array, ArrayRef, BooleanArray, LargeBinaryBuilder};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 use std::mem::size_of;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// How many rows ahead [`prefetch_ahead`] looks.
@@ -223,6 +225,8 @@ pub struct SketchGroups<S: StateSketch> {
     heap: usize,
     /// Rows not yet in `sketches` (wide GROUP BYs of hash-fed families).
     gathered: Gathered,
+    /// Where a batch's growth is reserved as it is made; `None`: a batch in one piece.
+    budget: Option<Budget>,
 }
 
 impl<S: StateSketch> SketchGroups<S> {
@@ -232,7 +236,30 @@ impl<S: StateSketch> SketchGroups<S> {
             sketches: Vec::new(),
             heap: 0,
             gathered: Gathered::default(),
+            budget: None,
         }
+    }
+
+    /// Reserves each batch's growth in a memory pool as it is made (see [`Budget`]).
+    pub fn with_budget(mut self, budget: Option<Budget>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Runs `step` (which returns its growth in heap bytes) over a batch of `rows` rows: in
+    /// pieces under a budget, else at once.
+    fn take_batch(
+        &mut self,
+        rows: usize,
+        mut step: impl FnMut(&Glue<S>, &mut [Option<S>], Range<usize>) -> Result<isize>,
+    ) -> Result<()> {
+        let (glue, sketches) = (&self.glue, &mut self.sketches);
+        let delta = match &mut self.budget {
+            None => step(glue, sketches, 0..rows)?,
+            Some(budget) => budget.run(rows, |piece| step(glue, sketches, piece))?,
+        };
+        self.add_heap(delta);
+        Ok(())
     }
 
     fn add_heap(&mut self, delta: isize) {
@@ -288,9 +315,14 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
                 .gathered
                 .push(run.keys, values[0].as_ref(), group_indices, keep);
         }
-        let delta = update_any(&self.glue, &mut self.sketches, values, group_indices, keep)?;
-        self.add_heap(delta);
-        Ok(())
+        self.take_batch(group_indices.len(), |glue, sketches, rows| {
+            if rows.len() == group_indices.len() {
+                return update_any(glue, sketches, values, group_indices, keep);
+            }
+            let (values, filter) = (slice_all(values, &rows), slice_filter(opt_filter, &rows));
+            let keep = Keep::from_filter(filter.as_ref());
+            update_any(glue, sketches, &values, &group_indices[rows], keep)
+        })
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -310,15 +342,17 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
         total_num_groups: usize,
     ) -> Result<()> {
         self.sketches.resize_with(total_num_groups, || None);
-        let delta = merge_states(
-            &self.glue,
-            &mut self.sketches,
-            values[0].as_ref(),
-            group_indices,
-            Keep::All,
-        )?;
-        self.add_heap(delta);
-        Ok(())
+        let states = values[0].as_ref();
+        self.take_batch(group_indices.len(), |glue, sketches, rows| {
+            let piece = states.slice(rows.start, rows.len());
+            merge_states(
+                glue,
+                sketches,
+                piece.as_ref(),
+                &group_indices[rows],
+                Keep::All,
+            )
+        })
     }
 
     fn convert_to_state(
@@ -341,6 +375,18 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
             + self.heap
             + self.gathered.size()
     }
+}
+
+/// The rows `rows` of every column.
+fn slice_all(values: &[ArrayRef], rows: &Range<usize>) -> Vec<ArrayRef> {
+    values
+        .iter()
+        .map(|v| v.slice(rows.start, rows.len()))
+        .collect()
+}
+
+fn slice_filter(filter: Option<&BooleanArray>, rows: &Range<usize>) -> Option<BooleanArray> {
+    filter.map(|f| f.slice(rows.start, rows.len()))
 }
 
 /// `convert_to_state` for aggregates whose input already is a state: pass the states through

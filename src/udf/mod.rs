@@ -15,6 +15,7 @@ pub mod groups;
 pub mod hashing;
 pub mod hll;
 pub mod kll;
+pub mod memory;
 pub mod minhash;
 pub mod numbers;
 pub mod quantile;
@@ -25,36 +26,50 @@ pub mod topk;
 
 use datafusion::common::Result;
 use datafusion::execution::FunctionRegistry;
+use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
+use family::{SketchAggregate, StateSketch};
+use memory::PoolHandle;
 use std::sync::Arc;
 
 /// Every Hazy aggregate function, in reference order.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
+    aggregate_functions_in(&PoolHandle::default())
+}
+
+/// Every Hazy aggregate function, each grouped accumulator reserving a batch's growth in
+/// `pool` (see [`memory`]).
+fn aggregate_functions_in(pool: &PoolHandle) -> Vec<AggregateUDF> {
     vec![
-        AggregateUDF::from(hll::sketch()),
-        AggregateUDF::from(hll::merge()),
-        AggregateUDF::from(hll::count_distinct()),
-        AggregateUDF::from(cms::sketch()),
-        AggregateUDF::from(cms::weighted()),
-        AggregateUDF::from(cms::merge()),
-        AggregateUDF::from(topk::sketch()),
-        AggregateUDF::from(topk::merge()),
-        AggregateUDF::from(topk::approx()),
-        AggregateUDF::from(topk::approx_weighted()),
-        AggregateUDF::from(bloom::sketch()),
-        AggregateUDF::from(bloom::merge()),
-        AggregateUDF::from(minhash::sketch()),
-        AggregateUDF::from(minhash::merge()),
-        AggregateUDF::from(kll::sketch()),
-        AggregateUDF::from(kll::merge()),
-        AggregateUDF::from(quantile::approx()),
-        AggregateUDF::from(quantile::approx_many()),
-        AggregateUDF::from(dd::sketch()),
-        AggregateUDF::from(dd::merge()),
+        bound(hll::sketch(), pool),
+        bound(hll::merge(), pool),
+        bound(hll::count_distinct(), pool),
+        bound(cms::sketch(), pool),
+        bound(cms::weighted(), pool),
+        bound(cms::merge(), pool),
+        bound(topk::sketch(), pool),
+        bound(topk::merge(), pool),
+        bound(topk::approx(), pool),
+        bound(topk::approx_weighted(), pool),
+        bound(bloom::sketch(), pool),
+        bound(bloom::merge(), pool),
+        bound(minhash::sketch(), pool),
+        bound(minhash::merge(), pool),
+        bound(kll::sketch(), pool),
+        bound(kll::merge(), pool),
+        bound(quantile::approx(), pool),
+        bound(quantile::approx_many(), pool),
+        bound(dd::sketch(), pool),
+        bound(dd::merge(), pool),
     ]
     .into_iter()
-    .chain(datasketches::aggregate_functions())
+    .chain(datasketches::aggregate_functions(pool))
     .collect()
+}
+
+/// `f` as a DataFusion aggregate bound to `pool`.
+fn bound<S: StateSketch>(f: SketchAggregate<S>, pool: &PoolHandle) -> AggregateUDF {
+    AggregateUDF::from(f.with_pool(pool.clone()))
 }
 
 /// Every Hazy scalar function, in reference order.
@@ -81,8 +96,35 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
 }
 
 /// Registers every Hazy function with `registry` (a `SessionContext`, a `SessionState`, …).
+/// Aggregates are accounted for as DataFusion's own are, after each batch; where the
+/// registry's memory pool is at hand, [`register_all_with_pool`] does better.
 pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
-    for f in aggregate_functions() {
+    register_in(registry, &PoolHandle::default())
+}
+
+/// Registers every Hazy function with `registry`, the grouped aggregates reserving what a
+/// batch grows them by in `pool` as they grow (see [`memory`]): under a memory limit, a batch
+/// of large states (merged Top-K, Bloom or MinHash states) fails with "Resources exhausted"
+/// naming its aggregate instead of being made in full past the limit. `pool` is the session's,
+/// `ctx.runtime_env().memory_pool`.
+///
+/// ```
+/// use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+/// use datafusion::prelude::{SessionConfig, SessionContext};
+/// let runtime = RuntimeEnvBuilder::new().with_memory_limit(1 << 30, 1.0).build_arc().unwrap();
+/// let mut ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
+/// let pool = ctx.runtime_env().memory_pool.clone();
+/// hazy::udf::register_all_with_pool(&mut ctx, pool).unwrap();
+/// ```
+pub fn register_all_with_pool(
+    registry: &mut dyn FunctionRegistry,
+    pool: Arc<dyn MemoryPool>,
+) -> Result<()> {
+    register_in(registry, &PoolHandle::new(pool))
+}
+
+fn register_in(registry: &mut dyn FunctionRegistry, pool: &PoolHandle) -> Result<()> {
+    for f in aggregate_functions_in(pool) {
         registry.register_udaf(Arc::new(f))?;
     }
     for f in scalar_functions() {

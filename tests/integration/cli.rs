@@ -155,6 +155,39 @@ fn deep_expressions_do_not_overflow_the_stack() {
     assert_eq!(stdout(&out), "d\n3\n");
 }
 
+/// Without `--memory-limit`, `hazy sql` bounds its pool by what the process may use, here a
+/// 2.5 GB address-space limit (`ulimit -v`, as a container might set): a quarter of it, about
+/// 610 MB. 100M values gathered in one list then fail with DataFusion's "Resources exhausted"
+/// (an exit status, not an abort by the allocator), 20M fit, and `--memory-limit none` lifts
+/// the bound.
+#[test]
+fn the_default_memory_limit_follows_what_the_process_may_use() {
+    let run = |values: u64, limit: &[&str]| {
+        let sql = format!(
+            "SELECT cardinality(array_agg(value)) AS n FROM generate_series(1, {values}) AS t(value)"
+        );
+        Command::new("sh")
+            .args(["-c", "ulimit -v 2500000 && exec \"$0\" \"$@\""])
+            .arg(env!("CARGO_BIN_EXE_hazy"))
+            .args(["sql", "-q", "--format", "csv", "-c", &sql])
+            .args(limit)
+            .output()
+            .expect("run hazy")
+    };
+    let over = run(100_000_000, &[]);
+    assert_eq!(over.status.code(), Some(1), "{}", stderr(&over));
+    assert!(
+        stderr(&over).contains("Resources exhausted"),
+        "{}",
+        stderr(&over)
+    );
+    let within = run(20_000_000, &[]);
+    assert!(within.status.success(), "{}", stderr(&within));
+    assert_eq!(stdout(&within), "n\n20000000\n");
+    let unbounded = run(20_000_000, &["--memory-limit", "none"]);
+    assert!(unbounded.status.success(), "{}", stderr(&unbounded));
+}
+
 /// `hazy sql` with `input` on standard input (not a terminal).
 fn hazy_stdin(args: &[&str], input: &str) -> Output {
     use std::io::Write;

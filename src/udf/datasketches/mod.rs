@@ -41,8 +41,10 @@ pub mod kll;
 pub mod theta;
 
 use super::args::Keep;
+use super::bound;
 use super::family::{RowInput, Rows};
 use super::hashing::is_string_or_binary;
+use super::memory::PoolHandle;
 use super::scalar::{Args, StateScalar};
 use crate::sketch::SketchError;
 use crate::sketch::envelope::{MAGIC, TRANSIT_MAGIC};
@@ -100,14 +102,14 @@ impl RowInput for DsItems {
     }
 }
 
-/// The DataSketches-compatible aggregates, in reference order.
-pub fn aggregate_functions() -> Vec<AggregateUDF> {
+/// The DataSketches-compatible aggregates, in reference order, reserving in `pool`.
+pub fn aggregate_functions(pool: &PoolHandle) -> Vec<AggregateUDF> {
     vec![
-        hll::sketch().into(),
-        hll::merge().into(),
-        theta::sketch().into(),
-        theta::union().into(),
-        theta::intersect_agg().into(),
+        bound(hll::sketch(), pool),
+        bound(hll::merge(), pool),
+        bound(theta::sketch(), pool),
+        bound(theta::union(), pool),
+        bound(theta::intersect_agg(), pool),
     ]
 }
 

@@ -1,0 +1,252 @@
+//! A grouped aggregate's growth within one batch, reserved in the session's memory pool as it
+//! is made.
+//!
+//! DataFusion asks an aggregate for its [`size`](datafusion::logical_expr::GroupsAccumulator::size)
+//! after each batch and only then grows its reservation, as it does for its own aggregates. For
+//! sketches that is too late when a batch holds large states: 2,000 Top-K states of capacity
+//! 16,384 decode to about 1.8 GB within one `merge_batch`, made in full before the pool can
+//! refuse, and under a container's memory limit the allocator aborts the process (issue 21).
+//!
+//! An aggregate bound to its session's pool ([`crate::udf::register_all_with_pool`]) takes a
+//! batch a piece at a time and reserves what it has grown beyond a slack before the next
+//! piece. Over the limit the query fails with "Resources exhausted" naming the aggregate, having
+//! allocated at most the slack and one piece past what the pool holds. The slack (a sixteenth
+//! of the pool's limit) leaves batches of ordinary growth to DataFusion's accounting after the
+//! batch, which then spills or emits early as it does for its own aggregates. An unbounded
+//! pool, or an aggregate not bound to one (`register_all`, or through the FFI), works as
+//! before, a batch in one piece.
+//!
+//! ```
+//! use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool};
+//! use hazy::udf::memory::{Budget, PoolHandle};
+//! use std::sync::Arc;
+//! let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(16 << 20));
+//! let mut budget = Budget::new(&PoolHandle::new(pool), "topk_merge").expect("a bounded pool");
+//! // Each row grows the aggregate by 1 MB: the pool refuses long before 100 rows are made.
+//! let mut made = 0;
+//! let err = budget
+//!     .run(100, |rows| {
+//!         made += rows.len();
+//!         Ok(rows.len() as isize * (1 << 20))
+//!     })
+//!     .unwrap_err();
+//! assert!(err.to_string().contains("Resources exhausted") && err.to_string().contains("topk_merge"));
+//! assert!(made < 20, "{made} rows made");
+//! ```
+
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::memory_pool::{
+    MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
+};
+use std::fmt::Debug;
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Rows of an aggregate's first piece, before its growth per row is known.
+const FIRST_PIECE_ROWS: usize = 8;
+
+/// The share of the pool's limit an aggregate may grow within a batch before it reserves.
+const SLACK_DIVISOR: usize = 16;
+
+/// The memory pool an aggregate reserves its growth in, or none. Carried by the UDF, so equal
+/// for any two pools: a function is the same function whatever session it is bound to.
+#[derive(Clone, Default)]
+pub struct PoolHandle(Option<Arc<dyn MemoryPool>>);
+
+impl PoolHandle {
+    pub fn new(pool: Arc<dyn MemoryPool>) -> Self {
+        Self(Some(pool))
+    }
+}
+
+impl Debug for PoolHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "bound" } else { "unbound" })
+    }
+}
+
+impl PartialEq for PoolHandle {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for PoolHandle {}
+
+impl Hash for PoolHandle {
+    fn hash<H: Hasher>(&self, _: &mut H) {}
+}
+
+/// One aggregate's reservation for the growth of the batch it is taking.
+#[derive(Debug)]
+pub struct Budget {
+    function: &'static str,
+    reservation: MemoryReservation,
+    /// Growth within a batch left to DataFusion's accounting after the batch.
+    slack: usize,
+    /// The largest growth per row of a piece seen so far, in bytes.
+    per_row: usize,
+    /// Rows of the next piece: doubled after each piece, up to what fits in the slack at
+    /// `per_row`, so that an aggregate of small growth soon takes whole batches.
+    piece: usize,
+}
+
+impl Budget {
+    /// A budget in `pool` for `function`; `None` when the pool has no limit (nothing to
+    /// reserve against) or there is no pool.
+    pub fn new(pool: &PoolHandle, function: &'static str) -> Option<Self> {
+        let pool = pool.0.as_ref()?;
+        let MemoryLimit::Finite(limit) = pool.memory_limit() else {
+            return None;
+        };
+        let consumer = MemoryConsumer::new(format!("{function} (one batch's growth)"));
+        Some(Self {
+            function,
+            reservation: consumer.register(pool),
+            slack: limit / SLACK_DIVISOR,
+            per_row: 0,
+            piece: FIRST_PIECE_ROWS,
+        })
+    }
+
+    /// Runs `step` over the rows `0..rows` of a batch in pieces, each returning how many bytes
+    /// it grew the aggregate by, and reserves the growth beyond the slack before the next
+    /// piece; returns the batch's whole growth. Pieces start at a few rows and double, up to
+    /// as many rows as fit in the slack at the largest growth per row seen. The reservation is
+    /// released at the end: DataFusion then accounts for the aggregate's new size.
+    pub fn run(
+        &mut self,
+        rows: usize,
+        mut step: impl FnMut(Range<usize>) -> Result<isize>,
+    ) -> Result<isize> {
+        let (mut grown, mut start) = (0isize, 0);
+        let result = loop {
+            if start >= rows {
+                break Ok(grown);
+            }
+            let end = rows.min(start.saturating_add(self.piece));
+            let delta = match step(start..end) {
+                Ok(delta) => delta,
+                Err(e) => break Err(e),
+            };
+            grown += delta;
+            self.per_row = self
+                .per_row
+                .max((delta.max(0) as usize).div_ceil(end - start));
+            if let Err(e) = self.reserve_beyond_slack(grown) {
+                break Err(e);
+            }
+            let fits = self.slack.checked_div(self.per_row).unwrap_or(usize::MAX);
+            self.piece = self.piece.saturating_mul(2).min(fits).max(1);
+            start = end;
+        };
+        self.reservation.free();
+        result
+    }
+
+    fn reserve_beyond_slack(&self, grown: isize) -> Result<()> {
+        let beyond = (grown.max(0) as usize).saturating_sub(self.slack);
+        if beyond <= self.reservation.size() {
+            return Ok(());
+        }
+        self.reservation.try_resize(beyond).map_err(|e| {
+            let pool = match e {
+                DataFusionError::ResourcesExhausted(message) => message,
+                other => other.strip_backtrace(),
+            };
+            DataFusionError::ResourcesExhausted(format!(
+                "{}: the sketches of one batch need more memory than the limit leaves \
+                 ({} MB made in this batch so far). {pool}",
+                self.function,
+                grown >> 20,
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sketch::Sketch;
+    use crate::sketch::hash::hash_i64;
+    use crate::sketch::topk::TopK;
+    use crate::udf::family::Glue;
+    use crate::udf::groups::SketchGroups;
+    use arrow::array::{ArrayRef, LargeBinaryBuilder};
+    use datafusion::execution::memory_pool::GreedyMemoryPool;
+    use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
+
+    /// `n` full Top-K states of capacity 16,384, about 0.9 MB each once decoded.
+    fn full_topk_states(n: i64) -> ArrayRef {
+        let mut states = LargeBinaryBuilder::new();
+        for s in 0..n {
+            let mut topk = TopK::new(16_384).unwrap();
+            for i in s * 100_000..s * 100_000 + 16_384 {
+                topk.insert(hash_i64(i), &i.to_le_bytes(), 1);
+            }
+            states.append_value(topk.to_bytes());
+        }
+        Arc::new(states.finish())
+    }
+
+    fn topk_merge(pool: Option<&Arc<dyn MemoryPool>>) -> SketchGroups<TopK> {
+        let merge = crate::udf::topk::merge();
+        let handle = pool.map_or_else(PoolHandle::default, |p| PoolHandle::new(p.clone()));
+        SketchGroups::new(Glue::for_test(&merge, None))
+            .with_budget(Budget::new(&handle, "topk_merge"))
+    }
+
+    /// Issue 21: 40 large states merged into 40 groups in one batch under a 16 MB limit. Without
+    /// a budget all 40 are decoded before DataFusion sees the size; with one, the batch stops
+    /// at the limit with a clear error and the reservation is given back.
+    #[test]
+    fn a_batch_of_large_states_stops_at_the_limit() {
+        let states = full_topk_states(40);
+        let groups: Vec<usize> = (0..40).collect();
+        let mut unbudgeted = topk_merge(None);
+        unbudgeted
+            .merge_batch(std::slice::from_ref(&states), &groups, 40)
+            .unwrap();
+        assert!(unbudgeted.size() > 32 << 20, "{}", unbudgeted.size());
+
+        let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(16 << 20));
+        let mut budgeted = topk_merge(Some(&pool));
+        let err = budgeted.merge_batch(&[states], &groups, 40).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("Resources exhausted: topk_merge: "),
+            "{message}"
+        );
+        // The limit, the slack (a sixteenth) and at most one piece (one state) more.
+        assert!(budgeted.size() < 20 << 20, "{}", budgeted.size());
+        assert_eq!(pool.reserved(), 0, "the reservation is given back");
+    }
+
+    /// With room enough, a budget changes nothing: the same states, in pieces.
+    #[test]
+    fn with_room_a_budget_gives_the_same_states() {
+        let states = full_topk_states(12);
+        // Rows of 12 states into 5 groups, so that pieces merge into groups made earlier.
+        let groups: Vec<usize> = (0..12).map(|i| i % 5).collect();
+        let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(48 << 20));
+        let (mut unbudgeted, mut budgeted) = (topk_merge(None), topk_merge(Some(&pool)));
+        for acc in [&mut unbudgeted, &mut budgeted] {
+            acc.merge_batch(std::slice::from_ref(&states), &groups, 5).unwrap();
+        }
+        assert_eq!(pool.reserved(), 0);
+        assert_eq!(budgeted.size(), unbudgeted.size());
+        assert_eq!(
+            budgeted.state(EmitTo::All).unwrap()[0].to_data(),
+            unbudgeted.state(EmitTo::All).unwrap()[0].to_data()
+        );
+    }
+
+    #[test]
+    fn no_budget_without_a_bounded_pool() {
+        let unbounded: Arc<dyn MemoryPool> =
+            Arc::new(datafusion::execution::memory_pool::UnboundedMemoryPool::default());
+        assert!(Budget::new(&PoolHandle::new(unbounded), "hll_merge").is_none());
+        assert!(Budget::new(&PoolHandle::default(), "hll_merge").is_none());
+    }
+}
