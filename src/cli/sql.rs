@@ -122,7 +122,16 @@ pub async fn run_statement(
         LogicalPlan::Copy(copy) => Some(copy.output_url.clone()),
         _ => None,
     };
+    let runtime = ctx.runtime_env();
     let df = ctx.execute_logical_plan(plan).await?;
+    if !Arc::ptr_eq(&runtime, &ctx.runtime_env()) {
+        // `SET datafusion.runtime.…` gave the session a new memory pool: the aggregates
+        // reserve in the pool the session has.
+        let pool = ctx.runtime_env().memory_pool.clone();
+        for f in crate::udf::aggregate_functions_with_pool(pool) {
+            ctx.register_udaf(f);
+        }
+    }
     let schema = Arc::new(df.schema().as_arrow().clone());
     let physical = df.create_physical_plan().await?;
     let result = stream_to(ctx, &physical, schema, options, out).await;

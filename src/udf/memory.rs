@@ -232,7 +232,8 @@ mod tests {
         let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(48 << 20));
         let (mut unbudgeted, mut budgeted) = (topk_merge(None), topk_merge(Some(&pool)));
         for acc in [&mut unbudgeted, &mut budgeted] {
-            acc.merge_batch(std::slice::from_ref(&states), &groups, 5).unwrap();
+            acc.merge_batch(std::slice::from_ref(&states), &groups, 5)
+                .unwrap();
         }
         assert_eq!(pool.reserved(), 0);
         assert_eq!(budgeted.size(), unbudgeted.size());

@@ -38,7 +38,12 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
 }
 
 /// Every Hazy aggregate function, each grouped accumulator reserving a batch's growth in
-/// `pool` (see [`memory`]).
+/// `pool` (see [`memory`]): for a session whose pool was replaced (`SET
+/// datafusion.runtime.memory_limit`), registered again over the old ones.
+pub fn aggregate_functions_with_pool(pool: Arc<dyn MemoryPool>) -> Vec<AggregateUDF> {
+    aggregate_functions_in(&PoolHandle::new(pool))
+}
+
 fn aggregate_functions_in(pool: &PoolHandle) -> Vec<AggregateUDF> {
     vec![
         bound(hll::sketch(), pool),

@@ -687,6 +687,43 @@ fn merging_large_states_under_a_memory_limit_finishes_or_fails_clearly() {
         "{}",
         stderr(&topk)
     );
+    // Stopped while the batch is made, by the merge's own reservation (one partition: the 50
+    // states come in one batch), also when the limit is SET in the session, which gives it a
+    // new pool.
+    let merge = format!(
+        "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}';          SELECT count(*) FROM (SELECT g, topk_merge(s) AS m FROM t GROUP BY g)          WHERE cardinality(topk_items(m)) > 0",
+        scratch.path("topk-states.parquet").display()
+    );
+    let one_partition = "SET datafusion.execution.target_partitions = 1";
+    let limited = hazy(&[
+        "sql",
+        "-q",
+        "--memory-limit",
+        "32M",
+        "-c",
+        one_partition,
+        "-c",
+        &merge,
+    ]);
+    let set_in_session = hazy(&[
+        "sql",
+        "-q",
+        "--memory-limit",
+        "none",
+        "-c",
+        one_partition,
+        "-c",
+        "SET datafusion.runtime.memory_limit = '32M'",
+        "-c",
+        &merge,
+    ]);
+    for out in [limited, set_in_session] {
+        let err = stderr(&out);
+        assert!(
+            err.contains("Resources exhausted: topk_merge: the sketches of one batch"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
