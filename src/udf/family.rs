@@ -518,6 +518,17 @@ impl<S: StateSketch> SketchAggregate<S> {
     }
 }
 
+/// The group of a batch whose rows all belong to one group; `None` for several (or none).
+pub fn one_group(groups: &[usize]) -> Option<usize> {
+    let &group = groups.first()?;
+    // A reduction without an early exit, so the check runs vector-wide over one group's
+    // batches (where it must read every row anyway).
+    groups
+        .iter()
+        .fold(true, |same, &g| same & (g == group))
+        .then_some(group)
+}
+
 /// "a, b and c".
 fn join_and(items: &[&str]) -> String {
     match items {
@@ -719,16 +730,29 @@ impl<S: StateSketch> Glue<S> {
         let Some(params) = self.params else {
             return Err(self.values_to_state_aggregate());
         };
-        let rows = self.rows(values, keep);
-        // A reduction without an early exit, so the check runs vector-wide over one group's
-        // batches (where it must read every row anyway).
-        if let Some(&group) = groups.first()
-            && groups.iter().fold(true, |same, &g| same & (g == group))
-        {
-            return self.update_one(&mut sketches[group], &rows, params);
+        match one_group(groups) {
+            Some(group) => self.update_one(&mut sketches[group], &self.rows(values, keep), params),
+            None => self.update_row_by_row(sketches, values, groups, keep),
         }
+    }
+
+    /// Adds the kept values to their groups' sketches one row at a time, as [`Self::update`]
+    /// does for a batch of several groups, whatever the groups of these rows: so the rows of
+    /// such a batch may come in pieces and give the same sketches (some families' batch
+    /// insert for one group is not the same as inserting row by row). Returns the change in
+    /// heap bytes.
+    pub fn update_row_by_row(
+        &self,
+        sketches: &mut [Option<S>],
+        values: &[ArrayRef],
+        groups: &[usize],
+        keep: Keep<'_>,
+    ) -> Result<isize> {
+        let Some(params) = self.params else {
+            return Err(self.values_to_state_aggregate());
+        };
         let mut delta = 0isize;
-        rows.feed::<S::Input>(|row, item| {
+        self.rows(values, keep).feed::<S::Input>(|row, item| {
             super::groups::prefetch_ahead(sketches, groups, row);
             let slot = &mut sketches[groups[row]];
             // A sketch created here counts from zero, so its initial allocation is accounted.

@@ -4,7 +4,7 @@
 //! Everything about groups lives here once; what a family does is in its [`Glue`].
 
 use super::args::{Keep, for_each_state};
-use super::family::{Form, Glue, HashRun, StateSketch, states_array};
+use super::family::{Form, Glue, HashRun, StateSketch, one_group, states_array};
 use super::hashing::for_each_hash_chunk_marked;
 use super::memory::Budget;
 use crate::sketch::hash::CHUNK;
@@ -315,14 +315,28 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
                 .gathered
                 .push(run.keys, values[0].as_ref(), group_indices, keep);
         }
-        self.take_batch(group_indices.len(), |glue, sketches, rows| {
-            if rows.len() == group_indices.len() {
-                return update_any(glue, sketches, values, group_indices, keep);
-            }
-            let (values, filter) = (slice_all(values, &rows), slice_filter(opt_filter, &rows));
-            let keep = Keep::from_filter(filter.as_ref());
-            update_any(glue, sketches, &values, &group_indices[rows], keep)
-        })
+        // Under a budget, a batch of several groups (or of states) comes in pieces; one
+        // group's batch grows one sketch, and is taken whole, by the family's batch insert.
+        let in_pieces = self.budget.is_some()
+            && (self.glue.reads_states() || one_group(group_indices).is_none());
+        if in_pieces {
+            return self.take_batch(group_indices.len(), |glue, sketches, rows| {
+                if rows.len() == group_indices.len() {
+                    return update_any(glue, sketches, values, group_indices, keep);
+                }
+                let (values, filter) = (slice_all(values, &rows), slice_filter(opt_filter, &rows));
+                let keep = Keep::from_filter(filter.as_ref());
+                let groups = &group_indices[rows];
+                match glue.reads_states() {
+                    true => merge_states(glue, sketches, values[0].as_ref(), groups, keep),
+                    // Row by row, as the whole batch of several groups would be.
+                    false => glue.update_row_by_row(sketches, &values, groups, keep),
+                }
+            });
+        }
+        let delta = update_any(&self.glue, &mut self.sketches, values, group_indices, keep)?;
+        self.add_heap(delta);
+        Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {

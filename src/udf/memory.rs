@@ -243,6 +243,35 @@ mod tests {
         );
     }
 
+    /// Values of several groups in pieces give the sketches of the whole batch, also for a
+    /// family whose batch insert for one group differs from inserting row by row (KLL), and
+    /// where the first pieces hold one group only.
+    #[test]
+    fn values_in_pieces_give_the_sketches_of_the_whole_batch() {
+        use crate::sketch::kll::Kll;
+        let values: ArrayRef = Arc::new(arrow::array::Float64Array::from_iter_values(
+            (0..5_000).map(|i| ((i * 7_919) % 5_003) as f64),
+        ));
+        let groups: Vec<usize> = (0..5_000)
+            .map(|i| usize::from(i >= 3_000 && i % 2 == 1))
+            .collect();
+        let kll = |pool: Option<&Arc<dyn MemoryPool>>| {
+            let handle = pool.map_or_else(PoolHandle::default, |p| PoolHandle::new(p.clone()));
+            SketchGroups::<Kll>::new(Glue::for_test(&crate::udf::kll::sketch(), Some(200)))
+                .with_budget(Budget::new(&handle, "kll_sketch"))
+        };
+        let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(1 << 30));
+        let (mut whole, mut pieces) = (kll(None), kll(Some(&pool)));
+        for acc in [&mut whole, &mut pieces] {
+            acc.update_batch(std::slice::from_ref(&values), &groups, None, 2)
+                .unwrap();
+        }
+        assert_eq!(
+            pieces.state(EmitTo::All).unwrap()[0].to_data(),
+            whole.state(EmitTo::All).unwrap()[0].to_data()
+        );
+    }
+
     #[test]
     fn no_budget_without_a_bounded_pool() {
         let unbounded: Arc<dyn MemoryPool> =
