@@ -8,13 +8,15 @@
 //! refuse, and under a container's memory limit the allocator aborts the process (issue 21).
 //!
 //! An aggregate bound to its session's pool ([`crate::udf::register_all_with_pool`]) takes a
-//! batch a piece at a time and reserves what it has grown beyond a slack before the next
-//! piece. Over the limit the query fails with "Resources exhausted" naming the aggregate, having
-//! allocated at most the slack and one piece past what the pool holds. The slack (a sixteenth
-//! of the pool's limit) leaves batches of ordinary growth to DataFusion's accounting after the
-//! batch, which then spills or emits early as it does for its own aggregates. An unbounded
-//! pool, or an aggregate not bound to one (`register_all`, or through the FFI), works as
-//! before, a batch in one piece.
+//! batch of states, or of several groups' values, a piece at a time and reserves what it has
+//! grown beyond a slack before the next piece. The pieces go row by row, as the whole batch
+//! would, so the sketches do not depend on the limit; one group's batch grows one sketch and
+//! is taken whole. Over the limit the query fails with "Resources exhausted" naming the
+//! aggregate, having allocated at most the slack and one piece past what the pool holds. The
+//! slack (a sixteenth of the pool's limit) leaves batches of ordinary growth to DataFusion's
+//! accounting after the batch, which then spills or emits early as it does for its own
+//! aggregates. An unbounded pool, or an aggregate not bound to one (`register_all`, or
+//! through the FFI), works as before, a batch in one piece.
 //!
 //! ```
 //! use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool};
