@@ -727,32 +727,32 @@ impl<S: StateSketch> Glue<S> {
         groups: &[usize],
         keep: Keep<'_>,
     ) -> Result<isize> {
-        let Some(params) = self.params else {
-            return Err(self.values_to_state_aggregate());
-        };
+        let rows = self.rows(values, keep);
         match one_group(groups) {
-            Some(group) => self.update_one(&mut sketches[group], &self.rows(values, keep), params),
-            None => self.update_row_by_row(sketches, values, groups, keep),
+            Some(group) => self.update_one(&mut sketches[group], &rows, self.value_params()?),
+            None => self.update_row_by_row(sketches, &rows, groups),
         }
     }
 
-    /// Adds the kept values to their groups' sketches one row at a time, as [`Self::update`]
-    /// does for a batch of several groups, whatever the groups of these rows: so the rows of
-    /// such a batch may come in pieces and give the same sketches (some families' batch
-    /// insert for one group is not the same as inserting row by row). Returns the change in
-    /// heap bytes.
+    /// The parameters of new sketches: an error for a state aggregate, which takes its
+    /// states'.
+    fn value_params(&self) -> Result<S::Params> {
+        self.params.ok_or_else(|| self.values_to_state_aggregate())
+    }
+
+    /// Adds the rows to their groups' sketches one at a time, as [`Self::update`] does for a
+    /// batch of several groups, whatever the groups of these rows: so the rows of such a batch
+    /// may come in pieces and give the same sketches (some families' batch insert for one
+    /// group is not the same as inserting row by row). Returns the change in heap bytes.
     pub fn update_row_by_row(
         &self,
         sketches: &mut [Option<S>],
-        values: &[ArrayRef],
+        rows: &Rows<'_>,
         groups: &[usize],
-        keep: Keep<'_>,
     ) -> Result<isize> {
-        let Some(params) = self.params else {
-            return Err(self.values_to_state_aggregate());
-        };
+        let params = self.value_params()?;
         let mut delta = 0isize;
-        self.rows(values, keep).feed::<S::Input>(|row, item| {
+        rows.feed::<S::Input>(|row, item| {
             super::groups::prefetch_ahead(sketches, groups, row);
             let slot = &mut sketches[groups[row]];
             // A sketch created here counts from zero, so its initial allocation is accounted.

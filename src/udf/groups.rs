@@ -330,7 +330,7 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
                 match glue.reads_states() {
                     true => merge_states(glue, sketches, values[0].as_ref(), groups, keep),
                     // Row by row, as the whole batch of several groups would be.
-                    false => glue.update_row_by_row(sketches, &values, groups, keep),
+                    false => glue.update_row_by_row(sketches, &glue.rows(&values, keep), groups),
                 }
             });
         }
