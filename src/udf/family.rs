@@ -518,17 +518,6 @@ impl<S: StateSketch> SketchAggregate<S> {
     }
 }
 
-/// The group of a batch whose rows all belong to one group; `None` for several (or none).
-pub fn one_group(groups: &[usize]) -> Option<usize> {
-    let &group = groups.first()?;
-    // A reduction without an early exit, so the check runs vector-wide over one group's
-    // batches (where it must read every row anyway).
-    groups
-        .iter()
-        .fold(true, |same, &g| same & (g == group))
-        .then_some(group)
-}
-
 /// "a, b and c".
 fn join_and(items: &[&str]) -> String {
     match items {
@@ -728,7 +717,7 @@ impl<S: StateSketch> Glue<S> {
         keep: Keep<'_>,
     ) -> Result<isize> {
         let rows = self.rows(values, keep);
-        match one_group(groups) {
+        match super::groups::one_group(groups) {
             Some(group) => self.update_one(&mut sketches[group], &rows, self.value_params()?),
             None => self.update_row_by_row(sketches, &rows, groups),
         }

@@ -4,7 +4,7 @@
 //! Everything about groups lives here once; what a family does is in its [`Glue`].
 
 use super::args::{Keep, for_each_state};
-use super::family::{Form, Glue, HashRun, StateSketch, one_group, states_array};
+use super::family::{Form, Glue, HashRun, StateSketch, states_array};
 use super::hashing::for_each_hash_chunk_marked;
 use super::memory::Budget;
 use crate::sketch::hash::CHUNK;
@@ -37,6 +37,17 @@ pub(crate) fn prefetch_ahead<T>(slots: &[T], groups: &[usize], row: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (slots, groups, row);
+}
+
+/// The group of a batch whose rows all belong to one group; `None` for several (or none).
+pub fn one_group(groups: &[usize]) -> Option<usize> {
+    let &group = groups.first()?;
+    // A reduction without an early exit, so the check runs vector-wide over one group's
+    // batches (where it must read every row anyway).
+    groups
+        .iter()
+        .fold(true, |same, &g| same & (g == group))
+        .then_some(group)
 }
 
 /// Merges the kept state rows of `states` into their groups; returns the change in heap bytes.
@@ -321,9 +332,6 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
             && (self.glue.reads_states() || one_group(group_indices).is_none());
         if in_pieces {
             return self.take_batch(group_indices.len(), |glue, sketches, rows| {
-                if rows.len() == group_indices.len() {
-                    return update_any(glue, sketches, values, group_indices, keep);
-                }
                 let (values, filter) = (slice_all(values, &rows), slice_filter(opt_filter, &rows));
                 let keep = Keep::from_filter(filter.as_ref());
                 let groups = &group_indices[rows];

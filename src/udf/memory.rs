@@ -120,31 +120,32 @@ impl Budget {
     pub fn run(
         &mut self,
         rows: usize,
+        step: impl FnMut(Range<usize>) -> Result<isize>,
+    ) -> Result<isize> {
+        let result = self.run_pieces(rows, step);
+        self.reservation.free();
+        result
+    }
+
+    fn run_pieces(
+        &mut self,
+        rows: usize,
         mut step: impl FnMut(Range<usize>) -> Result<isize>,
     ) -> Result<isize> {
         let (mut grown, mut start) = (0isize, 0);
-        let result = loop {
-            if start >= rows {
-                break Ok(grown);
-            }
+        while start < rows {
             let end = rows.min(start.saturating_add(self.piece));
-            let delta = match step(start..end) {
-                Ok(delta) => delta,
-                Err(e) => break Err(e),
-            };
+            let delta = step(start..end)?;
             grown += delta;
             self.per_row = self
                 .per_row
                 .max((delta.max(0) as usize).div_ceil(end - start));
-            if let Err(e) = self.reserve_beyond_slack(grown) {
-                break Err(e);
-            }
+            self.reserve_beyond_slack(grown)?;
             let fits = self.slack.checked_div(self.per_row).unwrap_or(usize::MAX);
             self.piece = self.piece.saturating_mul(2).min(fits).max(1);
             start = end;
-        };
-        self.reservation.free();
-        result
+        }
+        Ok(grown)
     }
 
     fn reserve_beyond_slack(&self, grown: isize) -> Result<()> {
