@@ -35,12 +35,8 @@ struct SqlArgs {
     /// NaN the strings "inf", "-inf" and "NaN".
     #[arg(long, default_value = "table")]
     format: OutputFormat,
-    /// Bound the query's memory pool, e.g. 2G or 512M (as datafusion-cli); over it, a query
-    /// spills where it can and otherwise fails with "Resources exhausted". Default: 80% of
-    /// the machine's or the container's memory, at most a quarter of `ulimit -v`; `none`: no
-    /// bound.
-    #[arg(long, value_name = "SIZE", value_parser = cli::parse_memory_limit)]
-    memory_limit: Option<cli::MemoryLimitArg>,
+    #[command(flatten)]
+    memory: cli::MemoryArgs,
     /// No progress line on stderr (shown only on a terminal, for queries over a second).
     #[arg(long, short)]
     quiet: bool,
@@ -139,10 +135,7 @@ fn sql(args: SqlArgs) -> Result<(), String> {
         interrupt: Some(interrupt),
     };
     let session = SessionOptions {
-        memory_limit: match args.memory_limit {
-            Some(cli::MemoryLimitArg(limit)) => limit,
-            None => cli::default_memory_limit(),
-        },
+        memory_limit: args.memory.limit(),
         spill_dir: Some(spill.path().to_path_buf()),
     };
     let remote = args.remote.as_deref();

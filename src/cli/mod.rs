@@ -117,6 +117,27 @@ fn address_space_limit() -> Option<usize> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// `--memory-limit`, as `hazy sql` and `hazy stream` take it.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct MemoryArgs {
+    /// Bound the query's memory pool, e.g. 2G or 512M (as datafusion-cli); over it, a query
+    /// spills where it can and otherwise fails with "Resources exhausted". Default: 80% of
+    /// the machine's or the container's memory, at most a quarter of `ulimit -v`; `none`: no
+    /// bound.
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
+    pub memory_limit: Option<MemoryLimitArg>,
+}
+
+impl MemoryArgs {
+    /// The pool's bound: the one given, else [`default_memory_limit`].
+    pub fn limit(&self) -> Option<usize> {
+        match self.memory_limit {
+            Some(MemoryLimitArg(limit)) => limit,
+            None => default_memory_limit(),
+        }
+    }
+}
+
 /// A `--memory-limit`: a size, or no bound (`none`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MemoryLimitArg(pub Option<usize>);

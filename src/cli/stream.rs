@@ -92,6 +92,9 @@ pub struct StreamArgs {
     /// Read input in chunks of about this many bytes (a micro-batch).
     #[arg(long, default_value_t = 1 << 20)]
     pub batch_bytes: usize,
+    /// Open windows, their sketches and the queries' operators share one memory pool.
+    #[command(flatten)]
+    pub memory: super::MemoryArgs,
     /// Print a summary (events, windows, late, malformed, rate, memory) to stderr at the end.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub summary: bool,
@@ -283,7 +286,7 @@ impl<'a> Runner<'a> {
             }),
         };
         let session = stream_session_with(crate::cli::runtime_env(&super::SessionOptions {
-            memory_limit: None,
+            memory_limit: args.memory.limit(),
             spill_dir: Some(spill_dir.to_path_buf()),
         })?);
         let mut stream = runtime

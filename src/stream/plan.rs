@@ -154,7 +154,7 @@ impl StreamPlans {
 }
 
 /// A session for stream queries: one partition (a micro-batch is small, and one partition
-/// keeps the plan a single chain), every Hazy function, and no rewrite of a single
+/// keeps the plan a single chain), every Hazy function bound to its memory pool, and no rewrite of a single
 /// `count(DISTINCT x)` into two aggregations (a stream keeps one level of states).
 pub fn stream_session() -> SessionContext {
     stream_session_with(Arc::new(RuntimeEnv::default()))
@@ -177,7 +177,8 @@ pub fn stream_session_with(runtime: Arc<RuntimeEnv>) -> SessionContext {
         .with_optimizer_rules(rules)
         .build();
     let mut ctx = SessionContext::new_with_state(state);
-    crate::register_all(&mut ctx).expect("a new session accepts every function");
+    let pool = ctx.runtime_env().memory_pool.clone();
+    crate::register_all_with_pool(&mut ctx, pool).expect("a new session accepts every function");
     ctx
 }
 

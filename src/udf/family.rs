@@ -591,7 +591,9 @@ impl<S: StateSketch> AggregateUDFImpl for SketchAggregate<S> {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(SketchAccumulator::new(self.glue(&args)?)))
+        Ok(Box::new(
+            SketchAccumulator::new(self.glue(&args)?).with_pool(&self.pool),
+        ))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -620,8 +622,10 @@ impl<S: StateSketch> AggregateUDFImpl for SketchAggregate<S> {
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let glue = self.glue(&args)?;
         Ok(match self.spec.sliding {
-            Sliding::TwoStack => Box::new(TwoStackMerge::new(glue)),
-            Sliding::Retract(retract) => Box::new(RetractingAccumulator::new(glue, retract)),
+            Sliding::TwoStack => Box::new(TwoStackMerge::new(glue).with_pool(&self.pool)),
+            Sliding::Retract(retract) => {
+                Box::new(RetractingAccumulator::new(glue, retract).with_pool(&self.pool))
+            }
         })
     }
 

@@ -6,7 +6,7 @@
 use super::args::{Keep, for_each_state};
 use super::family::{Form, Glue, HashRun, StateSketch, states_array};
 use super::hashing::for_each_hash_chunk_marked;
-use super::memory::Budget;
+use super::memory::{Budget, Held, PoolHandle, hold};
 use crate::sketch::hash::CHUNK;
 use arrow::array::{Array, ArrayRef, BooleanArray, LargeBinaryBuilder};
 use datafusion::common::{Result, ScalarValue};
@@ -436,6 +436,9 @@ pub struct SketchAccumulator<S: StateSketch> {
     pub(super) slot: [Option<S>; 1],
     /// Group indices (all zero) reused across batches.
     zeros: Vec<usize>,
+    /// The sketch's memory, reserved in the session's pool after each batch (a batch grows
+    /// one sketch, which no family lets pass its largest size).
+    held: Option<Held>,
 }
 
 impl<S: StateSketch> SketchAccumulator<S> {
@@ -444,7 +447,20 @@ impl<S: StateSketch> SketchAccumulator<S> {
             glue,
             slot: [None],
             zeros: Vec::new(),
+            held: None,
         }
+    }
+
+    /// Reserves the sketch in `pool` (see [`Held`]).
+    pub fn with_pool(mut self, pool: &PoolHandle) -> Self {
+        self.held = Held::new(pool, self.glue.function);
+        self
+    }
+
+    /// Reserves what the sketch now holds.
+    pub(super) fn hold(&mut self) -> Result<()> {
+        let heap = self.heap();
+        hold(&mut self.held, heap)
     }
 
     pub(super) fn state_value(&mut self) -> Result<ScalarValue> {
@@ -469,19 +485,20 @@ impl<S: StateSketch> Accumulator for SketchAccumulator<S> {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         if !self.glue.reads_states() {
             self.glue.update_single(&mut self.slot[0], values)?;
-            return Ok(());
+            return self.hold();
         }
         let rows = values.first().map_or(0, |v| v.len());
         self.zeros.resize(rows, 0);
         update_any(&self.glue, &mut self.slot, values, &self.zeros, Keep::All)?;
-        Ok(())
+        self.hold()
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let (glue, slot) = (&self.glue, &mut self.slot[0]);
         for_each_state(glue.function, states[0].as_ref(), |_, bytes| {
             glue.merge_state(slot, bytes).map(|_| ())
-        })
+        })?;
+        self.hold()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
@@ -492,7 +509,9 @@ impl<S: StateSketch> Accumulator for SketchAccumulator<S> {
         self.evaluate_value()
     }
 
+    /// What is not held in the pool already (see [`Held`]).
     fn size(&self) -> usize {
-        size_of::<Self>() + self.heap() + self.zeros.capacity() * size_of::<usize>()
+        let unheld = if self.held.is_some() { 0 } else { self.heap() };
+        size_of::<Self>() + unheld + self.zeros.capacity() * size_of::<usize>()
     }
 }

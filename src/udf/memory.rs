@@ -36,6 +36,7 @@
 //! assert!(made < 20, "{made} rows made");
 //! ```
 
+use datafusion::common::human_readable_size;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::memory_pool::{
     MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
@@ -154,18 +155,73 @@ impl Budget {
             return Ok(());
         }
         self.reservation.try_resize(beyond).map_err(|e| {
-            let pool = match e {
-                DataFusionError::ResourcesExhausted(message) => message,
-                other => other.strip_backtrace(),
-            };
-            DataFusionError::ResourcesExhausted(format!(
-                "{}: the sketches of one batch need more memory than the limit leaves \
-                 ({} MB made in this batch so far). {pool}",
+            exhausted(
                 self.function,
-                grown >> 20,
-            ))
+                format!(
+                    "the sketches of one batch need more memory than the limit leaves \
+                     ({} made in this batch so far)",
+                    human_readable_size(grown.max(0) as usize)
+                ),
+                e,
+            )
         })
     }
+}
+
+/// Memory an accumulator keeps between batches and reserves itself, because DataFusion does
+/// not: its window operators never ask an accumulator for its size, so the sketches of a
+/// moving frame (one a row, and their unions) would otherwise grow outside any limit. The
+/// single-group accumulator holds its sketch the same way, whichever operator runs it.
+///
+/// What is held is counted here and not in the accumulator's `size()`, so an operator that
+/// does ask (DataFusion's aggregate without GROUP BY) does not count it twice. Dropped with
+/// the accumulator, it is given back.
+#[derive(Debug)]
+pub struct Held {
+    function: &'static str,
+    reservation: MemoryReservation,
+}
+
+impl Held {
+    /// A reservation in `pool` for `function`; `None` when the pool has no limit or there is
+    /// no pool.
+    pub fn new(pool: &PoolHandle, function: &'static str) -> Option<Self> {
+        let pool = pool.0.as_ref()?;
+        matches!(pool.memory_limit(), MemoryLimit::Finite(_)).then(|| Self {
+            function,
+            reservation: MemoryConsumer::new(format!("{function} (sketches held)")).register(pool),
+        })
+    }
+
+    /// Holds `bytes` in all, growing or shrinking the reservation; over the limit, the error
+    /// names the function and says how much its sketches hold.
+    pub fn hold(&mut self, bytes: usize) -> Result<()> {
+        self.reservation.try_resize(bytes).map_err(|e| {
+            exhausted(
+                self.function,
+                format!(
+                    "its sketches need {}, more memory than the limit leaves",
+                    human_readable_size(bytes)
+                ),
+                e,
+            )
+        })
+    }
+}
+
+/// Holds `bytes` in `held` when there is one.
+pub fn hold(held: &mut Option<Held>, bytes: usize) -> Result<()> {
+    held.as_mut().map_or(Ok(()), |h| h.hold(bytes))
+}
+
+/// "Resources exhausted" naming `function` and `what` it needed, followed by the pool's own
+/// account of its consumers.
+fn exhausted(function: &str, what: String, e: DataFusionError) -> DataFusionError {
+    let pool = match e {
+        DataFusionError::ResourcesExhausted(message) => message,
+        other => other.strip_backtrace(),
+    };
+    DataFusionError::ResourcesExhausted(format!("{function}: {what}. {pool}"))
 }
 
 #[cfg(test)]
@@ -272,6 +328,42 @@ mod tests {
         assert_eq!(
             pieces.state(EmitTo::All).unwrap()[0].to_data(),
             whole.state(EmitTo::All).unwrap()[0].to_data()
+        );
+    }
+
+    /// The single-group accumulator holds its sketch in the pool itself, and not in `size()`,
+    /// which DataFusion's aggregate without GROUP BY reserves too; dropped, it gives it back.
+    /// Under a limit smaller than its sketch, the error names the function.
+    #[test]
+    fn a_single_group_holds_its_sketch_in_the_pool() {
+        use crate::udf::groups::SketchAccumulator;
+        use datafusion::logical_expr::Accumulator;
+        let states = full_topk_states(3);
+        let merge = crate::udf::topk::merge();
+        let single = |pool: &Arc<dyn MemoryPool>| {
+            SketchAccumulator::new(Glue::for_test(&merge, None))
+                .with_pool(&PoolHandle::new(pool.clone()))
+        };
+        let mut unbound = SketchAccumulator::new(Glue::for_test(&merge, None));
+        unbound.update_batch(std::slice::from_ref(&states)).unwrap();
+
+        let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(64 << 20));
+        let mut held = single(&pool);
+        held.update_batch(std::slice::from_ref(&states)).unwrap();
+        assert!(pool.reserved() > 800_000, "{}", pool.reserved());
+        assert_eq!(pool.reserved() + held.size(), unbound.size());
+        assert_eq!(held.state().unwrap(), unbound.state().unwrap());
+        drop(held);
+        assert_eq!(pool.reserved(), 0);
+
+        let tiny: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(100_000));
+        let message = single(&tiny)
+            .update_batch(&[states])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.starts_with("Resources exhausted: topk_merge: its sketches need"),
+            "{message}"
         );
     }
 

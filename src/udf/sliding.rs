@@ -11,6 +11,7 @@
 use super::args::Keep;
 use super::family::{Form, Glue, StateSketch};
 use super::groups::{SketchAccumulator, per_row, update_any};
+use super::memory::{Budget, Held, PoolHandle, hold};
 use crate::sketch::SketchError;
 use arrow::array::ArrayRef;
 use datafusion::common::{Result, ScalarValue, internal_err};
@@ -29,6 +30,10 @@ pub struct TwoStackMerge<S: StateSketch> {
     front: Vec<Option<S>>,
     /// Heap bytes of everything held, kept current so `size()` is O(1).
     heap: usize,
+    /// Reserves a batch's rows as they are made, then `held` keeps the frame's sketches
+    /// reserved: DataFusion's window operators reserve nothing for them.
+    budget: Option<Budget>,
+    held: Option<Held>,
 }
 
 impl<S: StateSketch> TwoStackMerge<S> {
@@ -39,7 +44,16 @@ impl<S: StateSketch> TwoStackMerge<S> {
             back_union: None,
             front: Vec::new(),
             heap: 0,
+            budget: None,
+            held: None,
         }
+    }
+
+    /// Reserves the frame's sketches in `pool` (see [`Held`]).
+    pub fn with_pool(mut self, pool: &PoolHandle) -> Self {
+        self.budget = Budget::new(pool, self.glue.function);
+        self.held = Held::new(pool, self.glue.function);
+        self
     }
 
     fn heap_of(s: &Option<S>) -> usize {
@@ -63,12 +77,23 @@ impl<S: StateSketch> TwoStackMerge<S> {
         self.heap -= Self::heap_of(&self.back_union);
         self.back_union = None;
         while let Some(row) = self.back.pop() {
+            // A union is at most its parts: reserved before it is made.
+            let last = Self::heap_of(self.front.last().unwrap_or(&None));
+            hold(&mut self.held, self.heap + last)?;
             self.heap -= Self::heap_of(&row);
             let suffix = self.union(row.as_ref(), self.front.last().and_then(Option::as_ref))?;
             self.heap += Self::heap_of(&suffix);
             self.front.push(suffix);
         }
-        Ok(())
+        hold(&mut self.held, self.heap)
+    }
+
+    /// Pushes the rows of `values`, each its own sketch.
+    fn push_rows(&mut self, values: &[ArrayRef]) -> Result<()> {
+        // Each row becomes its own "group", so values and states decode in one pass.
+        per_row(&self.glue, values)?
+            .into_iter()
+            .try_for_each(|row| self.push(row))
     }
 
     fn push(&mut self, row: Option<S>) -> Result<()> {
@@ -95,10 +120,22 @@ impl<S: StateSketch> TwoStackMerge<S> {
 
 impl<S: StateSketch> Accumulator for TwoStackMerge<S> {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        // Each row becomes its own "group", so values and states decode in one pass.
-        per_row(&self.glue, values)?
-            .into_iter()
-            .try_for_each(|row| self.push(row))
+        let Some(mut budget) = self.budget.take() else {
+            return self.push_rows(values);
+        };
+        let rows = values.first().map_or(0, |v| v.len());
+        let pushed = budget.run(rows, |piece| {
+            let before = self.heap as isize;
+            let piece: Vec<ArrayRef> = values
+                .iter()
+                .map(|v| v.slice(piece.start, piece.len()))
+                .collect();
+            self.push_rows(&piece)?;
+            Ok(self.heap as isize - before)
+        });
+        self.budget = Some(budget);
+        pushed?;
+        hold(&mut self.held, self.heap)
     }
 
     fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
@@ -128,7 +165,8 @@ impl<S: StateSketch> Accumulator for TwoStackMerge<S> {
         super::args::for_each_state(self.glue.function, states[0].as_ref(), |_, b| {
             self.glue.merge_state(&mut merged, b).map(|_| ())
         })?;
-        self.push(merged)
+        self.push(merged)?;
+        hold(&mut self.held, self.heap)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
@@ -144,10 +182,12 @@ impl<S: StateSketch> Accumulator for TwoStackMerge<S> {
         ScalarValue::try_from_array(&out, 0)
     }
 
+    /// What is not held in the pool already (see [`Held`]).
     fn size(&self) -> usize {
+        let unheld = if self.held.is_some() { 0 } else { self.heap };
         size_of::<Self>()
             + (self.back.capacity() + self.front.capacity()) * size_of::<Option<S>>()
-            + self.heap
+            + unheld
     }
 }
 
@@ -165,6 +205,12 @@ impl<S: StateSketch> RetractingAccumulator<S> {
             inner: SketchAccumulator::new(glue),
             retract,
         }
+    }
+
+    /// Reserves the sketch in `pool` (see [`Held`]).
+    pub fn with_pool(mut self, pool: &PoolHandle) -> Self {
+        self.inner = self.inner.with_pool(pool);
+        self
     }
 }
 
@@ -185,13 +231,16 @@ impl<S: StateSketch> Accumulator for RetractingAccumulator<S> {
         let zeros = vec![0; values.first().map_or(0, |v| v.len())];
         update_any(glue, &mut leaving, values, &zeros, Keep::All)?;
         match (self.inner.slot[0].as_mut(), &leaving[0]) {
-            (Some(s), Some(l)) => (self.retract)(s, l).map_err(|e| glue.error(e)),
-            (_, None) => Ok(()),
-            (None, Some(_)) => internal_err!(
-                "{}: retracting rows that never entered the frame",
-                glue.function
-            ),
+            (Some(s), Some(l)) => (self.retract)(s, l).map_err(|e| glue.error(e))?,
+            (_, None) => {}
+            (None, Some(_)) => {
+                return internal_err!(
+                    "{}: retracting rows that never entered the frame",
+                    glue.function
+                );
+            }
         }
+        self.inner.hold()
     }
 
     fn supports_retract_batch(&self) -> bool {
@@ -207,6 +256,6 @@ impl<S: StateSketch> Accumulator for RetractingAccumulator<S> {
     }
 
     fn size(&self) -> usize {
-        size_of::<Self>() + self.inner.heap()
+        size_of::<Self>() + self.inner.size() - size_of::<SketchAccumulator<S>>()
     }
 }

@@ -3,6 +3,11 @@
 //! name), and the value aggregates over raw rows.
 
 use crate::common::*;
+use datafusion::datasource::MemTable;
+use datafusion::execution::memory_pool::MemoryPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use std::sync::Arc;
 
 /// 30 panes of 20 rows; 997 possible values, so every frame's Top-K counters are exact.
 const SETUP: &str = "
@@ -245,4 +250,67 @@ async fn empty_frames_give_null_or_zero() {
             "{aggregate}: the second frame holds a row"
         );
     }
+}
+
+/// A session whose memory pool holds `limit` bytes, with Hazy's functions bound to it.
+fn limited(limit: usize) -> (SessionContext, Arc<dyn MemoryPool>) {
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(limit, 1.0)
+        .build_arc()
+        .unwrap();
+    let mut ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
+    let pool = ctx.runtime_env().memory_pool.clone();
+    hazy::register_all_with_pool(&mut ctx, pool.clone()).unwrap();
+    (ctx, pool)
+}
+
+/// Issue 21: DataFusion's window operators never ask an accumulator for its size, so a moving
+/// frame's sketches (one a row, and the unions of their suffixes: here 20,000 HyperLogLogs,
+/// most of them dense) grew past any memory limit. They are now reserved as they are made:
+/// under the limit the query fails naming the aggregate, with room it gives the unbound answer,
+/// and the reservation goes with the query.
+#[tokio::test]
+async fn a_moving_frame_holds_its_sketches_within_the_memory_limit() {
+    let sql = "SELECT max(c) FROM (SELECT approx_count_distinct(value) OVER \
+        (ORDER BY value ROWS BETWEEN 20000 PRECEDING AND CURRENT ROW) AS c \
+        FROM generate_series(1, 50000))";
+    let (small, pool) = limited(32 << 20);
+    let message = error(&small, sql).await;
+    assert!(
+        message.contains("Resources exhausted: approx_count_distinct: its sketches need"),
+        "{message}"
+    );
+    assert_eq!(pool.reserved(), 0);
+
+    let want = value(&ctx(), sql).await;
+    let (roomy, pool) = limited(2 << 30);
+    assert_eq!(value(&roomy, sql).await, want);
+    assert_eq!(pool.reserved(), 0);
+}
+
+/// A frame of large merged states (Top-K at capacity 4,096) is reserved too, a piece of rows at
+/// a time, so one batch of them is not decoded in full before the pool can refuse.
+#[tokio::test]
+async fn a_moving_frame_of_large_states_stops_at_the_limit() {
+    let states = ctx()
+        .sql(
+            "SELECT g, topk_sketch(value, 4096) AS k FROM \
+             (SELECT value, value % 300 AS g FROM generate_series(1, 1500000)) GROUP BY g",
+        )
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let table = MemTable::try_new(states[0].schema(), vec![states]).unwrap();
+    let sql = "SELECT max(cardinality(topk_items(m))) FROM (SELECT topk_merge(k) OVER \
+        (ROWS BETWEEN 299 PRECEDING AND CURRENT ROW) AS m FROM s)";
+    let (small, pool) = limited(24 << 20);
+    small.register_table("s", Arc::new(table)).unwrap();
+    let message = error(&small, sql).await;
+    assert!(
+        message.contains("Resources exhausted: topk_merge: "),
+        "{message}"
+    );
+    assert_eq!(pool.reserved(), 0);
 }
