@@ -19,6 +19,7 @@
 
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::Result;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
@@ -27,7 +28,11 @@ use datafusion::logical_expr::{
 };
 use datafusion_ffi::udaf::FFI_AggregateUDF;
 use datafusion_ffi::udf::FFI_ScalarUDF;
-use hazy::udf::{aggregate_functions, documented_functions, scalar_functions};
+use hazy::cli::{MemoryLimitArg, default_memory_limit, parse_memory_limit};
+use hazy::udf::{
+    aggregate_functions, aggregate_functions_with_pool, documented_functions, scalar_functions,
+};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 use std::ffi::CStr;
@@ -86,15 +91,48 @@ impl ScalarFunction {
     }
 }
 
-/// Every Hazy aggregate function, in the order of `hazy::udf::aggregate_functions`.
+/// Every Hazy aggregate function, in the order of `hazy::udf::aggregate_functions`, bound to a
+/// memory pool of its own of `memory_limit` bytes, or to none.
+///
+/// The caller's pool does not cross the FFI (datafusion-ffi 55 passes an aggregate no session,
+/// task or runtime), so these functions reserve in one of their own, built as `hazy sql`
+/// builds its pool: what a batch's sketches grow by as they are made, and the sketches that
+/// single-group and moving-frame aggregates hold. Over it a query fails with "Resources
+/// exhausted" naming the function, where the allocator would otherwise abort the interpreter.
+/// What the grouped aggregates keep between batches is still counted by the caller's pool,
+/// through `size()`, which does cross.
 #[pyfunction]
-fn aggregates() -> Vec<AggregateFunction> {
-    aggregate_functions()
+#[pyo3(signature = (memory_limit=None))]
+fn aggregates(memory_limit: Option<usize>) -> PyResult<Vec<AggregateFunction>> {
+    let functions = match memory_limit {
+        None => aggregate_functions(),
+        Some(limit) => {
+            let runtime = RuntimeEnvBuilder::new()
+                .with_memory_limit(limit, 1.0)
+                .build()
+                .map_err(|e| PyValueError::new_err(e.strip_backtrace()))?;
+            aggregate_functions_with_pool(runtime.memory_pool)
+        }
+    };
+    Ok(functions
         .into_iter()
         .map(|f| AggregateFunction {
             udaf: Arc::new(nullable_across_the_ffi(f)),
         })
-        .collect()
+        .collect())
+}
+
+/// The bytes of a memory limit written as `hazy sql --memory-limit` takes it: `2G`, `512M`, a
+/// number of bytes, `auto` (80% of the machine's or the container's memory, at most a quarter
+/// of `ulimit -v`; none where that cannot be read) or `none`.
+#[pyfunction]
+fn memory_limit(text: &str) -> PyResult<Option<usize>> {
+    if text.trim().eq_ignore_ascii_case("auto") {
+        return Ok(default_memory_limit());
+    }
+    parse_memory_limit(text)
+        .map(|MemoryLimitArg(limit)| limit)
+        .map_err(|e| PyValueError::new_err(format!("hazy: memory_limit {e}")))
 }
 
 /// `f`, declared nullable if it is not.
@@ -238,6 +276,7 @@ fn _hazy(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scalars, m)?)?;
     m.add_function(wrap_pyfunction!(functions, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_major_version, m)?)?;
+    m.add_function(wrap_pyfunction!(memory_limit, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
