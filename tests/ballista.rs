@@ -361,7 +361,9 @@ fn spawn(binary: &str, args: &[String]) -> Child {
 }
 
 /// The shipped binaries as a user runs them: `hazy-scheduler`, two `hazy-executor`s and
-/// `hazy sql --remote`, whose output equals `hazy sql` on one machine.
+/// `hazy sql --remote`, whose output equals `hazy sql` on one machine. The executors' memory
+/// limit binds Hazy's aggregates too: a moving frame of 20,000 HyperLogLogs (about 300 MB) fails
+/// on them naming the aggregate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binaries_form_a_cluster_for_hazy_sql_remote() {
     let dir = scratch_dir("binaries");
@@ -386,6 +388,8 @@ async fn the_binaries_form_a_cluster_for_hazy_sql_remote() {
                     free_port().to_string(),
                     "--concurrent-tasks".into(),
                     "1".into(),
+                    "--memory-limit".into(),
+                    "64M".into(),
                 ],
             )
         })
@@ -434,6 +438,29 @@ async fn the_binaries_form_a_cluster_for_hazy_sql_remote() {
     assert!(
         text.starts_with("{\"users\":9813,\"top\":[{\"item\":\"page_view\""),
         "{text}"
+    );
+
+    let frame = format!(
+        "CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION '{}/'; \
+         SELECT max(c) FROM (SELECT approx_count_distinct(entity) OVER \
+         (ORDER BY ts ROWS BETWEEN 20000 PRECEDING AND CURRENT ROW) AS c FROM events)",
+        table.display()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hazy"))
+        .args(["sql", "-c", &frame, "--remote"])
+        .arg(format!("df://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Ballista passes the executor's error on in its debug form.
+    assert!(
+        stderr.contains("ResourcesExhausted(\"approx_count_distinct: its sketches need"),
+        "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -524,6 +551,8 @@ async fn the_cluster_reads_a_bucket_like_one_machine() {
                     free_port().to_string(),
                     "--concurrent-tasks".into(),
                     "1".into(),
+                    "--memory-limit".into(),
+                    "64M".into(),
                 ],
             )
         })

@@ -37,6 +37,10 @@ struct Args {
     /// Executor id (default: a random one).
     #[arg(long)]
     id: Option<String>,
+    /// One memory pool for every task of this executor, which Hazy's aggregates reserve in
+    /// too (in place of Ballista's pool per task).
+    #[command(flatten)]
+    memory: hazy::cli::MemoryArgs,
     #[command(flatten)]
     process: logging::ProcessFlags,
 }
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         scheduler_port: args.scheduler_port,
         concurrent_tasks: args.concurrent_tasks,
         work_dir: args.work_dir,
+        memory_limit: args.memory.limit(),
     };
     hazy::cluster::run_process("hazy-executor", executor::run(&options, None))
 }

@@ -15,14 +15,16 @@ use ballista_executor::execution_engine::{
     DefaultExecutionEngine, ExecutionEngine, QueryStageExecutor,
 };
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
-use datafusion::common::Result;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::{Result, human_readable_size};
 use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::prelude::SessionConfig;
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,6 +54,9 @@ pub struct ExecutorOptions {
     pub concurrent_tasks: usize,
     /// Directory for shuffle files (default: a temporary directory).
     pub work_dir: Option<PathBuf>,
+    /// Bytes every task of this executor may hold together, in one pool to which Hazy's
+    /// aggregates are bound too; unbounded when `None`.
+    pub memory_limit: Option<usize>,
 }
 
 impl Default for ExecutorOptions {
@@ -66,6 +71,7 @@ impl Default for ExecutorOptions {
             scheduler_port: 50050,
             concurrent_tasks: 0,
             work_dir: None,
+            memory_limit: crate::cli::default_memory_limit(),
         }
     }
 }
@@ -84,12 +90,13 @@ pub fn process_config(
     options: &ExecutorOptions,
     log: Option<Arc<StageLog>>,
 ) -> Result<ExecutorProcessConfig, BallistaError> {
-    let pool = super::pool::ConnectionPool::new(SHUFFLE_CLIENT_IDLE);
+    let connections = super::pool::ConnectionPool::new(SHUFFLE_CLIENT_IDLE);
     let engine = RecordingEngine {
-        inner: DefaultExecutionEngine::with_client_pool(Arc::new(pool)),
+        inner: DefaultExecutionEngine::with_client_pool(Arc::new(connections)),
         executor: options.id.clone(),
         log,
     };
+    let pool = executor_pool(options.memory_limit);
     Ok(ExecutorProcessConfig {
         executor_id: options.id.clone(),
         bind_host: options.bind_host.clone(),
@@ -105,19 +112,43 @@ pub fn process_config(
             .work_dir
             .as_ref()
             .map(|d| d.to_string_lossy().into_owned()),
-        override_function_registry: Some(Arc::new(super::function_registry()?)),
-        override_runtime_producer: Some(runtime_producer(options.work_dir.clone())),
+        override_function_registry: Some(Arc::new(super::function_registry(pool.clone())?)),
+        override_runtime_producer: Some(runtime_producer(options.work_dir.clone(), pool)),
         override_execution_engine: Some(Arc::new(engine)),
+        // Ballista would give each task a pool of its own in place of the producer's, one
+        // Hazy's aggregates cannot be bound to (they are registered once, before any task):
+        // `0` keeps the producer's pool.
+        memory_pool_size: Some(0),
         ..ExecutorProcessConfig::default()
     })
 }
 
+/// The pool every task of an executor shares, of `limit` bytes: fair among the operators that
+/// can spill, as Ballista's own per-task pools are, and naming its largest consumers when full.
+fn executor_pool(limit: Option<usize>) -> Option<Arc<dyn MemoryPool>> {
+    let limit = limit?;
+    log::info!(
+        "Executor memory pool: {} for every task and Hazy's sketches (--memory-limit)",
+        human_readable_size(limit)
+    );
+    let consumers = NonZeroUsize::new(5).expect("five");
+    Some(Arc::new(TrackConsumersPool::new(
+        FairSpillPool::new(limit),
+        consumers,
+    )))
+}
+
 /// Each task's runtime: Hazy's object stores (one registry for the process, so a bucket is
 /// opened once, from the executor's environment: `AWS_*`, `GOOGLE_*`, `AZURE_*`), spilling
-/// into the work directory as Ballista's own runtime does.
-fn runtime_producer(work_dir: Option<PathBuf>) -> ballista_core::RuntimeProducer {
+/// into the work directory as Ballista's own runtime does, and the executor's `pool`.
+fn runtime_producer(
+    work_dir: Option<PathBuf>,
+    pool: Option<Arc<dyn MemoryPool>>,
+) -> ballista_core::RuntimeProducer {
     let stores = crate::store::ObjectStores::new();
-    Arc::new(move |_config: &SessionConfig| super::runtime_env(stores.clone(), work_dir.as_deref()))
+    Arc::new(move |_config: &SessionConfig| {
+        super::runtime_env(stores.clone(), work_dir.as_deref(), pool.clone())
+    })
 }
 
 /// One task an executor ran: a stage's share of partitions, and what it wrote to the shuffle.

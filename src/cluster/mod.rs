@@ -37,8 +37,10 @@ use ballista::prelude::SessionContextExt;
 use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use datafusion::common::Result;
+use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
+use std::sync::Arc;
 
 /// A session state with DataFusion's defaults, every Hazy function and Hazy's object stores
 /// (`s3://`, `gs://`, `az://`, `http(s)://`, configured from the environment), for `config`.
@@ -47,31 +49,47 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 /// into a plan with it, so it must know the functions by name, and it lists the table's files
 /// when it plans, so it must open the table's bucket.
 pub fn session_state(config: SessionConfig) -> Result<SessionState> {
+    session_state_in(config, None)
+}
+
+/// [`session_state`] whose runtime has `pool`, to which Hazy's aggregates are bound.
+fn session_state_in(
+    config: SessionConfig,
+    pool: Option<Arc<dyn MemoryPool>>,
+) -> Result<SessionState> {
+    let runtime = runtime_env(crate::store::ObjectStores::new(), None, pool)?;
+    let pool = Arc::clone(&runtime.memory_pool);
     let mut state = SessionStateBuilder::new()
         .with_config(config)
-        .with_runtime_env(runtime_env(crate::store::ObjectStores::new(), None)?)
+        .with_runtime_env(runtime)
         .with_default_features()
         .build();
-    crate::register_all(&mut state)?;
+    crate::register_all_with_pool(&mut state, pool)?;
     Ok(state)
 }
 
-/// A runtime with the object stores of `stores`, spilling into `spill_dir` when one is given.
+/// A runtime with the object stores of `stores`, spilling into `spill_dir` when one is given,
+/// with `pool` when one is given (else DataFusion's unbounded one).
 pub fn runtime_env(
-    stores: std::sync::Arc<crate::store::ObjectStores>,
+    stores: Arc<crate::store::ObjectStores>,
     spill_dir: Option<&std::path::Path>,
-) -> Result<std::sync::Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
+    pool: Option<Arc<dyn MemoryPool>>,
+) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
     let mut builder = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
         .with_object_store_registry(stores);
     if let Some(dir) = spill_dir {
         builder = builder.with_temp_file_path(dir);
     }
+    if let Some(pool) = pool {
+        builder = builder.with_memory_pool(pool);
+    }
     builder.build_arc()
 }
 
-/// The functions an executor can decode in a stage plan: DataFusion's and Hazy's.
-pub fn function_registry() -> Result<BallistaFunctionRegistry> {
-    let state = session_state(SessionConfig::new_with_ballista())?;
+/// The functions an executor can decode in a stage plan: DataFusion's and Hazy's, Hazy's bound
+/// to the executor's `pool` when it has one.
+pub fn function_registry(pool: Option<Arc<dyn MemoryPool>>) -> Result<BallistaFunctionRegistry> {
+    let state = session_state_in(SessionConfig::new_with_ballista(), pool)?;
     Ok(BallistaFunctionRegistry::from(&state))
 }
 
