@@ -16,7 +16,7 @@ use super::args::{
 };
 use super::docs::Doc;
 use super::groups::{SketchAccumulator, SketchGroups};
-use super::memory::{Budget, PoolHandle};
+use super::memory::PoolHandle;
 use super::sliding::{RetractingAccumulator, TwoStackMerge};
 use crate::sketch::{Sketch, SketchError};
 use arrow::array::{ArrayRef, LargeBinaryBuilder};
@@ -613,9 +613,8 @@ impl<S: StateSketch> AggregateUDFImpl for SketchAggregate<S> {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        let budget = Budget::new(&self.pool, self.spec.name);
         Ok(Box::new(
-            SketchGroups::new(self.glue(&args)?).with_budget(budget),
+            SketchGroups::new(self.glue(&args)?).with_pool(&self.pool),
         ))
     }
 

@@ -6,7 +6,7 @@
 use super::args::{Keep, for_each_state};
 use super::family::{Form, Glue, HashRun, StateSketch, states_array};
 use super::hashing::for_each_hash_chunk_marked;
-use super::memory::{Budget, Held, PoolHandle, hold};
+use super::memory::{Budget, Held, LARGE_SKETCH, PoolHandle, hold};
 use crate::sketch::hash::CHUNK;
 use arrow::array::{Array, ArrayRef, BooleanArray, LargeBinaryBuilder};
 use datafusion::common::{Result, ScalarValue};
@@ -238,6 +238,10 @@ pub struct SketchGroups<S: StateSketch> {
     gathered: Gathered,
     /// Where a batch's growth is reserved as it is made; `None`: a batch in one piece.
     budget: Option<Budget>,
+    /// Where sketches of [`LARGE_SKETCH`] bytes or more are held once a batch has made one
+    /// (`holding`); their heap then leaves `size()`.
+    held: Option<Held>,
+    holding: bool,
 }
 
 impl<S: StateSketch> SketchGroups<S> {
@@ -248,13 +252,28 @@ impl<S: StateSketch> SketchGroups<S> {
             heap: 0,
             gathered: Gathered::default(),
             budget: None,
+            held: None,
+            holding: false,
         }
     }
 
-    /// Reserves each batch's growth in a memory pool as it is made (see [`Budget`]).
-    pub fn with_budget(mut self, budget: Option<Budget>) -> Self {
-        self.budget = budget;
+    /// Reserves each batch's growth in `pool` as it is made (see [`Budget`]), and holds large
+    /// sketches there (see [`LARGE_SKETCH`]).
+    pub fn with_pool(mut self, pool: &PoolHandle) -> Self {
+        self.budget = Budget::new(pool, self.glue.function);
+        self.held = Held::new(pool, self.glue.function);
         self
+    }
+
+    /// Holds the sketches in the pool from the first batch that grew them by
+    /// [`LARGE_SKETCH`] a row, and from then on keeps what is held equal to their heap.
+    fn settle(&mut self) -> Result<()> {
+        let large = |b: &Budget| b.largest_growth_per_row() >= LARGE_SKETCH;
+        self.holding |= self.budget.as_ref().is_some_and(large);
+        match self.holding {
+            true => hold(&mut self.held, self.heap),
+            false => Ok(()),
+        }
     }
 
     /// Runs `step` (which returns its growth in heap bytes) over a batch of `rows` rows: in
@@ -270,7 +289,7 @@ impl<S: StateSketch> SketchGroups<S> {
             Some(budget) => budget.run(rows, |piece| step(glue, sketches, piece))?,
         };
         self.add_heap(delta);
-        Ok(())
+        self.settle()
     }
 
     fn add_heap(&mut self, delta: isize) {
@@ -288,6 +307,7 @@ impl<S: StateSketch> SketchGroups<S> {
         let taken = emit_to.take_needed(&mut self.sketches);
         let freed: usize = taken.iter().flatten().map(S::heap_size).sum();
         self.heap = self.heap.saturating_sub(freed);
+        self.settle()?;
         Ok(taken)
     }
 
@@ -344,7 +364,7 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
         }
         let delta = update_any(&self.glue, &mut self.sketches, values, group_indices, keep)?;
         self.add_heap(delta);
-        Ok(())
+        self.settle()
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -391,10 +411,12 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
         Ok(vec![states])
     }
 
+    /// What is not held in the pool already (see [`LARGE_SKETCH`]).
     fn size(&self) -> usize {
+        let unheld = if self.holding { 0 } else { self.heap };
         size_of::<Self>()
             + self.sketches.capacity() * size_of::<Option<S>>()
-            + self.heap
+            + unheld
             + self.gathered.size()
     }
 }
