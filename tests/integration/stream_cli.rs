@@ -922,3 +922,45 @@ fn kill_9_at_random_points_loses_no_window_and_repeats_none_with_other_rows() {
     let got = by_window(&[killed.join("\n")]);
     assert_eq!(got, expected);
 }
+
+/// `hazy stream --memory-limit` bounds the stream's pool, with Hazy's aggregates bound to it: a
+/// limit that leaves room gives the unbounded run's windows, one that does not fails with
+/// "Resources exhausted" and exit status 1, and the default (80% of the machine's memory, as
+/// `hazy sql`) gives the unbounded windows too.
+#[test]
+fn the_memory_limit_bounds_a_stream() {
+    let scratch = Scratch::new("the_memory_limit_bounds_a_stream");
+    let input = scratch.path("events.ndjson");
+    gen_events(&input, "200000", "7");
+    let input = input.to_str().unwrap();
+    let query = "SELECT date_bin(INTERVAL '1 minute', ts) AS w, count(*) AS c, \
+        approx_count_distinct(entity) AS d, approx_topk(entity, 5) AS top \
+        FROM events GROUP BY date_bin(INTERVAL '1 minute', ts)";
+    let run = |limit: Option<&str>| {
+        let mut args = vec!["--input", input, "--lateness", "5s", "--sql", query];
+        if let Some(limit) = limit {
+            args.extend(["--memory-limit", limit]);
+        }
+        hazy().arg("stream").args(&args).output().unwrap()
+    };
+    let unbounded = run(Some("none"));
+    assert!(
+        unbounded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unbounded.stderr)
+    );
+    assert_eq!(total_count(&unbounded), 200_000);
+    for limit in [None, Some("64M")] {
+        let out = run(limit);
+        assert!(
+            out.status.success(),
+            "{limit:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, unbounded.stdout, "{limit:?}");
+    }
+    let short = run(Some("100K"));
+    let stderr = String::from_utf8_lossy(&short.stderr);
+    assert_eq!(short.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Resources exhausted"), "{stderr}");
+}
