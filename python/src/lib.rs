@@ -123,7 +123,7 @@ fn aggregates(memory_limit: Option<usize>) -> PyResult<Vec<AggregateFunction>> {
 }
 
 /// The bytes of a memory limit written as `hazy sql --memory-limit` takes it: `2G`, `512M`, a
-/// number of bytes, `auto` (80% of the machine's or the container's memory, at most a quarter
+/// number of bytes, `auto` (80% of the machine's or the container's memory, at most a sixth
 /// of `ulimit -v`; none where that cannot be read) or `none`.
 #[pyfunction]
 fn memory_limit(text: &str) -> PyResult<Option<usize>> {

@@ -156,8 +156,8 @@ fn deep_expressions_do_not_overflow_the_stack() {
 }
 
 /// Without `--memory-limit`, `hazy sql` bounds its pool by what the process may use, here a
-/// 2.5 GB address-space limit (`ulimit -v`, as a container might set): a quarter of it, about
-/// 610 MB. 100M values gathered in one list then fail with DataFusion's "Resources exhausted"
+/// 2.5 GB address-space limit (`ulimit -v`, as a container might set): a sixth of it, about
+/// 410 MB. 100M values gathered in one list then fail with DataFusion's "Resources exhausted"
 /// (an exit status, not an abort by the allocator), 20M fit, and `--memory-limit none` lifts
 /// the bound.
 #[test]
