@@ -6,7 +6,7 @@
 use super::args::{Keep, for_each_state};
 use super::family::{Form, Glue, HashRun, StateSketch, states_array};
 use super::hashing::for_each_hash_chunk_marked;
-use super::memory::{Budget, Held, LARGE_SKETCH, PoolHandle, hold};
+use super::memory::{Budget, Held, LARGE_SKETCH, PoolHandle, Reserve, hold};
 use crate::sketch::hash::CHUNK;
 use arrow::array::{Array, ArrayRef, BooleanArray, LargeBinaryBuilder};
 use datafusion::common::{Result, ScalarValue};
@@ -236,11 +236,10 @@ pub struct SketchGroups<S: StateSketch> {
     heap: usize,
     /// Rows not yet in `sketches` (wide GROUP BYs of hash-fed families).
     gathered: Gathered,
-    /// Where a batch's growth is reserved as it is made; `None`: a batch in one piece.
-    budget: Option<Budget>,
-    /// Where sketches of [`LARGE_SKETCH`] bytes or more are held once a batch has made one
-    /// (`holding`); their heap then leaves `size()`.
-    held: Option<Held>,
+    /// Where a batch's growth is reserved as it is made (no budget: a batch in one piece),
+    /// and where sketches of [`LARGE_SKETCH`] bytes or more are held once a batch has made
+    /// one (`holding`); their heap then leaves `size()`.
+    reserve: Reserve,
     holding: bool,
 }
 
@@ -251,8 +250,7 @@ impl<S: StateSketch> SketchGroups<S> {
             sketches: Vec::new(),
             heap: 0,
             gathered: Gathered::default(),
-            budget: None,
-            held: None,
+            reserve: Reserve::default(),
             holding: false,
         }
     }
@@ -260,8 +258,7 @@ impl<S: StateSketch> SketchGroups<S> {
     /// Reserves each batch's growth in `pool` as it is made (see [`Budget`]), and holds large
     /// sketches there (see [`LARGE_SKETCH`]).
     pub fn with_pool(mut self, pool: &PoolHandle) -> Self {
-        self.budget = Budget::new(pool, self.glue.function);
-        self.held = Held::new(pool, self.glue.function);
+        self.reserve = Reserve::new(pool, self.glue.function);
         self
     }
 
@@ -269,9 +266,9 @@ impl<S: StateSketch> SketchGroups<S> {
     /// [`LARGE_SKETCH`] a row, and from then on keeps what is held equal to their heap.
     fn settle(&mut self) -> Result<()> {
         let large = |b: &Budget| b.largest_growth_per_row() >= LARGE_SKETCH;
-        self.holding |= self.budget.as_ref().is_some_and(large);
+        self.holding |= self.reserve.budget.as_ref().is_some_and(large);
         match self.holding {
-            true => hold(&mut self.held, self.heap),
+            true => self.reserve.hold(self.heap),
             false => Ok(()),
         }
     }
@@ -284,7 +281,7 @@ impl<S: StateSketch> SketchGroups<S> {
         mut step: impl FnMut(&Glue<S>, &mut [Option<S>], Range<usize>) -> Result<isize>,
     ) -> Result<()> {
         let (glue, sketches) = (&self.glue, &mut self.sketches);
-        let delta = match &mut self.budget {
+        let delta = match &mut self.reserve.budget {
             None => step(glue, sketches, 0..rows)?,
             Some(budget) => budget.run(rows, |piece| step(glue, sketches, piece))?,
         };
@@ -348,7 +345,7 @@ impl<S: StateSketch> GroupsAccumulator for SketchGroups<S> {
         }
         // Under a budget, a batch of several groups (or of states) comes in pieces; one
         // group's batch grows one sketch, and is taken whole, by the family's batch insert.
-        let in_pieces = self.budget.is_some()
+        let in_pieces = self.reserve.budget.is_some()
             && (self.glue.reads_states() || one_group(group_indices).is_none());
         if in_pieces {
             return self.take_batch(group_indices.len(), |glue, sketches, rows| {

@@ -243,6 +243,28 @@ pub fn hold(held: &mut Option<Held>, bytes: usize) -> Result<()> {
     held.as_mut().map_or(Ok(()), |h| h.hold(bytes))
 }
 
+/// An accumulator's two reservations in its pool: a [`Budget`] for the batch it is taking
+/// and [`Held`] for the sketches it keeps (both `None` when unbound or unbounded).
+#[derive(Debug, Default)]
+pub struct Reserve {
+    pub budget: Option<Budget>,
+    pub held: Option<Held>,
+}
+
+impl Reserve {
+    pub fn new(pool: &PoolHandle, function: &'static str) -> Self {
+        Self {
+            budget: Budget::new(pool, function),
+            held: Held::new(pool, function),
+        }
+    }
+
+    /// Holds `bytes` in all (see [`Held::hold`]).
+    pub fn hold(&mut self, bytes: usize) -> Result<()> {
+        hold(&mut self.held, bytes)
+    }
+}
+
 /// "Resources exhausted" naming `function` and `what` it needed, followed by the pool's own
 /// account of its consumers.
 fn exhausted(function: &str, what: String, e: DataFusionError) -> DataFusionError {
@@ -319,31 +341,14 @@ mod tests {
         assert_eq!(pool.reserved(), 0, "the reservation is given back");
     }
 
-    /// With room enough, a budget changes nothing: the same states, in pieces.
+    /// With room enough, a budget changes nothing: the same states, in pieces. Sketches of
+    /// `LARGE_SKETCH` bytes or more are held in the pool by the aggregate, out of its
+    /// `size()`, so DataFusion's reservation never fails on them (no early emission, no spill
+    /// of batches of them); emitted, they are given back.
     #[test]
-    fn with_room_a_budget_gives_the_same_states() {
+    fn with_room_the_same_states_and_large_ones_held() {
         let states = full_topk_states(12);
         // Rows of 12 states into 5 groups, so that pieces merge into groups made earlier.
-        let groups: Vec<usize> = (0..12).map(|i| i % 5).collect();
-        let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(48 << 20));
-        let (mut unbudgeted, mut budgeted) = (topk_merge(None), topk_merge(Some(&pool)));
-        for acc in [&mut unbudgeted, &mut budgeted] {
-            acc.merge_batch(std::slice::from_ref(&states), &groups, 5)
-                .unwrap();
-        }
-        assert_eq!(
-            budgeted.state(EmitTo::All).unwrap()[0].to_data(),
-            unbudgeted.state(EmitTo::All).unwrap()[0].to_data()
-        );
-    }
-
-    /// Sketches of `LARGE_SKETCH` bytes or more are held in the pool by the aggregate, out of
-    /// its `size()`, so DataFusion's reservation never fails on them (no early emission, no
-    /// spill of batches of them); emitted, they are given back. Small ones are left to
-    /// DataFusion.
-    #[test]
-    fn large_sketches_are_held_and_small_ones_left_to_datafusion() {
-        let states = full_topk_states(12);
         let groups: Vec<usize> = (0..12).map(|i| i % 5).collect();
         let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(48 << 20));
         let (mut unbudgeted, mut held) = (topk_merge(None), topk_merge(Some(&pool)));
@@ -353,11 +358,19 @@ mod tests {
         }
         assert!(pool.reserved() > 4 << 20, "{}", pool.reserved());
         assert_holds(&pool, unbudgeted.size() - held.size());
-        held.state(EmitTo::First(2)).unwrap();
-        assert!(held.heap_is_exact());
-        held.state(EmitTo::All).unwrap();
+        for emit in [EmitTo::First(2), EmitTo::All] {
+            assert_eq!(
+                held.state(emit).unwrap()[0].to_data(),
+                unbudgeted.state(emit).unwrap()[0].to_data()
+            );
+            assert!(held.heap_is_exact());
+        }
         assert_eq!(pool.reserved(), 0);
+    }
 
+    /// Sketches below `LARGE_SKETCH` are left to DataFusion's accounting (and spilling).
+    #[test]
+    fn small_sketches_are_left_to_datafusion() {
         let small: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(48 << 20));
         let handle = PoolHandle::new(small.clone());
         let mut hll = SketchGroups::new(Glue::for_test(&crate::udf::hll::sketch(), Some(14)))

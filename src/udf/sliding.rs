@@ -11,7 +11,7 @@
 use super::args::Keep;
 use super::family::{Form, Glue, StateSketch};
 use super::groups::{SketchAccumulator, per_row, update_any};
-use super::memory::{Budget, Held, PoolHandle, hold};
+use super::memory::{PoolHandle, Reserve};
 use crate::sketch::SketchError;
 use arrow::array::ArrayRef;
 use datafusion::common::{Result, ScalarValue, internal_err};
@@ -30,10 +30,9 @@ pub struct TwoStackMerge<S: StateSketch> {
     front: Vec<Option<S>>,
     /// Heap bytes of everything held, kept current so `size()` is O(1).
     heap: usize,
-    /// Reserves a batch's rows as they are made, then `held` keeps the frame's sketches
-    /// reserved: DataFusion's window operators reserve nothing for them.
-    budget: Option<Budget>,
-    held: Option<Held>,
+    /// Reserves a batch's rows as they are made, then holds the frame's sketches:
+    /// DataFusion's window operators reserve nothing for them.
+    reserve: Reserve,
 }
 
 impl<S: StateSketch> TwoStackMerge<S> {
@@ -44,15 +43,13 @@ impl<S: StateSketch> TwoStackMerge<S> {
             back_union: None,
             front: Vec::new(),
             heap: 0,
-            budget: None,
-            held: None,
+            reserve: Reserve::default(),
         }
     }
 
-    /// Reserves the frame's sketches in `pool` (see [`Held`]).
+    /// Reserves the frame's sketches in `pool` (see [`Held`](super::memory::Held)).
     pub fn with_pool(mut self, pool: &PoolHandle) -> Self {
-        self.budget = Budget::new(pool, self.glue.function);
-        self.held = Held::new(pool, self.glue.function);
+        self.reserve = Reserve::new(pool, self.glue.function);
         self
     }
 
@@ -79,13 +76,13 @@ impl<S: StateSketch> TwoStackMerge<S> {
         while let Some(row) = self.back.pop() {
             // A union is at most its parts: reserved before it is made.
             let last = Self::heap_of(self.front.last().unwrap_or(&None));
-            hold(&mut self.held, self.heap + last)?;
+            self.reserve.hold(self.heap + last)?;
             self.heap -= Self::heap_of(&row);
             let suffix = self.union(row.as_ref(), self.front.last().and_then(Option::as_ref))?;
             self.heap += Self::heap_of(&suffix);
             self.front.push(suffix);
         }
-        hold(&mut self.held, self.heap)
+        self.reserve.hold(self.heap)
     }
 
     /// Pushes the rows of `values`, each its own sketch.
@@ -120,7 +117,7 @@ impl<S: StateSketch> TwoStackMerge<S> {
 
 impl<S: StateSketch> Accumulator for TwoStackMerge<S> {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let Some(mut budget) = self.budget.take() else {
+        let Some(mut budget) = self.reserve.budget.take() else {
             return self.push_rows(values);
         };
         let rows = values.first().map_or(0, |v| v.len());
@@ -133,9 +130,9 @@ impl<S: StateSketch> Accumulator for TwoStackMerge<S> {
             self.push_rows(&piece)?;
             Ok(self.heap as isize - before)
         });
-        self.budget = Some(budget);
+        self.reserve.budget = Some(budget);
         pushed?;
-        hold(&mut self.held, self.heap)
+        self.reserve.hold(self.heap)
     }
 
     fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
@@ -166,7 +163,7 @@ impl<S: StateSketch> Accumulator for TwoStackMerge<S> {
             self.glue.merge_state(&mut merged, b).map(|_| ())
         })?;
         self.push(merged)?;
-        hold(&mut self.held, self.heap)
+        self.reserve.hold(self.heap)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
@@ -182,9 +179,13 @@ impl<S: StateSketch> Accumulator for TwoStackMerge<S> {
         ScalarValue::try_from_array(&out, 0)
     }
 
-    /// What is not held in the pool already (see [`Held`]).
+    /// What is not held in the pool already (see [`Held`](super::memory::Held)).
     fn size(&self) -> usize {
-        let unheld = if self.held.is_some() { 0 } else { self.heap };
+        let unheld = if self.reserve.held.is_some() {
+            0
+        } else {
+            self.heap
+        };
         size_of::<Self>()
             + (self.back.capacity() + self.front.capacity()) * size_of::<Option<S>>()
             + unheld
@@ -207,7 +208,7 @@ impl<S: StateSketch> RetractingAccumulator<S> {
         }
     }
 
-    /// Reserves the sketch in `pool` (see [`Held`]).
+    /// Reserves the sketch in `pool` (see [`Held`](super::memory::Held)).
     pub fn with_pool(mut self, pool: &PoolHandle) -> Self {
         self.inner = self.inner.with_pool(pool);
         self
