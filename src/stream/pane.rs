@@ -262,11 +262,12 @@ pub(super) struct PanePlans {
 impl PanePlans {
     pub fn new(plans: &StreamPlans) -> Result<Self> {
         let session_task = &plans.task;
-        let memory = Arc::new(PaneMemory {
-            pool: Arc::clone(&session_task.runtime_env().memory_pool),
-            reserved: AtomicUsize::new(0),
-            queued: AtomicUsize::new(0),
-        });
+        // A session of `stream_session_with` counts in its pool already, also what Hazy's
+        // aggregates hold there themselves; any other is counted from here on.
+        let memory = match session_task.session_config().get_extension::<PaneMemory>() {
+            Some(memory) => memory,
+            None => PaneMemory::counting(Arc::clone(&session_task.runtime_env().memory_pool)),
+        };
         let runtime = RuntimeEnvBuilder::from_runtime_env(&session_task.runtime_env())
             .with_memory_pool(Arc::clone(&memory) as Arc<dyn MemoryPool>)
             .build_arc()?;
@@ -328,7 +329,9 @@ impl PanePlans {
         })
     }
 
-    /// Bytes the open panes hold: their accumulators and the batches waiting for them.
+    /// Bytes the open panes hold: their accumulators (with the sketches Hazy's aggregates hold
+    /// in the pool themselves, in a session of `stream_session_with`) and the batches waiting
+    /// for them.
     pub fn memory_bytes(&self) -> usize {
         self.memory.reserved.load(Ordering::Relaxed) + self.memory.queued.load(Ordering::Relaxed)
     }
@@ -343,10 +346,21 @@ struct PartialPlan {
 /// The session's memory pool, counting the reservations made through it by the panes, and the
 /// bytes of batches sent to a pane and not yet taken by its aggregate.
 #[derive(Debug)]
-struct PaneMemory {
+pub(crate) struct PaneMemory {
     pool: Arc<dyn MemoryPool>,
     reserved: AtomicUsize,
     queued: AtomicUsize,
+}
+
+impl PaneMemory {
+    /// `pool`, counting what is reserved through it.
+    pub(crate) fn counting(pool: Arc<dyn MemoryPool>) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            reserved: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+        })
+    }
 }
 
 impl fmt::Display for PaneMemory {

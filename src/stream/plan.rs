@@ -19,7 +19,8 @@ use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::streaming::StreamingTable;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
-use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::memory_pool::MemoryPool;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::optimizer::{Optimizer, OptimizerRule};
@@ -32,6 +33,7 @@ use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use super::pane::PaneMemory;
 use super::window::WindowSpec;
 
 /// The table name a stream query reads from.
@@ -160,11 +162,18 @@ pub fn stream_session() -> SessionContext {
     stream_session_with(Arc::new(RuntimeEnv::default()))
 }
 
-/// [`stream_session`] on `runtime` (the command line's: object stores, spill directory).
+/// [`stream_session`] on `runtime` (the command line's: object stores, spill directory), whose
+/// memory pool counts what the stream's windows reserve in it.
 pub fn stream_session_with(runtime: Arc<RuntimeEnv>) -> SessionContext {
+    let memory = PaneMemory::counting(Arc::clone(&runtime.memory_pool));
+    let runtime = RuntimeEnvBuilder::from_runtime_env(&runtime)
+        .with_memory_pool(Arc::clone(&memory) as Arc<dyn MemoryPool>)
+        .build_arc()
+        .expect("a runtime rebuilt from a running one");
     let config = SessionConfig::new()
         .with_target_partitions(1)
-        .with_batch_size(65_536);
+        .with_batch_size(65_536)
+        .with_extension(memory);
     let rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> = Optimizer::new()
         .rules
         .into_iter()

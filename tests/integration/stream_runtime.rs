@@ -495,3 +495,38 @@ async fn unread_columns_are_those_nothing_reads() {
     let s = stream(COUNT, options).await;
     assert_eq!(s.unread_columns(), bits(&["entity", "value"]));
 }
+
+/// What Hazy's aggregates hold in the session's pool themselves (sketches of 64 KB or more,
+/// which they keep out of DataFusion's accounting) counts in the memory an open window
+/// reports, as the accumulators DataFusion reserves for do: a stream session's pool counts
+/// every reservation made in it, here one made as such an aggregate makes its own.
+#[tokio::test]
+async fn reservations_in_the_stream_session_count_in_the_window_memory() {
+    use datafusion::execution::memory_pool::MemoryConsumer;
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_limit(1 << 30, 1.0)
+        .build_arc()
+        .unwrap();
+    let ctx = hazy::stream::stream_session_with(runtime);
+    let mut s = WindowedStream::with_context(
+        &ctx,
+        PER_ENTITY,
+        EventGenerator::schema(),
+        StreamOptions::new("ts"),
+    )
+    .await
+    .unwrap();
+    for b in &events(5_000, 0.0, 3) {
+        assert!(s.push(b.clone()).await.unwrap().is_empty());
+    }
+    let open = s.memory_bytes();
+    assert!(open > 0);
+    let held =
+        MemoryConsumer::new("topk_merge (sketches held)").register(&ctx.runtime_env().memory_pool);
+    held.try_grow(5 << 20).unwrap();
+    assert_eq!(s.memory_bytes(), open + (5 << 20));
+    drop(held);
+    assert_eq!(s.memory_bytes(), open);
+    s.finish().await.unwrap();
+    assert_eq!(s.memory_bytes(), 0);
+}
