@@ -296,7 +296,7 @@ impl<S: StateSketch> SketchGroups<S> {
     fn flush_gathered(&mut self) -> Result<()> {
         let delta = self.gathered.flush(&self.glue, &mut self.sketches)?;
         self.add_heap(delta);
-        Ok(())
+        self.settle()
     }
 
     fn take(&mut self, emit_to: EmitTo) -> Result<Vec<Option<S>>> {

@@ -1,5 +1,5 @@
-//! A grouped aggregate's growth within one batch, reserved in the session's memory pool as it
-//! is made.
+//! An aggregate's memory, reserved in the session's memory pool as it is made: a batch's growth
+//! ([`Budget`]) and the sketches DataFusion does not account for ([`Held`]).
 //!
 //! DataFusion asks an aggregate for its [`size`](datafusion::logical_expr::GroupsAccumulator::size)
 //! after each batch and only then grows its reservation, as it does for its own aggregates. For
@@ -17,6 +17,11 @@
 //! accounting after the batch, which then spills or emits early as it does for its own
 //! aggregates. An unbounded pool, or an aggregate not bound to one (`register_all`, or
 //! through the FFI), works as before, a batch in one piece.
+//!
+//! Some sketches are kept out of DataFusion's accounting and [`Held`] here instead: those of
+//! moving window frames (DataFusion's window operators reserve nothing), the single-group
+//! sketch, and in grouped aggregates sketches of [`LARGE_SKETCH`] or more, which DataFusion
+//! must not emit early or spill in batches of hundreds of megabytes.
 //!
 //! ```
 //! use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool};
