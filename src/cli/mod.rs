@@ -119,7 +119,7 @@ fn address_space_limit() -> Option<usize> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-/// `--memory-limit`, as `hazy sql` and `hazy stream` take it.
+/// `--memory-limit`, as `hazy sql`, `hazy stream` and `hazy-executor` take it.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct MemoryArgs {
     /// Bound the query's memory pool, e.g. 2G or 512M (as datafusion-cli); over it, a query

@@ -343,8 +343,9 @@ struct PartialPlan {
     sender: mpsc::Sender<Queued>,
 }
 
-/// The session's memory pool, counting the reservations made through it by the panes, and the
-/// bytes of batches sent to a pane and not yet taken by its aggregate.
+/// The session's memory pool, counting the reservations made through it (by the panes, and in
+/// a session of `stream_session_with` also by Hazy's aggregates holding their own sketches),
+/// and the bytes of batches sent to a pane and not yet taken by its aggregate.
 #[derive(Debug)]
 pub(crate) struct PaneMemory {
     pool: Arc<dyn MemoryPool>,

@@ -439,7 +439,7 @@ pub struct SketchAggregate<S: StateSketch> {
     spec: AggregateSpec<S>,
     signature: Signature,
     documentation: OnceLock<Documentation>,
-    /// The session's memory pool, which grouped accumulators reserve a batch's growth in.
+    /// The session's memory pool, which every accumulator reserves its sketches in.
     pool: PoolHandle,
 }
 
@@ -453,7 +453,7 @@ impl<S: StateSketch> SketchAggregate<S> {
         }
     }
 
-    /// The same aggregate reserving each batch's growth in `pool` (see [`super::memory`]).
+    /// The same aggregate reserving its sketches in `pool` (see [`super::memory`]).
     pub fn with_pool(mut self, pool: PoolHandle) -> Self {
         self.pool = pool;
         self

@@ -79,6 +79,16 @@ impl PoolHandle {
     pub fn new(pool: Arc<dyn MemoryPool>) -> Self {
         Self(Some(pool))
     }
+
+    /// The pool and its limit; `None` when there is no pool or it has no limit (nothing to
+    /// reserve against).
+    fn bounded(&self) -> Option<(&Arc<dyn MemoryPool>, usize)> {
+        let pool = self.0.as_ref()?;
+        match pool.memory_limit() {
+            MemoryLimit::Finite(limit) => Some((pool, limit)),
+            _ => None,
+        }
+    }
 }
 
 impl Debug for PoolHandle {
@@ -117,10 +127,7 @@ impl Budget {
     /// A budget in `pool` for `function`; `None` when the pool has no limit (nothing to
     /// reserve against) or there is no pool.
     pub fn new(pool: &PoolHandle, function: &'static str) -> Option<Self> {
-        let pool = pool.0.as_ref()?;
-        let MemoryLimit::Finite(limit) = pool.memory_limit() else {
-            return None;
-        };
+        let (pool, limit) = pool.bounded()?;
         let consumer = MemoryConsumer::new(format!("{function} (one batch's growth)"));
         Some(Self {
             function,
@@ -209,8 +216,8 @@ impl Held {
     /// A reservation in `pool` for `function`; `None` when the pool has no limit or there is
     /// no pool.
     pub fn new(pool: &PoolHandle, function: &'static str) -> Option<Self> {
-        let pool = pool.0.as_ref()?;
-        matches!(pool.memory_limit(), MemoryLimit::Finite(_)).then(|| Self {
+        let (pool, _) = pool.bounded()?;
+        Some(Self {
             function,
             reservation: MemoryConsumer::new(format!("{function} (sketches held)")).register(pool),
         })

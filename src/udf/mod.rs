@@ -37,9 +37,9 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
     aggregate_functions_in(&PoolHandle::default())
 }
 
-/// Every Hazy aggregate function, each grouped accumulator reserving a batch's growth in
-/// `pool` (see [`memory`]): for a session whose pool was replaced (`SET
-/// datafusion.runtime.memory_limit`), registered again over the old ones.
+/// Every Hazy aggregate function, each accumulator reserving its sketches in `pool` (see
+/// [`memory`]): for a session whose pool was replaced (`SET datafusion.runtime.memory_limit`),
+/// registered again over the old ones.
 pub fn aggregate_functions_with_pool(pool: Arc<dyn MemoryPool>) -> Vec<AggregateUDF> {
     aggregate_functions_in(&PoolHandle::new(pool))
 }
@@ -107,11 +107,11 @@ pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
     register_in(registry, &PoolHandle::default())
 }
 
-/// Registers every Hazy function with `registry`, the grouped aggregates reserving what a
-/// batch grows them by in `pool` as they grow (see [`memory`]): under a memory limit, a batch
-/// of large states (merged Top-K, Bloom or MinHash states) fails with "Resources exhausted"
-/// naming its aggregate instead of being made in full past the limit. `pool` is the session's,
-/// `ctx.runtime_env().memory_pool`.
+/// Registers every Hazy function with `registry`, the aggregates reserving their sketches in
+/// `pool` as they make them (see [`memory`]): under a memory limit, a batch of large states
+/// (merged Top-K, Bloom or MinHash states) or a moving frame's sketches fail with "Resources
+/// exhausted" naming the aggregate instead of being made past the limit. `pool` is the
+/// session's, `ctx.runtime_env().memory_pool`.
 ///
 /// ```
 /// use datafusion::execution::runtime_env::RuntimeEnvBuilder;
