@@ -5,8 +5,7 @@
 use crate::common::*;
 use datafusion::datasource::MemTable;
 use datafusion::execution::memory_pool::MemoryPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use std::sync::Arc;
 
 /// 30 panes of 20 rows; 997 possible values, so every frame's Top-K counters are exact.
@@ -252,15 +251,15 @@ async fn empty_frames_give_null_or_zero() {
     }
 }
 
-/// A session whose memory pool holds `limit` bytes, with Hazy's functions bound to it.
+/// `hazy sql`'s session with a memory pool of `limit` bytes (Hazy's functions bound to it),
+/// and the pool.
 fn limited(limit: usize) -> (SessionContext, Arc<dyn MemoryPool>) {
-    let runtime = RuntimeEnvBuilder::new()
-        .with_memory_limit(limit, 1.0)
-        .build_arc()
-        .unwrap();
-    let mut ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
+    let options = hazy::cli::SessionOptions {
+        memory_limit: Some(limit),
+        spill_dir: None,
+    };
+    let ctx = hazy::cli::session_with(&options).unwrap();
     let pool = ctx.runtime_env().memory_pool.clone();
-    hazy::register_all_with_pool(&mut ctx, pool.clone()).unwrap();
     (ctx, pool)
 }
 

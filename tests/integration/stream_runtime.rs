@@ -377,23 +377,32 @@ async fn run_limited(
     limit: usize,
     batches: &[RecordBatch],
 ) -> datafusion::common::Result<Vec<ClosedWindow>> {
-    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
-        .with_memory_limit(limit, 1.0)
-        .build_arc()?;
-    let ctx = hazy::stream::stream_session_with(runtime);
-    let mut s = WindowedStream::with_context(
-        &ctx,
-        sql,
-        EventGenerator::schema(),
-        StreamOptions::new("ts"),
-    )
-    .await?;
+    let (_, mut s) = limited_stream(sql, limit).await?;
     let mut out = Vec::new();
     for b in batches {
         out.extend(s.push(b.clone()).await?);
     }
     out.extend(s.finish().await?);
     Ok(out)
+}
+
+/// A stream of `sql` in a stream session whose memory pool holds `limit` bytes, and the session.
+async fn limited_stream(
+    sql: &str,
+    limit: usize,
+) -> datafusion::common::Result<(datafusion::prelude::SessionContext, WindowedStream)> {
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_limit(limit, 1.0)
+        .build_arc()?;
+    let ctx = hazy::stream::stream_session_with(runtime);
+    let stream = WindowedStream::with_context(
+        &ctx,
+        sql,
+        EventGenerator::schema(),
+        StreamOptions::new("ts"),
+    )
+    .await?;
+    Ok((ctx, stream))
 }
 
 /// An open window's groups are held decoded by its aggregate: their memory is reported while
@@ -503,19 +512,7 @@ async fn unread_columns_are_those_nothing_reads() {
 #[tokio::test]
 async fn reservations_in_the_stream_session_count_in_the_window_memory() {
     use datafusion::execution::memory_pool::MemoryConsumer;
-    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
-        .with_memory_limit(1 << 30, 1.0)
-        .build_arc()
-        .unwrap();
-    let ctx = hazy::stream::stream_session_with(runtime);
-    let mut s = WindowedStream::with_context(
-        &ctx,
-        PER_ENTITY,
-        EventGenerator::schema(),
-        StreamOptions::new("ts"),
-    )
-    .await
-    .unwrap();
+    let (ctx, mut s) = limited_stream(PER_ENTITY, 1 << 30).await.unwrap();
     for b in &events(5_000, 0.0, 3) {
         assert!(s.push(b.clone()).await.unwrap().is_empty());
     }
