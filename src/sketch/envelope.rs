@@ -282,6 +282,12 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    pub fn i128(&mut self) -> Result<i128> {
+        Ok(i128::from_le_bytes(
+            self.take(16)?.try_into().expect("16 bytes"),
+        ))
+    }
+
     pub fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }

@@ -44,16 +44,28 @@
 //! NaN is ignored; `±infinity` are ordinary values at the ends (an interpolation that
 //! touches one returns it); `-0.0` is stored as `0.0`.
 //!
-//! # Integers beyond 2^53
+//! # Integers at any magnitude
 //! Integers ([`TargetedDigest::insert_integers`]) are held as `f64` offsets from an integer
 //! *origin*, so values far from zero keep every digit: the origin is 0 while the first value
 //! lies within ±2^53 (the `f64` of an integer that small is exact, so the state is the one
 //! `f64` input would give), and otherwise that value with its low 52 bits cleared. Every value
 //! within 2^53 of the origin is then exact, and [`TargetedDigest::integer_quantiles`] answers
 //! in integers: `2^53 + 1`, `i64::MAX` or today's nanosecond timestamps come back as they
-//! went in. Only the values of a sketch spread over more than 2^53 (about 9·10^15) are
-//! rounded, to 53 significant bits of their distance from the origin. Merging sketches of
-//! different origins moves the other side's offsets to this one's.
+//! went in.
+//!
+//! When a value arrives more than 2^53 from the origin (about 9·10^15: random 64-bit IDs, a
+//! whole BIGINT range, wide decimals), the digest turns *exact* ([`TargetedDigest::is_exact`]):
+//! besides its `f64` offsets, which still order, compress and interpolate, it keeps each
+//! integer itself, in its buffer, its extremes and each centroid (a single value's centroid
+//! holds that value, a larger one `origin + round(mean)`). So the minimum, the maximum, every
+//! answer of a stream of up to [`BUFFER`] values and every answer from a single value's
+//! centroid (the usual answer at a target) is an input value, exact; an answer interpolated
+//! between centroids is rounded to the nearest integer, as everywhere. The guard keeps `f64`
+//! offsets: an answer the guard has to move is the value of a single-value centroid at its
+//! bound when there is one, else that bound rounded to an integer. Merging a sketch of another
+//! origin moves its offsets to this one's; if they would not stay exact there, both sides
+//! turn exact first. Digests whose integers stay within 2^53 of the origin keep the state
+//! (and the speed) they had.
 //!
 //! ```
 //! use hazy::sketch::Sketch;
@@ -65,6 +77,13 @@
 //! assert!((p99 - 989_999.0).abs() <= 2.0, "{p99}");
 //! let restored = TargetedDigest::from_bytes(&s.to_bytes()).unwrap();
 //! assert_eq!(restored.quantile(0.99).unwrap(), Some(p99));
+//!
+//! // Integers keep every digit, however far apart.
+//! let mut ids = TargetedDigest::new(&[0.5], 200).unwrap();
+//! ids.insert_integers(&[1, i64::MAX - 2, 3]);
+//! assert!(ids.is_exact());
+//! let answers = ids.integer_quantiles(&[0.5, 1.0]).unwrap();
+//! assert_eq!(answers, Some(vec![3, i64::MAX as i128 - 2]));
 //! ```
 
 use super::envelope::{self, Family};
@@ -113,6 +132,46 @@ pub struct TargetedDigest {
     /// What every value above (means, extremes, buffer, guard) is an offset from: 0 but for
     /// integers that start beyond ±2^53 (see the module docs).
     origin: i128,
+    /// The integers themselves, once they spread over more than 2^53 (see the module docs).
+    exact: Option<Box<Exact>>,
+}
+
+/// The exact side of a digest of integers spread over more than 2^53, beside the `f64`
+/// offsets that order, compress and interpolate.
+#[derive(Debug, Clone)]
+struct Exact {
+    /// Each centroid as an integer: its value when it holds one, else `origin + round(mean)`.
+    values: Vec<i128>,
+    /// Integers not yet sorted in (the digest's `f64` buffer stays empty).
+    buffer: Vec<i128>,
+    /// Extremes of the integers sorted in (`i128::MAX` / `i128::MIN` before any).
+    min: i128,
+    max: i128,
+}
+
+/// What a centroid carries besides its mean and count while the digest compresses: nothing
+/// (`()`) in a digest of `f64` offsets, its integer in an exact digest.
+trait CentroidValue: Copy + Default + PartialOrd {
+    /// The value of a centroid of several values with this mean.
+    fn of_mean(mean: f64, origin: i128) -> Self;
+}
+
+impl CentroidValue for () {
+    fn of_mean(_: f64, _: i128) {}
+}
+
+impl CentroidValue for i128 {
+    fn of_mean(mean: f64, origin: i128) -> i128 {
+        // `as` saturates: only a crafted state holds offsets past i128.
+        origin.saturating_add(mean.round() as i128)
+    }
+}
+
+/// An answer of the digest: an offset from the origin, or an integer of an exact digest.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    Offset(f64),
+    Exact(i128),
 }
 
 /// Integers within this distance of zero are exact as `f64`.
@@ -127,6 +186,18 @@ fn origin_for(x: i128) -> i128 {
     } else {
         x & !ORIGIN_LOW_BITS
     }
+}
+
+/// Whether the integer `x` is exact as an `f64` offset from `origin`.
+#[inline]
+fn fits(origin: i128, x: i128) -> bool {
+    x.checked_sub(origin)
+        .is_some_and(|d| d.unsigned_abs() <= EXACT_LIMIT as u128)
+}
+
+/// The integer nearest `v` (saturating; NaN is never held).
+fn nearest_integer(v: f64) -> i128 {
+    v.round() as i128
 }
 
 /// `x - origin` as an `f64` (exact within 2^53; a difference past `i128` is taken in `f64`).
@@ -243,9 +314,9 @@ impl Buckets {
     }
 }
 
-/// Greedy compression of sorted `(mean, weight)` items into centroids under the targeted size
-/// limit.
-struct Compressor<'a> {
+/// Greedy compression of sorted `(mean, weight, value)` items into centroids under the
+/// targeted size limit.
+struct Compressor<'a, V> {
     /// Target ranks in values (`q · n`).
     targets: &'a [f64],
     resolution: f64,
@@ -253,8 +324,11 @@ struct Compressor<'a> {
     cap: u64,
     means: Vec<f64>,
     weights: Vec<u64>,
-    /// The open centroid: sum of its values, count, smallest and largest member, the most
-    /// values it may hold, and the count before it.
+    values: Vec<V>,
+    origin: i128,
+    /// The open centroid: sum of its values, count, smallest and largest member, the value of
+    /// its first item, the most values it may hold, and the count before it.
+    value: V,
     sum: f64,
     weight: u64,
     first: f64,
@@ -263,14 +337,17 @@ struct Compressor<'a> {
     before: u64,
 }
 
-impl<'a> Compressor<'a> {
-    fn new(targets: &'a [f64], resolution: u16, n: u64, capacity: usize) -> Self {
+impl<'a, V: CentroidValue> Compressor<'a, V> {
+    fn new(digest: &TargetedDigest, targets: &'a [f64], capacity: usize) -> Self {
         Self {
             targets,
-            resolution: resolution as f64,
-            cap: centroid_cap(n, resolution),
+            resolution: digest.resolution as f64,
+            cap: centroid_cap(digest.n, digest.resolution),
             means: Vec::with_capacity(capacity),
             weights: Vec::with_capacity(capacity),
+            values: Vec::with_capacity(capacity),
+            origin: digest.origin,
+            value: V::default(),
             sum: 0.0,
             weight: 0,
             first: 0.0,
@@ -305,7 +382,7 @@ impl<'a> Compressor<'a> {
     }
 
     #[inline]
-    fn push(&mut self, mean: f64, weight: u64) {
+    fn push(&mut self, mean: f64, weight: u64, value: V) {
         if self.weight > 0 && self.weight.saturating_add(weight) <= self.limit {
             self.sum += mean * weight as f64;
             self.weight += weight;
@@ -313,6 +390,7 @@ impl<'a> Compressor<'a> {
             return;
         }
         self.close();
+        self.value = value;
         self.sum = mean * weight as f64;
         self.weight = weight;
         (self.first, self.last) = (mean, mean);
@@ -327,45 +405,53 @@ impl<'a> Compressor<'a> {
         // Rounding (or -inf and +inf together) must not move a mean out of its members'
         // range: that range keeps the means sorted.
         let mean = if mean.is_nan() { 0.0 } else { mean };
-        self.means.push(mean.max(self.first).min(self.last));
+        let mean = mean.max(self.first).min(self.last);
+        self.means.push(mean);
+        self.values.push(match self.weight {
+            1 => self.value,
+            _ => V::of_mean(mean, self.origin),
+        });
         self.weights.push(self.weight);
         self.before += self.weight;
         self.weight = 0;
     }
 
-    fn finish(mut self) -> (Vec<f64>, Vec<u64>) {
+    fn finish(mut self) -> (Vec<f64>, Vec<u64>, Vec<V>) {
         self.close();
-        (self.means, self.weights)
+        (self.means, self.weights, self.values)
     }
 }
 
-/// Calls `f(mean, weight)` for the centroids and the `len` items `item(j)` (both sorted) in
-/// order of mean.
-fn merge_sorted(
-    means: &[f64],
-    weights: &[u64],
-    len: usize,
-    item: impl Fn(usize) -> (f64, u64),
-    mut f: impl FnMut(f64, u64),
+/// Calls `f(mean, weight, value)` for the `a_len` items `a(i)` and the `b_len` items `b(j)`
+/// (both sorted) in order of mean, then value.
+fn merge_sorted<V: CentroidValue>(
+    (a_len, a): (usize, impl Fn(usize) -> (f64, u64, V)),
+    (b_len, b): (usize, impl Fn(usize) -> (f64, u64, V)),
+    mut f: impl FnMut(f64, u64, V),
 ) {
     let (mut i, mut j) = (0, 0);
-    while i < means.len() && j < len {
-        let (v, w) = item(j);
-        if means[i] <= v {
-            f(means[i], weights[i]);
+    while i < a_len && j < b_len {
+        let (x, y) = (a(i), b(j));
+        if (x.0, x.2) <= (y.0, y.2) {
+            f(x.0, x.1, x.2);
             i += 1;
         } else {
-            f(v, w);
+            f(y.0, y.1, y.2);
             j += 1;
         }
     }
-    for i in i..means.len() {
-        f(means[i], weights[i]);
+    for (m, w, v) in (i..a_len).map(&a).chain((j..b_len).map(&b)) {
+        f(m, w, v);
     }
-    for j in j..len {
-        let (v, w) = item(j);
-        f(v, w);
-    }
+}
+
+/// The guard, centroids and values of a digest as if its buffer were sorted in.
+struct SortedIn<'a> {
+    guard: Cow<'a, Kll>,
+    means: Cow<'a, [f64]>,
+    weights: Cow<'a, [u64]>,
+    /// The centroids' integers in an exact digest, else empty.
+    values: Cow<'a, [i128]>,
 }
 
 impl TargetedDigest {
@@ -390,6 +476,7 @@ impl TargetedDigest {
             buffer: Vec::new(),
             guard: Kll::new(k)?,
             origin: 0,
+            exact: None,
         })
     }
 
@@ -399,33 +486,115 @@ impl TargetedDigest {
         self.origin
     }
 
-    /// Adds integers, exactly while they lie within 2^53 of the origin (the module docs).
-    pub fn insert_integers<T: Copy + Into<i128>>(&mut self, values: &[T]) {
+    /// Whether the digest keeps its integers exactly beside their offsets, as it does once
+    /// they spread over more than 2^53 (see the module docs).
+    pub fn is_exact(&self) -> bool {
+        self.exact.is_some()
+    }
+
+    /// Adds integers, exact at any magnitude (the module docs).
+    pub fn insert_integers<T: Copy + Ord + Into<i128>>(&mut self, values: &[T]) {
         let Some(&first) = values.first() else {
             return;
         };
-        if self.n == 0 {
-            self.origin = origin_for(first.into());
+        if self.exact.is_none() {
+            if self.n == 0 {
+                self.origin = origin_for(first.into());
+            }
+            let origin = self.origin;
+            // Extremes in the input's own type: a vectorized pass where `T` is a machine integer.
+            let (lo, hi) = values
+                .iter()
+                .fold((first, first), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            if fits(origin, lo.into()) && fits(origin, hi.into()) {
+                // An integer's offset is never NaN or -0.0.
+                return self.buffer_all(values, |now, buffer| {
+                    buffer.extend(
+                        now.iter()
+                            .map(|&x| kll::to_key(offset_from(origin, x.into()))),
+                    )
+                });
+            }
+            self.become_exact();
         }
-        let origin = self.origin;
-        // An integer's offset is never NaN or -0.0.
-        self.buffer_all(values, |now, buffer| {
-            buffer.extend(
-                now.iter()
-                    .map(|&x| kll::to_key(offset_from(origin, x.into()))),
-            )
-        });
+        self.buffer_exact(values);
     }
 
     /// Adds one integer (see [`TargetedDigest::insert_integers`]).
     pub fn insert_integer(&mut self, x: i128) {
-        if self.n == 0 {
-            self.origin = origin_for(x);
+        if self.exact.is_none() {
+            if self.n == 0 {
+                self.origin = origin_for(x);
+            }
+            if fits(self.origin, x) {
+                return self.push_offset(offset_from(self.origin, x));
+            }
+            self.become_exact();
         }
-        self.push_offset(offset_from(self.origin, x));
+        self.buffer_exact(&[x]);
     }
 
-    /// This sketch with every value an offset from `origin` instead.
+    /// Turns this digest into an exact one: its offsets (integers within 2^53 of the origin)
+    /// become its integers. Doubles it held are rounded to integers.
+    fn become_exact(&mut self) {
+        if self.exact.is_some() {
+            return;
+        }
+        let origin = self.origin;
+        let integer = |offset: f64| origin.saturating_add(nearest_integer(offset));
+        let extremes = match self.min <= self.max {
+            true => (integer(self.min), integer(self.max)),
+            false => (i128::MAX, i128::MIN),
+        };
+        let buffer = self
+            .buffer
+            .drain(..)
+            .map(|k| integer(kll::from_key(k)))
+            .collect();
+        let values = self.means.iter().map(|&m| integer(m)).collect();
+        self.exact = Some(Box::new(Exact {
+            values,
+            buffer,
+            min: extremes.0,
+            max: extremes.1,
+        }));
+        self.settle_exact();
+    }
+
+    /// Restores what an exact digest keeps between its integers and its offsets after its
+    /// origin moved or doubles were rounded: a single value's mean is its integer's offset,
+    /// a larger centroid's integer is `origin + round(mean)`, the extremes are the integers',
+    /// and centroids are sorted by mean.
+    fn settle_exact(&mut self) {
+        let origin = self.origin;
+        let exact = self.exact.as_deref_mut().expect("an exact digest");
+        for ((mean, &weight), value) in self
+            .means
+            .iter_mut()
+            .zip(&self.weights)
+            .zip(&mut exact.values)
+        {
+            match weight {
+                1 => *mean = offset_from(origin, *value),
+                _ => *value = i128::of_mean(*mean, origin),
+            }
+        }
+        if exact.min <= exact.max {
+            self.min = offset_from(origin, exact.min);
+            self.max = offset_from(origin, exact.max);
+        }
+        if self.means.is_sorted() {
+            return;
+        }
+        let mut by_mean: Vec<usize> = (0..self.means.len()).collect();
+        by_mean.sort_by(|&i, &j| self.means[i].total_cmp(&self.means[j]));
+        let means = by_mean.iter().map(|&i| self.means[i]).collect();
+        let weights = by_mean.iter().map(|&i| self.weights[i]).collect();
+        exact.values = by_mean.iter().map(|&i| exact.values[i]).collect();
+        (self.means, self.weights) = (means, weights);
+    }
+
+    /// This sketch with every offset taken from `origin` instead.
     fn moved_to(&self, origin: i128) -> Self {
         let delta = offset_from(origin, self.origin);
         let mut moved = self.clone();
@@ -439,7 +608,20 @@ impl TargetedDigest {
             moved.max += delta;
         }
         moved.guard.shift(delta);
+        if moved.exact.is_some() {
+            moved.settle_exact();
+        }
         moved
+    }
+
+    /// Whether this digest of integers (not exact) stays exact as offsets from `origin`:
+    /// whether its extremes lie within 2^53 of it.
+    fn fits_at(&self, origin: i128) -> bool {
+        let fits_offset = |v: f64| fits(origin, self.origin.saturating_add(nearest_integer(v)));
+        [self.min_offset(), self.max_offset()]
+            .into_iter()
+            .flatten()
+            .all(|v| !v.is_finite() || fits_offset(v))
     }
 
     /// The target quantiles, sorted.
@@ -465,24 +647,45 @@ impl TargetedDigest {
         self.n == 0
     }
 
-    /// The exact smallest value, `None` when empty (rounded to an `f64` past 2^53).
+    /// The exact smallest value, `None` when empty (as an `f64`: use
+    /// [`TargetedDigest::integer_quantiles`] at 0 for an integer).
     pub fn min(&self) -> Option<f64> {
-        self.min_offset().map(|v| self.value_of(v))
+        match self.exact_extremes() {
+            Some((lo, _)) if self.n > 0 => Some(self.value(Answer::Exact(lo))),
+            _ => self.min_offset().map(|v| self.value_of(v)),
+        }
     }
 
-    /// The exact largest value, `None` when empty (rounded to an `f64` past 2^53).
+    /// The exact largest value, `None` when empty (as an `f64`, see [`TargetedDigest::min`]).
     pub fn max(&self) -> Option<f64> {
-        self.max_offset().map(|v| self.value_of(v))
+        match self.exact_extremes() {
+            Some((_, hi)) if self.n > 0 => Some(self.value(Answer::Exact(hi))),
+            _ => self.max_offset().map(|v| self.value_of(v)),
+        }
     }
 
     fn min_offset(&self) -> Option<f64> {
+        if let Some((lo, _)) = self.exact_extremes() {
+            return Some(offset_from(self.origin, lo));
+        }
         let buffered = self.buffer.iter().min().map(|&k| kll::from_key(k));
         (self.n > 0).then(|| buffered.map_or(self.min, |b| b.min(self.min)))
     }
 
     fn max_offset(&self) -> Option<f64> {
+        if let Some((_, hi)) = self.exact_extremes() {
+            return Some(offset_from(self.origin, hi));
+        }
         let buffered = self.buffer.iter().max().map(|&k| kll::from_key(k));
         (self.n > 0).then(|| buffered.map_or(self.max, |b| b.max(self.max)))
+    }
+
+    /// The smallest and largest integer of an exact digest, buffered ones included.
+    fn exact_extremes(&self) -> Option<(i128, i128)> {
+        let exact = self.exact.as_deref()?;
+        let lo = exact.buffer.iter().fold(exact.min, |a, &b| a.min(b));
+        let hi = exact.buffer.iter().fold(exact.max, |a, &b| a.max(b));
+        Some((lo, hi))
     }
 
     /// The value an offset stands for, as an `f64`.
@@ -490,14 +693,31 @@ impl TargetedDigest {
         self.origin_f64() + offset
     }
 
+    /// An answer as an `f64`.
+    fn value(&self, answer: Answer) -> f64 {
+        match answer {
+            Answer::Offset(v) => self.value_of(v),
+            Answer::Exact(x) => x as f64,
+        }
+    }
+
     /// Centroids held once the buffer is sorted in.
     pub fn num_centroids(&self) -> usize {
         self.flushed().means.len()
     }
 
+    /// Values waiting in a buffer.
+    fn buffered(&self) -> usize {
+        self.buffer.len() + self.exact.as_ref().map_or(0, |e| e.buffer.len())
+    }
+
+    fn has_buffered(&self) -> bool {
+        self.buffered() > 0
+    }
+
     /// This sketch with its buffer sorted in (itself when the buffer is empty).
     fn flushed(&self) -> Cow<'_, Self> {
-        if self.buffer.is_empty() {
+        if !self.has_buffered() {
             return Cow::Borrowed(self);
         }
         let mut copy = self.clone();
@@ -511,8 +731,12 @@ impl TargetedDigest {
     }
 
     /// Adds a value; NaN is ignored. (In a digest of integers with an origin, the value is
-    /// held as its distance from it, rounded to an `f64`.)
+    /// held as its distance from it, rounded to an `f64`; an exact digest holds the integer
+    /// nearest it.)
     pub fn insert(&mut self, v: f64) {
+        if self.exact.is_some() {
+            return self.insert_many(&[v]);
+        }
         self.push_offset(v - self.origin_f64());
     }
 
@@ -534,6 +758,14 @@ impl TargetedDigest {
 
     /// Adds many values (NaN ignored; see [`TargetedDigest::insert`]).
     pub fn insert_many(&mut self, values: &[f64]) {
+        if self.exact.is_some() {
+            let integers: Vec<i128> = values
+                .iter()
+                .filter(|v| !v.is_nan())
+                .map(|&v| nearest_integer(v))
+                .collect();
+            return self.buffer_exact(&integers);
+        }
         let shift = self.origin_f64();
         self.buffer_all(values, |now, buffer| {
             buffer.extend(
@@ -563,6 +795,21 @@ impl TargetedDigest {
         }
     }
 
+    /// Buffers integers in an exact digest, a buffer's room at a time.
+    fn buffer_exact<T: Copy + Into<i128>>(&mut self, values: &[T]) {
+        if self.n.checked_add(values.len() as u64).is_none() {
+            return;
+        }
+        for now in values.chunks(BUFFER) {
+            let exact = self.exact.as_deref_mut().expect("an exact digest");
+            exact.buffer.extend(now.iter().map(|&x| x.into()));
+            self.n += now.len() as u64;
+            if exact.buffer.len() >= BUFFER {
+                self.flush();
+            }
+        }
+    }
+
     /// Target ranks in values for a stream of `n` values (on the stack: a flush or merge of
     /// a small group's state should not allocate for them).
     fn target_ranks(&self, n: u64) -> ([f64; MAX_TARGETS], usize) {
@@ -573,11 +820,10 @@ impl TargetedDigest {
         (ranks, self.targets.len())
     }
 
-    /// Sorts the buffer into the guard and the centroids. The buffer is scattered into
-    /// buckets; a bucket is sorted only when the guard keeps one of its order statistics or
-    /// when it lies near a target, where centroids are small. Elsewhere it joins the centroids
-    /// as one item (its mean and count), which its neighbours would have absorbed anyway.
     fn flush(&mut self) {
+        if self.exact.is_some() {
+            return self.flush_exact();
+        }
         if self.buffer.is_empty() {
             return;
         }
@@ -622,17 +868,66 @@ impl TargetedDigest {
                 items
             })
         };
-        self.absorb(items.len(), |j| items[j]);
+        self.absorb_offsets(items.len(), |j| items[j]);
         self.buffer.clear();
     }
 
-    /// Compresses the centroids together with `len` sorted items `item(j)`, for `n` values.
-    fn absorb(&mut self, len: usize, item: impl Fn(usize) -> (f64, u64)) {
+    /// [`TargetedDigest::flush`] of an exact digest: its integers are sorted in whole, as
+    /// single values (a digest this wide is rare, and their order is exact).
+    fn flush_exact(&mut self) {
+        let origin = self.origin;
+        let exact = self.exact.as_deref_mut().expect("an exact digest");
+        if exact.buffer.is_empty() {
+            return;
+        }
+        let mut integers = std::mem::take(&mut exact.buffer);
+        integers.sort_unstable();
+        exact.min = exact.min.min(integers[0]);
+        exact.max = exact.max.max(integers[integers.len() - 1]);
+        self.min = offset_from(origin, exact.min);
+        self.max = offset_from(origin, exact.max);
+        let mut keys: Vec<u64> = integers
+            .iter()
+            .map(|&x| kll::to_key(offset_from(origin, x)))
+            .collect();
+        // Sorted integers give sorted keys: the order the guard asks for is already there.
+        self.guard.insert_keys_ordered(&mut keys, |_, _| {});
+        let held = std::mem::take(&mut exact.values);
+        let item = |j: usize| (offset_from(origin, integers[j]), 1, integers[j]);
+        let values = self.absorb((integers.len(), item), &held);
+        integers.clear();
+        let exact = self.exact.as_deref_mut().expect("an exact digest");
+        (exact.values, exact.buffer) = (values, integers);
+    }
+
+    /// Compresses the centroids, whose values are `held`, together with the sorted items
+    /// `(len, item)`; returns the new centroids' values.
+    fn absorb<V: CentroidValue>(
+        &mut self,
+        items: (usize, impl Fn(usize) -> (f64, u64, V)),
+        held: &[V],
+    ) -> Vec<V> {
         let (ranks, count) = self.target_ranks(self.n);
-        let targets = &ranks[..count];
-        let mut c = Compressor::new(targets, self.resolution, self.n, self.means.len() + len);
-        merge_sorted(&self.means, &self.weights, len, item, |m, w| c.push(m, w));
-        (self.means, self.weights) = c.finish();
+        let mut c = Compressor::new(self, &ranks[..count], self.means.len() + items.0);
+        let centroid = |i: usize| (self.means[i], self.weights[i], held[i]);
+        merge_sorted((self.means.len(), centroid), items, |m, w, v| {
+            c.push(m, w, v)
+        });
+        let values;
+        (self.means, self.weights, values) = c.finish();
+        values
+    }
+
+    /// [`TargetedDigest::absorb`] of `(mean, weight)` items into a digest of offsets.
+    fn absorb_offsets(&mut self, len: usize, item: impl Fn(usize) -> (f64, u64)) {
+        let held = vec![(); self.means.len()];
+        self.absorb(
+            (len, |j| {
+                let (m, w) = item(j);
+                (m, w, ())
+            }),
+            &held,
+        );
     }
 
     /// The buckets as sorted `(mean, count)` items for the compressor: single values where
@@ -692,8 +987,10 @@ impl TargetedDigest {
         items
     }
 
-    /// The digest's estimate at `q` in `(0, 1)` from sorted centroids (not empty).
-    fn estimate(&self, means: &[f64], weights: &[u64], q: f64, (min, max): (f64, f64)) -> f64 {
+    /// The digest's estimate at `q` in `(0, 1)` from sorted centroids (not empty): a single
+    /// value's centroid where one covers the rank, else an interpolation.
+    fn estimate(&self, sorted: &SortedIn<'_>, q: f64, (min, max): (f64, f64)) -> Answer {
+        let (means, weights) = (&sorted.means, &sorted.weights);
         let rank = q * self.n as f64;
         let mut before = 0u64;
         let mut i = 0;
@@ -702,7 +999,10 @@ impl TargetedDigest {
             i += 1;
         }
         if weights[i] == 1 {
-            return means[i];
+            return match sorted.values.get(i) {
+                Some(&x) => Answer::Exact(x),
+                None => Answer::Offset(means[i]),
+            };
         }
         let center = |j: usize, before_j: u64| before_j as f64 + weights[j] as f64 / 2.0;
         let here = center(i, before);
@@ -719,7 +1019,7 @@ impl TargetedDigest {
             };
             ((here, means[i]), next)
         };
-        interpolate(from, to, rank)
+        Answer::Offset(interpolate(from, to, rank))
     }
 
     /// An estimate of the `q`-quantile: exact at `q = 0` and `1`, most precise at the target
@@ -733,22 +1033,25 @@ impl TargetedDigest {
     /// centroids as single values (uncompressed), so streams of up to [`BUFFER`] values are
     /// answered exactly.
     pub fn quantiles(&self, qs: &[f64]) -> Result<Option<Vec<f64>>> {
-        let offsets = self.quantile_offsets(qs)?;
-        Ok(offsets.map(|v| v.into_iter().map(|v| self.value_of(v)).collect()))
+        let answers = self.answers(qs)?;
+        Ok(answers.map(|v| v.into_iter().map(|a| self.value(a)).collect()))
     }
 
-    /// [`TargetedDigest::quantiles`] of a sketch of integers, as integers: exact at any
-    /// magnitude within 2^53 of the origin (an interpolated answer is rounded to the nearest
-    /// integer).
+    /// [`TargetedDigest::quantiles`] of a sketch of integers, as integers, exact at any
+    /// magnitude: an answer that is a value of the input is that value, and an answer
+    /// interpolated between centroids is rounded to the nearest integer.
     pub fn integer_quantiles(&self, qs: &[f64]) -> Result<Option<Vec<i128>>> {
-        let offsets = self.quantile_offsets(qs)?;
-        // `as` saturates: only a crafted state holds offsets past i128.
-        let exact = |v: f64| self.origin.saturating_add(v.round() as i128);
-        Ok(offsets.map(|v| v.into_iter().map(exact).collect()))
+        let integer = |a: Answer| match a {
+            Answer::Offset(v) => i128::of_mean(v, self.origin),
+            Answer::Exact(x) => x,
+        };
+        Ok(self
+            .answers(qs)?
+            .map(|v| v.into_iter().map(integer).collect()))
     }
 
-    /// The quantiles as offsets from the origin.
-    fn quantile_offsets(&self, qs: &[f64]) -> Result<Option<Vec<f64>>> {
+    /// The answers at `qs`.
+    fn answers(&self, qs: &[f64]) -> Result<Option<Vec<Answer>>> {
         if let Some(bad) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
             return Err(SketchError::InvalidParameter(format!(
                 "quantile q must lie in [0, 1], got {bad}"
@@ -757,63 +1060,110 @@ impl TargetedDigest {
         if self.n == 0 {
             return Ok(None);
         }
-        let (guard, means, weights) = self.with_buffer_sorted_in();
+        let sorted = self.with_buffer_sorted_in();
         let extremes = (
             self.min_offset().unwrap_or(0.0),
             self.max_offset().unwrap_or(0.0),
         );
-        let guards = guard_intervals(&guard, qs)?;
+        let (lowest, highest) = match self.exact_extremes() {
+            Some((lo, hi)) => (Answer::Exact(lo), Answer::Exact(hi)),
+            None => (Answer::Offset(extremes.0), Answer::Offset(extremes.1)),
+        };
+        let guards = guard_intervals(&sorted.guard, qs)?;
         Ok(Some(
             qs.iter()
                 .zip(guards)
-                .map(|(&q, (lo, hi))| match q {
-                    0.0 => extremes.0,
-                    1.0 => extremes.1,
-                    _ => self.estimate(&means, &weights, q, extremes).max(lo).min(hi),
+                .map(|(&q, bounds)| match q {
+                    0.0 => lowest,
+                    1.0 => highest,
+                    _ => self.clamped(&sorted, self.estimate(&sorted, q, extremes), bounds),
                 })
                 .collect(),
         ))
     }
 
-    /// The guard, centroids and extremes as if the buffer were sorted in as single values,
-    /// without compressing (nothing is copied when the buffer is empty).
-    #[allow(clippy::type_complexity)]
-    fn with_buffer_sorted_in(&self) -> (Cow<'_, Kll>, Cow<'_, [f64]>, Cow<'_, [u64]>) {
-        if self.buffer.is_empty() {
-            return (
-                Cow::Borrowed(&self.guard),
-                Cow::Borrowed(&self.means),
-                Cow::Borrowed(&self.weights),
-            );
+    /// `answer` moved into the guard's interval `[lo, hi]` (offsets). In an exact digest a
+    /// bound is a guard's item, an input value rounded to an `f64`: it is answered by a
+    /// single value's centroid at that offset when there is one, so the integer is exact.
+    fn clamped(&self, sorted: &SortedIn<'_>, answer: Answer, (lo, hi): (f64, f64)) -> Answer {
+        let offset = match answer {
+            Answer::Offset(v) => v,
+            Answer::Exact(x) => offset_from(self.origin, x),
+        };
+        let bound = match offset {
+            v if v < lo => lo,
+            v if v > hi => hi,
+            _ => return answer,
+        };
+        let means = &sorted.means;
+        let at = means.partition_point(|&m| m < bound);
+        let single = (at..means.len())
+            .take_while(|&i| means[i] == bound)
+            .find(|&i| sorted.weights[i] == 1);
+        match single.and_then(|i| sorted.values.get(i)) {
+            Some(&x) => Answer::Exact(x),
+            None => Answer::Offset(bound),
         }
-        let mut keys = self.buffer.clone();
-        keys.sort_unstable();
-        let mut guard = self.guard.clone();
-        guard.insert_keys_ordered(&mut keys, |_, _| {});
-        let total = self.means.len() + keys.len();
-        let (mut means, mut weights) = (Vec::with_capacity(total), Vec::with_capacity(total));
-        merge_sorted(
-            &self.means,
-            &self.weights,
-            keys.len(),
-            |j| (kll::from_key(keys[j]), 1),
-            |m, w| {
-                means.push(m);
-                weights.push(w);
-            },
-        );
-        (Cow::Owned(guard), Cow::Owned(means), Cow::Owned(weights))
     }
 
-    fn write_parts(
-        &self,
-        out: &mut Vec<u8>,
-        guard: &Kll,
-        means: &[f64],
-        weights: &[u64],
-        (min, max): (f64, f64),
-    ) {
-        let mut params = Vec::with_capacity(3 + 8 * self.targets.len());
+    /// The guard, centroids and values as if the buffer were sorted in as single values,
+    /// without compressing (nothing is copied when the buffer is empty).
+    fn with_buffer_sorted_in(&self) -> SortedIn<'_> {
+        let values = self.exact.as_deref().map_or(&[][..], |e| &e.values[..]);
+        if !self.has_buffered() {
+            return SortedIn {
+                guard: Cow::Borrowed(&self.guard),
+                means: Cow::Borrowed(&self.means),
+                weights: Cow::Borrowed(&self.weights),
+                values: Cow::Borrowed(values),
+            };
+        }
+        let mut guard = self.guard.clone();
+        let total = self.means.len() + self.buffer.len();
+        let (mut means, mut weights) = (Vec::with_capacity(total), Vec::with_capacity(total));
+        let mut merged = Vec::new();
+        let centroids = |i: usize| (self.means[i], self.weights[i]);
+        if let Some(exact) = self.exact.as_deref() {
+            let mut integers = exact.buffer.clone();
+            integers.sort_unstable();
+            let offset = |x: i128| offset_from(self.origin, x);
+            let mut keys: Vec<u64> = integers.iter().map(|&x| kll::to_key(offset(x))).collect();
+            guard.insert_keys_ordered(&mut keys, |_, _| {});
+            merged.reserve(exact.values.len() + integers.len());
+            merge_sorted(
+                (values.len(), |i| {
+                    (centroids(i).0, centroids(i).1, values[i])
+                }),
+                (integers.len(), |j| (offset(integers[j]), 1, integers[j])),
+                |m, w, v| {
+                    means.push(m);
+                    weights.push(w);
+                    merged.push(v);
+                },
+            );
+        } else {
+            let mut keys = self.buffer.clone();
+            keys.sort_unstable();
+            guard.insert_keys_ordered(&mut keys, |_, _| {});
+            merge_sorted(
+                (self.means.len(), |i| (centroids(i).0, centroids(i).1, ())),
+                (keys.len(), |j| (kll::from_key(keys[j]), 1, ())),
+                |m, w, ()| {
+                    means.push(m);
+                    weights.push(w);
+                },
+            );
+        }
+        SortedIn {
+            guard: Cow::Owned(guard),
+            means: Cow::Owned(means),
+            weights: Cow::Owned(weights),
+            values: Cow::Owned(merged),
+        }
+    }
+
+    fn write_parts(&self, out: &mut Vec<u8>, sorted: &SortedIn<'_>, (min, max): (f64, f64)) {
+        let mut params = Vec::with_capacity(3 + 8 * self.targets.len() + 17);
         params.extend_from_slice(&self.resolution.to_le_bytes());
         params.push(self.targets.len() as u8);
         self.targets
@@ -822,16 +1172,28 @@ impl TargetedDigest {
         if self.origin != 0 {
             params.extend_from_slice(&self.origin.to_le_bytes());
         }
+        // An exact digest is never empty, but a reader rejects an empty one: write none.
+        let exact = self.exact_extremes().filter(|_| self.n > 0);
+        if exact.is_some() {
+            params.push(EXACT_FLAG);
+        }
         envelope::encode_with(Family::TDigest, &params, out, |body| {
             body.extend_from_slice(&self.n.to_le_bytes());
             body.extend_from_slice(&min.to_le_bytes());
             body.extend_from_slice(&max.to_le_bytes());
-            body.extend_from_slice(&(means.len() as u32).to_le_bytes());
-            for (m, w) in means.iter().zip(weights) {
+            body.extend_from_slice(&(sorted.means.len() as u32).to_le_bytes());
+            for (m, w) in sorted.means.iter().zip(sorted.weights.iter()) {
                 body.extend_from_slice(&m.to_le_bytes());
                 body.extend_from_slice(&w.to_le_bytes());
             }
-            guard.write_to(body);
+            if let Some((lo, hi)) = exact {
+                body.extend_from_slice(&lo.to_le_bytes());
+                body.extend_from_slice(&hi.to_le_bytes());
+                for x in sorted.values.iter() {
+                    body.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+            sorted.guard.write_to(body);
         });
     }
 }
@@ -841,11 +1203,15 @@ impl Sketch for TargetedDigest {
 
     /// Heap bytes held (for memory accounting).
     fn heap_size(&self) -> usize {
+        let exact = self.exact.as_deref().map_or(0, |e| {
+            size_of::<Exact>() + (e.values.capacity() + e.buffer.capacity()) * 16
+        });
         self.means.capacity() * 8
             + self.weights.capacity() * 8
             + self.buffer.capacity() * 8
             + self.targets.capacity() * 8
             + self.guard.heap_size()
+            + exact
     }
 
     /// Appends the serialized state (see `docs/FORMAT.md`). A sketch that holds only buffered
@@ -854,32 +1220,34 @@ impl Sketch for TargetedDigest {
     /// sorted in first.
     fn write_to(&self, out: &mut Vec<u8>) {
         if self.means.is_empty() {
-            let (guard, means, weights) = self.with_buffer_sorted_in();
             let extremes = (
                 self.min_offset().unwrap_or(self.min),
                 self.max_offset().unwrap_or(self.max),
             );
-            return self.write_parts(out, &guard, &means, &weights, extremes);
+            return self.write_parts(out, &self.with_buffer_sorted_in(), extremes);
         }
         let s = self.flushed();
-        s.write_parts(out, &s.guard, &s.means, &s.weights, (s.min, s.max));
+        s.write_parts(out, &s.with_buffer_sorted_in(), (s.min, s.max));
     }
 
     /// Decodes a state, validating every field.
     fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let corrupt = |m: String| Err(SketchError::Corrupt(m));
-        let ((resolution, targets, origin), mut body) =
+        let ((resolution, targets, origin, exact), mut body) =
             envelope::open(bytes, Family::TDigest, |p| {
                 let resolution = p.u16()?;
                 let count = p.u8()? as usize;
                 let targets: Vec<f64> = (0..count).map(|_| p.f64()).collect::<Result<_>>()?;
                 let origin = match p.remaining() {
-                    0 => None,
-                    _ => Some(i128::from_le_bytes(
-                        p.take(16)?.try_into().expect("16 bytes"),
-                    )),
+                    16 | 17 => Some(p.i128()?),
+                    _ => None,
                 };
-                Ok((resolution, targets, origin))
+                let exact = match p.remaining() {
+                    0 => false,
+                    _ if p.u8()? == EXACT_FLAG => true,
+                    _ => return Err(SketchError::Corrupt("tdigest flag is not 1".into())),
+                };
+                Ok((resolution, targets, origin, exact))
             })?;
         let origin = match origin {
             None => 0,
@@ -926,6 +1294,16 @@ impl Sketch for TargetedDigest {
         if n > 0 && (min.is_nan() || max.is_nan() || min > max) {
             return corrupt(format!("tdigest extremes [{min}, {max}] are not a range"));
         }
+        let exact = match exact {
+            true => Some(Box::new(read_exact(
+                &mut body,
+                origin,
+                (min, max),
+                &means,
+                &weights,
+            )?)),
+            false => None,
+        };
         let guard = Kll::from_bytes(body.take(body.remaining())?)?;
         if guard.n() != n {
             return corrupt(format!(
@@ -947,21 +1325,27 @@ impl Sketch for TargetedDigest {
             buffer: Vec::new(),
             guard,
             origin,
+            exact,
         })
     }
 
     /// Adds `other` in; the targets become the union of both.
     fn merge(&mut self, other: &TargetedDigest) -> Result<()> {
-        let moved;
-        let other = if other.origin == self.origin || other.n == 0 {
-            other
-        } else if self.n == 0 {
-            self.origin = other.origin; // nothing held to move
-            other
-        } else {
-            moved = other.moved_to(self.origin);
-            &moved
-        };
+        let mut other = Cow::Borrowed(other);
+        if other.n > 0 {
+            if self.n == 0 {
+                self.origin = other.origin; // nothing held to move
+            }
+            let moves = other.origin != self.origin;
+            if self.exact.is_some() || other.exact.is_some() || moves && !other.fits_at(self.origin)
+            {
+                self.become_exact();
+                other.to_mut().become_exact();
+            }
+            if other.origin != self.origin {
+                other = Cow::Owned(other.moved_to(self.origin));
+            }
+        }
         let n = self.n.checked_add(other.n).ok_or_else(|| {
             SketchError::Incompatible("tdigest merge: the total count overflows u64".into())
         })?;
@@ -976,15 +1360,23 @@ impl Sketch for TargetedDigest {
         }
         self.resolution = self.resolution.min(other.resolution);
         let single_values = other.weights.iter().all(|&w| w == 1);
-        if single_values && self.buffer.len() + other.means.len() + other.buffer.len() <= BUFFER {
+        if single_values && self.buffered() + other.means.len() + other.buffered() <= BUFFER {
             // A few exact values (the states of small groups) join the buffer as if inserted:
             // no compression, and they reach the guard at the next flush instead of through a
             // merge of guards.
-            self.buffer
-                .extend(other.means.iter().map(|&m| kll::to_key(m + 0.0)));
-            self.buffer.extend_from_slice(&other.buffer);
+            match (self.exact.as_deref_mut(), other.exact.as_deref()) {
+                (Some(mine), Some(theirs)) => {
+                    mine.buffer.extend_from_slice(&theirs.values);
+                    mine.buffer.extend_from_slice(&theirs.buffer);
+                }
+                _ => {
+                    self.buffer
+                        .extend(other.means.iter().map(|&m| kll::to_key(m + 0.0)));
+                    self.buffer.extend_from_slice(&other.buffer);
+                }
+            }
             self.n = n;
-            if self.buffer.len() >= BUFFER {
+            if self.buffered() >= BUFFER {
                 self.flush();
             }
             return Ok(());
@@ -995,11 +1387,25 @@ impl Sketch for TargetedDigest {
         self.n = n;
         self.min = self.min.min(theirs.min);
         self.max = self.max.max(theirs.max);
-        self.absorb(theirs.means.len(), |j| (theirs.means[j], theirs.weights[j]));
+        match (self.exact.as_deref_mut(), theirs.exact.as_deref()) {
+            (Some(mine), Some(their)) => {
+                mine.min = mine.min.min(their.min);
+                mine.max = mine.max.max(their.max);
+                let held = std::mem::take(&mut mine.values);
+                let item = |j: usize| (theirs.means[j], theirs.weights[j], their.values[j]);
+                let values = self.absorb((theirs.means.len(), item), &held);
+                self.exact.as_deref_mut().expect("exact").values = values;
+            }
+            _ => self.absorb_offsets(theirs.means.len(), |j| (theirs.means[j], theirs.weights[j])),
+        }
         Ok(())
     }
 
     fn describe(&self) -> Description {
+        let extremes = match self.exact_extremes() {
+            Some((lo, hi)) => (lo.to_string(), hi.to_string()),
+            None => (show(self.min()), show(self.max())),
+        };
         let targets: Vec<String> = self.targets().iter().map(|t| t.to_string()).collect();
         Description {
             parameters: format!(
@@ -1008,7 +1414,11 @@ impl Sketch for TargetedDigest {
                 self.resolution(),
                 self.k()
             ),
-            mode: "targeted, kll-guarded".to_string(),
+            mode: match self.exact {
+                None => "targeted, kll-guarded",
+                Some(_) => "targeted, kll-guarded, exact integers",
+            }
+            .to_string(),
             items: self.n(),
             details: format!(
                 "centroids={}, {}min={}, max={}, guard_rank_error={:.2}%",
@@ -1017,12 +1427,58 @@ impl Sketch for TargetedDigest {
                     0 => String::new(),
                     origin => format!("origin={origin}, "),
                 },
-                show(self.min()),
-                show(self.max()),
+                extremes.0,
+                extremes.1,
                 self.guard_rank_error() * 100.0
             ),
         }
     }
+}
+
+/// The parameter byte that marks an exact digest of integers.
+const EXACT_FLAG: u8 = 1;
+
+/// Reads and checks the exact part of a state's body (`docs/FORMAT.md`): the integer extremes
+/// and one integer per centroid.
+fn read_exact(
+    body: &mut envelope::Reader<'_>,
+    origin: i128,
+    (min, max): (f64, f64),
+    means: &[f64],
+    weights: &[u64],
+) -> Result<Exact> {
+    let corrupt = |m: String| Err(SketchError::Corrupt(m));
+    let (lo, hi) = (body.i128()?, body.i128()?);
+    if means.is_empty() || lo > hi {
+        return corrupt(
+            "an exact tdigest state is empty or its integer extremes are not a range".into(),
+        );
+    }
+    if (offset_from(origin, lo), offset_from(origin, hi)) != (min, max) {
+        return corrupt(format!(
+            "tdigest integer extremes [{lo}, {hi}] are not [{min}, {max}] from origin {origin}"
+        ));
+    }
+    let mut values = Vec::with_capacity(means.len());
+    for (&mean, &weight) in means.iter().zip(weights) {
+        let x = body.i128()?;
+        let consistent = match weight {
+            1 => offset_from(origin, x) == mean && (lo..=hi).contains(&x),
+            _ => x == i128::of_mean(mean, origin),
+        };
+        if !consistent {
+            return corrupt(format!(
+                "tdigest centroid ({mean}, {weight}) has the integer {x}, not its own"
+            ));
+        }
+        values.push(x);
+    }
+    Ok(Exact {
+        values,
+        buffer: Vec::new(),
+        min: lo,
+        max: hi,
+    })
 }
 
 /// For each `q`, the guard's values at `q ∓ ε` (`ε` its 99% rank error bound).
@@ -1235,7 +1691,10 @@ mod tests {
             let rank = (answer + 1.0) / 100_000.0;
             assert!((rank - q).abs() <= bound, "q {q}: {answer}");
             // Unclamped, the single centroid would answer far away.
-            let raw = wrong.estimate(&wrong.means, &wrong.weights, q, (wrong.min, wrong.max));
+            let sorted = wrong.with_buffer_sorted_in();
+            let Answer::Offset(raw) = wrong.estimate(&sorted, q, (wrong.min, wrong.max)) else {
+                panic!("a digest of doubles answers offsets");
+            };
             assert!(
                 ((raw + 1.0) / 100_000.0 - q).abs() > bound,
                 "q {q}: raw {raw}"
@@ -1534,6 +1993,206 @@ mod tests {
                 Some(vec![x, x]),
                 "{x}"
             );
+        }
+    }
+
+    /// Odd integers spread far beyond 2^53, so that an `f64` of one (a multiple of at least
+    /// 256 there) is never the integer: random over the whole of i64 (`wide`), or a
+    /// permutation of snowflake-like IDs 2^44 apart from 2^60 (whose targets the digest holds
+    /// as single values, as `integers_beyond_2_pow_53_come_back_exact` shows nearer zero).
+    fn spread_integers(n: usize, seed: u64, wide: bool) -> Vec<i128> {
+        let mut rng = Rng(seed ^ 0x05EE_D1D5);
+        (0..n as i128)
+            .map(|i| match wide {
+                true => (rng.next() as i64 as i128) | 1,
+                false => (1i128 << 60) + ((i * 7_919 % n as i128) << 44) + 1,
+            })
+            .collect()
+    }
+
+    /// Built from integers as one batch, in chunks, one at a time, and as 50 merged partial
+    /// sketches that went through their bytes (partials of sorted runs: narrow ones among
+    /// them, of other origins).
+    fn built_from_integers(values: &[i128], how: usize) -> TargetedDigest {
+        let new = || TargetedDigest::new(&[0.5, 0.99], 200).unwrap();
+        let mut s = new();
+        match how {
+            0 => s.insert_integers(values),
+            1 => values.chunks(1000).for_each(|c| s.insert_integers(c)),
+            2 => values.iter().for_each(|&x| s.insert_integer(x)),
+            _ => {
+                let mut sorted = values.to_vec();
+                sorted.sort_unstable();
+                for part in sorted.chunks(values.len().div_ceil(50)) {
+                    let mut p = new();
+                    p.insert_integers(part);
+                    let p = TargetedDigest::from_bytes(&p.to_bytes()).unwrap();
+                    s.merge(&p).unwrap();
+                }
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn integers_spread_beyond_2_pow_53_stay_exact() {
+        for (n, wide) in [
+            (3_000, true),
+            (200_000, true),
+            (3_000, false),
+            (200_000, false),
+        ] {
+            let values = spread_integers(n, n as u64, wide);
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            for how in 0..4 {
+                let s = built_from_integers(&values, how);
+                let context = format!("n {n} wide {wide} build {how}");
+                assert!(s.is_exact(), "{context}");
+                let qs = [0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0];
+                let got = s.integer_quantiles(&qs).unwrap().unwrap();
+                assert_eq!((got[0], got[6]), (sorted[0], sorted[n - 1]), "{context}");
+                for (&answer, &q) in got.iter().zip(&qs) {
+                    let context = format!("{context} q {q}: {answer}");
+                    if n <= BUFFER {
+                        assert_eq!(answer, exact_integer(&sorted, q), "{context}");
+                        continue;
+                    }
+                    let rank = sorted.partition_point(|&x| x < answer) as f64;
+                    let off = (rank - q * n as f64).abs();
+                    if q == 0.5 || q == 0.99 {
+                        assert!(off <= 8.0, "{context}: {off} ranks off");
+                        // Where the digest holds single values, the answer is one of them.
+                        if !wide && how < 3 {
+                            assert!(sorted.binary_search(&answer).is_ok(), "{context}");
+                        }
+                    } else {
+                        assert!(off <= 2.0 * s.guard_rank_error() * n as f64, "{context}");
+                    }
+                }
+                let bytes = s.to_bytes();
+                let restored = TargetedDigest::from_bytes(&bytes).unwrap();
+                assert_eq!(restored.to_bytes(), bytes, "{context}");
+                // A state is written flushed, unless it holds only buffered values.
+                let written = match s.means.is_empty() {
+                    true => Some(got),
+                    false => s.flushed().integer_quantiles(&qs).unwrap(),
+                };
+                assert_eq!(
+                    restored.integer_quantiles(&qs).unwrap(),
+                    written,
+                    "{context}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_digest_turns_exact_when_its_integers_spread() {
+        // Small integers (origin 0), then one beyond 2^53: the digest turns exact and keeps
+        // the small ones as they were.
+        let mut s = TargetedDigest::new(&[0.5], 200).unwrap();
+        let small: Vec<i64> = (0..10_000).collect();
+        s.insert_integers(&small);
+        assert!(!s.is_exact());
+        let far = (1i128 << 62) + 1;
+        s.insert_integer(far);
+        assert!(s.is_exact());
+        assert_eq!(
+            s.integer_quantiles(&[0.0, 0.5, 1.0]).unwrap(),
+            Some(vec![0, 5_000, far])
+        );
+        // Two narrow digests of origins far apart merge exactly, in either order.
+        let (mut low, mut high) = (
+            TargetedDigest::new(&[0.5], 200).unwrap(),
+            TargetedDigest::new(&[0.5], 200).unwrap(),
+        );
+        low.insert_integers(&[3i64, 5, 7]);
+        high.insert_integers(&[far, far + 2]);
+        assert!(!low.is_exact() && !high.is_exact());
+        for (a, b) in [(&low, &high), (&high, &low)] {
+            let mut merged = a.clone();
+            merged.merge(b).unwrap();
+            assert!(merged.is_exact());
+            assert_eq!(
+                merged.integer_quantiles(&[0.0, 0.5, 0.8, 1.0]).unwrap(),
+                Some(vec![3, 7, far, far + 2])
+            );
+        }
+        // Doubles added to an exact digest are held as the nearest integer.
+        s.insert_many(&[2.4, f64::NAN]);
+        s.insert(-1.6);
+        assert_eq!(s.n(), 10_003);
+        assert_eq!(s.integer_quantiles(&[0.0]).unwrap(), Some(vec![-2]));
+    }
+
+    #[test]
+    fn corrupt_exact_states_are_rejected() {
+        let s = built_from_integers(&spread_integers(20_000, 5, true), 0);
+        let bytes = s.to_bytes();
+        let env = envelope::decode(&bytes, Family::TDigest).unwrap();
+        let reencode = |params: &[u8], body: &[u8]| {
+            TargetedDigest::from_bytes(&envelope::encode(Family::TDigest, params, body))
+        };
+        assert!(reencode(env.params, env.body).is_ok());
+        let mut flag = env.params.to_vec();
+        *flag.last_mut().unwrap() = 2;
+        assert!(reencode(&flag, env.body).is_err(), "unknown flag");
+        let plain = &env.params[..env.params.len() - 1];
+        assert!(
+            reencode(plain, env.body).is_err(),
+            "exact body, plain parameters"
+        );
+        let c = s.num_centroids();
+        let exact_at = 28 + 16 * c;
+        let integer = move |i: usize| exact_at + 32 + 16 * i;
+        fn get(b: &[u8], at: usize) -> i128 {
+            i128::from_le_bytes(b[at..at + 16].try_into().unwrap())
+        }
+        fn add(b: &mut [u8], at: usize, d: i128) {
+            let x = get(b, at).wrapping_add(d);
+            b[at..at + 16].copy_from_slice(&x.to_le_bytes());
+        }
+        let single = (0..c).find(|&i| {
+            let at = 28 + 16 * i + 8;
+            u64::from_le_bytes(env.body[at..at + 8].try_into().unwrap()) == 1
+        });
+        let single = integer(single.expect("a single value's centroid"));
+        let last = integer(c - 1);
+        let mutations: Vec<(&str, Mutation)> = vec![
+            (
+                "integer min",
+                Box::new(move |b| add(b, exact_at, -(1 << 40))),
+            ),
+            (
+                "integer max",
+                Box::new(move |b| add(b, exact_at + 16, 1 << 40)),
+            ),
+            (
+                "extremes crossed",
+                Box::new(move |b| add(b, exact_at, i128::MAX)),
+            ),
+            (
+                "a single value's integer",
+                Box::new(move |b| add(b, single, 1 << 40)),
+            ),
+            (
+                "a centroid's integer",
+                Box::new(move |b| add(b, integer(0), -1)),
+            ),
+            (
+                "the last centroid's integer",
+                Box::new(move |b| add(b, last, i128::MIN)),
+            ),
+        ];
+        assert_mutations_rejected(env.body, mutations, |b| reencode(env.params, b).is_err());
+        let mut rng = Rng(17);
+        for _ in 0..2_000 {
+            let body = rng.corrupt(env.body);
+            let _ = reencode(env.params, &body).map(|s| s.integer_quantiles(&[0.0, 0.5, 1.0]));
+        }
+        for len in 0..bytes.len() {
+            assert!(TargetedDigest::from_bytes(&bytes[..len]).is_err());
         }
     }
 

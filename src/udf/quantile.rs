@@ -301,10 +301,11 @@ const APPROX_DOC: Doc = Doc {
          at most 1.33% at the default k with 98% confidence whatever the data or its order. \
          Partial states aimed at other ranks (each partition of range-partitioned data sees \
          its own q) merge to a coarser answer, typically within 0.1%. Integers, decimals \
-         and timestamps are kept as integers, so answers keep every digit (2^53 + 1 or a \
-         nanosecond timestamp comes back as it went in); only a group whose values spread \
-         over more than 2^53 is rounded, to 53 significant bits. NULL and NaN are skipped; \
-         infinities are ordinary values at the ends; no values give NULL.",
+         and timestamps are kept as integers at any magnitude, so answers keep every digit \
+         (2^53 + 1, a nanosecond timestamp or a random 64-bit ID comes back as it went in); \
+         an answer interpolated between two values is rounded to the nearest integer. NULL \
+         and NaN are skipped; infinities are ordinary values at the ends; no values give \
+         NULL.",
     arguments: &[("x", "A numeric, date, timestamp or duration column.")],
     example: "```sql\nSELECT event_type, approx_quantile(value, 0.5) AS median, approx_quantile(value, 0.99) AS p99\nFROM events GROUP BY event_type;\n```",
 };

@@ -164,6 +164,17 @@ fn seeds() -> Vec<Vec<u8>> {
         s.insert_integers(&(0..count).map(|i| first - 3 * i).collect::<Vec<_>>());
         out.push(s.to_bytes());
     }
+    // Exact digests: integers spread over more than 2^53, a few and many.
+    for (step, count) in [(1i128 << 61, 3i128), ((1 << 50) + 3, 6_000)] {
+        let mut s = TargetedDigest::new(&[0.5, 0.9], 100).unwrap();
+        s.insert_integers(
+            &(0..count)
+                .map(|i| -(1i128 << 62) + step * ((i * 7) % count))
+                .collect::<Vec<_>>(),
+        );
+        assert!(s.is_exact());
+        out.push(s.to_bytes());
+    }
     out
 }
 
@@ -302,6 +313,9 @@ fn exercise_tdigest(s: TargetedDigest, bytes: &[u8]) {
     }
     if far.merge(&s).is_ok() {
         let _ = far.quantile(0.5).unwrap();
+        if TargetedDigest::from_bytes(&far.to_bytes()).is_err() {
+            std::fs::write("/tmp/bad_s.bin", s.to_bytes()).unwrap();
+        }
         TargetedDigest::from_bytes(&far.to_bytes()).unwrap();
     }
     if s.n() < u64::MAX / 2 {

@@ -331,6 +331,35 @@ fn check_kll_compacted(file: &str, bytes: &[u8]) -> Vec<u8> {
     s.to_bytes()
 }
 
+/// 20,000 integers spread over 2^58 (IDs 2^44 apart from 2^60, plus one, scrambled): an exact
+/// digest with an origin, whose answers at the targets are input values.
+fn tdigest_exact() -> Vec<u8> {
+    let mut s = TargetedDigest::new(&[0.5, 0.99], 408).unwrap();
+    let ids: Vec<i64> = (0..20_000i64)
+        .map(|i| (1 << 60) + (((i * 7_919) % 20_000) << 44) + 1)
+        .collect();
+    ids.chunks(3_000).for_each(|c| s.insert_integers(c));
+    s.to_bytes()
+}
+
+fn check_tdigest_exact(file: &str, bytes: &[u8]) -> Vec<u8> {
+    let s = decoded(file, TargetedDigest::from_bytes(bytes));
+    assert!(s.is_exact(), "{file}");
+    assert_eq!((s.origin(), s.n()), (1 << 60, 20_000), "{file}");
+    let id = |rank: i128| (1i128 << 60) + (rank << 44) + 1;
+    let got = s
+        .integer_quantiles(&[0.0, 0.5, 0.99, 1.0])
+        .unwrap()
+        .unwrap();
+    assert_eq!((got[0], got[3]), (id(0), id(19_999)), "{file}");
+    for (answer, exact) in [(got[1], 9_999), (got[2], 19_799)] {
+        let steps = answer - id(0);
+        assert_eq!(steps % (1 << 44), 0, "{file}: {answer} is no input");
+        assert!(((steps >> 44) - exact).abs() <= 8, "{file}: {answer}");
+    }
+    s.to_bytes()
+}
+
 /// 1..=1,000, -1..=-100, ten zeros (one of them -0.0), +inf twice, -inf once, and a NaN.
 fn dd_plain() -> Vec<u8> {
     let mut s = DdSketch::new(0.01).unwrap();
@@ -472,6 +501,11 @@ fn cases() -> Vec<Case> {
             file: "tdigest_v1_compacted.bin",
             make: tdigest_compacted,
             check: check_tdigest_compacted,
+        },
+        Case {
+            file: "tdigest_v1_exact.bin",
+            make: tdigest_exact,
+            check: check_tdigest_exact,
         },
         Case {
             file: "dd_v1_plain.bin",

@@ -433,6 +433,68 @@ async fn integer_quantiles_are_exact_past_2_pow_53() {
     assert_eq!(nanos, 1_764_763_200_123_458_290);
 }
 
+/// Integers spread over more than 2^53 in one group (random 64-bit IDs, the whole of BIGINT,
+/// wide DECIMAL(38, 0)) stay integers too: small groups come back exact, and answers at the
+/// targets of large ones are input values, over partitions that merge (issue 21).
+#[tokio::test]
+async fn integer_quantiles_stay_exact_when_a_group_spreads_past_2_pow_53() {
+    let ctx = ctx();
+    // Odd values over the whole of BIGINT, 184467440737094 apart, in a scrambled order: a
+    // double there is a multiple of 512 at least, never odd.
+    let (base, step) = (-9_223_372_036_854_775_807i128, 184_467_440_737_094i128);
+    let whole = |n: u32| {
+        format!(
+            "SELECT CAST({base} AS BIGINT) + {step} * ((value * 7919) % {n}) AS x \
+             FROM generate_series(0, {})",
+            n - 1
+        )
+    };
+    for (q, at) in [(0.5, 49_999i128), (0.99, 98_999), (0.0, 0), (1.0, 99_999)] {
+        let sql = format!("SELECT approx_quantile(x, {q}) FROM ({})", whole(100_000));
+        let got: i128 = value(&ctx, &sql).await.parse().unwrap();
+        let steps = got - base;
+        assert_eq!(steps % step, 0, "q {q}: {got} is not an input value");
+        assert!((steps / step - at).abs() <= 8, "q {q}: {got}");
+    }
+    let small = value(
+        &ctx,
+        &format!(
+            "SELECT approx_quantiles(x, [0.0, 0.25, 0.5, 1.0]) FROM ({})",
+            whole(2_000)
+        ),
+    )
+    .await;
+    let at = |rank: i128| (base + step * rank).to_string();
+    assert_eq!(
+        small,
+        format!("[{}, {}, {}, {}]", at(0), at(499), at(999), at(1_999))
+    );
+    // DECIMAL(38, 0) values 10^34 apart, and a group of BIGINTs whose first values are small
+    // (the digest starts near zero and turns exact when 2^62 + 1 arrives).
+    let cases = [
+        (
+            "SELECT arrow_cast('10000000000000000000000000000000000', 'Decimal128(38, 0)') \
+             * arrow_cast(value, 'Decimal128(38, 0)') + arrow_cast(1, 'Decimal128(38, 0)') AS x \
+             FROM generate_series(1, 2000)",
+            "[10000000000000000000000000000000001, 5000000000000000000000000000000000001, \
+             10000000000000000000000000000000000001, 20000000000000000000000000000000000001]",
+        ),
+        (
+            "SELECT x FROM (SELECT value AS x FROM generate_series(1, 3) \
+             UNION ALL SELECT 4611686018427387905 AS x)",
+            "[1, 1, 2, 4611686018427387905]",
+        ),
+    ];
+    for (input, want) in cases {
+        let got = value(
+            &ctx,
+            &format!("SELECT approx_quantiles(x, [0.0, 0.25, 0.5, 1.0]) FROM ({input})"),
+        )
+        .await;
+        assert_eq!(got, want, "{input}");
+    }
+}
+
 /// Integer and decimal quantiles at the ends of their types come back in the type, never NULL
 /// and never past the type (issue 21): i64::MAX is 2^63 as an f64, u64::MAX is 2^64, the
 /// largest DECIMAL(38, 0) is 1e38.
