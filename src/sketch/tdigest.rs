@@ -2127,6 +2127,32 @@ mod tests {
     }
 
     #[test]
+    fn distant_origins_merge_into_a_state_that_reads_back() {
+        // 20,000 DECIMAL(38)-sized integers, a few apart, merged into a digest near -2^62:
+        // seen from there they share one `f64` offset, so centroids of equal means hold
+        // integers in no particular order (a state the fuzzer found the reader refusing).
+        let far = 84_985_853_445_503_327_482_072_973_451_125_063_680i128;
+        let mut wide = TargetedDigest::new(&[0.01, 0.5, 0.99], 50).unwrap();
+        let values: Vec<i128> = (0..20_000)
+            .map(|i| far + (i * 7_919) % 20_000 / 7)
+            .collect();
+        wide.insert_integers(&values);
+        let mut near = TargetedDigest::new(&[0.5], 50).unwrap();
+        near.insert_integers(&[-(1i128 << 62), -(1i128 << 62) + 5]);
+        for (a, b) in [(&near, &wide), (&wide, &near)] {
+            let mut merged = a.clone();
+            merged.merge(b).unwrap();
+            let bytes = merged.to_bytes();
+            let back = TargetedDigest::from_bytes(&bytes).unwrap();
+            assert_eq!(back.to_bytes(), bytes);
+            assert_eq!(
+                back.integer_quantiles(&[0.0, 1.0]).unwrap(),
+                Some(vec![-(1i128 << 62), far + 2_857])
+            );
+        }
+    }
+
+    #[test]
     fn corrupt_exact_states_are_rejected() {
         let s = built_from_integers(&spread_integers(20_000, 5, true), 0);
         let bytes = s.to_bytes();
