@@ -254,7 +254,8 @@ pub fn open<'a, P>(
     let env = decode(bytes, family)?;
     let mut params = Reader::new(env.params);
     let read = read_params(&mut params)?;
-    params.finish(&format!("{} parameters", family.name()))?;
+    // Formatted only on failure: every state of every family is decoded through here.
+    params.finish(format_args!("{} parameters", family.name()))?;
     Ok((read, Reader::new(env.body)))
 }
 
@@ -319,7 +320,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails unless every byte was consumed: trailing bytes mean a corrupt state.
-    pub fn finish(&self, what: &str) -> Result<()> {
+    pub fn finish(&self, what: impl std::fmt::Display) -> Result<()> {
         match self.remaining() {
             0 => Ok(()),
             n => Err(SketchError::Corrupt(format!(
