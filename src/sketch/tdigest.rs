@@ -162,8 +162,8 @@ impl CentroidValue for () {
 
 impl CentroidValue for i128 {
     fn of_mean(mean: f64, origin: i128) -> i128 {
-        // `as` saturates: only a crafted state holds offsets past i128.
-        origin.saturating_add(mean.round() as i128)
+        // Saturating: only a crafted state holds offsets past i128.
+        origin.saturating_add(nearest_integer(mean))
     }
 }
 
@@ -540,15 +540,13 @@ impl TargetedDigest {
         if self.exact.is_some() {
             return;
         }
-        let origin = self.origin;
-        let integer = |offset: f64| origin.saturating_add(nearest_integer(offset));
+        let integer = |offset: f64| i128::of_mean(offset, self.origin);
         let extremes = match self.min <= self.max {
             true => (integer(self.min), integer(self.max)),
             false => (i128::MAX, i128::MIN),
         };
-        let buffer = self
-            .buffer
-            .drain(..)
+        let buffer = std::mem::take(&mut self.buffer)
+            .into_iter()
             .map(|k| integer(kll::from_key(k)))
             .collect();
         let values = self.means.iter().map(|&m| integer(m)).collect();
@@ -612,6 +610,27 @@ impl TargetedDigest {
             moved.settle_exact();
         }
         moved
+    }
+
+    /// `other` (not empty) held as this digest holds values: as offsets from this origin (an
+    /// empty digest takes the other's), and exact when either side is or when its offsets
+    /// would not stay exact here, this digest turning exact too.
+    fn aligned<'o>(&mut self, other: &'o TargetedDigest) -> Cow<'o, TargetedDigest> {
+        if self.n == 0 {
+            self.origin = other.origin; // nothing held to move
+        }
+        let moves = other.origin != self.origin;
+        let mut other = Cow::Borrowed(other);
+        if self.exact.is_some() || other.exact.is_some() || moves && !other.fits_at(self.origin) {
+            self.become_exact();
+            if other.exact.is_none() {
+                other.to_mut().become_exact();
+            }
+        }
+        if moves {
+            other = Cow::Owned(other.moved_to(self.origin));
+        }
+        other
     }
 
     /// Whether this digest of integers (not exact) stays exact as offsets from `origin`:
@@ -820,6 +839,10 @@ impl TargetedDigest {
         (ranks, self.targets.len())
     }
 
+    /// Sorts the buffer into the guard and the centroids. The buffer is scattered into
+    /// buckets; a bucket is sorted only when the guard keeps one of its order statistics or
+    /// when it lies near a target, where centroids are small. Elsewhere it joins the centroids
+    /// as one item (its mean and count), which its neighbours would have absorbed anyway.
     fn flush(&mut self) {
         if self.exact.is_some() {
             return self.flush_exact();
@@ -881,17 +904,11 @@ impl TargetedDigest {
             return;
         }
         let mut integers = std::mem::take(&mut exact.buffer);
-        integers.sort_unstable();
+        sort_into_guard(&mut self.guard, origin, &mut integers);
         exact.min = exact.min.min(integers[0]);
         exact.max = exact.max.max(integers[integers.len() - 1]);
         self.min = offset_from(origin, exact.min);
         self.max = offset_from(origin, exact.max);
-        let mut keys: Vec<u64> = integers
-            .iter()
-            .map(|&x| kll::to_key(offset_from(origin, x)))
-            .collect();
-        // Sorted integers give sorted keys: the order the guard asks for is already there.
-        self.guard.insert_keys_ordered(&mut keys, |_, _| {});
         let held = std::mem::take(&mut exact.values);
         let item = |j: usize| (offset_from(origin, integers[j]), 1, integers[j]);
         let values = self.absorb((integers.len(), item), &held);
@@ -1119,16 +1136,14 @@ impl TargetedDigest {
             };
         }
         let mut guard = self.guard.clone();
-        let total = self.means.len() + self.buffer.len();
+        let total = self.means.len() + self.buffered();
         let (mut means, mut weights) = (Vec::with_capacity(total), Vec::with_capacity(total));
         let mut merged = Vec::new();
         let centroids = |i: usize| (self.means[i], self.weights[i]);
         if let Some(exact) = self.exact.as_deref() {
             let mut integers = exact.buffer.clone();
-            integers.sort_unstable();
+            sort_into_guard(&mut guard, self.origin, &mut integers);
             let offset = |x: i128| offset_from(self.origin, x);
-            let mut keys: Vec<u64> = integers.iter().map(|&x| kll::to_key(offset(x))).collect();
-            guard.insert_keys_ordered(&mut keys, |_, _| {});
             merged.reserve(exact.values.len() + integers.len());
             merge_sorted(
                 (values.len(), |i| {
@@ -1331,21 +1346,6 @@ impl Sketch for TargetedDigest {
 
     /// Adds `other` in; the targets become the union of both.
     fn merge(&mut self, other: &TargetedDigest) -> Result<()> {
-        let mut other = Cow::Borrowed(other);
-        if other.n > 0 {
-            if self.n == 0 {
-                self.origin = other.origin; // nothing held to move
-            }
-            let moves = other.origin != self.origin;
-            if self.exact.is_some() || other.exact.is_some() || moves && !other.fits_at(self.origin)
-            {
-                self.become_exact();
-                other.to_mut().become_exact();
-            }
-            if other.origin != self.origin {
-                other = Cow::Owned(other.moved_to(self.origin));
-            }
-        }
         let n = self.n.checked_add(other.n).ok_or_else(|| {
             SketchError::Incompatible("tdigest merge: the total count overflows u64".into())
         })?;
@@ -1359,6 +1359,10 @@ impl Sketch for TargetedDigest {
             })?;
         }
         self.resolution = self.resolution.min(other.resolution);
+        if other.n == 0 {
+            return Ok(());
+        }
+        let other = self.aligned(other);
         let single_values = other.weights.iter().all(|&w| w == 1);
         if single_values && self.buffered() + other.means.len() + other.buffered() <= BUFFER {
             // A few exact values (the states of small groups) join the buffer as if inserted:
@@ -1369,11 +1373,12 @@ impl Sketch for TargetedDigest {
                     mine.buffer.extend_from_slice(&theirs.values);
                     mine.buffer.extend_from_slice(&theirs.buffer);
                 }
-                _ => {
+                (None, None) => {
                     self.buffer
                         .extend(other.means.iter().map(|&m| kll::to_key(m + 0.0)));
                     self.buffer.extend_from_slice(&other.buffer);
                 }
+                _ => unreachable!("aligned digests are both exact or neither"),
             }
             self.n = n;
             if self.buffered() >= BUFFER {
@@ -1396,7 +1401,10 @@ impl Sketch for TargetedDigest {
                 let values = self.absorb((theirs.means.len(), item), &held);
                 self.exact.as_deref_mut().expect("exact").values = values;
             }
-            _ => self.absorb_offsets(theirs.means.len(), |j| (theirs.means[j], theirs.weights[j])),
+            (None, None) => {
+                self.absorb_offsets(theirs.means.len(), |j| (theirs.means[j], theirs.weights[j]))
+            }
+            _ => unreachable!("aligned digests are both exact or neither"),
         }
         Ok(())
     }
@@ -1479,6 +1487,18 @@ fn read_exact(
         min: lo,
         max: hi,
     })
+}
+
+/// Sorts the buffered integers of an exact digest and adds their offsets from `origin` to
+/// `guard`.
+fn sort_into_guard(guard: &mut Kll, origin: i128, integers: &mut [i128]) {
+    integers.sort_unstable();
+    let mut keys: Vec<u64> = integers
+        .iter()
+        .map(|&x| kll::to_key(offset_from(origin, x)))
+        .collect();
+    // Sorted integers give sorted keys: the order the guard asks for is already there.
+    guard.insert_keys_ordered(&mut keys, |_, _| {});
 }
 
 /// For each `q`, the guard's values at `q ∓ ε` (`ε` its 99% rank error bound).
