@@ -1814,15 +1814,31 @@ mod tests {
         assert!(back.is_empty() && back.quantile(0.5).unwrap().is_none());
     }
 
+    /// Decodes `params` and `body` wrapped in a valid envelope.
+    fn reencode(params: &[u8], body: &[u8]) -> Result<TargetedDigest> {
+        TargetedDigest::from_bytes(&envelope::encode(Family::TDigest, params, body))
+    }
+
+    /// Random corruptions of the body of `bytes` (a state) decode and answer, or fail, without
+    /// a panic; every truncation of `bytes` fails.
+    fn assert_random_corruption_is_safe(bytes: &[u8], seed: u64) {
+        let env = envelope::decode(bytes, Family::TDigest).unwrap();
+        let mut rng = Rng(seed);
+        for _ in 0..2_000 {
+            let body = rng.corrupt(env.body);
+            let _ = reencode(env.params, &body).map(|s| s.quantiles(&[0.0, 0.5, 0.99, 1.0]));
+        }
+        for len in 0..bytes.len() {
+            assert!(TargetedDigest::from_bytes(&bytes[..len]).is_err());
+        }
+    }
+
     #[test]
     fn corrupt_states_are_rejected_without_panic() {
         let values = DATA.values("uniform", 20_000, 4);
         let s = built(&values, 1);
         let bytes = s.to_bytes();
         let env = envelope::decode(&bytes, Family::TDigest).unwrap();
-        let reencode = |params: &[u8], body: &[u8]| {
-            TargetedDigest::from_bytes(&envelope::encode(Family::TDigest, params, body))
-        };
         assert!(reencode(env.params, env.body).is_ok());
         let mut params = env.params.to_vec();
         params[3..11].copy_from_slice(&2.0f64.to_le_bytes());
@@ -1855,14 +1871,7 @@ mod tests {
         // A foreign state: a KLL is not a targeted digest.
         let kll = Kll::new(200).unwrap().to_bytes();
         assert!(TargetedDigest::from_bytes(&kll).is_err());
-        let mut rng = Rng(91);
-        for _ in 0..2_000 {
-            let body = rng.corrupt(env.body);
-            let _ = reencode(env.params, &body).map(|s| s.quantiles(&[0.0, 0.5, 0.99, 1.0]));
-        }
-        for len in 0..bytes.len() {
-            assert!(TargetedDigest::from_bytes(&bytes[..len]).is_err());
-        }
+        assert_random_corruption_is_safe(&bytes, 91);
     }
 
     /// The benchmark's heavy-tailed column: `100 · (−ln U)²`.
@@ -2177,9 +2186,6 @@ mod tests {
         let s = built_from_integers(&spread_integers(20_000, 5, true), 0);
         let bytes = s.to_bytes();
         let env = envelope::decode(&bytes, Family::TDigest).unwrap();
-        let reencode = |params: &[u8], body: &[u8]| {
-            TargetedDigest::from_bytes(&envelope::encode(Family::TDigest, params, body))
-        };
         assert!(reencode(env.params, env.body).is_ok());
         let mut flag = env.params.to_vec();
         *flag.last_mut().unwrap() = 2;
@@ -2232,14 +2238,7 @@ mod tests {
             ),
         ];
         assert_mutations_rejected(env.body, mutations, |b| reencode(env.params, b).is_err());
-        let mut rng = Rng(17);
-        for _ in 0..2_000 {
-            let body = rng.corrupt(env.body);
-            let _ = reencode(env.params, &body).map(|s| s.integer_quantiles(&[0.0, 0.5, 1.0]));
-        }
-        for len in 0..bytes.len() {
-            assert!(TargetedDigest::from_bytes(&bytes[..len]).is_err());
-        }
+        assert_random_corruption_is_safe(&bytes, 17);
     }
 
     #[test]

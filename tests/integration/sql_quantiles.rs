@@ -416,14 +416,7 @@ async fn integer_quantiles_are_exact_past_2_pow_53() {
              123456789012345678901234568890, 123456789012345678901234569890]",
         ),
     ];
-    for (input, want) in cases {
-        let got = value(
-            &ctx,
-            &format!("SELECT approx_quantiles(x, [0.0, 0.25, 0.5, 1.0]) FROM ({input})"),
-        )
-        .await;
-        assert_eq!(got, want, "{input}");
-    }
+    assert_quartiles(&ctx, &cases).await;
     let nanos = int(
         &ctx,
         "SELECT CAST(approx_quantile(arrow_cast(1764763200123456789 + value, \
@@ -431,6 +424,14 @@ async fn integer_quantiles_are_exact_past_2_pow_53() {
     )
     .await;
     assert_eq!(nanos, 1_764_763_200_123_458_290);
+}
+
+/// Asserts `approx_quantiles(x, [0.0, 0.25, 0.5, 1.0])` over each `(input, answer)`.
+async fn assert_quartiles(ctx: &datafusion::prelude::SessionContext, cases: &[(&str, &str)]) {
+    for (input, want) in cases {
+        let sql = format!("SELECT approx_quantiles(x, [0.0, 0.25, 0.5, 1.0]) FROM ({input})");
+        assert_eq!(&value(ctx, &sql).await, want, "{input}");
+    }
 }
 
 /// Integers spread over more than 2^53 in one group (random 64-bit IDs, the whole of BIGINT,
@@ -456,19 +457,12 @@ async fn integer_quantiles_stay_exact_when_a_group_spreads_past_2_pow_53() {
         assert_eq!(steps % step, 0, "q {q}: {got} is not an input value");
         assert!((steps / step - at).abs() <= 8, "q {q}: {got}");
     }
-    let small = value(
-        &ctx,
-        &format!(
-            "SELECT approx_quantiles(x, [0.0, 0.25, 0.5, 1.0]) FROM ({})",
-            whole(2_000)
-        ),
-    )
-    .await;
     let at = |rank: i128| (base + step * rank).to_string();
-    assert_eq!(
-        small,
-        format!("[{}, {}, {}, {}]", at(0), at(499), at(999), at(1_999))
+    let small = (
+        whole(2_000),
+        format!("[{}, {}, {}, {}]", at(0), at(499), at(999), at(1_999)),
     );
+    assert_quartiles(&ctx, &[(&small.0, &small.1)]).await;
     // DECIMAL(38, 0) values 10^34 apart, and a group of BIGINTs whose first values are small
     // (the digest starts near zero and turns exact when 2^62 + 1 arrives).
     let cases = [
@@ -485,14 +479,7 @@ async fn integer_quantiles_stay_exact_when_a_group_spreads_past_2_pow_53() {
             "[1, 1, 2, 4611686018427387905]",
         ),
     ];
-    for (input, want) in cases {
-        let got = value(
-            &ctx,
-            &format!("SELECT approx_quantiles(x, [0.0, 0.25, 0.5, 1.0]) FROM ({input})"),
-        )
-        .await;
-        assert_eq!(got, want, "{input}");
-    }
+    assert_quartiles(&ctx, &cases).await;
 }
 
 /// Integer and decimal quantiles at the ends of their types come back in the type, never NULL
