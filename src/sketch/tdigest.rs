@@ -2156,6 +2156,36 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_the_guard_moves_stays_an_input_value_where_it_can() {
+        // Three single values, far apart and each 1 past a multiple of 2^61: as `f64` offsets
+        // from the origin (-2^62) they lose that 1, as integers they keep it.
+        let mut s = TargetedDigest::new(&[0.5], 200).unwrap();
+        let xs = [-(1i128 << 62) + 1, 1, (1 << 61) + 1];
+        s.insert_integers(&xs);
+        let sorted = s.with_buffer_sorted_in();
+        let offset = |x: i128| offset_from(s.origin(), x);
+        let far_below = Answer::Offset(offset(xs[0]) - 1e18);
+        // A bound at a single value's offset answers that value.
+        let bounds = (offset(xs[1]), offset(xs[2]));
+        match s.clamped(&sorted, far_below, bounds) {
+            Answer::Exact(x) => assert_eq!(x, xs[1]),
+            other => panic!("{other:?}"),
+        }
+        // A bound between values is an offset, rounded when read as an integer.
+        let between = (offset(xs[1]) + 1e17, offset(xs[2]));
+        assert!(matches!(
+            s.clamped(&sorted, far_below, between),
+            Answer::Offset(v) if v == between.0
+        ));
+        // An answer inside the bounds is kept.
+        let inside = Answer::Exact(xs[1]);
+        assert!(matches!(
+            s.clamped(&sorted, inside, (offset(xs[0]), offset(xs[2]))),
+            Answer::Exact(x) if x == xs[1]
+        ));
+    }
+
+    #[test]
     fn distant_origins_merge_into_a_state_that_reads_back() {
         // 20,000 DECIMAL(38)-sized integers, a few apart, merged into a digest near -2^62:
         // seen from there they share one `f64` offset, so centroids of equal means hold
