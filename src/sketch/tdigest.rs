@@ -566,6 +566,13 @@ impl TargetedDigest {
     fn settle_exact(&mut self) {
         let origin = self.origin;
         let exact = self.exact.as_deref_mut().expect("an exact digest");
+        if exact.min <= exact.max {
+            self.min = offset_from(origin, exact.min);
+            self.max = offset_from(origin, exact.max);
+        }
+        // Values past i128 (doubles, or offsets of a crafted origin) were saturated: means
+        // follow them into the extremes.
+        let (lo, hi) = (self.min, self.max);
         for ((mean, &weight), value) in self
             .means
             .iter_mut()
@@ -574,12 +581,11 @@ impl TargetedDigest {
         {
             match weight {
                 1 => *mean = offset_from(origin, *value),
-                _ => *value = i128::of_mean(*mean, origin),
+                _ => {
+                    *mean = mean.clamp(lo, hi);
+                    *value = i128::of_mean(*mean, origin);
+                }
             }
-        }
-        if exact.min <= exact.max {
-            self.min = offset_from(origin, exact.min);
-            self.max = offset_from(origin, exact.max);
         }
         if self.means.is_sorted() {
             return;
@@ -2183,6 +2189,40 @@ mod tests {
             s.clamped(&sorted, inside, (offset(xs[0]), offset(xs[2]))),
             Answer::Exact(x) if x == xs[1]
         ));
+    }
+
+    #[test]
+    fn values_past_i128_turn_exact_into_a_state_that_reads_back() {
+        let far = TargetedDigest::new(&[0.5], 50).map(|mut d| {
+            d.insert_integers(&[-(1i128 << 62), -(1i128 << 62) + 5]);
+            d
+        });
+        // Infinities added as doubles to a digest of integers, which then turns exact: they
+        // become the ends of i128.
+        let mut s = TargetedDigest::new(&[0.5], 50).unwrap();
+        s.insert_integer(1 << 60);
+        s.insert_many(&[f64::INFINITY; 5_000]);
+        s.insert_integer(-(1 << 62));
+        assert!(s.is_exact());
+        assert_eq!(s.integer_quantiles(&[1.0]).unwrap(), Some(vec![i128::MAX]));
+        // A crafted origin (i128::MIN, a multiple of 2^52) under offsets down to -17,990: its
+        // values lie below i128 (a state the fuzzer found turning into one the reader refused).
+        let mut narrow = TargetedDigest::new(&[0.5], 50).unwrap();
+        narrow.insert_integers(&((1i128 << 60) - 17_990..(1 << 60) + 8).collect::<Vec<_>>());
+        let bytes = narrow.to_bytes();
+        let env = envelope::decode(&bytes, Family::TDigest).unwrap();
+        let mut params = env.params.to_vec();
+        let at = params.len() - 16;
+        params[at..].copy_from_slice(&i128::MIN.to_le_bytes());
+        let crafted = reencode(&params, env.body).unwrap();
+        for mut d in [s, crafted] {
+            d.merge(far.as_ref().unwrap()).unwrap();
+            let bytes = d.to_bytes();
+            assert_eq!(
+                TargetedDigest::from_bytes(&bytes).unwrap().to_bytes(),
+                bytes
+            );
+        }
     }
 
     #[test]
