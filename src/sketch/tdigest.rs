@@ -531,7 +531,14 @@ impl TargetedDigest {
             }
             self.become_exact();
         }
-        self.buffer_exact(&[x]);
+        let exact = self.exact.as_deref_mut().expect("an exact digest");
+        if self.n < u64::MAX {
+            exact.buffer.push(x);
+            self.n += 1;
+            if exact.buffer.len() >= BUFFER {
+                self.flush();
+            }
+        }
     }
 
     /// Turns this digest into an exact one: its offsets (integers within 2^53 of the origin)
