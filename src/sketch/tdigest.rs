@@ -1152,7 +1152,6 @@ impl TargetedDigest {
         let total = self.means.len() + self.buffered();
         let (mut means, mut weights) = (Vec::with_capacity(total), Vec::with_capacity(total));
         let mut merged = Vec::new();
-        let centroids = |i: usize| (self.means[i], self.weights[i]);
         if let Some(exact) = self.exact.as_deref() {
             let mut integers = exact.buffer.clone();
             sort_into_guard(&mut guard, self.origin, &mut integers);
@@ -1160,7 +1159,7 @@ impl TargetedDigest {
             merged.reserve(exact.values.len() + integers.len());
             merge_sorted(
                 (values.len(), |i| {
-                    (centroids(i).0, centroids(i).1, values[i])
+                    (self.means[i], self.weights[i], values[i])
                 }),
                 (integers.len(), |j| (offset(integers[j]), 1, integers[j])),
                 |m, w, v| {
@@ -1174,7 +1173,7 @@ impl TargetedDigest {
             keys.sort_unstable();
             guard.insert_keys_ordered(&mut keys, |_, _| {});
             merge_sorted(
-                (self.means.len(), |i| (centroids(i).0, centroids(i).1, ())),
+                (self.means.len(), |i| (self.means[i], self.weights[i], ())),
                 (keys.len(), |j| (kll::from_key(keys[j]), 1, ())),
                 |m, w, ()| {
                     means.push(m);
@@ -2200,10 +2199,8 @@ mod tests {
 
     #[test]
     fn values_past_i128_turn_exact_into_a_state_that_reads_back() {
-        let far = TargetedDigest::new(&[0.5], 50).map(|mut d| {
-            d.insert_integers(&[-(1i128 << 62), -(1i128 << 62) + 5]);
-            d
-        });
+        let mut far = TargetedDigest::new(&[0.5], 50).unwrap();
+        far.insert_integers(&[-(1i128 << 62), -(1i128 << 62) + 5]);
         // Infinities added as doubles to a digest of integers, which then turns exact: they
         // become the ends of i128.
         let mut s = TargetedDigest::new(&[0.5], 50).unwrap();
@@ -2223,7 +2220,7 @@ mod tests {
         params[at..].copy_from_slice(&i128::MIN.to_le_bytes());
         let crafted = reencode(&params, env.body).unwrap();
         for mut d in [s, crafted] {
-            d.merge(far.as_ref().unwrap()).unwrap();
+            d.merge(&far).unwrap();
             let bytes = d.to_bytes();
             assert_eq!(
                 TargetedDigest::from_bytes(&bytes).unwrap().to_bytes(),
